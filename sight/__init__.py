@@ -1,0 +1,67 @@
+"""The shell of the service: the app factory and what every area of the product shares."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application: configure, then register each step in order."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    configure(app, test_config)
+    register_extensions(app)
+    register_shell(app)
+    register_blueprints(app)
+    return app
+
+
+def configure(app: Flask, test_config: dict | None) -> None:
+    from sight.config import load_config
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    environ = None
+    if test_config is not None and "ENVIRON" in test_config:
+        environ = test_config.pop("ENVIRON")
+    app.config.from_mapping(load_config(app.instance_path, environ))
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO)
+    logging.getLogger("sight").setLevel(logging.INFO)
+
+
+def register_extensions(app: Flask) -> None:
+    from sight.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+
+
+def register_shell(app: Flask) -> None:
+    from sight import cli, errors, mail, security, templating, views
+
+    security.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+    mail.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(views.bp)
+
+
+def register_blueprints(app: Flask) -> None:
+    import accounts
+
+    accounts.init_app(app)

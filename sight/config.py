@@ -1,0 +1,104 @@
+"""Configuration from the environment (and a `.env` file), with development defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+# localstripe accepts any key that looks like a test key; these are not secrets.
+DEV_STRIPE_SECRET_KEY = "sk_test_sight_development"
+DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_sight_development"
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_sight_development"
+DEV_STRIPE_API_BASE = "http://127.0.0.1:8420"
+
+PRODUCTION_SECRETS = (
+    "SECRET_KEY",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+)
+
+
+class ConfigError(RuntimeError):
+    """The application cannot start with this configuration."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def load_config(instance_path: str, environ: dict[str, str] | None = None) -> dict:
+    """Build the Flask config from `environ` (default: the process environment plus `.env`)."""
+    if environ is None:
+        load_dotenv(override=False)
+        environ = dict(os.environ)
+    env = {k: v for k, v in environ.items() if v != ""}
+    app_env = env.get("APP_ENV", "development")
+    production = app_env == "production"
+
+    if production:
+        missing = [name for name in PRODUCTION_SECRETS if not env.get(name)]
+        if env.get("SECRET_KEY", "").lower() in {"dev", "change-me", "secret"}:
+            missing.append("SECRET_KEY (a real, random value)")
+        if missing:
+            raise ConfigError(
+                "APP_ENV=production needs these settings: " + ", ".join(missing)
+            )
+
+    database_url = env.get(
+        "DATABASE_URL", "sqlite:///" + str(Path(instance_path) / "sight.sqlite3")
+    )
+    return {
+        "APP_ENV": app_env,
+        "SECRET_KEY": env.get("SECRET_KEY") or _development_secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", DEV_STRIPE_SECRET_KEY),
+        "STRIPE_PUBLISHABLE_KEY": env.get("STRIPE_PUBLISHABLE_KEY", DEV_STRIPE_PUBLISHABLE_KEY),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET),
+        "STRIPE_API_BASE": env.get(
+            "STRIPE_API_BASE", "https://api.stripe.com" if production else DEV_STRIPE_API_BASE
+        ),
+        "STRIPE_JS_URL": env.get(
+            "STRIPE_JS_URL",
+            "https://js.stripe.com/v3/" if production else DEV_STRIPE_API_BASE + "/js.stripe.com/v3/",
+        ),
+        "CURRENCY": env.get("CURRENCY", "aud").lower(),
+        "SIGHT_PLUS_THRESHOLD_CENTS": _int(env, "SIGHT_PLUS_THRESHOLD_CENTS", 2600),
+        "SIGHT_PLUS_GRACE_DAYS": _int(env, "SIGHT_PLUS_GRACE_DAYS", 14),
+        "MIN_DONATION_CENTS": _int(env, "MIN_DONATION_CENTS", 500),
+        "MAX_DONATION_CENTS": _int(env, "MAX_DONATION_CENTS", 1_000_000),
+        "MAIL_URL": env.get("MAIL_URL"),
+        "MAIL_FROM": env.get("MAIL_FROM", "Sight <hello@sight.example>"),
+        "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000"),
+        "DISPLAY_TIMEZONE": env.get("DISPLAY_TIMEZONE", "Australia/Sydney"),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        "WTF_CSRF_TIME_LIMIT": _int(env, "WTF_CSRF_TIME_LIMIT", 3600),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+    }
+
+
+def _development_secret_key(instance_path: str) -> str:
+    """A random key kept in instance/ so development sessions survive a restart."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

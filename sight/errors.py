@@ -1,0 +1,54 @@
+"""Friendly error pages that say what happened and nothing about our internals."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from sight.extensions import db
+
+MESSAGES = {
+    400: ("That request didn't make sense", "Something in what was sent was missing or malformed. Please go back and try again."),
+    403: ("You can't open this page", "Your account doesn't have access to this page."),
+    404: ("Page not found", "We couldn't find that page. It may have moved, or the address may be mistyped."),
+    405: ("That doesn't work here", "This page can't be used that way."),
+    413: ("That was too large", "What you sent was larger than we accept. Please send something smaller."),
+    429: ("Too many attempts", "Please wait a little while before trying again."),
+    500: ("Something went wrong on our side", "We've been told about it. Please try again in a few minutes."),
+}
+
+
+def render_error(code: int, title: str | None = None, message: str | None = None):
+    default_title, default_message = MESSAGES.get(code, MESSAGES[500])
+    return (
+        render_template(
+            "sight/error.html",
+            code=code,
+            title=title or default_title,
+            message=message or default_message,
+        ),
+        code,
+    )
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_error(
+            400,
+            "This form has expired",
+            "For your security, forms expire after a while. Please go back, reload the page and send it again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code in MESSAGES:
+            return render_error(error.code)
+        return error
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        db.session.rollback()
+        app.logger.exception("Unhandled error")
+        return render_error(InternalServerError.code)

@@ -1,0 +1,256 @@
+"""Shared fixtures: a real database (SQLite, or PostgreSQL when TEST_DATABASE_URL is set),
+a real SMTP server (aiosmtpd), a real localstripe process, a live app server and Chromium.
+
+Package-specific fixtures live in tests/<package>/conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from sight import create_app
+from sight.extensions import db
+
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+# --- mail ------------------------------------------------------------------------------
+
+
+class Mailbox:
+    """What the SMTP server received: a list of email.message.Message."""
+
+    def __init__(self):
+        self.messages = []
+        self.refuse = False
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return "451 Requested action aborted: try again later"
+        from email import message_from_bytes
+        from email.policy import default
+
+        self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if m["To"] == address]
+
+    def bodies(self, address: str | None = None) -> list[str]:
+        messages = self.messages if address is None else self.to(address)
+        return [m.get_content() for m in messages]
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server) -> Mailbox:
+    mailbox, _ = smtp_server
+    mailbox.messages.clear()
+    mailbox.refuse = False
+    return mailbox
+
+
+# --- Stripe ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def localstripe_url():
+    port = free_port()
+    executable = Path(sys.executable).with_name("localstripe")
+    process = subprocess.Popen(
+        [str(executable), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# --- database and app ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or (
+        "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+    )
+
+
+@pytest.fixture(scope="session")
+def app_config(database_url, smtp_server, localstripe_url, tmp_path_factory) -> dict:
+    _, smtp_port = smtp_server
+    return {
+        "TESTING": True,
+        "ENVIRON": {"APP_ENV": "test"},
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "STRIPE_API_BASE": localstripe_url,
+        "STRIPE_JS_URL": f"{localstripe_url}/js.stripe.com/v3/",
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def _migrated_schema(app_config):
+    """The schema every test runs on is built by the migrations themselves."""
+    from flask_migrate import upgrade
+
+    app = create_app(dict(app_config))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(app_config, _migrated_schema):
+    """Build an app with extra config; every table is emptied after the test."""
+    apps = []
+
+    def factory(**overrides):
+        app = create_app({**app_config, **overrides})
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    cleaner = create_app(dict(app_config))
+    with cleaner.app_context():
+        empty_all_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+def empty_all_tables() -> None:
+    db.session.remove()
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app):
+    """A database session inside an app context, for domain functions."""
+    with app.app_context():
+        yield db.session
+        db.session.rollback()
+
+
+# --- live server and browser -----------------------------------------------------------
+
+
+@pytest.fixture
+def live_server(app):
+    """The test app served over real HTTP on 127.0.0.1, for localstripe webhooks and Chromium."""
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser tab (its own cookies) sized like a phone; fails the test on a CSP violation."""
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.csp_violations = []
+    page.on(
+        "console",
+        lambda msg: page.csp_violations.append(msg.text)
+        if "Content Security Policy" in msg.text
+        else None,
+    )
+    yield page
+    context.close()
+    assert not page.csp_violations, page.csp_violations

@@ -1,0 +1,45 @@
+"""Small helpers the tests share: real forms (with their CSRF token) and factories."""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+
+from accounts.models import Role, User
+
+CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token_from(html: str) -> str:
+    match = CSRF_INPUT.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def submit_form(client, url: str, data: dict, *, page_url: str | None = None, **kwargs):
+    """Open the page that holds the form, then post it with that page's CSRF token."""
+    page = client.get(page_url or url)
+    token = csrf_token_from(page.get_data(as_text=True))
+    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+
+def create_user(
+    session,
+    email: str = "reader@example.com",
+    *,
+    password: str | None = "correct horse battery staple",
+    role: Role = Role.reader,
+    name: str = "Alex Reader",
+    totp_secret: str | None = None,
+) -> User:
+    user = User(
+        email=email.lower(),
+        name=name,
+        password_hash=PasswordHasher().hash(password) if password else None,
+        role=role,
+        totp_secret=totp_secret,
+    )
+    session.add(user)
+    session.commit()
+    return user
