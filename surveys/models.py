@@ -1,0 +1,106 @@
+"""Surveys, their versions, and readers' responses.
+
+A survey's questions live in `SurveyVersion.definition` (the validated definition, as data).
+Editing the questions of a survey that has responses adds a new version; each response points
+at the version it answered, so its labels are always looked up there.
+
+`Response.answers` holds option *values*, never labels, keyed by question id:
+  single choice / dropdown  -> "value"
+  multiple choice           -> ["value", ...]           (+ "ID_other": "text" when "other" chosen)
+  short/long text, email    -> "text"
+  number                    -> int or float
+  rating                    -> int
+  matrix                    -> {"row value": "column value", ...}
+A question not answered (or hidden by show_if) is absent from the dict.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from sight.db import utcnow
+from sight.extensions import db
+
+
+class SurveyStatus(enum.Enum):
+    open = "open"
+    closed = "closed"
+
+
+class Survey(db.Model):
+    __tablename__ = "survey"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[SurveyStatus] = mapped_column(
+        Enum(SurveyStatus, native_enum=False, create_constraint=True, length=10, name="survey_status"),
+        default=SurveyStatus.open,
+    )
+    opens_at: Mapped[datetime | None]
+    closes_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    versions: Mapped[list[SurveyVersion]] = relationship(
+        back_populates="survey", order_by="SurveyVersion.number"
+    )
+
+    @property
+    def current_version(self) -> SurveyVersion:
+        return self.versions[-1]
+
+
+class SurveyVersion(db.Model):
+    __tablename__ = "survey_version"
+    __table_args__ = (UniqueConstraint("survey_id", "number", name="uq_survey_version_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]
+    definition: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    survey: Mapped[Survey] = relationship(back_populates="versions")
+
+
+class Response(db.Model):
+    """One reader's answers. Unfinished responses have no `submitted_at` and never count."""
+
+    __tablename__ = "survey_response"
+    __table_args__ = (
+        Index("ix_survey_response_survey_submitted", "survey_id", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("survey_version.id"), index=True)
+    # Secret that lets the same browser (cookie) or a resume link find this response again.
+    resume_token: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    answers: Mapped[dict] = mapped_column(JSON, default=dict)
+    current_page: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+    utm_source: Mapped[str | None] = mapped_column(String(200))
+    utm_medium: Mapped[str | None] = mapped_column(String(200))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    referrer_url: Mapped[str | None] = mapped_column(Text)
+    # Whether the reader was Sight+ when they submitted; only for responses linked to an account.
+    sight_plus: Mapped[bool | None]
+
+    survey: Mapped[Survey] = relationship()
+    version: Mapped[SurveyVersion] = relationship()
+
+    @property
+    def duration_seconds(self) -> int | None:
+        if self.submitted_at is None:
+            return None
+        return int((self.submitted_at - self.started_at).total_seconds())
