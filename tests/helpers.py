@@ -43,3 +43,11 @@ def create_user(
     session.add(user)
     session.commit()
     return user
+
+
+def sign_in_as(client, user: User) -> None:
+    """Put `user` in the test client's session directly (skips the password and TOTP steps,
+    which tests/accounts exercises through the real forms)."""
+    with client.session_transaction() as flask_session:
+        flask_session["_user_id"] = user.get_id()
+        flask_session["_fresh"] = True
