@@ -63,5 +63,7 @@ def register_shell(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     import accounts
+    import surveys
 
     accounts.init_app(app)
+    surveys.init_app(app)

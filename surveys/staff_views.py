@@ -1,0 +1,3 @@
+"""Staff pages: results, exports and survey management."""
+
+from surveys.blueprint import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""Reader pages: taking a survey."""
+
+from surveys.blueprint import bp  # noqa: F401
