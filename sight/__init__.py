@@ -35,8 +35,9 @@ def configure(app: Flask, test_config: dict | None) -> None:
     app.config.from_mapping(load_config(app.instance_path, environ))
     if test_config:
         app.config.from_mapping(test_config)
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO)
+    if not app.testing:
+        # Development reads its mail (sign-in links, receipts) from this log.
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("sight").setLevel(logging.INFO)
 
 
