@@ -571,6 +571,12 @@ def page_field_names(page: Mapping) -> set[str]:
     return names
 
 
+def page_answer_keys(page: Mapping) -> set[str]:
+    """The keys of `Response.answers` that this page's questions own."""
+    keys = {q["id"] for q in page["questions"]}
+    return keys | {f"{q['id']}_other" for q in page["questions"] if q.get("other")}
+
+
 def shown_questions(page: Mapping, earlier_answers: Mapping) -> list[dict]:
     """The page's questions whose show_if refers to earlier pages and holds (rendered by the server)."""
     page_ids = {q["id"] for q in page["questions"]}
@@ -601,7 +607,8 @@ def read_page(page: Mapping, form: Any, earlier_answers: Mapping) -> PageAnswers
         if value is not None:
             result.answers[qid] = value
             known[qid] = value
-            if isinstance(value, (str, list)) and OTHER_VALUE in (value if isinstance(value, list) else [value]) and question.get("other"):
+            chosen = value if isinstance(value, list) else [value]
+            if question.get("other") and OTHER_VALUE in chosen:
                 result.answers[f"{qid}_other"] = raw[f"{qid}_other"]
     result.valid = dict(result.answers)
     return result

@@ -1,0 +1,1 @@
+"""Staff pages for managing surveys (create, edit, duplicate, open/close, import, download)."""
