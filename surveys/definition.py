@@ -736,16 +736,17 @@ def _read_number(question, raw_value, raw) -> tuple[Any, dict[str, Any], list[st
         bounds = f" of at least {_format_number(low)}"
     elif high is not None:
         bounds = f" of at most {_format_number(high)}"
+    message = f"Please enter a {'whole ' if question['integer'] else ''}number{bounds}."
     if question["integer"]:
         if not re.fullmatch(r"[-+]?\d{1,15}", raw_value):
-            return None, raw, [f"Please enter a whole number{bounds}."]
+            return None, raw, [message]
         number: int | float = int(raw_value)
     else:
         if not re.fullmatch(r"[-+]?(\d{1,15}(\.\d{0,6})?|\.\d{1,6})", raw_value):
-            return None, raw, [f"Please enter a number{bounds}."]
+            return None, raw, [message]
         number = float(raw_value)
     if low is not None and number < low or high is not None and number > high:
-        return None, raw, [f"Please enter a number{bounds}."]
+        return None, raw, [message]
     return number, raw, []
 
 

@@ -4,11 +4,13 @@ who goes through the real forms."""
 from __future__ import annotations
 
 import copy
+from html.parser import HTMLParser
 import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from sight.db import utcnow
 from sight.extensions import db
@@ -16,7 +18,8 @@ from surveys.definition import validate_definition
 from surveys.models import Response
 from surveys.operations import DEFAULT_SURVEY_FILE, import_definition
 from surveys.definition import load_definition
-from tests.helpers import csrf_token_from
+from accounts.models import Role, User
+from tests.helpers import create_user, csrf_token_from
 
 ALL_TYPES = {
     "slug": "all-types",
@@ -90,9 +93,20 @@ def reader_survey(app):
 
 def responses(app) -> list[Response]:
     with app.app_context():
-        found = list(db.session.scalars(select(Response).order_by(Response.id)))
+        found = list(db.session.scalars(select(Response).options(joinedload(Response.version)).order_by(Response.id)))
         db.session.expunge_all()
         return found
+
+
+def account(app, email: str = "reader@example.com", role: Role = Role.reader) -> User:
+    """A user, detached with its id loaded. Made in an app context of its own: with the
+    `session` fixture's context pushed, the client's requests would share its session."""
+    with app.app_context():
+        user = create_user(db.session, email, role=role)
+        db.session.refresh(user)
+        db.session.expunge(user)
+        db.session.rollback()
+    return user
 
 
 def backdate_responses(app, seconds: int = 3600) -> None:
@@ -134,3 +148,48 @@ def reader_for(client):
         return Reader(the_client or client, slug)
 
     return factory
+
+
+class FormAudit(HTMLParser):
+    """Collects every form control with its label and the legend of its fieldset."""
+
+    def __init__(self):
+        super().__init__()
+        self.labels: dict[str, str] = {}
+        self.controls: list[dict] = []
+        self.legends: list[list[str]] = []
+        self._label_for: str | None = None
+        self._in_legend = False
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "fieldset":
+            self.legends.append([])
+        elif tag == "legend":
+            self._in_legend, self._text = True, []
+        elif tag == "label":
+            self._label_for, self._text = attrs.get("for"), []
+        elif tag in ("input", "select", "textarea") and attrs.get("type") not in ("hidden", "submit"):
+            self.controls.append({**attrs, "tag": tag, "legends": ["".join(t).strip() for t in self.legends]})
+
+    def handle_endtag(self, tag):
+        if tag == "fieldset" and self.legends:
+            self.legends.pop()
+        elif tag == "legend":
+            self._in_legend = False
+            if self.legends:
+                self.legends[-1].append("".join(self._text))
+        elif tag == "label" and self._label_for:
+            self.labels[self._label_for] = " ".join("".join(self._text).split())
+            self._label_for = None
+
+    def handle_data(self, data):
+        if self._in_legend or self._label_for:
+            self._text.append(data)
+
+
+def audit_form(html: str) -> FormAudit:
+    audit = FormAudit()
+    audit.feed(html)
+    return audit
