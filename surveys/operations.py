@@ -410,10 +410,14 @@ def submit_response(
         raise SurveyRefused("incomplete", page_index=incomplete)
     if (now - response.started_at).total_seconds() < definition["settings"]["min_seconds"]:
         raise SurveyRefused("too_fast")
-    if definition["settings"]["one_response_per"] == "account":
+    one_per_account = definition["settings"]["one_response_per"] == "account"
+    if one_per_account:
         link_user_id = response.user_id
     if link_user_id is not None and account_has_submitted(session, response.survey, link_user_id):
-        raise SurveyRefused("already_taken")
+        if one_per_account:
+            raise SurveyRefused("already_taken")
+        # An account links to one response per survey; a later one is kept anonymous.
+        link_user_id = None
     try:
         with session.begin_nested():
             response.answers = answers
