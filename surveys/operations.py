@@ -402,6 +402,9 @@ def submit_response(
     """Finish the response in one go, or refuse (SurveyRefused) and change nothing."""
     if response.submitted_at is not None:
         raise SurveyRefused("already_sent")
+    state = availability(response.survey, now)
+    if state != "open":
+        raise SurveyRefused(state)
     definition = response.version.definition
     last = len(definition["pages"]) - 1
     answers = visible_answers(definition, _merge_page(definition, response.answers, last, page_answers))

@@ -19,6 +19,7 @@ from surveys.models import Response, Survey
 from surveys.operations import (
     SurveyRefused,
     account_has_submitted,
+    availability,
     find_resumable,
     resume_expires_at,
     save_page,
@@ -241,6 +242,9 @@ def take_page(slug: str, number: int):
         return redirect(url_for("surveys.take_intro", slug=slug))
     if response.submitted_at is not None:
         return redirect(url_for("surveys.take_thanks", slug=slug))
+    state = availability(survey, now)
+    if state != "open":  # closed while the reader was answering
+        return _refusal_page(survey, state)
     definition = response.version.definition
     index = number - 1
     if index not in visible_pages(definition, response.answers) or index > response.current_page:

@@ -16,7 +16,6 @@ from surveys.definition import dump_definition, load_definition, validate_defini
 from surveys.operations import DEFAULT_SURVEY_FILE, survey_by_slug
 from tests.helpers import csrf_token_from, sign_in_as, submit_form
 from tests.surveys.conftest import ALL_TYPES, account
-from tests.surveys.test_taking import GOOD_PAGE_1, GOOD_PAGE_2
 
 MANAGE_URLS = [
     ("get", "/staff/surveys"),

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import TEST_SECRET_KEY
 from tests.helpers import csrf_token_from
-from tests.surveys.conftest import backdate_responses, definition, responses
+from tests.surveys.conftest import backdate_responses, responses
 from tests.surveys.test_taking import GOOD_PAGE_1, GOOD_PAGE_2
 
 

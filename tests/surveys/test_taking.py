@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from accounts.models import User
 from sight.db import utcnow
 from sight.extensions import db
 from surveys.definition import validate_definition
@@ -357,6 +356,20 @@ def test_a_survey_closed_while_a_reader_answers_refuses_the_start_but_not_a_404(
     reply = client.post(f"/surveys/{slug}/start", data={"csrf_token": token})
     assert reply.status_code == 200 and "This survey is closed" in reply.get_data(as_text=True)
     assert responses(app) == []
+
+
+def test_a_survey_closed_half_way_stores_no_more_answers(app, client, make_survey, reader_for):
+    slug = make_survey()
+    reader = reader_for(slug)
+    reader.start()
+    reader.send(1, GOOD_PAGE_1)
+    page_2 = client.get(f"/surveys/{slug}/page/2").get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(update(Survey).values(closes_at=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+    reply = client.post(f"/surveys/{slug}/page/2", data={"csrf_token": csrf_token_from(page_2), **GOOD_PAGE_2, "action": "submit"})
+    assert reply.status_code == 200 and "This survey has closed" in reply.get_data(as_text=True)
+    assert responses(app)[0].submitted_at is None
 
 
 def test_unknown_survey_is_a_404(client):
