@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.surveys.conftest import backdate_responses, responses
+from accounts.models import Role
+from tests.helpers import sign_in_as
+from tests.surveys.conftest import account, backdate_responses, responses
 
 pytestmark = pytest.mark.browser
 
@@ -97,3 +99,21 @@ def test_a_reader_completes_the_default_survey_on_a_phone(app, live_server, page
         "hear_about_sight_plus": "yes",
         "contact_email": "reader@example.com",
     }
+
+
+def test_staff_preview_a_definition_on_a_phone(app, live_server, page, reader_survey):
+    client = app.test_client()
+    sign_in_as(client, account(app, "staff@example.com", Role.staff))
+    page.context.add_cookies([{"name": "session", "value": client.get_cookie("session").value, "url": live_server}])
+    page.goto(f"{live_server}/staff/surveys")
+    page.get_by_role("link", name="Edit Sight reader survey").click()
+    editor = page.get_by_label("Definition (YAML or JSON)")
+    editor.fill(editor.input_value().replace("type: dropdown", "type: dropdwn", 1))
+    page.get_by_role("button", name="Check and preview").click()
+    assert "unknown type 'dropdwn'" in page.get_by_text("pages[0].questions[1]").inner_text()
+    editor = page.get_by_label("Definition (YAML or JSON)")
+    editor.fill(editor.input_value().replace("type: dropdwn", "type: dropdown", 1))
+    page.get_by_role("button", name="Check and preview").click()
+    assert page.get_by_role("heading", name="Preview: Sight reader survey").is_visible()
+    assert page.get_by_role("group", name="Which sections do you read?").is_visible()
+    assert fits_the_screen(page)
