@@ -22,6 +22,33 @@ PRODUCTION_SECRETS = (
 )
 
 
+# Survey CAPTCHA providers (off unless CAPTCHA_PROVIDER is set): where the widget's script
+# comes from, where its tokens are verified, the origins the CSP must allow, and the form field.
+CAPTCHA_PROVIDERS = {
+    "turnstile": {
+        "script_url": "https://challenges.cloudflare.com/turnstile/v0/api.js",
+        "verify_url": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+        "origins": ["https://challenges.cloudflare.com"],
+        "field": "cf-turnstile-response",
+        "widget_class": "cf-turnstile",
+    },
+    "hcaptcha": {
+        "script_url": "https://js.hcaptcha.com/1/api.js",
+        "verify_url": "https://api.hcaptcha.com/siteverify",
+        "origins": ["https://hcaptcha.com", "https://*.hcaptcha.com"],
+        "field": "h-captcha-response",
+        "widget_class": "h-captcha",
+    },
+    "recaptcha": {
+        "script_url": "https://www.google.com/recaptcha/api.js",
+        "verify_url": "https://www.google.com/recaptcha/api/siteverify",
+        "origins": ["https://www.google.com", "https://www.gstatic.com"],
+        "field": "g-recaptcha-response",
+        "widget_class": "g-recaptcha",
+    },
+}
+
+
 class ConfigError(RuntimeError):
     """The application cannot start with this configuration."""
 
@@ -54,6 +81,7 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
                 "APP_ENV=production needs these settings: " + ", ".join(missing)
             )
 
+    captcha = _captcha_settings(env, production)
     database_url = env.get(
         "DATABASE_URL", "sqlite:///" + str(Path(instance_path) / "sight.sqlite3")
     )
@@ -85,12 +113,38 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "RATELIMIT_HEADERS_ENABLED": True,
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         "WTF_CSRF_TIME_LIMIT": _int(env, "WTF_CSRF_TIME_LIMIT", 3600),
+        # A slow reader may keep a survey page open for a long time.
+        "SURVEY_CSRF_TIME_LIMIT": _int(env, "SURVEY_CSRF_TIME_LIMIT", 4 * 3600),
+        "SURVEY_START_RATE_LIMIT": env.get("SURVEY_START_RATE_LIMIT", "20 per hour"),
+        "SURVEY_PAGE_RATE_LIMIT": env.get("SURVEY_PAGE_RATE_LIMIT", "300 per hour"),
+        **captcha,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
+    }
+
+
+def _captcha_settings(env: dict[str, str], production: bool) -> dict:
+    name = env.get("CAPTCHA_PROVIDER", "").lower()
+    if name in ("", "none", "off"):
+        return {"CAPTCHA_PROVIDER": None, "CAPTCHA_ORIGINS": []}
+    if name not in CAPTCHA_PROVIDERS:
+        raise ConfigError(f"CAPTCHA_PROVIDER must be one of {', '.join(CAPTCHA_PROVIDERS)}, got {name!r}")
+    provider = CAPTCHA_PROVIDERS[name]
+    if production and not (env.get("CAPTCHA_SITE_KEY") and env.get("CAPTCHA_SECRET_KEY")):
+        raise ConfigError("CAPTCHA_PROVIDER needs CAPTCHA_SITE_KEY and CAPTCHA_SECRET_KEY")
+    return {
+        "CAPTCHA_PROVIDER": name,
+        "CAPTCHA_SITE_KEY": env.get("CAPTCHA_SITE_KEY", ""),
+        "CAPTCHA_SECRET_KEY": env.get("CAPTCHA_SECRET_KEY", ""),
+        "CAPTCHA_SCRIPT_URL": env.get("CAPTCHA_SCRIPT_URL", provider["script_url"]),
+        "CAPTCHA_VERIFY_URL": env.get("CAPTCHA_VERIFY_URL", provider["verify_url"]),
+        "CAPTCHA_FIELD": provider["field"],
+        "CAPTCHA_WIDGET_CLASS": provider["widget_class"],
+        "CAPTCHA_ORIGINS": provider["origins"],
     }
 
 

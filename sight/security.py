@@ -12,14 +12,17 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(stripe_js_url: str, stripe_api_base: str) -> str:
-    stripe_origins = " ".join(sorted({_origin(stripe_js_url), _origin(stripe_api_base)}))
+def content_security_policy(stripe_js_url: str, stripe_api_base: str, extra_origins: list[str] = ()) -> str:
+    """`extra_origins`: a CAPTCHA provider's, only when one is configured."""
+    origins = " ".join(
+        sorted({_origin(stripe_js_url), _origin(stripe_api_base)}) + list(extra_origins)
+    )
     return "; ".join(
         [
             "default-src 'self'",
-            f"script-src 'self' {stripe_origins}",
-            f"frame-src {stripe_origins}",
-            f"connect-src 'self' {stripe_origins}",
+            f"script-src 'self' {origins}",
+            f"frame-src {origins}",
+            f"connect-src 'self' {origins}",
             "img-src 'self' data:",
             "style-src 'self'",
             "font-src 'self'",
@@ -32,7 +35,9 @@ def content_security_policy(stripe_js_url: str, stripe_api_base: str) -> str:
 
 
 def init_app(app: Flask) -> None:
-    csp = content_security_policy(app.config["STRIPE_JS_URL"], app.config["STRIPE_API_BASE"])
+    csp = content_security_policy(
+        app.config["STRIPE_JS_URL"], app.config["STRIPE_API_BASE"], app.config.get("CAPTCHA_ORIGINS", [])
+    )
     production = app.config["APP_ENV"] == "production"
 
     @app.after_request

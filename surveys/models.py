@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sight.db import utcnow
@@ -75,6 +75,15 @@ class Response(db.Model):
     __tablename__ = "survey_response"
     __table_args__ = (
         Index("ix_survey_response_survey_submitted", "survey_id", "submitted_at"),
+        # One submitted response per account and survey (NULL user ids never clash).
+        Index(
+            "uq_survey_response_one_per_account",
+            "survey_id",
+            "user_id",
+            unique=True,
+            postgresql_where=text("submitted_at IS NOT NULL"),
+            sqlite_where=text("submitted_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,3 +1,375 @@
-"""Reader pages: taking a survey."""
+"""Reader pages: taking a survey at /surveys/<slug>."""
 
-from surveys.blueprint import bp  # noqa: F401
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from sight.db import utcnow
+from sight.extensions import csrf, db, limiter
+from surveys.blueprint import bp
+from surveys.captcha import verify_captcha
+from surveys.definition import page_answer_keys, page_field_names, raw_from_answers, read_page, shown_questions, visible_pages
+from surveys.forms import HONEYPOT_FIELD, HONEYPOT_LABEL, PageForm, StartForm
+from surveys.models import Response, Survey
+from surveys.operations import (
+    SurveyRefused,
+    account_has_submitted,
+    availability,
+    find_resumable,
+    resume_expires_at,
+    save_page,
+    start_refusal,
+    start_response,
+    submit_response,
+    survey_by_slug,
+)
+
+# "Already taken in this browser" is remembered for this long.
+DONE_COOKIE_SECONDS = 5 * 365 * 24 * 3600
+# How long a resume cookie is read at most; the response's own resume_days decides the rest.
+RESUME_COOKIE_SECONDS = 366 * 24 * 3600
+
+REFUSALS = {
+    "closed": ("This survey is closed", "Thank you for your interest. This survey isn't taking answers at the moment."),
+    "not_yet_open": ("This survey hasn't opened yet", "Please come back when it opens."),
+    "ended": ("This survey has closed", "Thank you for your interest. The survey has finished."),
+    "already_taken": (
+        "You've already taken this survey",
+        "Thank you: we already have your answers. We ask each reader to answer once.",
+    ),
+    "sign_in_required": (
+        "Please sign in to take this survey",
+        "This survey takes one response per account, so we ask you to sign in first.",
+    ),
+    "already_sent": ("These answers have already been sent", "Thank you: there is nothing more to do."),
+    "link_expired": (
+        "This link no longer works",
+        "Unfinished answers are kept for a limited time, and this link has expired or isn't complete. "
+        "You're welcome to start the survey again.",
+    ),
+}
+
+PAGE_MESSAGES = {
+    "csrf": "This page was open for a long time, so for your security we couldn't accept it. "
+    "Your answers are still here: please check them and send the page again.",
+    "honeypot": "We couldn't accept this page because the field marked “Leave this field empty” "
+    "was filled in. Please empty it and send the page again.",
+    "unknown_fields": "This page was sent with answers to questions that aren't on it, so nothing "
+    "was saved. Please check your answers and send the page again.",
+    "too_fast": "That was quicker than we expected, so we couldn't accept it yet. Please check your "
+    "answers, then send them again.",
+    "captcha": "Please complete the check that you're a person, then send your answers again.",
+    "out_of_order": "Please answer the pages in order: here is where you were.",
+    "incomplete": "Some answers on this page are missing or need checking before you can send the survey.",
+}
+
+
+@bp.app_template_filter("paragraphs")
+def paragraphs_filter(text: str | None) -> list[str]:
+    """Blank lines split a definition's intro and closing text into paragraphs."""
+    return [block.strip() for block in (text or "").split("\n\n") if block.strip()]
+
+
+def _reader_is_sight_plus(user_id: int, now: datetime) -> bool | None:
+    # Placeholder until the membership package is merged: the lead replaces this body with
+    # `return membership.sight_plus_at(user_id, now)` (the one place surveys asks membership).
+    return None
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=f"survey-{purpose}")
+
+
+def _cookie_name(purpose: str, survey: Survey) -> str:
+    return f"survey_{purpose}_{survey.slug}"
+
+
+def _set_cookie(response, purpose: str, survey: Survey, value, max_age: int) -> None:
+    response.set_cookie(
+        _cookie_name(purpose, survey),
+        _serializer(purpose).dumps([survey.id, value]),
+        max_age=max_age,
+        path=f"/surveys/{survey.slug}",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def _read_cookie(purpose: str, survey: Survey, max_age: int):
+    raw = request.cookies.get(_cookie_name(purpose, survey))
+    if not raw:
+        return None
+    try:
+        survey_id, value = _serializer(purpose).loads(raw, max_age=max_age)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return value if survey_id == survey.id else None
+
+
+def _taken_in_browser(survey: Survey) -> bool:
+    return bool(_read_cookie("done", survey, DONE_COOKIE_SECONDS))
+
+
+def _user_id() -> int | None:
+    return current_user.id if current_user.is_authenticated else None
+
+
+def _survey_or_404(slug: str) -> Survey:
+    survey = survey_by_slug(db.session, slug)
+    if survey is None:
+        abort(404)
+    return survey
+
+
+def _current_response(survey: Survey, now: datetime) -> Response | None:
+    token = _read_cookie("resume", survey, RESUME_COOKIE_SECONDS)
+    return find_resumable(db.session, survey, token=token, user_id=_user_id(), now=now)
+
+
+def _refusal_page(survey: Survey, reason: str, status: int = 200):
+    title, message = REFUSALS[reason]
+    return (
+        render_template(
+            "surveys/message.html",
+            survey=survey,
+            reason=reason,
+            title=title,
+            message=message,
+            sign_in_url="/sign-in?" + _next_query(survey),
+        ),
+        status,
+    )
+
+
+def _next_query(survey: Survey) -> str:
+    return urlencode({"next": url_for("surveys.take_intro", slug=survey.slug)})
+
+
+def _page_url(survey: Survey, index: int) -> str:
+    return url_for("surveys.take_page", slug=survey.slug, number=index + 1)
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+@bp.get("/surveys/<slug>")
+def take_intro(slug: str):
+    survey = _survey_or_404(slug)
+    now = utcnow()
+    response = _current_response(survey, now)
+    if response is not None and response.submitted_at is None:
+        return redirect(_page_url(survey, response.current_page))
+    reason = start_refusal(db.session, survey, user_id=_user_id(), taken_in_browser=_taken_in_browser(survey), now=now)
+    if reason:
+        return _refusal_page(survey, reason)
+    form = StartForm(
+        formdata=None,
+        utm_source=request.args.get("utm_source", "")[:200],
+        utm_medium=request.args.get("utm_medium", "")[:200],
+        utm_campaign=request.args.get("utm_campaign", "")[:200],
+        referrer=request.args.get("from", "")[:2000],
+    )
+    return render_template("surveys/intro.html", survey=survey, definition=survey.current_version.definition, form=form)
+
+
+@bp.post("/surveys/<slug>/start")
+@csrf.exempt
+@limiter.limit(lambda: current_app.config["SURVEY_START_RATE_LIMIT"])
+def take_start(slug: str):
+    survey = _survey_or_404(slug)
+    now = utcnow()
+    form = StartForm()
+    definition = survey.current_version.definition
+    if not form.validate():
+        flash("The start page had expired. Please press Start again.", "error")
+        return redirect(url_for("surveys.take_intro", slug=slug))
+    if form.honeypot_filled(request.form):
+        return render_template("surveys/intro.html", survey=survey, definition=definition, form=form, refused=PAGE_MESSAGES["honeypot"]), 400
+    existing = _current_response(survey, now)
+    if existing is not None and existing.submitted_at is None:
+        return redirect(_page_url(survey, existing.current_page))
+    try:
+        response = start_response(
+            db.session,
+            survey,
+            user_id=_user_id(),
+            taken_in_browser=_taken_in_browser(survey),
+            tracking={
+                "utm_source": form.utm_source.data,
+                "utm_medium": form.utm_medium.data,
+                "utm_campaign": form.utm_campaign.data,
+                "from": form.referrer.data,
+            },
+            now=now,
+        )
+    except SurveyRefused as refused:
+        db.session.rollback()
+        return _refusal_page(survey, refused.reason)
+    db.session.commit()
+    reply = redirect(_page_url(survey, response.current_page))
+    _set_cookie(reply, "resume", survey, response.resume_token, definition["settings"]["resume_days"] * 86400)
+    return reply
+
+
+@bp.get("/surveys/<slug>/resume/<token>")
+def take_resume(slug: str, token: str):
+    survey = _survey_or_404(slug)
+    response = find_resumable(db.session, survey, token=token[:100], user_id=None, now=utcnow())
+    if response is None:
+        return _refusal_page(survey, "link_expired", 404)
+    if response.submitted_at is not None:
+        return _refusal_page(survey, "already_sent")
+    reply = redirect(_page_url(survey, response.current_page))
+    _set_cookie(reply, "resume", survey, response.resume_token, response.version.definition["settings"]["resume_days"] * 86400)
+    return reply
+
+
+@bp.route("/surveys/<slug>/page/<int:number>", methods=["GET", "POST"])
+@csrf.exempt
+@limiter.limit(lambda: current_app.config["SURVEY_PAGE_RATE_LIMIT"], methods=["POST"])
+def take_page(slug: str, number: int):
+    survey = _survey_or_404(slug)
+    now = utcnow()
+    response = _current_response(survey, now)
+    if response is None:
+        flash("Please start the survey here.", "info")
+        return redirect(url_for("surveys.take_intro", slug=slug))
+    if response.submitted_at is not None:
+        return redirect(url_for("surveys.take_thanks", slug=slug))
+    state = availability(survey, now)
+    if state != "open":  # closed while the reader was answering
+        return _refusal_page(survey, state)
+    definition = response.version.definition
+    index = number - 1
+    if index not in visible_pages(definition, response.answers) or index > response.current_page:
+        flash(PAGE_MESSAGES["out_of_order"], "error")
+        return redirect(_page_url(survey, response.current_page))
+    page = definition["pages"][index]
+    form = PageForm()
+    if request.method == "GET":
+        return _render_page(survey, response, index, form, raw_from_answers(page, response.answers))
+    return _post_page(survey, response, index, form, now)
+
+
+def _post_page(survey: Survey, response: Response, index: int, form: PageForm, now: datetime):
+    definition = response.version.definition
+    page = definition["pages"][index]
+    last = index == len(definition["pages"]) - 1
+    earlier = {k: v for k, v in response.answers.items() if k not in page_answer_keys(page)}
+    result = read_page(page, request.form, earlier)
+
+    def again(message_key: str | None = None, status: int = 422, errors=None):
+        db.session.rollback()
+        return _render_page(survey, response, index, form, result.raw, errors=errors or {}, message=PAGE_MESSAGES.get(message_key), status=status)
+
+    form.validate()
+    if form.csrf_failed():
+        return again("csrf", 400)
+    if form.honeypot_filled(request.form):
+        return again("honeypot", 400)
+    allowed = page_field_names(page) | PageForm.OWN_FIELDS | {current_app.config.get("CAPTCHA_FIELD")}
+    if set(request.form) - allowed:
+        return again("unknown_fields", 400)
+    action = form.chosen_action(request.form)
+    if action == "back":
+        target = save_page(db.session, response, index, result.valid, forward=False, now=now)
+        db.session.commit()
+        return redirect(_page_url(survey, target))
+    if not result.ok:
+        return again(errors=result.errors)
+    if not last:
+        target = save_page(db.session, response, index, result.answers, forward=True, now=now)
+        db.session.commit()
+        return redirect(_page_url(survey, target))
+    if _captcha_required(definition) and not verify_captcha(
+        current_app.config["CAPTCHA_VERIFY_URL"],
+        current_app.config["CAPTCHA_SECRET_KEY"],
+        request.form.get(current_app.config["CAPTCHA_FIELD"], "")[:4096],
+        request.remote_addr,
+    ):
+        return again("captcha", 400)
+    link = form.link_account.data and current_user.is_authenticated
+    link_user_id = current_user.id if link else None
+    try:
+        submit_response(
+            db.session,
+            response,
+            result.answers,
+            link_user_id=link_user_id,
+            sight_plus=_reader_is_sight_plus(link_user_id, now) if link_user_id else None,
+            now=now,
+        )
+    except SurveyRefused as refused:
+        db.session.rollback()
+        if refused.reason == "incomplete":
+            flash(PAGE_MESSAGES["incomplete"], "error")
+            return redirect(_page_url(survey, refused.page_index))
+        if refused.reason == "too_fast":
+            return again("too_fast", 400)
+        return _refusal_page(survey, refused.reason)
+    db.session.commit()
+    reply = redirect(url_for("surveys.take_thanks", slug=survey.slug))
+    _set_cookie(reply, "done", survey, True, DONE_COOKIE_SECONDS)
+    reply.delete_cookie(_cookie_name("resume", survey), path=f"/surveys/{survey.slug}")
+    return reply
+
+
+def _captcha_required(definition: dict) -> bool:
+    return bool(current_app.config.get("CAPTCHA_PROVIDER") and definition["settings"]["captcha"])
+
+
+def _render_page(survey, response, index, form, raw, *, errors=None, message=None, status=200):
+    definition = response.version.definition
+    page = definition["pages"][index]
+    earlier = {k: v for k, v in response.answers.items() if k not in page_answer_keys(page)}
+    shown = visible_pages(definition, response.answers)
+    last = index == len(definition["pages"]) - 1
+    user_id = _user_id()
+    account_rule = definition["settings"]["one_response_per"] == "account"
+    can_link = bool(
+        last and user_id and not account_rule and not account_has_submitted(db.session, survey, user_id)
+    )
+    return (
+        render_template(
+            "surveys/page.html",
+            survey=survey,
+            definition=definition,
+            page=page,
+            questions=shown_questions(page, earlier),
+            page_question_ids={q["id"] for q in page["questions"]},
+            raw=raw,
+            errors=errors or {},
+            message=message,
+            form=form,
+            number=index + 1,
+            position=shown.index(index) + 1 if index in shown else 1,
+            total=len(shown),
+            first=index == shown[0],
+            last=last,
+            can_link=can_link,
+            linked_by_rule=bool(last and account_rule),
+            honeypot_field=HONEYPOT_FIELD,
+            honeypot_label=HONEYPOT_LABEL,
+            captcha=_captcha_required(definition) and last,
+            resume_url=url_for("surveys.take_resume", slug=survey.slug, token=response.resume_token, _external=True),
+            resume_until=resume_expires_at(response),
+        ),
+        status,
+    )
+
+
+@bp.get("/surveys/<slug>/thanks")
+def take_thanks(slug: str):
+    survey = _survey_or_404(slug)
+    return render_template(
+        "surveys/thanks.html",
+        survey=survey,
+        definition=survey.current_version.definition,
+        threshold_cents=current_app.config["SIGHT_PLUS_THRESHOLD_CENTS"],
+    )

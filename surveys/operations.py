@@ -1,0 +1,434 @@
+"""The writes of the surveys package: import and version definitions, manage surveys, and
+take a survey (start, save a page, submit). Each function takes a session, plain values, the
+actor and `now`; it may flush, the caller commits.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from accounts.models import User
+from sight.audit import record_audit
+from sight.db import utcnow
+from surveys.definition import (
+    load_definition,
+    page_answer_keys,
+    questions_changed,
+    raw_from_answers,
+    read_page,
+    visible_answers,
+    visible_pages,
+)
+from surveys.models import Response, Survey, SurveyStatus, SurveyVersion
+
+DEFAULT_SURVEY_FILE = Path(__file__).resolve().parent / "data" / "reader-survey.yaml"
+TRACKING_LENGTH = 200
+REFERRER_LENGTH = 2000
+
+
+class SurveyRefused(Exception):
+    """The reader cannot do this now; `reason` picks the page or message they see."""
+
+    def __init__(self, reason: str, page_index: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.page_index = page_index
+
+
+@dataclass
+class ImportResult:
+    survey: Survey
+    version: SurveyVersion
+    # "created", "new_version" (the old one has responses), "updated" (in place) or "unchanged".
+    outcome: str
+
+
+def _actor_fields(actor: User | None) -> dict[str, Any]:
+    return {"actor_id": actor.id if actor else None, "actor_email": actor.email if actor else None}
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+# --- definitions and versions ------------------------------------------------------------
+
+
+def survey_by_slug(session: Session, slug: str) -> Survey | None:
+    return session.scalar(select(Survey).where(Survey.slug == slug))
+
+
+def version_has_responses(session: Session, version: SurveyVersion) -> bool:
+    return session.scalar(select(Response.id).where(Response.version_id == version.id).limit(1)) is not None
+
+
+def import_definition(
+    session: Session, definition: dict, actor: User | None, now: datetime, *, source: str = "import"
+) -> ImportResult:
+    """Create the survey, or bring it up to `definition` following the versioning rule:
+    changed questions or options make a new version when the current one has any response
+    (finished or not); anything else updates the current version in place."""
+    survey = survey_by_slug(session, definition["slug"])
+    if survey is None:
+        return create_survey(session, definition, actor, now, source=source)
+    return update_definition(session, survey, definition, actor, now, source=source)
+
+
+def create_survey(
+    session: Session,
+    definition: dict,
+    actor: User | None,
+    now: datetime,
+    *,
+    status: SurveyStatus = SurveyStatus.open,
+    source: str = "create",
+) -> ImportResult:
+    settings = definition["settings"]
+    survey = Survey(
+        slug=definition["slug"],
+        title=definition["title"],
+        status=status,
+        opens_at=_moment(settings["opens_at"]),
+        closes_at=_moment(settings["closes_at"]),
+        created_at=now,
+        updated_at=now,
+    )
+    version = SurveyVersion(
+        number=1, definition=definition, created_at=now, created_by_id=actor.id if actor else None
+    )
+    survey.versions.append(version)
+    session.add(survey)
+    session.flush()
+    record_audit(
+        session,
+        **_actor_fields(actor),
+        action="survey.create",
+        target=f"survey:{survey.slug}",
+        details={"version": 1, "source": source},
+        now=now,
+    )
+    return ImportResult(survey, version, "created")
+
+
+def update_definition(
+    session: Session, survey: Survey, definition: dict, actor: User | None, now: datetime, *, source: str = "edit"
+) -> ImportResult:
+    if definition["slug"] != survey.slug:
+        raise ValueError("a survey's slug cannot change")
+    current = survey.current_version
+    if definition == current.definition:
+        return ImportResult(survey, current, "unchanged")
+    if questions_changed(current.definition, definition) and version_has_responses(session, current):
+        version = SurveyVersion(
+            number=current.number + 1,
+            definition=definition,
+            created_at=now,
+            created_by_id=actor.id if actor else None,
+        )
+        survey.versions.append(version)
+        outcome = "new_version"
+    else:
+        version = current
+        # A new dict, so that the JSON column sees the change.
+        version.definition = copy.deepcopy(definition)
+        outcome = "updated"
+    survey.title = definition["title"]
+    survey.opens_at = _moment(definition["settings"]["opens_at"])
+    survey.closes_at = _moment(definition["settings"]["closes_at"])
+    survey.updated_at = now
+    session.flush()
+    record_audit(
+        session,
+        **_actor_fields(actor),
+        action="survey.edit",
+        target=f"survey:{survey.slug}",
+        details={"version": version.number, "outcome": outcome, "source": source},
+        now=now,
+    )
+    return ImportResult(survey, version, outcome)
+
+
+def definition_for_download(survey: Survey, version: SurveyVersion) -> dict:
+    """The stored definition with its version number, ready to dump and import again."""
+    definition = dict(version.definition)
+    ordered = {key: definition[key] for key in ("slug", "title")}
+    ordered["version"] = version.number
+    ordered.update(definition)
+    return ordered
+
+
+def set_survey_status(session: Session, survey: Survey, status: SurveyStatus, actor: User | None, now: datetime) -> None:
+    if survey.status is status:
+        return
+    survey.status = status
+    survey.updated_at = now
+    record_audit(session, **_actor_fields(actor), action=f"survey.{status.value}", target=f"survey:{survey.slug}", now=now)
+
+
+def set_survey_dates(
+    session: Session,
+    survey: Survey,
+    opens_at: datetime | None,
+    closes_at: datetime | None,
+    actor: User | None,
+    now: datetime,
+) -> None:
+    """Set when the survey opens and closes; kept in the current version's settings too, so
+    that a downloaded definition says the same (a settings edit never needs a new version)."""
+    if opens_at and closes_at and opens_at >= closes_at:
+        raise ValueError("The closing time must be later than the opening time.")
+    if survey.opens_at == opens_at and survey.closes_at == closes_at:
+        return
+    survey.opens_at, survey.closes_at = opens_at, closes_at
+    survey.updated_at = now
+    version = survey.current_version
+    definition = copy.deepcopy(version.definition)
+    definition["settings"]["opens_at"] = opens_at.isoformat() if opens_at else None
+    definition["settings"]["closes_at"] = closes_at.isoformat() if closes_at else None
+    version.definition = definition
+    record_audit(
+        session,
+        **_actor_fields(actor),
+        action="survey.dates",
+        target=f"survey:{survey.slug}",
+        details={"opens_at": definition["settings"]["opens_at"], "closes_at": definition["settings"]["closes_at"]},
+        now=now,
+    )
+
+
+def duplicate_survey(
+    session: Session, survey: Survey, slug: str, title: str, actor: User | None, now: datetime
+) -> Survey:
+    """A copy of the current version under a new slug, closed until staff open it."""
+    definition = copy.deepcopy(survey.current_version.definition)
+    definition["slug"], definition["title"] = slug, title
+    result = create_survey(session, definition, actor, now, status=SurveyStatus.closed, source=f"duplicate:{survey.slug}")
+    record_audit(
+        session,
+        **_actor_fields(actor),
+        action="survey.duplicate",
+        target=f"survey:{survey.slug}",
+        details={"copy": slug},
+        now=now,
+    )
+    return result.survey
+
+
+def seed_default_survey(session: Session, app) -> list[str]:
+    """`flask seed`: load the default survey once; staff edits are never overwritten."""
+    definition = load_definition(DEFAULT_SURVEY_FILE.read_text(encoding="utf-8"))
+    if survey_by_slug(session, definition["slug"]) is not None:
+        return [f"Survey {definition['slug']}: already there."]
+    create_survey(session, definition, None, utcnow(), source="seed")
+    return [f"Survey {definition['slug']}: created (version 1)."]
+
+
+# --- taking a survey ---------------------------------------------------------------------
+
+
+def availability(survey: Survey, now: datetime) -> str:
+    """"open", "closed" (by staff), "not_yet_open" or "ended" (by its dates)."""
+    if survey.status is SurveyStatus.closed:
+        return "closed"
+    if survey.opens_at and now < survey.opens_at:
+        return "not_yet_open"
+    if survey.closes_at and now >= survey.closes_at:
+        return "ended"
+    return "open"
+
+
+def account_has_submitted(session: Session, survey: Survey, user_id: int) -> bool:
+    return (
+        session.scalar(
+            select(func.count(Response.id)).where(
+                Response.survey_id == survey.id,
+                Response.user_id == user_id,
+                Response.submitted_at.is_not(None),
+            )
+        )
+        > 0
+    )
+
+
+def start_refusal(
+    session: Session, survey: Survey, *, user_id: int | None, taken_in_browser: bool, now: datetime
+) -> str | None:
+    """Why this reader cannot start a response now, or None when they can."""
+    state = availability(survey, now)
+    if state != "open":
+        return state
+    rule = survey.current_version.definition["settings"]["one_response_per"]
+    if rule == "browser" and taken_in_browser:
+        return "already_taken"
+    if rule == "account":
+        if user_id is None:
+            return "sign_in_required"
+        if account_has_submitted(session, survey, user_id):
+            return "already_taken"
+    return None
+
+
+def clean_tracking(values: dict[str, str | None]) -> dict[str, str | None]:
+    """utm_* cut to their columns; `from` kept only when it is an http(s) address."""
+    tracking: dict[str, str | None] = {}
+    for key in ("utm_source", "utm_medium", "utm_campaign"):
+        value = (values.get(key) or "").strip().replace("\x00", "")
+        tracking[key] = value[:TRACKING_LENGTH] or None
+    referrer = (values.get("from") or "").strip()
+    parts = urlsplit(referrer) if len(referrer) <= REFERRER_LENGTH else None
+    ok = parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc) and "\x00" not in referrer
+    tracking["referrer_url"] = referrer if ok else None
+    return tracking
+
+
+def start_response(
+    session: Session,
+    survey: Survey,
+    *,
+    user_id: int | None,
+    taken_in_browser: bool,
+    tracking: dict[str, str | None],
+    now: datetime,
+) -> Response:
+    reason = start_refusal(session, survey, user_id=user_id, taken_in_browser=taken_in_browser, now=now)
+    if reason:
+        raise SurveyRefused(reason)
+    version = survey.current_version
+    response = Response(
+        survey=survey,
+        version=version,
+        resume_token=secrets.token_urlsafe(32),
+        # Only so that the reader can resume on another device; cleared at submission
+        # unless they choose to link their response to their account.
+        user_id=user_id,
+        answers={},
+        current_page=visible_pages(version.definition, {})[0],
+        started_at=now,
+        **clean_tracking(tracking),
+    )
+    session.add(response)
+    session.flush()
+    return response
+
+
+def resume_expires_at(response: Response) -> datetime:
+    return response.started_at + timedelta(days=response.version.definition["settings"]["resume_days"])
+
+
+def find_resumable(
+    session: Session, survey: Survey, *, token: str | None, user_id: int | None, now: datetime
+) -> Response | None:
+    """The reader's response to this survey, by resume token (cookie or link) or, for a
+    signed-in reader on another device, by account; None once it can no longer be resumed."""
+    response = None
+    if token:
+        response = session.scalar(
+            select(Response).where(Response.resume_token == token, Response.survey_id == survey.id)
+        )
+    if response is None and user_id is not None:
+        response = session.scalar(
+            select(Response)
+            .where(Response.survey_id == survey.id, Response.user_id == user_id, Response.submitted_at.is_(None))
+            .order_by(Response.started_at.desc())
+            .limit(1)
+        )
+    if response is None:
+        return None
+    if response.submitted_at is None and resume_expires_at(response) <= now:
+        return None
+    return response
+
+
+def _merge_page(definition: dict, answers: dict, page_index: int, page_answers: dict) -> dict:
+    names = page_answer_keys(definition["pages"][page_index])
+    merged = {key: value for key, value in answers.items() if key not in names}
+    merged.update(page_answers)
+    return merged
+
+
+def save_page(
+    session: Session, response: Response, page_index: int, page_answers: dict, *, forward: bool, now: datetime
+) -> int:
+    """Keep this page's answers and move to the next (or previous) page shown; returns it.
+
+    Answers to questions that later become hidden are kept until submission, so that a
+    reader who changes their mind and back again finds them."""
+    if response.submitted_at is not None:
+        raise SurveyRefused("already_sent")
+    definition = response.version.definition
+    answers = _merge_page(definition, response.answers, page_index, page_answers)
+    shown = visible_pages(definition, answers)
+    if forward:
+        following = [i for i in shown if i > page_index]
+    else:
+        following = [i for i in reversed(shown) if i < page_index]
+    target = following[0] if following else page_index
+    response.answers = answers
+    response.current_page = target
+    session.flush()
+    return target
+
+
+def first_incomplete_page(definition: dict, answers: dict) -> int | None:
+    """The first page shown whose stored answers no longer pass its questions' rules."""
+    for index in visible_pages(definition, answers):
+        page = definition["pages"][index]
+        check = read_page(page, MultiDict(raw_from_answers(page, answers)), answers)
+        if not check.ok:
+            return index
+    return None
+
+
+def submit_response(
+    session: Session,
+    response: Response,
+    page_answers: dict,
+    *,
+    link_user_id: int | None,
+    sight_plus: bool | None,
+    now: datetime,
+) -> None:
+    """Finish the response in one go, or refuse (SurveyRefused) and change nothing."""
+    if response.submitted_at is not None:
+        raise SurveyRefused("already_sent")
+    state = availability(response.survey, now)
+    if state != "open":
+        raise SurveyRefused(state)
+    definition = response.version.definition
+    last = len(definition["pages"]) - 1
+    answers = visible_answers(definition, _merge_page(definition, response.answers, last, page_answers))
+    incomplete = first_incomplete_page(definition, answers)
+    if incomplete is not None:
+        raise SurveyRefused("incomplete", page_index=incomplete)
+    if (now - response.started_at).total_seconds() < definition["settings"]["min_seconds"]:
+        raise SurveyRefused("too_fast")
+    one_per_account = definition["settings"]["one_response_per"] == "account"
+    if one_per_account:
+        link_user_id = response.user_id
+    if link_user_id is not None and account_has_submitted(session, response.survey, link_user_id):
+        if one_per_account:
+            raise SurveyRefused("already_taken")
+        # An account links to one response per survey; a later one is kept anonymous.
+        link_user_id = None
+    try:
+        with session.begin_nested():
+            response.answers = answers
+            response.current_page = last
+            response.submitted_at = now
+            response.user_id = link_user_id
+            response.sight_plus = sight_plus if link_user_id is not None else None
+            session.flush()
+    except IntegrityError as exc:
+        # Two tabs sending at once: the partial unique index keeps one per account.
+        raise SurveyRefused("already_taken") from exc

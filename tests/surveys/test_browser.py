@@ -1,0 +1,119 @@
+"""The default survey in Chromium on a phone-sized window, as a new reader would take it:
+the first page by keyboard alone, the rest by touch, an error on the way, and the response
+stored. The page fixture fails the test on any CSP violation."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import Role
+from tests.helpers import sign_in_as
+from tests.surveys.conftest import account, backdate_responses, responses
+
+pytestmark = pytest.mark.browser
+
+
+def tab_to(page, element_id: str, limit: int = 60) -> None:
+    """Press Tab until the element has focus: it is reachable by keyboard, in order."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+            return
+    raise AssertionError(f"#{element_id} never got the keyboard focus")
+
+
+def fits_the_screen(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_reader_completes_the_default_survey_on_a_phone(app, live_server, page, reader_survey):
+    page.goto(f"{live_server}/surveys/reader-survey?utm_source=article&from=https://sight.example/news/story")
+    assert page.get_by_role("heading", name="Sight reader survey").is_visible()
+    assert fits_the_screen(page)
+    page.get_by_role("button", name="Start the survey").click()
+
+    # Page 1, keyboard only.
+    page.wait_for_url("**/page/1")
+    assert page.get_by_role("progressbar", name="Page 1 of 3").is_visible()
+    tab_to(page, "f-read_frequency-0")
+    page.keyboard.press("ArrowDown")  # a radio group moves with the arrows: "A few times a week"
+    tab_to(page, "f-found_via")
+    page.keyboard.press("ArrowDown")
+    tab_to(page, "f-sections-0")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    tab_to(page, "f-devices-0")
+    page.keyboard.press("Space")
+    tab_to(page, "next-button")
+    page.keyboard.press("Enter")
+
+    # Page 2, by touch.
+    page.wait_for_url("**/page/2")
+    assert page.get_by_role("progressbar", name="Page 2 of 3").is_visible()
+    page.get_by_label("35 to 49").check()
+    page.get_by_label("Where do you live?").select_option("vic")
+    assert fits_the_screen(page)
+    page.get_by_role("button", name="Next").click()
+
+    # Page 3: the e-mail question appears only after "Yes" (same-page show_if, by script).
+    page.wait_for_url("**/page/3")
+    email = page.get_by_label("Your email address, so we can tell you about Sight+")
+    assert email.is_hidden()
+    page.get_by_role("group", name="Podcasts").get_by_label("More").check()
+    page.get_by_label("Yes, tell me more").check()
+    assert email.is_visible()
+    email.fill("reader@example.com")
+    page.get_by_label("Anything else you'd like to tell us?").fill("Keep it up — more science, please.")
+    assert fits_the_screen(page)
+    page.get_by_role("button", name="Send my answers").click()
+
+    # The required rating was skipped: the summary says so and links to it; answers stay.
+    summary = page.get_by_role("alert")
+    assert "How likely are you to recommend Sight to a friend?: Please choose an answer." in summary.inner_text()
+    assert page.get_by_label("Anything else you'd like to tell us?").input_value() == "Keep it up — more science, please."
+    summary.get_by_role("link").first.click()
+    assert page.evaluate("document.activeElement.id") == "f-recommend-0" or page.url.endswith("#f-recommend-0")
+    page.get_by_label("9", exact=True).check()
+
+    backdate_responses(app, 110)  # a real reader took about two minutes; min_seconds is 20
+    page.get_by_role("button", name="Send my answers").click()
+    page.wait_for_url("**/thanks")
+    assert page.get_by_role("heading", name="Thank you").is_visible()
+    assert page.get_by_role("link", name="Find out about Sight+").get_attribute("href") == "/sight-plus"
+
+    [stored] = responses(app)
+    assert stored.submitted_at is not None
+    assert 100 <= stored.duration_seconds <= 200
+    assert stored.utm_source == "article" and stored.referrer_url == "https://sight.example/news/story"
+    assert stored.answers == {
+        "read_frequency": "weekly",
+        "found_via": "search",
+        "sections": ["news", "politics"],
+        "devices": ["phone"],
+        "age_band": "35_49",
+        "state": "vic",
+        "more_of": {"podcasts": "more"},
+        "recommend": 9,
+        "comment": "Keep it up — more science, please.",
+        "hear_about_sight_plus": "yes",
+        "contact_email": "reader@example.com",
+    }
+
+
+def test_staff_preview_a_definition_on_a_phone(app, live_server, page, reader_survey):
+    client = app.test_client()
+    sign_in_as(client, account(app, "staff@example.com", Role.staff))
+    page.context.add_cookies([{"name": "session", "value": client.get_cookie("session").value, "url": live_server}])
+    page.goto(f"{live_server}/staff/surveys")
+    page.get_by_role("link", name="Edit Sight reader survey").click()
+    editor = page.get_by_label("Definition (YAML or JSON)")
+    editor.fill(editor.input_value().replace("type: dropdown", "type: dropdwn", 1))
+    page.get_by_role("button", name="Check and preview").click()
+    assert "unknown type 'dropdwn'" in page.get_by_text("pages[0].questions[1]").inner_text()
+    editor = page.get_by_label("Definition (YAML or JSON)")
+    editor.fill(editor.input_value().replace("type: dropdwn", "type: dropdown", 1))
+    page.get_by_role("button", name="Check and preview").click()
+    assert page.get_by_role("heading", name="Preview: Sight reader survey").is_visible()
+    assert page.get_by_role("group", name="Which sections do you read?").is_visible()
+    assert fits_the_screen(page)
