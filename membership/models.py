@@ -160,6 +160,9 @@ class Subscription(db.Model):
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
     # A new yearly amount the donor asked for; it is charged from the next renewal.
     pending_amount_cents: Mapped[int | None]
+    # Changing the amount schedules a new annual gift that starts when this one ends;
+    # the new one names the one it replaces.
+    replaces_stripe_id: Mapped[str | None] = mapped_column(String(255), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
