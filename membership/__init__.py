@@ -9,6 +9,7 @@ from datetime import datetime
 
 from flask import Flask, current_app
 
+from membership import commands, views
 from membership import models  # noqa: F401  (tables known to migrations)
 from membership.status import status_for_user
 from sight.extensions import db
@@ -26,4 +27,5 @@ def sight_plus_at(user_id: int, t: datetime) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    pass
+    app.register_blueprint(views.bp)
+    commands.init_app(app)
