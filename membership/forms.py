@@ -16,6 +16,7 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     URL,
     DataRequired,
@@ -71,7 +72,8 @@ def cents_within_limits(text: str, settings) -> int:
 class DonateForm(FlaskForm):
     amount = RadioField(
         "How much would you like to give?",
-        choices=[(str(c), format_money(c)) for c in PRESET_CENTS] + [(OTHER, "Another amount")],
+        choices=[SelectChoice(str(c), format_money(c)) for c in PRESET_CENTS]
+        + [SelectChoice(OTHER, "Another amount")],
         validators=[InputRequired("Choose an amount.")],
     )
     other_amount = StringField(
@@ -81,7 +83,7 @@ class DonateForm(FlaskForm):
     )
     frequency = RadioField(
         "How often?",
-        choices=[("once", "Once"), ("yearly", "Every year")],
+        choices=[SelectChoice("once", "Once"), SelectChoice("yearly", "Every year")],
         default="once",
         validators=[InputRequired("Choose once or every year.")],
     )

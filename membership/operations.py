@@ -218,7 +218,7 @@ def apply_invoice(
         now=now,
     )
     if donation is not None and subscription is not None:
-        _complete(donation, now, subscription_id=subscription.id)
+        _complete(donation, now, stripe_subscription_id=subscription.id)
     if created:
         queue_receipt(session, entry, settings, links, now)
     return entry

@@ -123,7 +123,7 @@ def donate():
             form.email.data = form.email.data or current_user.email
             form.name.data = form.name.data or current_user.name
         preset = request.args.get("amount", "")
-        if preset in {c for c, _ in form.amount.choices if c != OTHER}:
+        if preset in {choice.value for choice in form.amount.choices if choice.value != OTHER}:
             form.amount.data = preset
         if request.args.get("frequency") in ("once", "yearly"):
             form.frequency.data = request.args["frequency"]
