@@ -271,8 +271,8 @@ def _render_manage(donor: Donor, token: str, cancel_form=None, amount_form=None,
             annual=annual,
             successor=successor,
             status=status_of(donor.user_id),
-            cancel_form=cancel_form or CancelForm(prefix="cancel"),
-            amount_form=amount_form or ChangeAmountForm(prefix="amount", settings=settings()),
+            cancel_form=cancel_form or CancelForm(),
+            amount_form=amount_form or ChangeAmountForm(settings=settings()),
             settings=settings(),
         ),
         status_code,
@@ -306,12 +306,12 @@ def _manage_action(token: str, action):
 @bp.post("/manage/<token>/cancel")
 def manage_cancel(token: str):
     def action(donor, annual):
-        form = CancelForm(prefix="cancel")
+        form = CancelForm()
         if not form.validate_on_submit():
             return _render_manage(donor, token, cancel_form=form, status_code=400)
         cancel_annual_gift(db.session, gateway(), annual, utcnow())
         db.session.commit()
-        flash(f"Your annual gift will not renew. Thank you for your support this year.", "success")
+        flash("Your annual gift will not renew. Thank you for your support this year.", "success")
         return redirect(url_for("membership.manage", token=token))
 
     return _manage_action(token, action)
@@ -320,7 +320,7 @@ def manage_cancel(token: str):
 @bp.post("/manage/<token>/amount")
 def manage_amount(token: str):
     def action(donor, annual):
-        form = ChangeAmountForm(prefix="amount", settings=settings())
+        form = ChangeAmountForm(settings=settings())
         if not form.validate_on_submit():
             return _render_manage(donor, token, amount_form=form, status_code=400)
         change_annual_amount(db.session, gateway(), annual, form.cents, utcnow())
