@@ -28,6 +28,32 @@ def _claim(session: Session, subscription: Subscription, kind: NoticeKind, key: 
     return True
 
 
+def _queue_notice(
+    session: Session, subscription: Subscription, subject: str, opening: str, kind: str, links: Links, now: datetime
+) -> None:
+    user = subscription.donor.user
+    queue_mail(
+        session,
+        to=user.email,
+        subject=subject,
+        body="\n".join(
+            [
+                f"Dear {user.name or 'reader'},",
+                "",
+                opening,
+                "",
+                "To update your card, cancel or change the amount, no sign-in needed:",
+                links.manage_url(subscription.donor_id),
+                "",
+                "Sight",
+            ]
+        ),
+        kind=kind,
+        user_id=user.id,
+        now=now,
+    )
+
+
 def queue_payment_failed_notice(
     session: Session,
     subscription: Subscription,
@@ -38,28 +64,16 @@ def queue_payment_failed_notice(
 ) -> bool:
     if not _claim(session, subscription, NoticeKind.payment_failed, invoice_id, now):
         return False
-    user = subscription.donor.user
-    queue_mail(
+    _queue_notice(
         session,
-        to=user.email,
-        subject="Your annual gift to Sight could not be renewed",
-        body="\n".join(
-            [
-                f"Dear {user.name or 'reader'},",
-                "",
-                f"We tried to renew your annual gift of {format_money(amount_cents)} to Sight, "
-                "but your card was declined. Stripe will try again over the next few days, and "
-                "you stay Sight+ in the meantime.",
-                "",
-                "To update your card, cancel or change the amount, no sign-in needed:",
-                links.manage_url(subscription.donor_id),
-                "",
-                "Sight",
-            ]
-        ),
-        kind="renewal_failed",
-        user_id=user.id,
-        now=now,
+        subscription,
+        "Your annual gift to Sight could not be renewed",
+        f"We tried to renew your annual gift of {format_money(amount_cents)} to Sight, "
+        "but your card was declined. Stripe will try again over the next few days, and "
+        "you stay Sight+ in the meantime.",
+        "renewal_failed",
+        links,
+        now,
     )
     return True
 
@@ -80,27 +94,15 @@ def send_renewal_reminders(session: Session, links: Links, now: datetime) -> int
         if not _claim(session, subscription, NoticeKind.renewal_reminder, key, now):
             continue
         amount = subscription.pending_amount_cents or subscription.yearly_amount_cents
-        user = subscription.donor.user
-        queue_mail(
+        _queue_notice(
             session,
-            to=user.email,
-            subject="Your annual gift to Sight renews soon",
-            body="\n".join(
-                [
-                    f"Dear {user.name or 'reader'},",
-                    "",
-                    f"Your annual gift of {format_money(amount)} to Sight renews on "
-                    f"{subscription.current_period_end:%d %B %Y}. Thank you for keeping Sight going.",
-                    "",
-                    "To cancel, change the amount or update your card, no sign-in needed:",
-                    links.manage_url(subscription.donor_id),
-                    "",
-                    "Sight",
-                ]
-            ),
-            kind="renewal_reminder",
-            user_id=user.id,
-            now=now,
+            subscription,
+            "Your annual gift to Sight renews soon",
+            f"Your annual gift of {format_money(amount)} to Sight renews on "
+            f"{subscription.current_period_end:%d %B %Y}. Thank you for keeping Sight going.",
+            "renewal_reminder",
+            links,
+            now,
         )
         sent += 1
     return sent

@@ -157,14 +157,14 @@ def apply_payment_intent(
     if payment.status != "succeeded" or payment.metadata.get("kind") != GiftKind.one_off.value:
         # Annual gifts are recorded from their invoice, not from the invoice's PaymentIntent.
         return None
-    if payment.currency != settings.currency:
-        log.warning("PaymentIntent %s is in %s, not %s: not recorded", payment.id, payment.currency, settings.currency)
-        return None
-    donor = donor_for_customer(session, payment.customer)
-    donation = _donation_from_metadata(session, payment.metadata, donor)
-    entry, created = record_payment(
+    return _record_gift(
         session,
-        donor=donor,
+        settings,
+        links,
+        now,
+        metadata=payment.metadata,
+        customer=payment.customer,
+        completes={"payment_intent_id": payment.id},
         stripe_object_id=payment.id,
         kind=GiftKind.one_off,
         amount_cents=payment.amount_cents,
@@ -172,14 +172,7 @@ def apply_payment_intent(
         paid_at=payment.paid_at or now,
         payment_intent_id=payment.id,
         charge_id=payment.charge_id,
-        message=donation.message if donation else None,
-        now=now,
     )
-    if donation is not None:
-        _complete(donation, now, payment_intent_id=payment.id)
-    if created:
-        queue_receipt(session, entry, settings, links, now)
-    return entry
 
 
 def apply_invoice(
@@ -195,16 +188,14 @@ def apply_invoice(
         sync_subscription(session, subscription, now)
     if invoice.status != "paid" or invoice.amount_paid_cents <= 0:
         return None
-    if invoice.currency != settings.currency:
-        log.warning("Invoice %s is in %s, not %s: not recorded", invoice.id, invoice.currency, settings.currency)
-        return None
-    donor = donor_for_customer(session, invoice.customer)
-    donation = None
-    if subscription is not None:
-        donation = _donation_from_metadata(session, subscription.metadata, donor)
-    entry, created = record_payment(
+    return _record_gift(
         session,
-        donor=donor,
+        settings,
+        links,
+        now,
+        metadata=subscription.metadata if subscription else {},
+        customer=invoice.customer,
+        completes={"stripe_subscription_id": invoice.subscription_id},
         stripe_object_id=invoice.id,
         kind=GiftKind.recurring,
         amount_cents=invoice.amount_paid_cents,
@@ -214,14 +205,36 @@ def apply_invoice(
         charge_id=invoice.charge_id,
         invoice_id=invoice.id,
         subscription_id=invoice.subscription_id,
-        message=donation.message if donation and donation.status is DonationStatus.awaiting_card else None,
-        now=now,
     )
-    if donation is not None and subscription is not None:
-        _complete(donation, now, stripe_subscription_id=subscription.id)
+
+
+def _record_gift(
+    session: Session,
+    settings: Settings,
+    links: Links,
+    now: datetime,
+    *,
+    metadata: dict,
+    customer: str | None,
+    completes: dict,
+    **entry,
+) -> LedgerEntry | None:
+    """Record what Stripe confirmed, finish the donation it came from, and send one receipt."""
+    if entry["currency"] != settings.currency:
+        log.warning("%s is in %s, not %s: not recorded", entry["stripe_object_id"], entry["currency"], settings.currency)
+        return None
+    donor = donor_for_customer(session, customer)
+    donation = _donation_from_metadata(session, metadata, donor)
+    # A renewal's subscription still names the donation that started it: its message was used.
+    first_payment = donation is not None and donation.status is DonationStatus.awaiting_card
+    ledger_entry, created = record_payment(
+        session, donor=donor, message=donation.message if first_payment else None, now=now, **entry
+    )
+    if donation is not None:
+        _complete(donation, now, **completes)
     if created:
-        queue_receipt(session, entry, settings, links, now)
-    return entry
+        queue_receipt(session, ledger_entry, settings, links, now)
+    return ledger_entry
 
 
 def _donation_from_metadata(session: Session, metadata: dict, donor: Donor) -> Donation | None:

@@ -77,6 +77,12 @@ def _bad_link():
     )
 
 
+def _stripe_unavailable(what: str):
+    db.session.rollback()
+    log.exception("%s failed at Stripe", what)
+    return render_error(503, "Our payment provider isn't answering", STRIPE_UNAVAILABLE)
+
+
 def _donation_from(token: str) -> Donation | None:
     donation_id = links().load_donation(token)
     return db.session.get(Donation, donation_id) if donation_id is not None else None
@@ -194,9 +200,7 @@ def pay(token: str):
             return _render_pay(donation, token, payment_secret=outcome.action_client_secret)
         return redirect(url_for("membership.thanks", token=token))
     except StripeProblem:
-        db.session.rollback()
-        log.exception("Completing donation %s failed at Stripe", donation.id)
-        return render_error(503, "Our payment provider isn't answering", STRIPE_UNAVAILABLE)
+        return _stripe_unavailable(f"Completing donation {donation.id}")
 
 
 @bp.get("/donate/thanks/<token>")
@@ -298,9 +302,7 @@ def _manage_action(token: str, action):
     try:
         return action(donor, annual)
     except StripeProblem:
-        db.session.rollback()
-        log.exception("Managing the annual gift of donor %s failed at Stripe", donor.id)
-        return render_error(503, "Our payment provider isn't answering", STRIPE_UNAVAILABLE)
+        return _stripe_unavailable(f"Managing the annual gift of donor {donor.id}")
 
 
 @bp.post("/manage/<token>/cancel")
