@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from accounts.models import Role, User, normalize_email
 from membership.links import Links
 from membership.models import (
+    ComplimentaryGrant,
     Donation,
     DonationStatus,
     Donor,
@@ -27,6 +28,7 @@ from membership.models import (
 )
 from membership.status import status_for_user
 from membership.stripe_api import ChargeResult, InvoiceResult, PaymentResult, SubscriptionResult
+from sight.audit import record_audit
 from sight.mail import queue_mail
 from sight.templating import format_money
 
@@ -368,5 +370,66 @@ def queue_receipt(
         body="\n".join(lines),
         kind="receipt",
         user_id=user.id,
+        now=now,
+    )
+
+
+# --- complimentary memberships (the staff pages call these) ---------------------------
+
+
+def grant_complimentary(
+    session: Session,
+    *,
+    user_id: int,
+    reason: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    actor: User,
+    now: datetime,
+) -> ComplimentaryGrant:
+    """Give Sight+ for a period, with a reason; audited."""
+    if not reason.strip():
+        raise ValueError("A complimentary membership needs a reason.")
+    if ends_at <= starts_at:
+        raise ValueError("It must end after it starts.")
+    grant = ComplimentaryGrant(
+        user_id=user_id,
+        reason=reason.strip(),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        granted_by_id=actor.id,
+        granted_at=now,
+    )
+    session.add(grant)
+    session.flush()
+    record_audit(
+        session,
+        actor_id=actor.id,
+        actor_email=actor.email,
+        action="membership.grant",
+        target=f"user:{user_id}",
+        details={"grant_id": grant.id, "reason": grant.reason,
+                 "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()},
+        now=now,
+    )
+    return grant
+
+
+def revoke_complimentary(
+    session: Session, grant: ComplimentaryGrant, *, reason: str, actor: User, now: datetime
+) -> None:
+    """End a grant now (the row stays, so past membership is still known); audited."""
+    if grant.revoked_at is not None:
+        return
+    grant.revoked_at = now
+    grant.revoked_by_id = actor.id
+    grant.revoke_reason = reason.strip() or None
+    record_audit(
+        session,
+        actor_id=actor.id,
+        actor_email=actor.email,
+        action="membership.revoke",
+        target=f"user:{grant.user_id}",
+        details={"grant_id": grant.id, "reason": grant.revoke_reason},
         now=now,
     )

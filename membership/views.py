@@ -91,30 +91,28 @@ def _donation_from(token: str) -> Donation | None:
 # --- Sight+ and benefits --------------------------------------------------------------
 
 
-@bp.get("/sight-plus")
-def sight_plus():
-    benefits = db.session.scalars(
-        select(Benefit).where(Benefit.published.is_(True)).order_by(Benefit.position, Benefit.id)
-    ).all()
-    status = status_of(current_user.id) if current_user.is_authenticated else None
-    return render_template(
-        "membership/sight_plus.html", benefits=benefits, status=status, settings=settings()
-    )
-
-
-@bp.get("/sight-plus/benefits")
-def benefits():
+def _render_with_benefits(template: str):
     items = db.session.scalars(
         select(Benefit).where(Benefit.published.is_(True)).order_by(Benefit.position, Benefit.id)
     ).all()
     status = status_of(current_user.id) if current_user.is_authenticated else None
     return render_template(
-        "membership/benefits.html",
+        template,
         benefits=items,
         status=status,
         is_member=bool(status and status.is_member),
         settings=settings(),
     )
+
+
+@bp.get("/sight-plus")
+def sight_plus():
+    return _render_with_benefits("membership/sight_plus.html")
+
+
+@bp.get("/sight-plus/benefits")
+def benefits():
+    return _render_with_benefits("membership/benefits.html")
 
 
 # --- giving ---------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from sqlalchemy import func, select
 
 from accounts.models import Role, User
@@ -138,3 +140,26 @@ def test_the_dashboard_panel_counts_this_months_gifts_net_of_refunds_and_members
     assert any(value == "$32 from 2 gift(s)" for value in figures.values())
     assert figures["Sight+ members now"] == "1"
     assert panel.link_url == "/staff/members"
+
+
+def test_granting_and_revoking_a_complimentary_membership_is_audited(session):
+    from membership.operations import grant_complimentary, revoke_complimentary
+
+    staff = create_user(session, "staff@example.com", role=Role.staff)
+    reader = create_user(session, "writer@example.com")
+    now = utcnow()
+    with pytest.raises(ValueError):
+        grant_complimentary(session, user_id=reader.id, reason=" ", starts_at=now,
+                            ends_at=now + timedelta(days=1), actor=staff, now=now)
+    grant = grant_complimentary(session, user_id=reader.id, reason="Guest columnist", starts_at=now,
+                                ends_at=now + timedelta(days=90), actor=staff, now=now)
+    session.commit()
+    assert sight_plus_at(reader.id, now + timedelta(days=1))
+    later = now + timedelta(days=10)
+    revoke_complimentary(session, grant, reason="Column ended", actor=staff, now=later)
+    revoke_complimentary(session, grant, reason="again", actor=staff, now=later)
+    session.commit()
+    assert sight_plus_at(reader.id, now + timedelta(days=1))  # was a member then
+    assert not sight_plus_at(reader.id, later)
+    actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions == ["membership.grant", "membership.revoke"]

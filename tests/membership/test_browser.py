@@ -77,3 +77,25 @@ def test_a_card_declined_when_saved_is_shown_beside_the_card(live_server, page):
     error = page.locator("#card-errors")
     error.get_by_text("Your card was declined.").wait_for()
     assert "/donate/pay/" in page.url
+
+
+@pytest.mark.browser
+def test_a_card_that_needs_3d_secure_is_authenticated_then_recorded(app, live_server, page):
+    page.goto(f"{live_server}/donate?amount=5000")
+    page.get_by_label("Your name").fill("Sam Reader")
+    page.get_by_label("Email address").fill("secure@example.com")
+    page.get_by_role("button", name="Continue to payment").click()
+    fill_card(page, "4000002500003155")
+    page.get_by_role("button", name=re.compile(r"^Give \$")).click()
+    # localstripe's stand-in for the bank's 3-D Secure page: once to save the card, and once
+    # more when the server charges it and the bank asks again.
+    page.get_by_role("button", name="Complete authentication").click()
+    page.wait_for_url(re.compile(r"/donate/pay/"))
+    page.get_by_text("Your bank wants to confirm this payment").wait_for()
+    page.get_by_role("button", name="Complete authentication").click()
+    page.wait_for_url(re.compile(r"/donate/thanks/"))
+    assert page.get_by_text("You are now Sight+").is_visible()
+    with app.app_context():
+        from membership.models import LedgerEntry
+
+        assert db.session.scalar(select(LedgerEntry.amount_cents)) == 5000
