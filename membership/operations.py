@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from accounts.models import Role, User, normalize_email
 from membership.links import Links
 from membership.models import (
+    Benefit,
     ComplimentaryGrant,
     Donation,
     DonationStatus,
@@ -433,3 +434,32 @@ def revoke_complimentary(
         details={"grant_id": grant.id, "reason": grant.revoke_reason},
         now=now,
     )
+
+
+# --- benefits -------------------------------------------------------------------------
+
+BENEFIT_FIELDS = ("title", "description", "members_content", "members_link", "position", "published")
+
+
+def save_benefit(
+    session: Session, benefit: Benefit | None, *, values: dict, actor: User, now: datetime
+) -> Benefit:
+    """Create or update a Sight+ benefit; audited."""
+    if benefit is None:
+        benefit = Benefit(created_at=now)
+        session.add(benefit)
+    for name in BENEFIT_FIELDS:
+        setattr(benefit, name, values[name])
+    benefit.members_link = benefit.members_link or None
+    benefit.updated_at = now
+    session.flush()
+    record_audit(
+        session,
+        actor_id=actor.id,
+        actor_email=actor.email,
+        action="benefit.save",
+        target=f"benefit:{benefit.id}",
+        details={"title": benefit.title, "published": benefit.published},
+        now=now,
+    )
+    return benefit

@@ -31,12 +31,18 @@ from membership.forms import (
 )
 from membership.links import Links
 from membership.models import Benefit, Donation, Donor, GiftKind, LedgerEntry
-from membership.operations import NotYetRecorded, Settings, donor_for_user, find_or_create_donor
+from membership.operations import (
+    BENEFIT_FIELDS,
+    NotYetRecorded,
+    Settings,
+    donor_for_user,
+    find_or_create_donor,
+    save_benefit,
+)
 from membership.status import status_for_user
 from membership.stripe_api import BadSignature, CardDeclined, StripeGateway, StripeProblem
 from membership.webhooks import apply_stored_event, note_failure, store_event
 from accounts.roles import staff_required
-from sight.audit import record_audit
 from sight.db import utcnow
 from sight.errors import render_error
 from sight.extensions import csrf, db
@@ -375,23 +381,8 @@ def staff_benefit(benefit_id: int | None):
         abort(404)
     form = BenefitForm(obj=benefit)
     if form.validate_on_submit():
-        now = utcnow()
-        if benefit is None:
-            benefit = Benefit(created_at=now)
-            db.session.add(benefit)
-        form.populate_obj(benefit)
-        benefit.members_link = benefit.members_link or None
-        benefit.updated_at = now
-        db.session.flush()
-        record_audit(
-            db.session,
-            actor_id=current_user.id,
-            actor_email=current_user.email,
-            action="benefit.save",
-            target=f"benefit:{benefit.id}",
-            details={"title": benefit.title, "published": benefit.published},
-            now=now,
-        )
+        values = {name: form[name].data for name in BENEFIT_FIELDS}
+        benefit = save_benefit(db.session, benefit, values=values, actor=current_user, now=utcnow())
         db.session.commit()
         flash(f"Saved “{benefit.title}”.", "success")
         return redirect(url_for("membership.staff_benefits"))

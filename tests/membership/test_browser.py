@@ -21,18 +21,23 @@ def fill_card(page, number: str) -> None:
     card.get_by_placeholder("postal_code").fill("2000")
 
 
+def start_gift(page, email: str, card: str) -> None:
+    """Finish the open donate page (its amount already chosen), then the card, then give."""
+    page.get_by_label("Your name").fill("Sam Reader")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_role("button", name="Continue to payment").click()
+    page.wait_for_url(re.compile(r"/donate/pay/"))
+    fill_card(page, card)
+    page.get_by_role("button", name=re.compile(r"^Give \$")).click()
+
+
 def give_in_browser(page, live_server, *, amount_label: str, email: str, other: str = "") -> None:
     page.goto(f"{live_server}/donate")
     page.get_by_label(amount_label, exact=True).check()
     if other:
         page.get_by_label("Another amount (in dollars)").fill(other)
     page.get_by_label("Once").check()
-    page.get_by_label("Your name").fill("Sam Reader")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_role("button", name="Continue to payment").click()
-    page.wait_for_url(re.compile(r"/donate/pay/"))
-    fill_card(page, "4242424242424242")
-    page.get_by_role("button", name=re.compile(r"^Give \$")).click()
+    start_gift(page, email, "4242424242424242")
     page.wait_for_url(re.compile(r"/donate/thanks/"))
 
 
@@ -69,11 +74,7 @@ def test_a_ten_dollar_gift_by_a_new_donor_shows_ten_of_26(live_server, page):
 @pytest.mark.browser
 def test_a_card_declined_when_saved_is_shown_beside_the_card(live_server, page):
     page.goto(f"{live_server}/donate?amount=2600&frequency=yearly")
-    page.get_by_label("Your name").fill("Sam Reader")
-    page.get_by_label("Email address").fill("declined@example.com")
-    page.get_by_role("button", name="Continue to payment").click()
-    fill_card(page, "4000000000000002")
-    page.get_by_role("button", name=re.compile(r"^Give \$")).click()
+    start_gift(page, "declined@example.com", "4000000000000002")
     error = page.locator("#card-errors")
     error.get_by_text("Your card was declined.").wait_for()
     assert "/donate/pay/" in page.url
@@ -82,11 +83,7 @@ def test_a_card_declined_when_saved_is_shown_beside_the_card(live_server, page):
 @pytest.mark.browser
 def test_a_card_that_needs_3d_secure_is_authenticated_then_recorded(app, live_server, page):
     page.goto(f"{live_server}/donate?amount=5000")
-    page.get_by_label("Your name").fill("Sam Reader")
-    page.get_by_label("Email address").fill("secure@example.com")
-    page.get_by_role("button", name="Continue to payment").click()
-    fill_card(page, "4000002500003155")
-    page.get_by_role("button", name=re.compile(r"^Give \$")).click()
+    start_gift(page, "secure@example.com", "4000002500003155")
     # localstripe's stand-in for the bank's 3-D Secure page: once to save the card, and once
     # more when the server charges it and the bank asks again.
     page.get_by_role("button", name="Complete authentication").click()
