@@ -132,9 +132,8 @@ def _payment(obj) -> PaymentResult:
     status = obj["status"]
     paid_at = None
     if status == "succeeded":
-        paid_at = _time(_get(charge, "created") if not isinstance(charge, str) else None) or _time(
-            obj["created"]
-        )
+        # The charge's time when it came expanded; otherwise the intent's.
+        paid_at = _time(_get(charge, "created")) or _time(obj["created"])
     return PaymentResult(
         id=obj["id"],
         status=status,
