@@ -8,7 +8,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
+
+from sight.config import DEV_STRIPE_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -38,6 +42,16 @@ def flask(*args: str) -> subprocess.CompletedProcess:
 ENV = {**os.environ, "FLASK_APP": "wsgi.py", "PYTHONUNBUFFERED": "1"}
 
 
+def register_webhook() -> None:
+    """Have localstripe send its events to the app, signed with the development webhook secret."""
+    data = urllib.parse.urlencode({
+        "url": f"http://127.0.0.1:{APP_PORT}/stripe/webhook",
+        "secret": os.environ.get("STRIPE_WEBHOOK_SECRET") or DEV_STRIPE_WEBHOOK_SECRET,
+    }).encode()
+    url = f"http://127.0.0.1:{LOCALSTRIPE_PORT}/_config/webhooks/sight"
+    urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST"), timeout=10).close()
+
+
 def main() -> None:
     for port in (LOCALSTRIPE_PORT, APP_PORT):
         if port_in_use(port):
@@ -52,6 +66,7 @@ def main() -> None:
     ]
     try:
         wait_for(LOCALSTRIPE_PORT)
+        register_webhook()
         processes.append(subprocess.Popen(
             [str(BIN / "flask"), "run", "--host", "127.0.0.1", "--port", str(APP_PORT), "--debug"],
             cwd=ROOT, env=ENV,

@@ -64,7 +64,9 @@ def register_shell(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     import accounts
+    import membership
     import surveys
 
     accounts.init_app(app)
+    membership.init_app(app)
     surveys.init_app(app)

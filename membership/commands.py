@@ -1,0 +1,142 @@
+"""CLI (`flask membership remind`, `flask stripe reconcile`), the seeder and the dashboard panel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import click
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from membership.models import Benefit, ComplimentaryGrant, Donor, LedgerEntry
+from membership.notices import send_renewal_reminders
+from membership.operations import Settings
+from membership.reconcile import reconcile
+from membership.status import status_for_user
+from membership.views import gateway, links
+from sight.cli import register_seeder
+from sight.db import utcnow
+from sight.extensions import db
+from sight.staff import DashboardPanel, register_dashboard_panel
+from sight.templating import format_money
+
+DEFAULT_BENEFITS = (
+    (
+        "The Sight+ newsletter",
+        "A fortnightly letter from the editors: what we're working on, and why.",
+        "Look out for it in your inbox every second Friday.",
+    ),
+    (
+        "Members' briefings",
+        "An online briefing with our reporters each quarter, with time for your questions.",
+        "The next briefing's details are emailed to members a week ahead.",
+    ),
+    (
+        "Your name in our annual report",
+        "With your permission, we thank you by name in our annual report.",
+        "Reply to your receipt email to tell us how you'd like to be named.",
+    ),
+)
+
+TEST_CARDS = (
+    "Test cards (localstripe; any future expiry, any 3-digit CVC):",
+    "  4242 4242 4242 4242  succeeds",
+    "  4000 0000 0000 0341  declines when charged (a one-off gift, or the first year of an annual gift)",
+    "  4000 0000 0000 0002  declines when saved (shown beside the card)",
+)
+
+
+def seed_membership(session: Session, app: Flask) -> list[str]:
+    titles = set(session.scalars(select(Benefit.title)))
+    added = 0
+    for position, (title, description, members_content) in enumerate(DEFAULT_BENEFITS):
+        if title not in titles:
+            session.add(
+                Benefit(
+                    title=title,
+                    description=description,
+                    members_content=members_content,
+                    position=position,
+                    published=True,
+                )
+            )
+            added += 1
+    session.flush()
+    return [f"Sight+ benefits: {added} added, {len(titles)} already there.", *TEST_CARDS]
+
+
+def membership_panel(config: dict):
+    zone = ZoneInfo(config["DISPLAY_TIMEZONE"])
+    threshold, grace = config["SIGHT_PLUS_THRESHOLD_CENTS"], config["SIGHT_PLUS_GRACE_DAYS"]
+
+    def panel(session: Session, now: datetime) -> DashboardPanel:
+        local = now.astimezone(zone)
+        month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+        net, count = session.execute(
+            select(
+                func.coalesce(func.sum(LedgerEntry.amount_cents - LedgerEntry.refunded_cents), 0),
+                func.count(LedgerEntry.id),
+            ).where(LedgerEntry.paid_at >= month_start, LedgerEntry.paid_at <= now)
+        ).one()
+        user_ids = set(session.scalars(select(Donor.user_id))) | set(
+            session.scalars(select(ComplimentaryGrant.user_id))
+        )
+        members = sum(
+            status_for_user(session, user_id, now, threshold_cents=threshold, grace_days=grace).is_member
+            for user_id in user_ids
+        )
+        return DashboardPanel(
+            title="Donations and Sight+",
+            figures=[
+                (f"Donations in {local:%B %Y} (net of refunds)", f"{format_money(net)} from {count} gift(s)"),
+                ("Sight+ members now", str(members)),
+            ],
+            link_url="/staff/members",
+            link_text="Members",
+        )
+
+    return panel
+
+
+def init_app(app: Flask) -> None:
+    register_seeder(app, seed_membership)
+    register_dashboard_panel(app, membership_panel(app.config))
+
+    @app.cli.group("membership")
+    def membership_group():
+        """Sight+ membership."""
+
+    @membership_group.command("remind")
+    def remind_command():
+        """Email donors whose annual gift renews within 14 days (never twice; safe from cron)."""
+        sent = send_renewal_reminders(db.session, links(), utcnow())
+        db.session.commit()
+        click.echo(f"Sent {sent} renewal reminder(s).")
+
+    @app.cli.group("stripe")
+    def stripe_group():
+        """Stripe."""
+
+    @stripe_group.command("reconcile")
+    @click.option("--dry-run", is_flag=True, help="Report the differences without changing anything.")
+    @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only Stripe events from this date (UTC).")
+    def reconcile_command(dry_run: bool, since: datetime | None):
+        """Re-read Stripe and repair the ledger after missed webhooks."""
+        drift = reconcile(
+            db.session,
+            gateway(),
+            Settings.from_config(app.config),
+            links(),
+            since=since.replace(tzinfo=UTC) if since else None,
+            now=utcnow(),
+        )
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+        for line in drift:
+            click.echo(line)
+        verb = "found" if dry_run else "repaired"
+        click.echo(f"{len(drift)} difference(s) {verb}." if drift else "The ledger matches Stripe.")

@@ -1,0 +1,395 @@
+"""The only module that imports `stripe`: everything else sees plain values.
+
+Only calls and parameters that both Stripe and localstripe accept are used, so one code path
+runs in production and, unchanged, in development and tests. Where the two shape an object
+differently (newer Stripe API versions moved fields), the readers below accept either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import stripe
+
+PLAN_PRODUCT_NAME = "Sight annual gift"
+
+
+class StripeProblem(Exception):
+    """Stripe could not be reached or refused the request for a reason that is not the card's."""
+
+
+class CardDeclined(Exception):
+    """The card was declined; the message is Stripe's and is safe to show the donor."""
+
+
+class NotFound(StripeProblem):
+    pass
+
+
+class BadSignature(Exception):
+    """A webhook body whose signature, timestamp or JSON does not check out."""
+
+
+def _time(epoch: int | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(int(epoch), UTC)
+
+
+def _id(value) -> str | None:
+    """An expandable field: localstripe sends the object, Stripe the id."""
+    if value is None or isinstance(value, str):
+        return value
+    return value["id"]
+
+
+def _get(obj, key, default=None):
+    try:
+        value = obj[key]
+    except (KeyError, TypeError):
+        return default
+    return default if value is None else value
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    id: str
+    status: str
+    client_secret: str
+    customer: str | None
+    payment_method: str | None
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    id: str
+    status: str
+    amount_cents: int
+    currency: str
+    customer: str | None
+    client_secret: str | None
+    charge_id: str | None
+    invoice_id: str | None
+    paid_at: datetime | None
+    metadata: dict = field(default_factory=dict)
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceResult:
+    id: str
+    status: str
+    amount_paid_cents: int
+    amount_due_cents: int
+    currency: str
+    customer: str | None
+    subscription_id: str | None
+    payment_intent_id: str | None
+    charge_id: str | None
+    paid_at: datetime | None
+    period_end: datetime | None
+
+
+@dataclass(frozen=True)
+class SubscriptionResult:
+    id: str
+    status: str
+    customer: str
+    yearly_amount_cents: int
+    currency: str
+    current_period_end: datetime
+    cancel_at_period_end: bool
+    latest_invoice_id: str | None
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    id: str
+    amount_cents: int
+    amount_refunded_cents: int
+    currency: str
+    customer: str | None
+    payment_intent_id: str | None
+    invoice_id: str | None
+
+
+def _setup(obj) -> SetupResult:
+    return SetupResult(
+        id=obj["id"],
+        status=obj["status"],
+        client_secret=obj["client_secret"],
+        customer=_id(_get(obj, "customer")),
+        payment_method=_id(_get(obj, "payment_method")),
+        metadata=dict(_get(obj, "metadata", {})),
+    )
+
+
+def _payment(obj) -> PaymentResult:
+    charge = _get(obj, "latest_charge")
+    error = _get(obj, "last_payment_error")
+    status = obj["status"]
+    paid_at = None
+    if status == "succeeded":
+        # The charge's time when it came expanded; otherwise the intent's.
+        paid_at = _time(_get(charge, "created")) or _time(obj["created"])
+    return PaymentResult(
+        id=obj["id"],
+        status=status,
+        amount_cents=int(obj["amount"]),
+        currency=obj["currency"],
+        customer=_id(_get(obj, "customer")),
+        client_secret=_get(obj, "client_secret"),
+        charge_id=_id(charge),
+        invoice_id=_id(_get(obj, "invoice")),
+        paid_at=paid_at,
+        metadata=dict(_get(obj, "metadata", {})),
+        error_message=_get(error, "message"),
+    )
+
+
+def _invoice(obj) -> InvoiceResult:
+    subscription = _get(obj, "subscription") or _get(
+        _get(_get(obj, "parent"), "subscription_details"), "subscription"
+    )
+    transitions = _get(obj, "status_transitions", {})
+    return InvoiceResult(
+        id=obj["id"],
+        status=obj["status"],
+        amount_paid_cents=int(_get(obj, "amount_paid", 0)),
+        amount_due_cents=int(_get(obj, "amount_due", 0)),
+        currency=obj["currency"],
+        customer=_id(_get(obj, "customer")),
+        subscription_id=_id(subscription),
+        payment_intent_id=_id(_get(obj, "payment_intent")),
+        charge_id=_id(_get(obj, "charge")),
+        paid_at=_time(_get(transitions, "paid_at")) if obj["status"] == "paid" else None,
+        period_end=_time(_get(obj, "period_end")),
+    )
+
+
+def _subscription(obj) -> SubscriptionResult:
+    items = _get(_get(obj, "items"), "data", [])
+    item = items[0] if items else {}
+    plan = _get(item, "plan") or _get(obj, "plan") or {}
+    period_end = _get(obj, "current_period_end") or _get(item, "current_period_end")
+    return SubscriptionResult(
+        id=obj["id"],
+        status=obj["status"],
+        customer=_id(obj["customer"]),
+        yearly_amount_cents=int(_get(plan, "amount", 0)) * int(_get(item, "quantity", 1)),
+        currency=_get(plan, "currency", ""),
+        current_period_end=_time(period_end),
+        cancel_at_period_end=bool(_get(obj, "cancel_at_period_end", False)),
+        latest_invoice_id=_id(_get(obj, "latest_invoice")),
+        metadata=dict(_get(obj, "metadata", {})),
+    )
+
+
+def _charge(obj) -> ChargeResult:
+    return ChargeResult(
+        id=obj["id"],
+        amount_cents=int(obj["amount"]),
+        amount_refunded_cents=int(_get(obj, "amount_refunded", 0)),
+        currency=obj["currency"],
+        customer=_id(_get(obj, "customer")),
+        payment_intent_id=_id(_get(obj, "payment_intent")),
+        invoice_id=_id(_get(obj, "invoice")),
+    )
+
+
+def plan_id_for(amount_cents: int, currency: str) -> str:
+    """One plan per yearly amount, reused by every donor who gives it."""
+    return f"sight-annual-{currency}-{amount_cents}"
+
+
+class StripeGateway:
+    def __init__(self, secret_key: str, api_base: str):
+        self.client = stripe.StripeClient(
+            secret_key, base_addresses={"api": api_base}, max_network_retries=2
+        )
+        self.v1 = self.client.v1
+
+    def _call(self, method, *args, **kwargs):
+        try:
+            result = method(*args, **kwargs)
+        except stripe.CardError as exc:
+            raise CardDeclined(exc.user_message or "Your card was declined.") from exc
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                raise NotFound(str(exc)) from exc
+            raise StripeProblem(str(exc)) from exc
+        except stripe.StripeError as exc:
+            raise StripeProblem(str(exc)) from exc
+        # Plain dicts from here on: nothing outside this module sees a StripeObject.
+        return result.to_dict()
+
+    @staticmethod
+    def _key(key: str | None) -> dict:
+        return {"idempotency_key": key} if key else {}
+
+    # --- customers and cards -----------------------------------------------------------
+
+    def create_customer(self, *, email: str, name: str, user_id: int, idempotency_key: str) -> str:
+        customer = self._call(
+            self.v1.customers.create,
+            {"email": email, "name": name, "metadata": {"user_id": str(user_id)}},
+            self._key(idempotency_key),
+        )
+        return customer["id"]
+
+    def create_setup_intent(self, *, customer: str, metadata: dict, idempotency_key: str) -> SetupResult:
+        return _setup(
+            self._call(
+                self.v1.setup_intents.create,
+                {
+                    "customer": customer,
+                    "payment_method_types": ["card"],
+                    "usage": "off_session",
+                    "metadata": metadata,
+                },
+                self._key(idempotency_key),
+            )
+        )
+
+    def retrieve_setup_intent(self, setup_intent_id: str) -> SetupResult:
+        return _setup(self._call(self.v1.setup_intents.retrieve, setup_intent_id))
+
+    def set_default_card(self, *, customer: str, payment_method: str) -> None:
+        self._call(
+            self.v1.customers.update,
+            customer,
+            {"invoice_settings": {"default_payment_method": payment_method}},
+        )
+
+    # --- one-off gifts -----------------------------------------------------------------
+
+    def charge_card(
+        self,
+        *,
+        customer: str,
+        payment_method: str,
+        amount_cents: int,
+        currency: str,
+        metadata: dict,
+        idempotency_key: str,
+    ) -> PaymentResult:
+        """Create and confirm a PaymentIntent with a card the donor has just confirmed in Stripe.js."""
+        return _payment(
+            self._call(
+                self.v1.payment_intents.create,
+                {
+                    "amount": amount_cents,
+                    "currency": currency,
+                    "customer": customer,
+                    "payment_method": payment_method,
+                    "payment_method_types": ["card"],
+                    "confirm": True,
+                    "metadata": metadata,
+                    "expand": ["latest_charge"],
+                },
+                self._key(idempotency_key),
+            )
+        )
+
+    def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentResult:
+        return _payment(
+            self._call(
+                self.v1.payment_intents.retrieve, payment_intent_id, {"expand": ["latest_charge"]}
+            )
+        )
+
+    # --- annual gifts ------------------------------------------------------------------
+
+    def ensure_plan(self, amount_cents: int, currency: str) -> str:
+        plan_id = plan_id_for(amount_cents, currency)
+        try:
+            self._call(self.v1.plans.retrieve, plan_id)
+            return plan_id
+        except NotFound:
+            pass
+        try:
+            self._call(
+                self.v1.plans.create,
+                {
+                    "id": plan_id,
+                    "amount": amount_cents,
+                    "currency": currency,
+                    "interval": "year",
+                    "product": {"name": PLAN_PRODUCT_NAME},
+                },
+            )
+        except StripeProblem:
+            # Another request created it first; anything else fails on this retrieve.
+            self._call(self.v1.plans.retrieve, plan_id)
+        return plan_id
+
+    def create_subscription(
+        self,
+        *,
+        customer: str,
+        plan_id: str,
+        metadata: dict,
+        idempotency_key: str,
+        starts_at: datetime | None = None,
+    ) -> SubscriptionResult:
+        params = {"customer": customer, "items": [{"plan": plan_id}], "metadata": metadata}
+        if starts_at is not None:
+            # Nothing is charged until then: used to change the amount from the next renewal.
+            params["trial_end"] = int(starts_at.timestamp())
+        return _subscription(
+            self._call(self.v1.subscriptions.create, params, self._key(idempotency_key))
+        )
+
+    def retrieve_subscription(self, subscription_id: str) -> SubscriptionResult:
+        return _subscription(self._call(self.v1.subscriptions.retrieve, subscription_id))
+
+    def change_subscription_plan(self, subscription_id: str, plan_id: str) -> SubscriptionResult:
+        current = self._call(self.v1.subscriptions.retrieve, subscription_id)
+        item_id = current["items"]["data"][0]["id"]
+        return _subscription(
+            self._call(
+                self.v1.subscriptions.update,
+                subscription_id,
+                {"items": [{"id": item_id, "plan": plan_id}]},
+            )
+        )
+
+    def set_cancel_at_period_end(self, subscription_id: str, cancel: bool) -> SubscriptionResult:
+        return _subscription(
+            self._call(
+                self.v1.subscriptions.update, subscription_id, {"cancel_at_period_end": cancel}
+            )
+        )
+
+    def cancel_subscription_now(self, subscription_id: str) -> SubscriptionResult:
+        return _subscription(self._call(self.v1.subscriptions.cancel, subscription_id))
+
+    def retrieve_invoice(self, invoice_id: str) -> InvoiceResult:
+        return _invoice(self._call(self.v1.invoices.retrieve, invoice_id))
+
+    def retrieve_charge(self, charge_id: str) -> ChargeResult:
+        return _charge(self._call(self.v1.charges.retrieve, charge_id))
+
+    # --- reconciliation ----------------------------------------------------------------
+
+    def events_since(self, since: datetime | None) -> Iterator[dict]:
+        params: dict = {"limit": 100}
+        if since is not None:
+            params["created"] = {"gte": int(since.timestamp())}
+        page = self._call(self.v1.events.list, params)
+        while True:
+            yield from page["data"]
+            if not page["has_more"] or not page["data"]:
+                return
+            page = self._call(
+                self.v1.events.list, {**params, "starting_after": page["data"][-1]["id"]}
+            )
+
+    def verify_event(self, payload: bytes, signature: str | None, secret: str, tolerance: int) -> dict:
+        try:
+            event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance)
+        except (ValueError, TypeError, AttributeError, stripe.SignatureVerificationError) as exc:
+            raise BadSignature(str(exc)) from exc
+        return event.to_dict()

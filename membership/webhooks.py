@@ -1,0 +1,169 @@
+"""Stripe webhook events: stored raw first, then applied once, re-reading Stripe where state matters.
+
+Stripe delivers at least once, in any order, for days. Each event is applied inside one
+transaction that also marks it processed, so a duplicate finds it processed and does nothing,
+and the ledger's unique key makes two different events about one payment record it once.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from membership.links import Links
+from membership.models import LedgerEntry, StripeEvent
+from membership.notices import queue_payment_failed_notice
+from membership.operations import (
+    NotYetRecorded,
+    Settings,
+    apply_dispute_lost,
+    apply_invoice,
+    apply_payment_intent,
+    apply_refund,
+    entry_for_charge,
+    sync_subscription,
+)
+from membership.stripe_api import ChargeResult, StripeGateway
+
+INVOICE_PAID = {"invoice.payment_succeeded", "invoice.paid"}
+SUBSCRIPTION_CHANGED = {
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+}
+HANDLED = (
+    {"payment_intent.succeeded", "invoice.payment_failed", "charge.refunded", "charge.dispute.closed"}
+    | INVOICE_PAID
+    | SUBSCRIPTION_CHANGED
+)
+
+
+def store_event(session: Session, event: dict, body: str, now: datetime) -> StripeEvent:
+    """Keep the delivery as it came; a repeated delivery only counts itself."""
+    stored = StripeEvent(
+        event_id=event["id"],
+        type=str(event.get("type", "")),
+        livemode=bool(event.get("livemode", False)),
+        body=body,
+        received_at=now,
+        deliveries=1,
+    )
+    try:
+        with session.begin_nested():
+            session.add(stored)
+        return stored
+    except IntegrityError:
+        session.execute(
+            update(StripeEvent)
+            .where(StripeEvent.event_id == event["id"])
+            .values(deliveries=StripeEvent.deliveries + 1)
+        )
+        return session.scalar(select(StripeEvent).where(StripeEvent.event_id == event["id"]))
+
+
+def apply_stored_event(
+    session: Session,
+    gateway: StripeGateway,
+    event_id: str,
+    settings: Settings,
+    links: Links,
+    now: datetime,
+) -> str:
+    """Apply the event unless it already was; returns what happened ("applied", "duplicate", "ignored").
+
+    The row is locked first, so a concurrent delivery of the same event waits here and then
+    finds it processed (SQLite transactions are serialised anyway: they begin IMMEDIATE).
+    """
+    stored = session.scalar(
+        select(StripeEvent).where(StripeEvent.event_id == event_id).with_for_update()
+    )
+    if stored.processed_at is not None:
+        return "duplicate"
+    event = json.loads(stored.body)
+    outcome = "applied" if stored.type in HANDLED else "ignored"
+    if outcome == "applied":
+        _apply(session, gateway, stored.type, event["data"]["object"], settings, links, now)
+    stored.processed_at = now
+    stored.error = None
+    return outcome
+
+
+def note_failure(session: Session, event_id: str, error: str) -> None:
+    session.execute(
+        update(StripeEvent).where(StripeEvent.event_id == event_id).values(error=error[:4000])
+    )
+
+
+def _apply(
+    session: Session,
+    gateway: StripeGateway,
+    event_type: str,
+    obj: dict,
+    settings: Settings,
+    links: Links,
+    now: datetime,
+) -> None:
+    if event_type == "payment_intent.succeeded":
+        apply_payment_intent(session, gateway.retrieve_payment_intent(obj["id"]), settings, links, now)
+    elif event_type in INVOICE_PAID:
+        invoice = gateway.retrieve_invoice(obj["id"])
+        subscription = (
+            gateway.retrieve_subscription(invoice.subscription_id) if invoice.subscription_id else None
+        )
+        apply_invoice(session, invoice, subscription, settings, links, now)
+    elif event_type == "invoice.payment_failed":
+        invoice = gateway.retrieve_invoice(obj["id"])
+        if invoice.subscription_id is None:
+            return
+        result = gateway.retrieve_subscription(invoice.subscription_id)
+        if result.status in ("incomplete", "incomplete_expired"):
+            return  # a first payment that failed: the donor saw the error on the page
+        subscription = sync_subscription(session, result, now)
+        queue_payment_failed_notice(session, subscription, invoice.id, invoice.amount_due_cents, links, now)
+    elif event_type in SUBSCRIPTION_CHANGED:
+        sync_subscription(session, gateway.retrieve_subscription(obj["id"]), now)
+    elif event_type == "charge.refunded":
+        charge = gateway.retrieve_charge(obj["id"])
+        apply_refund(ensure_entry(session, gateway, charge, settings, links, now), charge)
+    elif event_type == "charge.dispute.closed":
+        # localstripe has no disputes API, so the payload is all there is; the charge is re-read.
+        if obj.get("status") != "lost":
+            return
+        charge = gateway.retrieve_charge(obj["charge"] if isinstance(obj["charge"], str) else obj["charge"]["id"])
+        entry = ensure_entry(session, gateway, charge, settings, links, now)
+        apply_dispute_lost(entry, int(obj["amount"]))
+
+
+def ensure_entry(
+    session: Session,
+    gateway: StripeGateway,
+    charge: ChargeResult,
+    settings: Settings,
+    links: Links,
+    now: datetime,
+) -> LedgerEntry:
+    """The ledger entry a charge belongs to, recording its payment first if that event is late."""
+    entry = entry_for_charge(session, charge)
+    if entry is not None:
+        return entry
+    if charge.payment_intent_id:
+        payment = gateway.retrieve_payment_intent(charge.payment_intent_id)
+        entry = apply_payment_intent(session, payment, settings, links, now)
+        invoice_id = charge.invoice_id or payment.invoice_id
+        if entry is None and invoice_id:
+            invoice = gateway.retrieve_invoice(invoice_id)
+            subscription = (
+                gateway.retrieve_subscription(invoice.subscription_id)
+                if invoice.subscription_id
+                else None
+            )
+            entry = apply_invoice(session, invoice, subscription, settings, links, now)
+    if entry is None:
+        raise NotYetRecorded(f"no ledger entry for charge {charge.id}")
+    if entry.charge_id is None:
+        entry.charge_id = charge.id
+    return entry
