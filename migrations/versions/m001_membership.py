@@ -1,7 +1,7 @@
 """membership: donors, ledger, donations, subscriptions, grants, webhook events, notices, benefits
 
 Revision ID: m001
-Revises: 0002
+Revises: s001
 Create Date: 2026-11-25 04:36:32.673976
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'm001'
-down_revision = '0002'
+down_revision = 's001'
 branch_labels = None
 depends_on = None
 
