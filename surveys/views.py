@@ -9,6 +9,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from membership import sight_plus_at
 from sight.db import utcnow
 from sight.extensions import csrf, db, limiter
 from surveys.blueprint import bp
@@ -73,12 +74,6 @@ PAGE_MESSAGES = {
 def paragraphs_filter(text: str | None) -> list[str]:
     """Blank lines split a definition's intro and closing text into paragraphs."""
     return [block.strip() for block in (text or "").split("\n\n") if block.strip()]
-
-
-def _reader_is_sight_plus(user_id: int, now: datetime) -> bool | None:
-    # Placeholder until the membership package is merged: the lead replaces this body with
-    # `return membership.sight_plus_at(user_id, now)` (the one place surveys asks membership).
-    return None
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
@@ -302,7 +297,8 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
             response,
             result.answers,
             link_user_id=link_user_id,
-            sight_plus=_reader_is_sight_plus(link_user_id, now) if link_user_id else None,
+            # The one place surveys asks membership anything.
+            sight_plus=sight_plus_at(link_user_id, now) if link_user_id else None,
             now=now,
         )
     except SurveyRefused as refused:

@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from membership.models import GiftKind
+from membership.operations import find_or_create_donor, record_payment
 from sight.db import utcnow
 from sight.extensions import db
 from surveys.definition import validate_definition
@@ -287,10 +289,27 @@ def test_a_signed_in_reader_resumes_on_another_device(app, client, make_survey, 
     assert other_device.get(f"/surveys/{slug}").headers["Location"] == f"/surveys/{slug}/page/2"
 
 
-@pytest.mark.parametrize("ticked", [True, False])
-def test_linking_a_response_to_the_account_is_the_readers_choice(app, client, make_survey, reader_for, ticked):
+def give_once(app, user, cents: int) -> None:
+    with app.app_context():
+        donor = find_or_create_donor(db.session, email=user.email, name=user.name, now=utcnow())
+        record_payment(
+            db.session, donor=donor, stripe_object_id=f"pi_test_{user.id}", kind=GiftKind.one_off,
+            amount_cents=cents, currency="aud", paid_at=utcnow() - timedelta(days=30), now=utcnow(),
+        )
+        db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("ticked", "gave_cents", "stored_sight_plus"),
+    [(True, 2600, True), (True, 1000, False), (True, 0, False), (False, 2600, None)],
+)
+def test_linking_a_response_to_the_account_is_the_readers_choice(
+    app, client, make_survey, reader_for, ticked, gave_cents, stored_sight_plus
+):
     user = account(app)
     user_id = user.id
+    if gave_cents:
+        give_once(app, user, gave_cents)
     slug = make_survey()
     sign_in_as(client, user)
     reader = reader_for(slug)
@@ -302,7 +321,8 @@ def test_linking_a_response_to_the_account_is_the_readers_choice(app, client, ma
     stored = responses(app)[0]
     assert stored.submitted_at is not None
     assert stored.user_id == (user_id if ticked else None)
-    assert stored.sight_plus is None  # until membership answers (see _reader_is_sight_plus)
+    # Whether they were Sight+ when they answered is kept only for linked responses.
+    assert stored.sight_plus is stored_sight_plus
 
 
 def test_anonymous_readers_are_not_offered_linking(client, make_survey, reader_for):
