@@ -16,9 +16,14 @@ def acceptable_password(form, field) -> None:
         raise ValidationError(problem)
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if value else value
+
+
 def _email_field(label: str = "Email address") -> EmailField:
     return EmailField(
         label,
+        filters=[_strip],
         validators=[
             DataRequired("Enter your email address."),
             Length(max=320, message="That email address is too long."),

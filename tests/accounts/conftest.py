@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import quote, urlsplit
 
@@ -84,3 +85,8 @@ def last_link(mailbox, address: str) -> str:
     messages = mailbox.to(address)
     assert messages, f"no mail to {address}"
     return links_in(messages[-1])[0]
+
+
+def page_text(response) -> str:
+    """The page as a person reads it (entities such as &#39; turned back into characters)."""
+    return html.unescape(response.get_data(as_text=True))
