@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from accounts.models import Role
@@ -119,8 +119,8 @@ class CloseAccountForm(FlaskForm):
     CONFIRMATION = "close my account"
 
 
-STAFF_ROLE_CHOICES = [(Role.staff.value, "Staff"), (Role.admin.value, "Admin")]
-ALL_ROLE_CHOICES = [(Role.reader.value, "Reader (no staff access)"), *STAFF_ROLE_CHOICES]
+STAFF_ROLE_CHOICES = [SelectChoice(Role.staff.value, "Staff"), SelectChoice(Role.admin.value, "Admin")]
+ALL_ROLE_CHOICES = [SelectChoice(Role.reader.value, "Reader (no staff access)"), *STAFF_ROLE_CHOICES]
 
 
 class InviteForm(FlaskForm):
