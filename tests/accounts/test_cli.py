@@ -1,10 +1,10 @@
 import os
 import pty
-import select
 import subprocess
 import sys
 import time
 from pathlib import Path
+from select import select as wait_readable
 
 from sqlalchemy import func, select
 
@@ -66,7 +66,7 @@ def test_users_create_prompts_twice_on_a_terminal(app, database_url, user_by_ema
         nonlocal output
         deadline = time.monotonic() + 30
         while text not in output and time.monotonic() < deadline:
-            if select.select([primary], [], [], 0.5)[0]:
+            if wait_readable([primary], [], [], 0.5)[0]:
                 output += os.read(primary, 1024)
         assert text in output, output
 
