@@ -157,3 +157,14 @@ def test_error_pages_are_friendly_and_leak_nothing(failing_app, session):
             assert secret not in html, (code, secret)
     assert "Something went wrong on our side" in unescape(pages[500].get_data(as_text=True))
     assert "Too many attempts" in unescape(pages[429].get_data(as_text=True))
+
+
+def test_nul_characters_anywhere_in_a_request_are_refused_not_a_500(client):
+    # PostgreSQL refuses NUL in text; such a request never reaches a query.
+    for response in (
+        client.get("/staff/audit?action=%00"),
+        client.get("/sign-in/link/abc%00def"),
+        submit_form(client, "/register", {"name": "Nul\x00Name", "email": "a@example.com", "password": "x", "confirm": "x"}),
+    ):
+        assert response.status_code == 400
+        assert "That request didn't make sense" in unescape(response.get_data(as_text=True))
