@@ -66,7 +66,9 @@ def _staff_members() -> list[User]:
 
 
 def _role_form(user: User, formdata=None) -> RoleForm:
-    return RoleForm(formdata=formdata, prefix=f"user-{user.id}", role=user.role.value)
+    form = RoleForm(formdata=formdata, prefix=f"user-{user.id}", role=user.role.value)
+    form.role.label.text = f"Role of {user.email}"
+    return form
 
 
 def _people_page(invite_form: InviteForm, status: int = 200, failed: dict | None = None):
