@@ -218,46 +218,62 @@ def use_link(
 
 def request_sign_in_link(session: Session, *, email: str, link: LinkBuilder, now: datetime) -> None:
     """Email a one-time sign-in link if the address has an account; say nothing either way."""
-    user = find_user(session, email)
-    if user is None or not user.is_active:
-        return
-    raw = issue_token(session, user, TokenPurpose.sign_in, now=now, ttl=SIGN_IN_LINK_TTL)
-    minutes = int(SIGN_IN_LINK_TTL.total_seconds() // 60)
-    queue_mail(
+    _email_link(
         session,
-        to=user.email,
+        email=email,
+        purpose=TokenPurpose.sign_in,
+        ttl=SIGN_IN_LINK_TTL,
         subject="Your link to sign in to Sight",
-        body=(
-            f"Hello{_greeting_name(user)},\n\n"
-            f"Use this link to sign in to Sight. It works once, for the next {minutes} minutes:\n\n"
-            f"{link(raw)}\n\n"
-            "If you didn't ask for it, you can ignore this email: nobody can sign in without the link.\n"
-        ),
-        kind="sign_in_link",
-        user_id=user.id,
+        use="sign in to Sight",
+        if_not_asked="nobody can sign in without the link.",
+        link=link,
         now=now,
     )
 
 
 def request_password_reset(session: Session, *, email: str, link: LinkBuilder, now: datetime) -> None:
     """Email a one-time reset link if the address has an account; say nothing either way."""
+    _email_link(
+        session,
+        email=email,
+        purpose=TokenPurpose.reset,
+        ttl=RESET_LINK_TTL,
+        subject="Reset your Sight password",
+        use="choose a new password",
+        if_not_asked="your password stays as it is.",
+        link=link,
+        now=now,
+    )
+
+
+def _email_link(
+    session: Session,
+    *,
+    email: str,
+    purpose: TokenPurpose,
+    ttl: timedelta,
+    subject: str,
+    use: str,
+    if_not_asked: str,
+    link: LinkBuilder,
+    now: datetime,
+) -> None:
     user = find_user(session, email)
     if user is None or not user.is_active:
         return
-    raw = issue_token(session, user, TokenPurpose.reset, now=now, ttl=RESET_LINK_TTL)
-    minutes = int(RESET_LINK_TTL.total_seconds() // 60)
+    raw = issue_token(session, user, purpose, now=now, ttl=ttl)
+    minutes = int(ttl.total_seconds() // 60)
     queue_mail(
         session,
         to=user.email,
-        subject="Reset your Sight password",
+        subject=subject,
         body=(
             f"Hello{_greeting_name(user)},\n\n"
-            f"Use this link to choose a new password. It works once, for the next {minutes} minutes:\n\n"
+            f"Use this link to {use}. It works once, for the next {minutes} minutes:\n\n"
             f"{link(raw)}\n\n"
-            "If you didn't ask to reset your password, you can ignore this email: "
-            "your password stays as it is.\n"
+            f"If you didn't ask for it, you can ignore this email: {if_not_asked}\n"
         ),
-        kind="password_reset",
+        kind=f"{purpose.value}_link",
         user_id=user.id,
         now=now,
     )

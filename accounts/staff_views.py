@@ -11,6 +11,7 @@ from accounts.blueprint import bp
 from accounts.forms import InviteForm, RemoveAccessForm, RoleForm
 from accounts.models import Role, User
 from accounts.roles import admin_required, staff_required
+from accounts.views import link_builder
 from sight.db import utcnow
 from sight.extensions import db
 from sight.models import AuditEntry
@@ -98,7 +99,6 @@ def people():
 def invite():
     form = InviteForm()
     if form.validate_on_submit():
-        base = current_app.config["PUBLIC_URL"].rstrip("/")
         try:
             user = ops.invite_staff(
                 db.session,
@@ -106,7 +106,7 @@ def invite():
                 name=form.name.data or "",
                 role=Role(form.role.data),
                 actor=current_user._get_current_object(),
-                link=lambda raw: base + url_for("accounts.use_sign_in_link", token=raw),
+                link=link_builder("accounts.use_sign_in_link"),
                 now=utcnow(),
             )
         except ops.AccountError as error:

@@ -42,6 +42,7 @@ from sight.db import utcnow
 from sight.extensions import db, limiter
 
 PENDING = "accounts_pending_second_factor"
+LINK_NEXT = "accounts_sign_in_link_next"
 SETUP_SECRET = "accounts_totp_setup_secret"
 PENDING_SECONDS = 600
 MAX_CODE_FAILURES = 5
@@ -78,7 +79,8 @@ def _failed(response) -> bool:
     return response.status_code != 302
 
 
-def _link_builder(endpoint: str):
+def link_builder(endpoint: str):
+    """Emailed links point at PUBLIC_URL: mail is also sent outside requests, and behind proxies."""
     base = current_app.config["PUBLIC_URL"].rstrip("/")
     return lambda raw: base + url_for(endpoint, token=raw)
 
@@ -213,10 +215,12 @@ def sign_in_link():
         ops.request_sign_in_link(
             db.session,
             email=form.email.data,
-            link=_link_builder("accounts.use_sign_in_link"),
+            link=link_builder("accounts.use_sign_in_link"),
             now=utcnow(),
         )
         db.session.commit()
+        # Opened in this same browser, the link goes back where the person was heading.
+        session[LINK_NEXT] = next_url
         return render_template("accounts/link_sent.html", email=form.email.data, what="sign-in link")
     return render_template("accounts/link_request.html", form=form, next_url=next_url)
 
@@ -232,7 +236,7 @@ def use_sign_in_link(token: str):
             user = used.user
             choose_password = used.purpose is TokenPurpose.invite and user.password_hash is None
             db.session.commit()
-            return _finish_sign_in(user, None, choose_password=choose_password)
+            return _finish_sign_in(user, session.pop(LINK_NEXT, None), choose_password=choose_password)
         ops.check_link(db.session, token, SIGN_IN_LINK_PURPOSES, now=utcnow())
     except ops.LinkProblem as problem:
         db.session.rollback()
@@ -249,7 +253,7 @@ def reset_request():
         ops.request_password_reset(
             db.session,
             email=form.email.data,
-            link=_link_builder("accounts.reset_password"),
+            link=link_builder("accounts.reset_password"),
             now=utcnow(),
         )
         db.session.commit()
@@ -263,7 +267,7 @@ def reset_password(token: str):
     form = NewPasswordForm()
     try:
         if form.validate_on_submit():
-            user = ops.reset_password(
+            ops.reset_password(
                 db.session, raw_token=token, new_password=form.password.data, now=utcnow()
             )
             db.session.commit()

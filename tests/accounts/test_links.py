@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from accounts.models import AccountToken, TokenPurpose
@@ -59,22 +60,25 @@ def test_an_unknown_address_gets_the_same_answer_and_no_mail(client, mailbox):
     assert mailbox.messages == []
 
 
-def test_an_expired_link_says_so_and_offers_a_new_one(client, make_user, mailbox, read):
+@pytest.mark.parametrize("request_url", ["/sign-in/link", "/password/reset"])
+def test_an_expired_link_says_so_and_offers_a_new_one(client, make_user, mailbox, read, request_url):
     user = make_user("reader@example.com")
-    submit_form(client, "/sign-in/link", {"email": "reader@example.com"})
+    submit_form(client, request_url, {"email": "reader@example.com"})
     link = last_link(mailbox, "reader@example.com")
     expire_links(read, user.id)
 
     response = client.get(link)
     assert response.status_code == 410
     assert "This link has expired." in page_text(response)
-    response = submit_form(client, link, {}, page_url="/sign-in/link")
+    assert f'action="{request_url}"' in page_text(response)
+    form = {} if request_url == "/sign-in/link" else {"password": "a good new passphrase", "confirm": "a good new passphrase"}
+    response = submit_form(client, link, form, page_url=request_url)
     assert response.status_code == 410
     assert client.get("/account/settings").status_code == 302
 
     # The offered form sends a fresh link that works.
-    submit_form(client, "/sign-in/link", {"email": "reader@example.com"})
-    assert submit_form(client, last_link(mailbox, "reader@example.com"), {}).status_code == 302
+    submit_form(client, request_url, {"email": "reader@example.com"})
+    assert submit_form(client, last_link(mailbox, "reader@example.com"), form).status_code == 302
 
 
 def test_a_made_up_link_is_not_valid(client):
@@ -146,17 +150,6 @@ def test_a_reset_refuses_a_weak_password_and_the_link_still_works(client, make_u
     assert response.status_code == 302
 
 
-def test_an_expired_reset_link_says_so(client, make_user, mailbox, read):
-    user = make_user("reader@example.com")
-    submit_form(client, "/password/reset", {"email": "reader@example.com"})
-    link = last_link(mailbox, "reader@example.com")
-    expire_links(read, user.id)
-    response = client.get(link)
-    assert response.status_code == 410
-    assert "This link has expired." in page_text(response)
-    assert 'action="/password/reset"' in page_text(response)
-
-
 def test_a_used_reset_link_is_used_up_along_with_older_ones(client, make_user, mailbox, read):
     user = make_user("reader@example.com")
     submit_form(client, "/password/reset", {"email": "reader@example.com"})
@@ -188,3 +181,10 @@ def test_links_are_stored_only_as_hashes(client, make_user, mailbox, read):
 
 def tokens_of(user_id: int):
     return select(AccountToken).where(AccountToken.user_id == user_id)
+
+
+def test_a_link_opened_in_the_same_browser_returns_to_where_the_person_was_going(client, make_user, mailbox):
+    make_user("reader@example.com")
+    submit_form(client, "/sign-in/link?next=%2Fsurveys%2Freader-survey", {"email": "reader@example.com"})
+    response = submit_form(client, last_link(mailbox, "reader@example.com"), {})
+    assert response.headers["Location"] == "/surveys/reader-survey"
