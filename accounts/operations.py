@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -334,10 +334,18 @@ def verify_totp(session: Session, user: User, code: str, *, now: datetime) -> bo
     if user.totp_secret is None:
         return False
     step = _matching_step(user.totp_secret, code, now)
-    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+    if step is None:
         return False
-    user.totp_last_step = step
-    session.flush()
+    # Compare and set in one statement, so two requests racing with the same code cannot both pass.
+    accepted = session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if accepted.rowcount != 1:
+        return False
+    session.refresh(user)
     return True
 
 
@@ -357,14 +365,13 @@ def enable_totp(session: Session, user: User, *, secret: str, code: str, now: da
 
 
 def other_active_admins(session: Session, user: User) -> int:
-    # Lock the admin rows (PostgreSQL) so two admins demoting each other cannot both succeed;
-    # SQLite's writers are already one at a time.
+    # Every admin row is locked (PostgreSQL), the user's own included, so that two admins demoting
+    # each other at once are serialised and the second sees the first's change; SQLite's writers
+    # are already one at a time.
     admin_ids = session.scalars(
-        select(User.id)
-        .where(User.role == Role.admin, User.closed_at.is_(None), User.id != user.id)
-        .with_for_update()
+        select(User.id).where(User.role == Role.admin, User.closed_at.is_(None)).with_for_update()
     ).all()
-    return len(admin_ids)
+    return sum(1 for admin_id in admin_ids if admin_id != user.id)
 
 
 def change_role(session: Session, target: User, role: Role, *, actor: User, now: datetime) -> bool:

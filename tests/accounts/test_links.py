@@ -1,3 +1,5 @@
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -6,7 +8,7 @@ from sqlalchemy import select, update
 from accounts.models import AccountToken, TokenPurpose
 from sight.db import utcnow
 from tests.accounts.conftest import PASSWORD, last_link, links_in, page_text, sign_in
-from tests.helpers import submit_form
+from tests.helpers import csrf_token_from, submit_form
 
 CHECK_EMAIL = "If {} belongs to a Sight account, we've sent it a"
 
@@ -188,3 +190,25 @@ def test_a_link_opened_in_the_same_browser_returns_to_where_the_person_was_going
     submit_form(client, "/sign-in/link?next=%2Fsurveys%2Freader-survey", {"email": "reader@example.com"})
     response = submit_form(client, last_link(mailbox, "reader@example.com"), {})
     assert response.headers["Location"] == "/surveys/reader-survey"
+
+
+def test_a_link_used_by_several_requests_at_once_signs_in_only_one(app, make_user, mailbox):
+    make_user("reader@example.com")
+    first = app.test_client()
+    submit_form(first, "/sign-in/link", {"email": "reader@example.com"})
+    link = last_link(mailbox, "reader@example.com")
+    token = csrf_token_from(first.get(link).get_data(as_text=True))
+    cookie = first.get_cookie("session").value
+
+    clients = [app.test_client() for _ in range(4)]
+    for client in clients:
+        client.set_cookie("session", cookie)
+    start = threading.Barrier(len(clients))
+
+    def use(client):
+        start.wait()
+        return client.post(link, data={"csrf_token": token}).status_code
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        statuses = sorted(pool.map(use, clients))
+    assert statuses == [302, 410, 410, 410]
