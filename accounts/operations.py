@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -319,8 +320,10 @@ def totp_uri(secret: str, email: str) -> str:
 def _matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step whose code this is, allowing one step of clock drift either way."""
     code = "".join(code.split())
-    if not (code.isdigit() and len(code) == 6):
+    if not (code.isdecimal() and len(code) == 6):
         return None
+    # Phones with other scripts may type other digits (e.g. Arabic-Indic); the code is the same.
+    code = "".join(str(unicodedata.decimal(ch)) for ch in code)
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)
     for step in (current - 1, current, current + 1):

@@ -125,3 +125,11 @@ def test_verify_totp_accepts_one_step_of_drift_and_no_replay(session):
     assert not ops.verify_totp(session, user, totp.at(now - timedelta(seconds=30)), now=now)
     assert ops.verify_totp(session, user, totp.at(now), now=now)
     assert not ops.verify_totp(session, user, "abcdef", now=now)
+
+
+def test_a_code_typed_in_other_digits_counts(session):
+    user = create_user(session, "admin@example.com", role=Role.admin, totp_secret=pyotp.random_base32())
+    now = utcnow()
+    code = pyotp.TOTP(user.totp_secret).at(now)
+    arabic_indic = code.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    assert ops.verify_totp(session, user, arabic_indic, now=now)
