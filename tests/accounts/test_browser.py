@@ -3,9 +3,11 @@
 import re
 import time
 
+import pyotp
 import pytest
 
-from tests.accounts.conftest import LINK
+from accounts.models import Role
+from tests.accounts.conftest import LINK, PASSWORD
 
 EMAIL = "browser.reader@example.com"
 FIRST = "first browser passphrase"
@@ -86,3 +88,23 @@ def test_register_sign_out_sign_in_and_reset_the_password(page, live_server, mai
     sign_in(page, base, SECOND)
     page.goto(link)
     assert page.get_by_role("heading", name="This link has already been used.").is_visible()
+
+
+@pytest.mark.browser
+def test_a_new_staff_member_sets_up_their_authenticator_and_reaches_the_staff_area(page, live_server, make_user):
+    make_user("editor@example.com", role=Role.staff)
+    base = live_server
+    page.goto(f"{base}/staff/")
+    page.wait_for_url(re.compile(r"/sign-in\?next="))
+    page.get_by_label("Email address").fill("editor@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/sign-in/totp/setup")
+
+    qr = page.get_by_role("img", name="QR code that adds Sight to an authenticator app")
+    assert qr.evaluate("image => image.complete && image.naturalWidth > 0")
+    key = page.locator(".secret code").first.inner_text().replace(" ", "")
+    page.get_by_label("Six-digit code from your authenticator app").fill(pyotp.TOTP(key).now())
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url(f"{base}/staff/")
+    assert page.get_by_role("heading", name="Staff", exact=True).is_visible()
