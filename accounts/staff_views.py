@@ -25,8 +25,16 @@ ROLE_WORDS = {Role.reader: "a reader, without staff access", Role.staff: "staff"
 @staff_required
 def staff_dashboard():
     now = utcnow()
-    panels = [panel(db.session, now) for panel in dashboard_panels(current_app)]
-    return render_template("staff/dashboard.html", panels=panels)
+    panels, failed = [], 0
+    for panel in dashboard_panels(current_app):
+        # One package's broken panel must not take the whole dashboard down with it.
+        try:
+            with db.session.begin_nested():
+                panels.append(panel(db.session, now))
+        except Exception:
+            current_app.logger.exception("Dashboard panel %s failed", getattr(panel, "__qualname__", panel))
+            failed += 1
+    return render_template("staff/dashboard.html", panels=panels, failed=failed)
 
 
 def accounts_panel(session, now) -> DashboardPanel:

@@ -245,3 +245,20 @@ def test_staff_cannot_change_roles(client, people, user_by_email):
     response = submit_form(client, f"/staff/people/{admin_id}/remove", {}, page_url="/account/settings")
     assert response.status_code == 403
     assert user_by_email("admin@example.com").role is Role.admin
+
+
+def test_a_failing_panel_does_not_take_the_dashboard_down(app, people, caplog):
+    def broken(session, now):
+        session.execute(select(AuditEntry.id).where(AuditEntry.action == "x").limit(1))
+        raise RuntimeError("panel bug")
+
+    register_dashboard_panel(app, broken)
+    client = app.test_client()
+    sign_in_as(client, people["staff"])
+    response = client.get("/staff/")
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "1 part of the dashboard could not be shown just now" in text
+    assert "<dt>Readers</dt><dd>1</dd>" in text
+    assert "panel bug" not in text
+    assert "panel bug" in caplog.text
