@@ -1,11 +1,16 @@
-"""Accounts: users, roles, sign-in, password reset, data export and erasure."""
+"""Accounts: users, roles, sign-in, password reset, data export and erasure, and the staff shell."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, abort, request
+from flask_login import current_user
 
+from accounts import cli, personal_data, staff_views, views  # noqa: F401  (routes and commands on the blueprint)
+from accounts.blueprint import bp
 from accounts.models import User
+from sight.cli import register_seeder
 from sight.extensions import db, login_manager
+from sight.staff import register_dashboard_panel
 
 
 @login_manager.user_loader
@@ -20,6 +25,23 @@ def load_user(user_id: str):
     return user
 
 
+def guard_staff_area():
+    """Every URL under /staff/, whichever package serves it (or none): sign in, then be staff."""
+    if request.path != "/staff" and not request.path.startswith("/staff/"):
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.is_staff:
+        abort(403)
+    return None
+
+
 def init_app(app: Flask) -> None:
+    login_manager.login_view = "accounts.sign_in"
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
+    app.register_blueprint(bp)
+    app.before_request(guard_staff_area)
+    register_seeder(app, cli.seed_development_staff)
+    register_dashboard_panel(app, staff_views.accounts_panel)
+    personal_data.init_app(app)

@@ -1,4 +1,4 @@
-"""People with an account: readers (donors too), staff and admins."""
+"""People with an account: readers (donors too), staff and admins, and their emailed links."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Enum, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sight.db import utcnow
 from sight.extensions import db
@@ -38,12 +38,18 @@ class User(UserMixin, db.Model):
         default=Role.reader,
     )
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last TOTP time step accepted, so that a code seen over someone's shoulder cannot be replayed.
+    totp_last_step: Mapped[int | None]
     # Bumped on sign-out and password change: every session holding an older value ends.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Set when the person closes their account; personal details are removed then.
     closed_at: Mapped[datetime | None]
+
+    tokens: Mapped[list[AccountToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
@@ -59,3 +65,31 @@ class User(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role is Role.admin
+
+
+class TokenPurpose(enum.Enum):
+    sign_in = "sign_in"
+    reset = "reset"
+    invite = "invite"
+
+
+class AccountToken(db.Model):
+    """A link we emailed. Only a hash of its secret is kept; `used_at` makes it work once."""
+
+    __tablename__ = "account_token"
+    __table_args__ = (CheckConstraint("expires_at > created_at", name="expires_after_created"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[TokenPurpose] = mapped_column(
+        Enum(TokenPurpose, native_enum=False, create_constraint=True, length=20, name="token_purpose")
+    )
+    # SHA-256 of the secret in the link, hex: a leaked table cannot be used to sign in.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="tokens")

@@ -56,7 +56,8 @@ def queue_mail(
 
 def backoff(attempts: int) -> timedelta:
     """1, 2, 4 … minutes after each failure, at most six hours."""
-    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    # The exponent is capped: 2**9 minutes is already past the cap, and a huge one overflows timedelta.
+    return min(timedelta(minutes=2 ** min(max(attempts - 1, 0), 9)), MAX_BACKOFF)
 
 
 class MailTransport:
