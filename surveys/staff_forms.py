@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
-from wtforms import DateField, Form, IntegerField, SelectField, StringField
+from wtforms import DateField, Form, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.validators import Length
 
@@ -18,10 +18,14 @@ EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
 class Choice(SelectField):
     """A select where an empty value means the default, so `?status=` is not an error."""
 
-    def __init__(self, label, choices, default, **kwargs):
+    def __init__(self, label, choices: list[tuple[str, str]], default, **kwargs):
         names = ", ".join(value for value, _ in choices if value)
         super().__init__(
-            label, choices=choices, default=default, invalid_choice_message=f"Choose one of: {names}.", **kwargs
+            label,
+            choices=[SelectChoice(value, text) for value, text in choices],
+            default=default,
+            invalid_choice_message=f"Choose one of: {names}.",
+            **kwargs,
         )
 
     def process_formdata(self, valuelist):
@@ -47,7 +51,7 @@ class ResultFilterForm(Form):
     def __init__(self, formdata, survey: Survey):
         super().__init__(formdata)
         numbers = [str(v.number) for v in survey.versions]
-        self.version.choices = [("", "All versions")] + [(n, f"Version {n}") for n in numbers]
+        self.version.choices = [SelectChoice("", "All versions")] + [SelectChoice(n, f"Version {n}") for n in numbers]
         self.version.invalid_choice_message = (
             f"This survey has no such version; it has {', '.join(numbers)}." if numbers else "This survey has no versions."
         )
