@@ -97,6 +97,14 @@ def staff_text_answers(slug: str, field_name: str):
         )
 
 
+def _closing(chunks, reader: Session):
+    """Give the snapshot's connection back as soon as the last chunk is out."""
+    try:
+        yield from chunks
+    finally:
+        reader.close()
+
+
 def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension: str):
     """Plan the download in a snapshot, write the audit entry, then stream from that snapshot."""
     actor_id, actor_email = current_user.id, current_user.email
@@ -124,7 +132,8 @@ def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension:
     except BaseException:
         reader.close()
         raise
-    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    response = Response(stream_with_context(_closing(chunks, reader)), mimetype=mimetype)
+    # Also when the client goes away before the end, and the generator never finishes.
     response.call_on_close(reader.close)
     filename = export_filename(slug, what, extension, now.astimezone(_zone()))
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
