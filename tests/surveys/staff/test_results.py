@@ -166,6 +166,8 @@ def test_staff_read_results_and_download_csv_on_a_phone(staff_client, known, liv
     page.goto(f"{live_server}/staff/surveys/reader-survey")
     assert page.locator("h1").inner_text() == "Sight reader survey: results"
     assert page.locator("svg.chart").first.is_visible()
+    # Nothing makes a phone scroll sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.select_option("#status", "all")
     page.get_by_role("button", name="Show results").click()
     assert "status=all" in page.url
