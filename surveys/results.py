@@ -87,7 +87,7 @@ def versions_in(session: Session, survey: Survey, flt: ResponseFilter) -> dict[i
     """Number -> definition of the versions the selected responses answered; when none are
     selected, the version asked for, else the current one, so the columns are still known."""
     numbers = set(session.scalars(select_responses(survey.id, flt, SurveyVersion.number).distinct()))
-    if not numbers:
+    if not numbers and survey.versions:
         numbers = {flt.version if flt.version is not None else survey.current_version.number}
     return {v.number: v.definition for v in survey.versions if v.number in numbers}
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import tzinfo
 
 from wtforms import DateField, Form, IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import NumberRange, Optional, ValidationError
-from wtforms.validators import Length
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from surveys.models import Survey
 from surveys.results import ResponseFilter, day_bounds
