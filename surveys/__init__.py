@@ -6,7 +6,7 @@ from flask import Flask
 
 from sight.cli import register_seeder
 from surveys import models  # noqa: F401  (tables known to migrations)
-from surveys import commands, manage_views, staff_views, views  # noqa: F401  (routes and commands on the blueprint)
+from surveys import commands, export_cli, manage_views, staff_views, views  # noqa: F401  (routes and commands on the blueprint)
 from surveys.blueprint import bp
 from surveys.operations import seed_default_survey
 
@@ -14,3 +14,4 @@ from surveys.operations import seed_default_survey
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     register_seeder(app, seed_default_survey)
+    staff_views.init_app(app)

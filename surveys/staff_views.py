@@ -1,3 +1,182 @@
-"""Staff pages: results, exports and survey management."""
+"""Staff pages: results, free-text answers, exports and the codebook."""
 
-from surveys.blueprint import bp  # noqa: F401
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, abort, current_app, make_response, render_template, request, stream_with_context, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accounts.roles import staff_required
+from sight.db import utcnow
+from sight.errors import render_error
+from sight.extensions import db
+from sight.staff import DashboardPanel, register_dashboard_panel
+from surveys.blueprint import bp
+from surveys.export import FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
+from surveys.models import Survey
+from surveys.results import reading_session, survey_activity, survey_results, text_answers, text_fields
+from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
+
+DEFAULT_SURVEY = "reader-survey"
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+
+
+def _refuse(code: int, title: str, message: str):
+    abort(make_response(render_error(code, title, message)))
+
+
+def _survey(session: Session, slug: str) -> Survey:
+    survey = session.scalar(select(Survey).where(Survey.slug == slug))
+    if survey is None:
+        _refuse(404, "No such survey", f"There is no survey with the address “{slug}”.")
+    return survey
+
+
+def _bad_filters(form: ResultFilterForm):
+    _refuse(400, "Those filters don't work", "Please check: " + " ".join(form.error_messages()))
+
+
+def _end_sign_in_transaction() -> None:
+    # On SQLite every transaction begins IMMEDIATE, so the one that loaded the signed-in user
+    # would hold the write lock, and readers' submissions would wait, while a long read runs.
+    db.session.rollback()
+
+
+@bp.get("/staff/surveys/<slug>")
+@staff_required
+def staff_results(slug: str):
+    _end_sign_in_transaction()
+    with reading_session(db.engine) as reader:
+        survey = _survey(reader, slug)
+        form = ResultFilterForm(request.args, survey)
+        export_form = ExportForm(request.args, survey)
+        if not form.validate():
+            return (
+                render_template("surveys/staff/results.html", survey=survey, form=form, export_form=export_form, results=None),
+                400,
+            )
+        results = survey_results(reader, survey, form.response_filter(_zone()), _zone())
+        return render_template(
+            "surveys/staff/results.html",
+            survey=survey,
+            form=form,
+            export_form=export_form,
+            results=results,
+            filters=form.query_args(),
+            text_fields=text_fields(survey),
+        )
+
+
+@bp.get("/staff/surveys/<slug>/answers/<field_name>")
+@staff_required
+def staff_text_answers(slug: str, field_name: str):
+    _end_sign_in_transaction()
+    with reading_session(db.engine) as reader:
+        survey = _survey(reader, slug)
+        fields = text_fields(survey)
+        if field_name not in fields:
+            _refuse(404, "No such question", f"This survey has no free-text question “{field_name}”.")
+        form = TextAnswersForm(request.args, survey)
+        context = dict(survey=survey, form=form, field_name=field_name, field_label=fields[field_name])
+        if not form.validate():
+            return render_template("surveys/staff/text_answers.html", page=None, results_filters={}, **context), 400
+        page = text_answers(
+            reader, survey.id, form.response_filter(_zone()), field_name, form.q.data or "", form.page.data or 1
+        )
+        filters = {name: value for name, value in form.query_args().items() if name != "page"}
+        results_filters = {name: value for name, value in filters.items() if name != "q"}
+        return render_template(
+            "surveys/staff/text_answers.html", page=page, filters=filters, results_filters=results_filters, **context
+        )
+
+
+def _closing(chunks, reader: Session):
+    """Give the snapshot's connection back as soon as the last chunk is out."""
+    try:
+        yield from chunks
+    finally:
+        reader.close()
+
+
+def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension: str):
+    """Plan the download in a snapshot, write the audit entry, then stream from that snapshot."""
+    actor_id, actor_email = current_user.id, current_user.email
+    reader = reading_session(db.engine)
+    try:
+        survey = _survey(reader, slug)
+        form = ExportForm(request.args, survey)
+        if not form.validate():
+            _bad_filters(form)
+        plan = plan_export(reader, survey, form.response_filter(_zone()), form.layout.data, form.values.data)
+        now = utcnow()
+        record_export(
+            db.session,
+            plan=plan,
+            what=what,
+            rows=len(plan.codebook) if what == "codebook" else plan.row_count,
+            filters=form.query_args(),
+            actor_id=actor_id,
+            actor_email=actor_email,
+            via="web",
+            now=now,
+        )
+        db.session.commit()
+        chunks = make_chunks(reader, plan, form.bom.data == "1")
+    except BaseException:
+        reader.close()
+        raise
+    response = Response(stream_with_context(_closing(chunks, reader)), mimetype=mimetype)
+    # Also when the client goes away before the end, and the generator never finishes.
+    response.call_on_close(reader.close)
+    filename = export_filename(slug, what, extension, now.astimezone(_zone()))
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/staff/surveys/<slug>/export.<fmt>")
+@staff_required
+def staff_export(slug: str, fmt: str):
+    if fmt not in FORMATS:
+        _refuse(404, "We don't make that kind of file", "Exports come as .csv, .xlsx or .json (JSON Lines).")
+    return _start_download(
+        slug, fmt, lambda reader, plan, bom: export_chunks(reader, plan, fmt, bom), FORMATS[fmt], fmt
+    )
+
+
+@bp.get("/staff/surveys/<slug>/codebook.csv")
+@staff_required
+def staff_codebook(slug: str):
+    return _start_download(
+        slug, "codebook", lambda reader, plan, bom: codebook_chunks(plan, bom), FORMATS["csv"], "csv"
+    )
+
+
+def survey_panel(session: Session, now: datetime) -> DashboardPanel:
+    """Responses per survey, in total and this week, and whether a response really takes the
+    couple of minutes the invitation promises."""
+    activity = survey_activity(session, now, _zone())
+    panel = DashboardPanel(title="Reader surveys")
+    for survey in activity:
+        panel.figures += [
+            (f"{survey.title}: finished responses", f"{survey.total:,}"),
+            (f"{survey.title}: this week (from Monday)", f"{survey.this_week:,}"),
+            (f"{survey.title}: median time to finish", survey.duration_text),
+        ]
+    # The panel has one link: the default survey's results, else the first survey's.
+    linked = next((s for s in activity if s.slug == DEFAULT_SURVEY), activity[0] if activity else None)
+    if linked is not None:
+        panel.link_url = url_for("surveys.staff_results", slug=linked.slug)
+        panel.link_text = f"Results of {linked.title}"
+    return panel
+
+
+def init_app(app: Flask) -> None:
+    register_dashboard_panel(app, survey_panel)

@@ -1,0 +1,401 @@
+"""What readers said: which responses a filter selects, counts and percentages per question,
+free-text answers, responses per day, and the figures for the staff dashboard."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+
+from sqlalchemy import Engine, Select, func, select
+from sqlalchemy.orm import Session
+
+from surveys import definition_walk as walk
+from surveys.models import Response, Survey, SurveyVersion
+
+# "It'll only take a couple of minutes."
+PROMISED_SECONDS = 120
+# Rows fetched at a time when walking every response of a survey.
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class ResponseFilter:
+    """Which responses count. Times are UTC bounds: `since <= time < until`."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    version: int | None = None
+    status: str = "finished"  # finished | unfinished | all
+    sight_plus: bool | None = None  # only responses that stored this value
+
+
+def reading_session(engine: Engine) -> Session:
+    """A session for a long read such as an export: on SQLite a deferred transaction, which does
+    not hold the write lock that readers' submissions need; on PostgreSQL one snapshot, so that
+    a count and the rows streamed after it agree."""
+    if engine.dialect.name == "sqlite":
+        return Session(engine.execution_options(sqlite_deferred=True))
+    return Session(engine.execution_options(isolation_level="REPEATABLE READ"))
+
+
+def day_bounds(first: date | None, last: date | None, zone: tzinfo) -> tuple[datetime | None, datetime | None]:
+    """Local calendar days `first`..`last` (inclusive) as UTC bounds."""
+    since = datetime.combine(first, time(), zone).astimezone(timezone.utc) if first else None
+    until = (
+        datetime.combine(last + timedelta(days=1), time(), zone).astimezone(timezone.utc) if last else None
+    )
+    return since, until
+
+
+def response_time():
+    """When a response happened: its submission, or its start while unfinished."""
+    return func.coalesce(Response.submitted_at, Response.started_at)
+
+
+def select_responses(survey_id: int, flt: ResponseFilter, *columns) -> Select:
+    stmt = (
+        select(*columns)
+        .select_from(Response)
+        .join(SurveyVersion, Response.version_id == SurveyVersion.id)
+        .where(Response.survey_id == survey_id)
+    )
+    if flt.status == "finished":
+        stmt = stmt.where(Response.submitted_at.is_not(None))
+        when = Response.submitted_at
+    else:
+        if flt.status == "unfinished":
+            stmt = stmt.where(Response.submitted_at.is_(None))
+        when = response_time()
+    if flt.since is not None:
+        stmt = stmt.where(when >= flt.since)
+    if flt.until is not None:
+        stmt = stmt.where(when < flt.until)
+    if flt.version is not None:
+        stmt = stmt.where(SurveyVersion.number == flt.version)
+    if flt.sight_plus is not None:
+        stmt = stmt.where(Response.sight_plus == flt.sight_plus)
+    return stmt
+
+
+def count_responses(session: Session, survey_id: int, flt: ResponseFilter) -> int:
+    return session.scalar(select_responses(survey_id, flt, func.count(Response.id))) or 0
+
+
+def versions_in(session: Session, survey: Survey, flt: ResponseFilter) -> dict[int, dict]:
+    """Number -> definition of the versions the selected responses answered; when none are
+    selected, the version asked for, else the current one, so the columns are still known."""
+    numbers = set(session.scalars(select_responses(survey.id, flt, SurveyVersion.number).distinct()))
+    if not numbers and survey.versions:
+        numbers = {flt.version if flt.version is not None else survey.current_version.number}
+    return {v.number: v.definition for v in survey.versions if v.number in numbers}
+
+
+def stream_responses(session: Session, survey_id: int, flt: ResponseFilter):
+    """(id, version number, started_at, submitted_at, sight_plus, answers) of each selected
+    response, oldest first, fetched in batches so memory does not grow with the survey."""
+    stmt = select_responses(
+        survey_id,
+        flt,
+        Response.id,
+        SurveyVersion.number,
+        Response.started_at,
+        Response.submitted_at,
+        Response.sight_plus,
+        Response.answers,
+    ).order_by(Response.id)
+    yield from session.execute(stmt, execution_options={"yield_per": BATCH})
+
+
+def duration_seconds(started_at: datetime, submitted_at: datetime | None) -> int | None:
+    if submitted_at is None:
+        return None
+    return int((submitted_at - started_at).total_seconds())
+
+
+def median(values: list[int]) -> int | None:
+    return round(statistics.median(values)) if values else None
+
+
+def describe_duration(seconds: int | None) -> str:
+    """E.g. "1 min 52 s, within the 2 minutes promised": the survey's invitation makes that promise."""
+    if seconds is None:
+        return "no finished responses yet"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{minutes} min {rest} s" if minutes else f"{rest} s"
+    verdict = "within" if seconds <= PROMISED_SECONDS else "over"
+    return f"{text}, {verdict} the {PROMISED_SECONDS // 60} minutes promised"
+
+
+# --- results per question -----------------------------------------------------------------
+
+
+@dataclass
+class Bar:
+    label: str
+    count: int
+    percent: float  # of the responses that answered the question
+
+    @property
+    def share(self) -> float:
+        return self.percent / 100
+
+
+@dataclass
+class MatrixRow:
+    label: str
+    answered: int
+    cells: list[Bar]
+
+
+@dataclass
+class NumberSummary:
+    minimum: float
+    median: float
+    mean: float
+    maximum: float
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    type: str
+    label: str
+    answered: int = 0
+    bars: list[Bar] = field(default_factory=list)
+    matrix_columns: list[str] = field(default_factory=list)
+    matrix_rows: list[MatrixRow] = field(default_factory=list)
+    numbers: NumberSummary | None = None
+    # The latest few free-text answers, newest first (for text questions and "Other" texts).
+    latest_texts: list[str] = field(default_factory=list)
+    other_count: int = 0
+
+    @property
+    def kind(self) -> str:
+        if self.type in walk.CHOICE_TYPES or self.type == "rating":
+            return "bars"
+        if self.type == "matrix":
+            return "matrix"
+        if self.type == "number":
+            return "number"
+        return "text"
+
+
+@dataclass
+class DayCount:
+    day: date
+    count: int
+
+
+@dataclass
+class SurveyResults:
+    total: int
+    median_seconds: int | None
+    questions: list[QuestionResult]
+    per_day: list[DayCount]
+
+    @property
+    def duration_text(self) -> str:
+        return describe_duration(self.median_seconds)
+
+    @property
+    def busiest_day(self) -> int:
+        return max((d.count for d in self.per_day), default=0)
+
+
+def _percent(count: int, base: int) -> float:
+    return count * 100 / base if base else 0.0
+
+
+class _Tally:
+    """Running counts for one question while the responses stream past."""
+
+    def __init__(self, question: walk.MergedQuestion):
+        self.question = question
+        self.answered = 0
+        self.counts: Counter = Counter()
+        self.rows: dict[str, Counter] = {}
+        self.row_answered: Counter = Counter()
+        self.numbers: list[float] = []
+        self.texts: deque[str] = deque(maxlen=3)
+        self.other_count = 0
+
+    def add(self, answers: dict) -> None:
+        qid, kind = self.question.id, self.question.type
+        answer = answers.get(qid)
+        if answer is None or answer == "" or answer == [] or answer == {}:
+            return
+        self.answered += 1
+        if kind == "multiple_choice":
+            self.counts.update(str(v) for v in (answer if isinstance(answer, list) else [answer]))
+        elif kind in walk.CHOICE_TYPES or kind == "rating":
+            self.counts[str(answer)] += 1
+        elif kind == "matrix" and isinstance(answer, dict):
+            for row, column in answer.items():
+                self.rows.setdefault(str(row), Counter())[str(column)] += 1
+                self.row_answered[str(row)] += 1
+        elif kind == "number" and isinstance(answer, int | float):
+            self.numbers.append(answer)
+        else:
+            self.texts.append(str(answer))
+        other = answers.get(f"{qid}_other")
+        if other:
+            self.other_count += 1
+            self.texts.append(str(other))
+
+    def result(self) -> QuestionResult:
+        q = self.question
+        result = QuestionResult(q.id, q.type, q.label, answered=self.answered, other_count=self.other_count)
+        result.latest_texts = list(reversed(self.texts))
+        if q.type in walk.CHOICE_TYPES:
+            pairs = q.options()
+        elif q.type == "rating":
+            points = walk.merge_pairs([(str(p), str(p)) for p in walk.rating_points(v)] for v in q.by_version.values())
+            pairs = sorted(points, key=lambda pair: int(pair[0]))
+        else:
+            pairs = []
+        known = {value for value, _ in pairs}
+        # A stored value no version offers still counts, under its own name.
+        pairs += [(value, value) for value in self.counts if value not in known]
+        result.bars = [Bar(label, self.counts[value], _percent(self.counts[value], self.answered)) for value, label in pairs]
+        if q.type == "matrix":
+            columns = q.columns()
+            result.matrix_columns = [label for _, label in columns]
+            for row, row_label in q.rows():
+                counts, base = self.rows.get(row, Counter()), self.row_answered[row]
+                cells = [Bar(label, counts[value], _percent(counts[value], base)) for value, label in columns]
+                result.matrix_rows.append(MatrixRow(row_label, base, cells))
+        if self.numbers:
+            result.numbers = NumberSummary(
+                min(self.numbers), statistics.median(self.numbers), statistics.fmean(self.numbers), max(self.numbers)
+            )
+        return result
+
+
+def survey_results(session: Session, survey: Survey, flt: ResponseFilter, zone: tzinfo) -> SurveyResults:
+    """Counts and percentages per question (of those who answered it), responses per local day,
+    and the median time to finish, over the responses `flt` selects."""
+    merged = walk.merge_questions(versions_in(session, survey, flt))
+    tallies = [_Tally(q) for q in merged]
+    per_day: Counter = Counter()
+    durations: list[int] = []
+    total = 0
+    for _id, _number, started_at, submitted_at, _plus, answers in stream_responses(session, survey.id, flt):
+        total += 1
+        per_day[(submitted_at or started_at).astimezone(zone).date()] += 1
+        seconds = duration_seconds(started_at, submitted_at)
+        if seconds is not None:
+            durations.append(seconds)
+        for tally in tallies:
+            tally.add(answers or {})
+    days: list[DayCount] = []
+    if per_day:
+        day, last = min(per_day), max(per_day)
+        while day <= last:
+            days.append(DayCount(day, per_day[day]))
+            day += timedelta(days=1)
+    return SurveyResults(total, median(durations), [t.result() for t in tallies], days)
+
+
+# --- free-text answers ----------------------------------------------------------------------
+
+
+@dataclass
+class TextAnswer:
+    response_id: int
+    when: datetime
+    text: str
+
+
+@dataclass
+class TextPage:
+    answers: list[TextAnswer]
+    total: int  # matching answers, over all pages
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def text_answers(
+    session: Session, survey_id: int, flt: ResponseFilter, field_name: str, search: str, page: int, per_page: int = 25
+) -> TextPage:
+    """One page of the answers to a text field (a question id or `ID_other`), newest first,
+    keeping those that contain `search` (case-insensitive)."""
+    needle = search.casefold().strip()
+    matches: deque[TextAnswer] = deque()
+    total = 0
+    first = (page - 1) * per_page
+    # Newest first means the page is counted from the end: keep a window of the answers that
+    # could still fall on it rather than every answer.
+    for response_id, _number, started_at, submitted_at, _plus, answers in stream_responses(session, survey_id, flt):
+        value = (answers or {}).get(field_name)
+        if value in (None, "") or isinstance(value, dict | list):
+            continue
+        text = str(value)
+        if needle and needle not in text.casefold():
+            continue
+        total += 1
+        matches.append(TextAnswer(response_id, submitted_at or started_at, text))
+        if len(matches) > first + per_page:
+            matches.popleft()
+    newest_first = list(reversed(matches))
+    return TextPage(newest_first[first : first + per_page], total, page, per_page)
+
+
+def text_fields(survey: Survey) -> dict[str, str]:
+    """Field name -> what staff know it as, for every free-text field any version has."""
+    fields: dict[str, str] = {}
+    definitions = {v.number: v.definition for v in survey.versions}
+    for q in walk.merge_questions(definitions):
+        if q.type in walk.TEXT_TYPES:
+            fields[q.id] = q.label
+        if q.has_other:
+            fields[f"{q.id}_other"] = f"{q.label} ({walk.OTHER_LABEL})"
+    return fields
+
+
+# --- the staff dashboard --------------------------------------------------------------------
+
+
+@dataclass
+class SurveyActivity:
+    slug: str
+    title: str
+    total: int
+    this_week: int
+    median_seconds: int | None
+
+    @property
+    def duration_text(self) -> str:
+        return describe_duration(self.median_seconds)
+
+
+def week_start(now: datetime, zone: tzinfo) -> datetime:
+    """Monday 00:00 of `now`'s week in the display time zone, as UTC."""
+    local = now.astimezone(zone).date()
+    return day_bounds(local - timedelta(days=local.weekday()), None, zone)[0]
+
+
+def survey_activity(session: Session, now: datetime, zone: tzinfo) -> list[SurveyActivity]:
+    """Finished responses per survey, in total and since Monday, and the median time to finish."""
+    since = week_start(now, zone)
+    activity = []
+    for survey in session.scalars(select(Survey).order_by(Survey.title)):
+        finished = ResponseFilter()
+        times = session.execute(
+            select_responses(survey.id, finished, Response.started_at, Response.submitted_at)
+        ).all()
+        activity.append(
+            SurveyActivity(
+                slug=survey.slug,
+                title=survey.title,
+                total=len(times),
+                this_week=sum(1 for _, submitted_at in times if submitted_at >= since),
+                median_seconds=median([duration_seconds(s, f) for s, f in times]),
+            )
+        )
+    return activity
