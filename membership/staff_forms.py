@@ -7,12 +7,17 @@ from datetime import date, timedelta
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, Form, IntegerField, SearchField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
 from membership.members import STATUS_LABELS, StatusFilter
 
 LONGEST_GRANT = timedelta(days=10 * 366)
+
+
+def _page_number(form, field) -> None:
+    if field.data is not None and not 1 <= field.data <= 1_000_000:
+        raise ValidationError("Pages are numbered from 1.")
 
 
 class MemberFilterForm(Form):
@@ -26,11 +31,7 @@ class MemberFilterForm(Form):
         default=StatusFilter.all.value,
         validate_choice=True,
     )
-    page = IntegerField(
-        "Page",
-        validators=[Optional(), NumberRange(min=1, max=1_000_000, message="Pages are numbered from 1.")],
-        default=1,
-    )
+    page = IntegerField("Page", validators=[Optional(), _page_number], default=1)
 
     @property
     def status_filter(self) -> StatusFilter:
