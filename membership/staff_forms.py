@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, Form, IntegerField, SearchField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
 from membership.members import STATUS_LABELS, StatusFilter
@@ -66,7 +66,7 @@ class GrantForm(FlaskForm):
     )
     ends_on = DateField(
         "Ends on",
-        validators=[DataRequired("Choose the day it ends."), _end_date_ok],
+        validators=[InputRequired("Choose the day it ends."), _end_date_ok],
         description="Sight+ stops at the start of this day (Sydney time).",
     )
 

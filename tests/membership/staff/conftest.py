@@ -2,12 +2,13 @@
 
 `db_session` is the tests' own session. On SQLite it begins deferred transactions, so that a test
 reading the database never holds the write lock a request it makes then needs; and it keeps
-loaded values after a commit. Call `db_session.rollback()` before reading what a request wrote.
+loaded values after a commit. Call `fresh(db_session)` before reading what a request wrote.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -119,6 +120,13 @@ def db_session(app):
         session.close()
 
 
+def fresh(session: Session) -> Session:
+    """End the session's snapshot and forget what it loaded, to read what requests wrote since."""
+    session.rollback()
+    session.expire_all()
+    return session
+
+
 @pytest.fixture
 def staff_user(db_session) -> User:
     return create_user(db_session, "staff@sight.example", role=Role.staff, name="Sam Staff")
@@ -132,3 +140,13 @@ def staff_client(client, staff_user):
 
 def at(year: int, month: int, day: int, hour: int = 0) -> datetime:
     return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+PREFIXED_CSRF = re.compile(r'name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"')
+
+
+def submit(client, url: str, data: dict, *, page_url: str):
+    """Post a form of the page at page_url with its CSRF token (these forms carry a prefix)."""
+    match = PREFIXED_CSRF.search(client.get(page_url).get_data(as_text=True))
+    assert match, "the page has no CSRF token"
+    return client.post(url, data={**data, "csrf_token": match.group(1)})

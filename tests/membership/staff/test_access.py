@@ -14,7 +14,7 @@ from sight.extensions import login_manager
 from sight.models import AuditEntry
 from tests.helpers import create_user, sign_in_as, submit_form
 
-from .conftest import add_gift, add_grant, days_ago, make_donor
+from .conftest import fresh, add_gift, add_grant, days_ago, make_donor
 
 ROLES = ["anonymous", "reader", "sight_plus", "staff", "admin"]
 
@@ -84,7 +84,7 @@ def test_actions(client, db_session, world, role, mailbox):
             assert response.status_code == 302, (url, response.get_data(as_text=True))
         else:
             _assert_refused(role, response)
-    db_session.rollback()
+    fresh(db_session)
     grants = db_session.scalar(select(func.count(ComplimentaryGrant.id)))
     audits = db_session.scalars(select(AuditEntry.action)).all()
     if role in ("staff", "admin"):
