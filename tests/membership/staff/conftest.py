@@ -114,10 +114,13 @@ def add_grant(
 
 @pytest.fixture
 def db_session(app):
+    # No app context stays pushed: a request would share it, and with it one db.session for
+    # the whole test.
     with app.app_context():
-        session = Session(db.engine.execution_options(sqlite_deferred=True), expire_on_commit=False)
-        yield session
-        session.close()
+        engine = db.engine
+    session = Session(engine.execution_options(sqlite_deferred=True), expire_on_commit=False)
+    yield session
+    session.close()
 
 
 def fresh(session: Session) -> Session:
