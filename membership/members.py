@@ -79,6 +79,12 @@ def _covering(grants: Iterable[ComplimentaryGrant], now: datetime) -> datetime |
     return max(ends, default=None)
 
 
+def _audit(session: Session, actor: User, action: str, target: str, details: dict, now: datetime) -> AuditEntry:
+    return record_audit(
+        session, actor_id=actor.id, actor_email=actor.email, action=action, target=target, details=details, now=now
+    )
+
+
 # --- the list and the CSV -------------------------------------------------------------
 
 
@@ -325,15 +331,7 @@ def record_members_export(
     session: Session, *, filters: dict, actor: User, now: datetime
 ) -> AuditEntry:
     """Audit the export before its first byte leaves; `rows` is filled in once it has all gone."""
-    entry = record_audit(
-        session,
-        actor_id=actor.id,
-        actor_email=actor.email,
-        action="membership.export",
-        target="members",
-        details={"filters": filters, "rows": None},
-        now=now,
-    )
+    entry = _audit(session, actor, "membership.export", "members", {"filters": filters, "rows": None}, now)
     session.flush()
     return entry
 
@@ -427,46 +425,27 @@ class MemberDetail:
 
 def member_detail(session: Session, user: User, settings: Settings, now: datetime) -> MemberDetail:
     donor = session.scalar(select(Donor).where(Donor.user_id == user.id))
-    entries = (
-        list(session.scalars(select(LedgerEntry).where(LedgerEntry.donor_id == donor.id).order_by(LedgerEntry.paid_at.desc())))
-        if donor
-        else []
-    )
-    subscriptions = (
-        list(
+    entries: list[LedgerEntry] = []
+    subscriptions: list[Subscription] = []
+    if donor is not None:
+        entries = list(
+            session.scalars(
+                select(LedgerEntry).where(LedgerEntry.donor_id == donor.id).order_by(LedgerEntry.paid_at.desc())
+            )
+        )
+        subscriptions = list(
             session.scalars(
                 select(Subscription)
                 .where(Subscription.donor_id == donor.id)
                 .order_by(Subscription.created_at.desc(), Subscription.id.desc())
             )
         )
-        if donor
-        else []
-    )
     grants = list(
         session.scalars(
             select(ComplimentaryGrant)
             .where(ComplimentaryGrant.user_id == user.id)
             .order_by(ComplimentaryGrant.granted_at.desc(), ComplimentaryGrant.id.desc())
         )
-    )
-    gifts = [_gift(e) for e in entries]
-    first_paid = {}
-    for entry in entries:
-        if entry.subscription_id:
-            first_paid[entry.subscription_id] = min(entry.paid_at, first_paid.get(entry.subscription_id, entry.paid_at))
-    annual = [
-        (min(s.created_at, first_paid.get(s.stripe_subscription_id, s.created_at)), _annual(s))
-        for s in subscriptions
-    ]
-    rule_grants = [_grant(g) for g in grants]
-    status = sight_plus_status(
-        gifts,
-        [a for _, a in annual],
-        rule_grants,
-        now,
-        threshold_cents=settings.threshold_cents,
-        grace_days=settings.grace_days,
     )
     mail = list(
         session.scalars(
@@ -476,17 +455,30 @@ def member_detail(session: Session, user: User, settings: Settings, now: datetim
             .limit(200)
         )
     )
+
+    gifts = [_gift(e) for e in entries]
+    # An annual gift counts from its first paid renewal or from when we first heard of it.
+    first_paid: dict[str, datetime] = {}
+    for entry in reversed(entries):
+        if entry.subscription_id:
+            first_paid.setdefault(entry.subscription_id, entry.paid_at)
+    annual = [
+        (min(s.created_at, first_paid.get(s.stripe_subscription_id, s.created_at)), _annual(s))
+        for s in subscriptions
+    ]
+    rule_grants = [_grant(g) for g in grants]
+    rule = {"threshold_cents": settings.threshold_cents, "grace_days": settings.grace_days}
     return MemberDetail(
         user=user,
         donor=donor,
-        status=status,
+        status=sight_plus_status(gifts, [a for _, a in annual], rule_grants, now, **rule),
         entries=entries,
         subscriptions=subscriptions,
         grants=grants,
-        revocable={g.id for g, rule in zip(grants, rule_grants) if g.revoked_at is None and rule.effective_end > now},
-        history=status_history(
-            gifts, annual, rule_grants, now, threshold_cents=settings.threshold_cents, grace_days=settings.grace_days
-        ),
+        revocable={
+            g.id for g, r in zip(grants, rule_grants) if g.revoked_at is None and r.effective_end > now
+        },
+        history=status_history(gifts, annual, rule_grants, now, **rule),
         mail=mail,
     )
 
@@ -515,15 +507,8 @@ def grant_complimentary(
     )
     session.add(grant)
     session.flush()
-    record_audit(
-        session,
-        actor_id=actor.id,
-        actor_email=actor.email,
-        action="membership.grant",
-        target=f"user:{user.id}",
-        details={"grant_id": grant.id, "reason": reason, "starts_at": _iso(now), "ends_at": _iso(ends_at)},
-        now=now,
-    )
+    details = {"grant_id": grant.id, "reason": reason, "starts_at": _iso(now), "ends_at": _iso(ends_at)}
+    _audit(session, actor, "membership.grant", f"user:{user.id}", details, now)
     return grant
 
 
@@ -539,15 +524,8 @@ def revoke_complimentary(
     grant.revoked_at = now
     grant.revoked_by_id = actor.id
     grant.revoke_reason = reason
-    record_audit(
-        session,
-        actor_id=actor.id,
-        actor_email=actor.email,
-        action="membership.revoke",
-        target=f"user:{grant.user_id}",
-        details={"grant_id": grant.id, "reason": reason, "was_ending_at": _iso(grant.ends_at)},
-        now=now,
-    )
+    details = {"grant_id": grant.id, "reason": reason, "was_ending_at": _iso(grant.ends_at)}
+    _audit(session, actor, "membership.revoke", f"user:{grant.user_id}", details, now)
 
 
 def resend_receipt(
@@ -556,25 +534,12 @@ def resend_receipt(
     """Queue the receipt for a ledger entry again; returns the address it goes to."""
     queue_receipt(session, entry, settings, links, now)
     to = entry.donor.user.email
-    record_audit(
-        session,
-        actor_id=actor.id,
-        actor_email=actor.email,
-        action="membership.resend_receipt",
-        target=f"ledger_entry:{entry.id}",
-        details={"to": to},
-        now=now,
-    )
+    _audit(session, actor, "membership.resend_receipt", f"ledger_entry:{entry.id}", {"to": to}, now)
     return to
 
 
-def record_reconcile(session: Session, *, drift: list[str], since: datetime | None, actor: User, now: datetime) -> None:
-    record_audit(
-        session,
-        actor_id=actor.id,
-        actor_email=actor.email,
-        action="stripe.reconcile",
-        target="ledger",
-        details={"since": _iso(since) or None, "differences": len(drift), "lines": drift[:200]},
-        now=now,
-    )
+def record_reconcile(
+    session: Session, *, drift: list[str], since: datetime | None, actor: User, now: datetime
+) -> None:
+    details = {"since": _iso(since) or None, "differences": len(drift), "lines": drift[:200]}
+    _audit(session, actor, "stripe.reconcile", "ledger", details, now)

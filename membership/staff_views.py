@@ -8,7 +8,17 @@ import logging
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 
 from accounts.models import User
@@ -16,7 +26,6 @@ from accounts.roles import staff_required
 from membership.members import (
     REASONS,
     GrantRefused,
-    StatusFilter,
     account_with_email,
     export_session,
     finish_members_export,
@@ -96,7 +105,11 @@ def staff_members():
 def staff_members_export():
     form = MemberExportForm(request.args)
     if not form.validate():
-        return render_error(400, "That export can't be made", "The filters were not understood. Go back to the members page and try again.")
+        return render_error(
+            400,
+            "That export can't be made",
+            "The filters were not understood. Go back to the members page and try again.",
+        )
     now = utcnow()
     audit_id = record_members_export(
         db.session, filters=form.filters(), actor=current_user, now=now
@@ -117,6 +130,10 @@ def staff_members_export():
             if bom:
                 buffer.write("\ufeff")
             writer.writerow(headers)
+            # The header goes at once, so that the download starts before the first batch is read.
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
             for row in rows:
                 writer.writerow(row)
                 count += 1
@@ -283,4 +300,5 @@ def staff_reconcile_repair():
         flash(f"Repaired {len(drift)} difference(s) with Stripe (all are in the audit log): {shown}", "success")
     else:
         flash("Nothing to repair: the ledger matches Stripe.", "success")
-    return redirect(url_for("membership.staff_reconcile", since=form.since.data.isoformat() if form.since.data else None))
+    since_day = form.since.data.isoformat() if form.since.data else None
+    return redirect(url_for("membership.staff_reconcile", since=since_day))

@@ -181,3 +181,16 @@ def test_a_grant_of_another_member_cannot_be_revoked_through_this_one(staff_clie
     assert response.status_code == 404
     fresh(db_session)
     assert db_session.get(ComplimentaryGrant, grant.id).revoked_at is None
+
+
+def test_a_closed_account_is_not_given_sight_plus(staff_client, db_session, staff_user):
+    donor = make_donor(db_session, "gone@example.com")
+    donor.user.closed_at = days_ago(1)
+    db_session.commit()
+    url = f"/staff/members/{donor.user_id}"
+    assert "This account is closed" in staff_client.get(url).get_data(as_text=True)
+    ends_on = (sydney_today() + timedelta(days=30)).isoformat()
+    response = submit(staff_client, f"{url}/grant", {"grant-reason": "Mistake", "grant-ends_on": ends_on}, page_url="/donate")
+    assert response.status_code == 400
+    fresh(db_session)
+    assert db_session.scalar(select(func.count(ComplimentaryGrant.id))) == 0
