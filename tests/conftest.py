@@ -95,8 +95,10 @@ def mailbox(smtp_server) -> Mailbox:
 def localstripe_url():
     port = free_port()
     executable = Path(sys.executable).with_name("localstripe")
+    # --from-scratch: every localstripe on the machine rewrites /tmp/localstripe.pickle on each
+    # change, so loading it at start-up can read a half-written file and crash.
     process = subprocess.Popen(
-        [str(executable), "--port", str(port)],
+        [str(executable), "--port", str(port), "--from-scratch"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
