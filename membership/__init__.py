@@ -9,7 +9,7 @@ from datetime import datetime
 
 from flask import Flask, current_app
 
-from membership import commands, views
+from membership import commands, staff_views, views  # noqa: F401  (staff_views adds routes to views.bp)
 from membership import models  # noqa: F401  (tables known to migrations)
 from membership.status import status_for_user
 from sight.extensions import db

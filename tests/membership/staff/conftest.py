@@ -1,0 +1,155 @@
+"""Factories for members, their gifts, annual gifts and grants, written straight to the database.
+
+`db_session` is the tests' own session. On SQLite it begins deferred transactions, so that a test
+reading the database never holds the write lock a request it makes then needs; and it keeps
+loaded values after a commit. Call `fresh(db_session)` before reading what a request wrote.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from accounts.models import Role, User
+from membership.models import (
+    ComplimentaryGrant,
+    Donor,
+    GiftKind,
+    LedgerEntry,
+    Subscription,
+    SubscriptionStatus,
+)
+from sight.db import utcnow
+from sight.extensions import db
+from tests.helpers import create_user, sign_in_as
+
+_ids = itertools.count(1)
+
+
+def days_ago(days: float) -> datetime:
+    return utcnow() - timedelta(days=days)
+
+
+def make_donor(session, email: str, name: str = "", *, created_at: datetime | None = None) -> Donor:
+    user = User(email=email.lower(), name=name, role=Role.reader, created_at=created_at or utcnow())
+    session.add(user)
+    session.flush()
+    donor = Donor(user_id=user.id, stripe_customer_id=f"cus_test{next(_ids)}")
+    session.add(donor)
+    session.commit()
+    return donor
+
+
+def add_gift(
+    session,
+    donor: Donor,
+    cents: int,
+    paid_at: datetime,
+    *,
+    refunded: int = 0,
+    kind: GiftKind = GiftKind.one_off,
+    subscription_id: str | None = None,
+) -> LedgerEntry:
+    entry = LedgerEntry(
+        donor_id=donor.id,
+        stripe_object_id=f"pi_test{next(_ids)}",
+        kind=kind,
+        amount_cents=cents,
+        refunded_cents=refunded,
+        currency="aud",
+        paid_at=paid_at,
+        subscription_id=subscription_id,
+        customer_id=donor.stripe_customer_id,
+    )
+    session.add(entry)
+    session.commit()
+    return entry
+
+
+def add_annual(
+    session,
+    donor: Donor,
+    cents: int,
+    *,
+    status: SubscriptionStatus = SubscriptionStatus.active,
+    period_end: datetime | None = None,
+    created_at: datetime | None = None,
+    cancel_at_period_end: bool = False,
+) -> Subscription:
+    subscription = Subscription(
+        donor_id=donor.id,
+        stripe_subscription_id=f"sub_test{next(_ids)}",
+        status=status,
+        yearly_amount_cents=cents,
+        currency="aud",
+        current_period_end=period_end or utcnow() + timedelta(days=200),
+        cancel_at_period_end=cancel_at_period_end,
+        created_at=created_at or utcnow(),
+    )
+    session.add(subscription)
+    session.commit()
+    return subscription
+
+
+def add_grant(
+    session,
+    user_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    *,
+    reason: str = "Contributor",
+    revoked_at: datetime | None = None,
+) -> ComplimentaryGrant:
+    grant = ComplimentaryGrant(
+        user_id=user_id, reason=reason, starts_at=starts_at, ends_at=ends_at, revoked_at=revoked_at
+    )
+    session.add(grant)
+    session.commit()
+    return grant
+
+
+@pytest.fixture
+def db_session(app):
+    # No app context stays pushed: a request would share it, and with it one db.session for
+    # the whole test.
+    with app.app_context():
+        engine = db.engine
+    session = Session(engine.execution_options(sqlite_deferred=True), expire_on_commit=False)
+    yield session
+    session.close()
+
+
+def fresh(session: Session) -> Session:
+    """End the session's snapshot and forget what it loaded, to read what requests wrote since."""
+    session.rollback()
+    session.expire_all()
+    return session
+
+
+@pytest.fixture
+def staff_user(db_session) -> User:
+    return create_user(db_session, "staff@sight.example", role=Role.staff, name="Sam Staff")
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    sign_in_as(client, staff_user)
+    return client
+
+
+def at(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+PREFIXED_CSRF = re.compile(r'name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"')
+
+
+def submit(client, url: str, data: dict, *, page_url: str):
+    """Post a form of the page at page_url with its CSRF token (these forms carry a prefix)."""
+    match = PREFIXED_CSRF.search(client.get(page_url).get_data(as_text=True))
+    assert match, "the page has no CSRF token"
+    return client.post(url, data={**data, "csrf_token": match.group(1)})
