@@ -39,6 +39,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
         # Development reads its mail (sign-in links, receipts) from this log.
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("sight").setLevel(logging.INFO)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def register_extensions(app: Flask) -> None:
