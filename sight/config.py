@@ -110,6 +110,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000"),
         "DISPLAY_TIMEZONE": env.get("DISPLAY_TIMEZONE", "Australia/Sydney"),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # How many reverse proxies stand in front of the app and set X-Forwarded-For/-Proto/-Host.
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "RATELIMIT_HEADERS_ENABLED": True,
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         "WTF_CSRF_TIME_LIMIT": _int(env, "WTF_CSRF_TIME_LIMIT", 3600),
