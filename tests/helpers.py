@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from argon2 import PasswordHasher
 
@@ -15,6 +16,11 @@ def csrf_token_from(html: str) -> str:
     match = CSRF_INPUT.search(html)
     assert match, "the page has no CSRF token"
     return match.group(1)
+
+
+def sign_in_url(next_url: str) -> str:
+    """Where an anonymous visitor to `next_url` is sent: the sign-in page, with the way back."""
+    return f"/sign-in?next={quote(next_url, safe='')}"
 
 
 def submit_form(client, url: str, data: dict, *, page_url: str | None = None, **kwargs):
