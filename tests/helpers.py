@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 
 from accounts.models import Role, User
 
+PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -34,7 +35,7 @@ def create_user(
     session,
     email: str = "reader@example.com",
     *,
-    password: str | None = "correct horse battery staple",
+    password: str | None = PASSWORD,
     role: Role = Role.reader,
     name: str = "Alex Reader",
     totp_secret: str | None = None,
@@ -57,3 +58,16 @@ def sign_in_as(client, user: User) -> None:
     with client.session_transaction() as flask_session:
         flask_session["_user_id"] = user.get_id()
         flask_session["_fresh"] = True
+
+
+def download_my_data(client) -> dict:
+    """The signed-in reader's data download, as the settings page offers it."""
+    response = client.get("/account/settings/my-data.json")
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def close_my_account(client, password: str = PASSWORD) -> None:
+    """Close the signed-in reader's account through the real form."""
+    response = submit_form(client, "/account/settings/close", {"password": password})
+    assert response.status_code == 302
