@@ -32,6 +32,8 @@ def _queue_notice(
     session: Session, subscription: Subscription, subject: str, opening: str, kind: str, links: Links, now: datetime
 ) -> None:
     user = subscription.donor.user
+    if user.closed_at is not None:
+        return  # the address is gone with the account
     queue_mail(
         session,
         to=user.email,

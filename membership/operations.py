@@ -335,6 +335,8 @@ def queue_receipt(
 ) -> None:
     donor = session.get(Donor, entry.donor_id)
     user = session.get(User, donor.user_id)
+    if user.closed_at is not None:
+        return  # the address is gone with the account
     status = status_for_user(
         session, user.id, now, threshold_cents=settings.threshold_cents, grace_days=settings.grace_days
     )
