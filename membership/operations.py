@@ -335,15 +335,11 @@ def queue_receipt(
 ) -> None:
     donor = session.get(Donor, entry.donor_id)
     user = session.get(User, donor.user_id)
-    if user.closed_at is not None:
-        return  # the address is gone with the account
     status = status_for_user(
         session, user.id, now, threshold_cents=settings.threshold_cents, grace_days=settings.grace_days
     )
     gift = "annual gift" if entry.kind is GiftKind.recurring else "gift"
     lines = [
-        f"Dear {user.name or 'reader'},",
-        "",
         f"Thank you for your {gift} of {format_money(entry.amount_cents)} ({entry.currency.upper()}) to Sight.",
         f"Receipt number: {entry.id}",
         f"Paid: {entry.paid_at:%Y-%m-%d %H:%M} UTC",
@@ -363,18 +359,18 @@ def queue_receipt(
         f"Your receipts and Sight+ status: {links.account_url()}",
         f"Manage your annual gift (cancel, change the amount, update the card), no sign-in needed:",
         links.manage_url(donor.id),
-        "",
-        "Sight",
     ]
-    queue_mail(
-        session,
-        to=user.email,
-        subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight",
-        body="\n".join(lines),
-        kind="receipt",
-        user_id=user.id,
-        now=now,
+    mail_donor(
+        session, user, subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight", lines=lines, kind="receipt", now=now
     )
+
+
+def mail_donor(session: Session, user: User, *, subject: str, lines: list[str], kind: str, now: datetime) -> None:
+    """Write to a donor by name, signed by Sight; not once they have closed their account (the address is gone)."""
+    if user.closed_at is not None:
+        return
+    body = "\n".join([f"Dear {user.name or 'reader'},", "", *lines, "", "Sight"])
+    queue_mail(session, to=user.email, subject=subject, body=body, kind=kind, user_id=user.id, now=now)
 
 
 # --- complimentary memberships (the staff pages call these) ---------------------------
