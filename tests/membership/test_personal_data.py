@@ -53,6 +53,7 @@ def test_a_reader_who_never_gave_has_an_empty_giving_section(app, client):
 def test_closing_keeps_the_amounts_removes_the_message_and_stops_renewing(app, client, give, mailbox, stripe_client):
     give("2600", frequency="yearly", email=EMAIL)
     sign_in_donor(app, client)
+    assert "An annual gift stops renewing" in client.get("/account/settings/close").get_data(as_text=True)
     close_my_account(client)
     with app.app_context():
         entry = db.session.scalar(select(LedgerEntry))
