@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from membership.links import Links
 from membership.models import NoticeKind, RenewalNotice, Subscription, SubscriptionStatus
-from sight.mail import queue_mail
+from membership.operations import mail_donor
 from sight.templating import format_money
 
 REMINDER_LEAD = timedelta(days=14)
@@ -31,27 +31,8 @@ def _claim(session: Session, subscription: Subscription, kind: NoticeKind, key: 
 def _queue_notice(
     session: Session, subscription: Subscription, subject: str, opening: str, kind: str, links: Links, now: datetime
 ) -> None:
-    user = subscription.donor.user
-    queue_mail(
-        session,
-        to=user.email,
-        subject=subject,
-        body="\n".join(
-            [
-                f"Dear {user.name or 'reader'},",
-                "",
-                opening,
-                "",
-                "To update your card, cancel or change the amount, no sign-in needed:",
-                links.manage_url(subscription.donor_id),
-                "",
-                "Sight",
-            ]
-        ),
-        kind=kind,
-        user_id=user.id,
-        now=now,
-    )
+    lines = [opening, "", "To update your card, cancel or change the amount, no sign-in needed:", links.manage_url(subscription.donor_id)]
+    mail_donor(session, subscription.donor.user, subject=subject, lines=lines, kind=kind, now=now)
 
 
 def queue_payment_failed_notice(

@@ -340,8 +340,6 @@ def queue_receipt(
     )
     gift = "annual gift" if entry.kind is GiftKind.recurring else "gift"
     lines = [
-        f"Dear {user.name or 'reader'},",
-        "",
         f"Thank you for your {gift} of {format_money(entry.amount_cents)} ({entry.currency.upper()}) to Sight.",
         f"Receipt number: {entry.id}",
         f"Paid: {entry.paid_at:%Y-%m-%d %H:%M} UTC",
@@ -361,18 +359,18 @@ def queue_receipt(
         f"Your receipts and Sight+ status: {links.account_url()}",
         f"Manage your annual gift (cancel, change the amount, update the card), no sign-in needed:",
         links.manage_url(donor.id),
-        "",
-        "Sight",
     ]
-    queue_mail(
-        session,
-        to=user.email,
-        subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight",
-        body="\n".join(lines),
-        kind="receipt",
-        user_id=user.id,
-        now=now,
+    mail_donor(
+        session, user, subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight", lines=lines, kind="receipt", now=now
     )
+
+
+def mail_donor(session: Session, user: User, *, subject: str, lines: list[str], kind: str, now: datetime) -> None:
+    """Write to a donor by name, signed by Sight; not once they have closed their account (the address is gone)."""
+    if user.closed_at is not None:
+        return
+    body = "\n".join([f"Dear {user.name or 'reader'},", "", *lines, "", "Sight"])
+    queue_mail(session, to=user.email, subject=subject, body=body, kind=kind, user_id=user.id, now=now)
 
 
 # --- complimentary memberships (the staff pages call these) ---------------------------

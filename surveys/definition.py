@@ -29,7 +29,7 @@ QUESTION_TYPES = (
     "rating",
     "matrix",
 )
-CHOICE_TYPES = {"single_choice", "multiple_choice", "dropdown"}
+CHOICE_TYPES = frozenset({"single_choice", "multiple_choice", "dropdown"})
 ONE_RESPONSE_PER = ("any", "browser", "account")
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
@@ -474,7 +474,7 @@ def _comparable_values(question: dict) -> set | None:
         values = {o["value"] for o in question["options"]}
         return values | ({OTHER_VALUE} if question.get("other") else set())
     if question["type"] == "rating":
-        return set(range(question["scale"]["min"], question["scale"]["max"] + 1))
+        return set(rating_points(question))
     return None
 
 
@@ -482,8 +482,9 @@ def _comparable_values(question: dict) -> set | None:
 
 
 def iter_questions(definition: Mapping) -> Iterator[dict]:
-    for page in definition["pages"]:
-        yield from page["questions"]
+    """Every question, in page order (tolerant of a part-built definition, as exports may meet)."""
+    for page in definition.get("pages") or []:
+        yield from page.get("questions") or []
 
 
 def question_by_id(definition: Mapping, question_id: str) -> dict | None:
@@ -492,10 +493,15 @@ def question_by_id(definition: Mapping, question_id: str) -> dict | None:
 
 def choice_options(question: Mapping) -> list[dict]:
     """The options a reader sees, with the "Other" option added where the question has one."""
-    options = list(question.get("options", []))
-    if question.get("other"):
+    options = list(question.get("options") or [])
+    if question.get("other") and all(option["value"] != OTHER_VALUE for option in options):
         options.append({"value": OTHER_VALUE, "label": OTHER_LABEL})
     return options
+
+
+def rating_points(question: Mapping) -> list[int]:
+    scale = question.get("scale") or {}
+    return list(range(int(scale.get("min", 1)), int(scale.get("max", 5)) + 1))
 
 
 def option_label(question: Mapping, value: str) -> str:

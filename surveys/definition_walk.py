@@ -6,43 +6,33 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-OTHER_VALUE = "other"
-OTHER_LABEL = "Other (please specify)"
+# Re-exported: the exports and results read definitions through this module.
+from surveys.definition import CHOICE_TYPES, OTHER_LABEL, choice_options, iter_questions, rating_points  # noqa: F401
 
-CHOICE_TYPES = frozenset({"single_choice", "multiple_choice", "dropdown"})
 TEXT_TYPES = frozenset({"short_text", "long_text", "email"})
 NUMERIC_TYPES = frozenset({"number", "rating"})
 
 
 def questions(definition: dict) -> list[dict]:
     """Every question of a definition, in page order."""
-    return [
-        question
-        for page in definition.get("pages") or []
-        for question in page.get("questions") or []
-    ]
+    return list(iter_questions(definition))
+
+
+def _pairs(items: Iterable[dict]) -> list[tuple[str, str]]:
+    return [(str(item["value"]), str(item.get("label", item["value"]))) for item in items]
 
 
 def options(question: dict) -> list[tuple[str, str]]:
     """(value, label) of each option, with the "Other" option last when the question has one."""
-    pairs = [(str(option["value"]), str(option.get("label", option["value"]))) for option in question.get("options") or []]
-    if question.get("other") and all(value != OTHER_VALUE for value, _ in pairs):
-        pairs.append((OTHER_VALUE, OTHER_LABEL))
-    return pairs
+    return _pairs(choice_options(question))
 
 
 def matrix_rows(question: dict) -> list[tuple[str, str]]:
-    return [(str(row["value"]), str(row.get("label", row["value"]))) for row in question.get("rows") or []]
+    return _pairs(question.get("rows") or [])
 
 
 def matrix_columns(question: dict) -> list[tuple[str, str]]:
-    return [(str(col["value"]), str(col.get("label", col["value"]))) for col in question.get("columns") or []]
-
-
-def rating_points(question: dict) -> list[int]:
-    scale = question.get("scale") or {}
-    low, high = int(scale.get("min", 1)), int(scale.get("max", 5))
-    return list(range(low, high + 1))
+    return _pairs(question.get("columns") or [])
 
 
 def merge_pairs(newest_first: Iterable[list[tuple[str, str]]]) -> list[tuple[str, str]]:

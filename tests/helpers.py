@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from argon2 import PasswordHasher
 
 from accounts.models import Role, User
 
+PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -15,6 +17,11 @@ def csrf_token_from(html: str) -> str:
     match = CSRF_INPUT.search(html)
     assert match, "the page has no CSRF token"
     return match.group(1)
+
+
+def sign_in_url(next_url: str) -> str:
+    """Where an anonymous visitor to `next_url` is sent: the sign-in page, with the way back."""
+    return f"/sign-in?next={quote(next_url, safe='')}"
 
 
 def submit_form(client, url: str, data: dict, *, page_url: str | None = None, **kwargs):
@@ -28,7 +35,7 @@ def create_user(
     session,
     email: str = "reader@example.com",
     *,
-    password: str | None = "correct horse battery staple",
+    password: str | None = PASSWORD,
     role: Role = Role.reader,
     name: str = "Alex Reader",
     totp_secret: str | None = None,
@@ -51,3 +58,18 @@ def sign_in_as(client, user: User) -> None:
     with client.session_transaction() as flask_session:
         flask_session["_user_id"] = user.get_id()
         flask_session["_fresh"] = True
+
+
+def download_my_data(client) -> dict:
+    """The signed-in reader's data download, as the settings page offers it."""
+    response = client.get("/account/settings/my-data.json")
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def close_my_account(client, password: str = PASSWORD) -> None:
+    """Close the signed-in reader's account through the real form (a donor who never set a
+    password types the confirmation instead)."""
+    data = {"password": password, "confirmation": "close my account"}
+    response = submit_form(client, "/account/settings/close", data)
+    assert response.status_code == 302

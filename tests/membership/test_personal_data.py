@@ -1,0 +1,100 @@
+"""A donor's giving in their data download, and what closing the account leaves of it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from accounts.models import Role, User
+from membership.models import Donor, LedgerEntry, Subscription
+from membership.links import Links
+from membership.notices import queue_payment_failed_notice
+from membership.operations import Settings, grant_complimentary, queue_receipt
+from sight.db import utcnow
+from sight.extensions import db
+from sight.models import OutboxMessage
+from tests.helpers import close_my_account, create_user, download_my_data, sign_in_as, submit_form
+
+EMAIL = "giver@example.com"
+
+
+def sign_in_donor(app, client) -> None:
+    with app.app_context():
+        sign_in_as(client, db.session.scalar(select(User).where(User.email == EMAIL)))
+
+
+def test_the_download_holds_gifts_annual_gifts_and_grants(app, client, give):
+    give("2600", frequency="yearly", email=EMAIL)
+    now = utcnow()
+    with app.app_context():
+        donor = db.session.scalar(select(User).where(User.email == EMAIL))
+        staff = create_user(db.session, "staff@sight.example", role=Role.staff)
+        grant_complimentary(db.session, user_id=donor.id, reason="Wrote for us", starts_at=now,
+                            ends_at=now + timedelta(days=30), actor=staff, now=now)
+        db.session.commit()
+    sign_in_donor(app, client)
+    giving = download_my_data(client)["giving"]
+    [gift] = giving["gifts"]
+    assert (gift["kind"], gift["amount_cents"], gift["refunded_cents"], gift["message"]) == ("recurring", 2600, 0, "Keep it up")
+    [annual] = giving["annual_gifts"]
+    assert (annual["status"], annual["yearly_amount_cents"], annual["renews"]) == ("active", 2600, True)
+    assert giving["donor"]["stripe_customer_id"].startswith("cus_")
+    assert [grant["reason"] for grant in giving["complimentary_memberships"]] == ["Wrote for us"]
+
+
+def test_a_reader_who_never_gave_has_an_empty_giving_section(app, client):
+    with app.app_context():
+        sign_in_as(client, create_user(db.session, EMAIL))
+    giving = download_my_data(client)["giving"]
+    assert giving == {"donor": None, "gifts": [], "unfinished_gifts": [], "annual_gifts": [], "complimentary_memberships": []}
+
+
+def test_closing_keeps_the_amounts_removes_the_message_and_stops_renewing(app, client, give, mailbox, stripe_client):
+    give("2600", frequency="yearly", email=EMAIL)
+    sign_in_donor(app, client)
+    assert "An annual gift stops renewing" in client.get("/account/settings/close").get_data(as_text=True)
+    close_my_account(client)
+    with app.app_context():
+        entry = db.session.scalar(select(LedgerEntry))
+        assert (entry.amount_cents, entry.message) == (2600, None)
+        assert entry.invoice_id and entry.customer_id == db.session.scalar(select(Donor)).stripe_customer_id
+        subscription = db.session.scalar(select(Subscription))
+        assert subscription.cancel_at_period_end
+        subscription.current_period_end = utcnow() + timedelta(days=13)
+        stripe_id = subscription.stripe_subscription_id
+        db.session.commit()
+    assert stripe_client.v1.subscriptions.retrieve(stripe_id).cancel_at_period_end
+
+    mailbox.messages.clear()
+    reminders = app.test_cli_runner().invoke(args=["membership", "remind"])
+    assert "Sent 0 renewal reminder(s)." in reminders.output
+    assert mailbox.messages == []
+
+
+def test_closing_is_refused_while_stripe_cannot_stop_the_annual_gift(app, make_app, client, give):
+    give("2600", frequency="yearly", email=EMAIL)
+    # Port 9 (discard) is closed here: Stripe is unreachable.
+    offline = make_app(STRIPE_API_BASE="http://127.0.0.1:9")
+    offline_client = offline.test_client()
+    sign_in_donor(offline, offline_client)
+    response = submit_form(offline_client, "/account/settings/close", {"confirmation": "close my account"})
+    assert response.status_code == 302
+    page = offline_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "still open" in page
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.email == EMAIL)).closed_at is None
+        assert db.session.scalar(select(LedgerEntry)).message == "Keep it up"
+
+
+def test_no_receipt_or_notice_goes_to_a_closed_account(app, client, give, mailbox):
+    give("2600", frequency="yearly", email=EMAIL)
+    sign_in_donor(app, client)
+    close_my_account(client)
+    now = utcnow()
+    with app.app_context():
+        links = Links(app.config["SECRET_KEY"], app.config["PUBLIC_URL"])
+        entry = db.session.scalar(select(LedgerEntry))
+        queue_receipt(db.session, entry, Settings.from_config(app.config), links, now)
+        queue_payment_failed_notice(db.session, db.session.scalar(select(Subscription)), "in_late", 2600, links, now)
+        assert db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.sent_at.is_(None))) == 0
