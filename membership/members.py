@@ -21,6 +21,7 @@ from membership.models import ComplimentaryGrant, Donor, LedgerEntry, Subscripti
 from membership.operations import Settings, queue_receipt
 from membership.rules import AnnualGift, Gift, Grant, SightPlusStatus, sight_plus_status
 from sight.audit import record_audit
+from sight.spreadsheet import neutralise
 from sight.models import AuditEntry, OutboxMessage
 
 CURRENT_ANNUAL = (SubscriptionStatus.active, SubscriptionStatus.past_due)
@@ -262,14 +263,6 @@ def account_with_email(session: Session, text: str) -> User | None:
     return session.scalar(select(User).where(User.email == text.strip().lower())) if "@" in text else None
 
 
-# A spreadsheet runs a text cell that starts with one of these as a formula.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def spreadsheet_text(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
-
-
 def _iso(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -307,12 +300,12 @@ def member_csv(summaries: Iterable[MemberSummary], currency: str) -> tuple[list[
         (f"refunded_total_{currency}", lambda s: _amount(s.refunded_cents), False),
         ("stripe_customer_id", lambda s: s.stripe_customer_id or "", True),
     ]
-    headers = [spreadsheet_text(name) for name, _, _ in columns]
+    headers = [neutralise(name) for name, _, _ in columns]
 
     def rows() -> Iterator[list[str]]:
         for summary in summaries:
             yield [
-                spreadsheet_text(value(summary)) if text else value(summary)
+                neutralise(value(summary)) if text else value(summary)
                 for _, value, text in columns
             ]
 

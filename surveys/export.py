@@ -22,6 +22,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy.orm import Session
 
 from sight.audit import record_audit
+from sight.spreadsheet import neutralise
 
 from surveys import definition_walk as walk
 from surveys.models import Survey
@@ -33,14 +34,8 @@ FORMATS = {
     "json": "application/x-ndjson; charset=utf-8",
 }
 # A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 CHUNK_BYTES = 64 * 1024
 MULTIPLE_SEPARATOR = "; "
-
-
-def neutralise(text: str) -> str:
-    """Make a text cell that a spreadsheet would run as a formula read as plain text."""
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
 # --- columns --------------------------------------------------------------------------------
