@@ -394,8 +394,7 @@ def change_role(session: Session, target: User, role: Role, *, actor: User, now:
         end_sessions(target)
     record_audit(
         session,
-        actor_id=actor.id,
-        actor_email=actor.email,
+        actor=actor,
         action="role.change",
         target=f"user:{target.id}",
         details={"email": target.email, "from": previous.value, "to": role.value},
@@ -426,8 +425,7 @@ def invite_staff(
     session.flush()
     record_audit(
         session,
-        actor_id=actor.id,
-        actor_email=actor.email,
+        actor=actor,
         action="staff.invite",
         target=f"user:{user.id}",
         details={"email": user.email, "role": role.value},

@@ -82,7 +82,7 @@ def _covering(grants: Iterable[ComplimentaryGrant], now: datetime) -> datetime |
 
 def _audit(session: Session, actor: User, action: str, target: str, details: dict, now: datetime) -> AuditEntry:
     return record_audit(
-        session, actor_id=actor.id, actor_email=actor.email, action=action, target=target, details=details, now=now
+        session, actor=actor, action=action, target=target, details=details, now=now
     )
 
 

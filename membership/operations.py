@@ -403,8 +403,7 @@ def grant_complimentary(
     session.flush()
     record_audit(
         session,
-        actor_id=actor.id,
-        actor_email=actor.email,
+        actor=actor,
         action="membership.grant",
         target=f"user:{user_id}",
         details={"grant_id": grant.id, "reason": grant.reason,
@@ -425,8 +424,7 @@ def revoke_complimentary(
     grant.revoke_reason = reason.strip() or None
     record_audit(
         session,
-        actor_id=actor.id,
-        actor_email=actor.email,
+        actor=actor,
         action="membership.revoke",
         target=f"user:{grant.user_id}",
         details={"grant_id": grant.id, "reason": grant.revoke_reason},
@@ -453,8 +451,7 @@ def save_benefit(
     session.flush()
     record_audit(
         session,
-        actor_id=actor.id,
-        actor_email=actor.email,
+        actor=actor,
         action="benefit.save",
         target=f"benefit:{benefit.id}",
         details={"title": benefit.title, "published": benefit.published},

@@ -21,7 +21,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy.orm import Session
 
-from sight.audit import record_audit
+from sight.audit import Actor, record_audit
 from sight.spreadsheet import neutralise
 
 from surveys import definition_walk as walk
@@ -351,16 +351,14 @@ def record_export(
     what: str,
     rows: int,
     filters: dict[str, str],
-    actor_id: int | None,
-    actor_email: str | None,
+    actor: Actor | None,
     via: str,
     now: datetime,
 ) -> None:
     """Who exported what of which survey, with which filters, and how many rows it holds."""
     record_audit(
         session,
-        actor_id=actor_id,
-        actor_email=actor_email,
+        actor=actor,
         action="survey.export",
         target=f"survey:{plan.slug}",
         details={"what": what, "filters": filters, "rows": rows, "via": via},

@@ -60,8 +60,7 @@ def export_command(slug, fmt, output, date_from, date_to, version, status, sight
             what=fmt,
             rows=plan.row_count,
             filters=form.query_args(),
-            actor_id=None,
-            actor_email=None,
+            actor=None,
             via=f"cli ({getpass.getuser()})",
             now=utcnow(),
         )

@@ -10,7 +10,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -52,10 +51,6 @@ class ImportResult:
     version: SurveyVersion
     # "created", "new_version" (the old one has responses), "updated" (in place) or "unchanged".
     outcome: str
-
-
-def _actor_fields(actor: User | None) -> dict[str, Any]:
-    return {"actor_id": actor.id if actor else None, "actor_email": actor.email if actor else None}
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -112,7 +107,7 @@ def create_survey(
     session.flush()
     record_audit(
         session,
-        **_actor_fields(actor),
+        actor=actor,
         action="survey.create",
         target=f"survey:{survey.slug}",
         details={"version": 1, "source": source},
@@ -150,7 +145,7 @@ def update_definition(
     session.flush()
     record_audit(
         session,
-        **_actor_fields(actor),
+        actor=actor,
         action="survey.edit",
         target=f"survey:{survey.slug}",
         details={"version": version.number, "outcome": outcome, "source": source},
@@ -173,7 +168,7 @@ def set_survey_status(session: Session, survey: Survey, status: SurveyStatus, ac
         return
     survey.status = status
     survey.updated_at = now
-    record_audit(session, **_actor_fields(actor), action=f"survey.{status.value}", target=f"survey:{survey.slug}", now=now)
+    record_audit(session, actor=actor, action=f"survey.{status.value}", target=f"survey:{survey.slug}", now=now)
 
 
 def set_survey_dates(
@@ -199,7 +194,7 @@ def set_survey_dates(
     version.definition = definition
     record_audit(
         session,
-        **_actor_fields(actor),
+        actor=actor,
         action="survey.dates",
         target=f"survey:{survey.slug}",
         details={"opens_at": definition["settings"]["opens_at"], "closes_at": definition["settings"]["closes_at"]},
@@ -216,7 +211,7 @@ def duplicate_survey(
     result = create_survey(session, definition, actor, now, status=SurveyStatus.closed, source=f"duplicate:{survey.slug}")
     record_audit(
         session,
-        **_actor_fields(actor),
+        actor=actor,
         action="survey.duplicate",
         target=f"survey:{survey.slug}",
         details={"copy": slug},

@@ -107,7 +107,6 @@ def _closing(chunks, reader: Session):
 
 def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension: str):
     """Plan the download in a snapshot, write the audit entry, then stream from that snapshot."""
-    actor_id, actor_email = current_user.id, current_user.email
     reader = reading_session(db.engine)
     try:
         survey = _survey(reader, slug)
@@ -122,8 +121,7 @@ def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension:
             what=what,
             rows=len(plan.codebook) if what == "codebook" else plan.row_count,
             filters=form.query_args(),
-            actor_id=actor_id,
-            actor_email=actor_email,
+            actor=current_user._get_current_object(),
             via="web",
             now=now,
         )

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from accounts.models import Role
+from accounts.models import Role, User
 from sight.audit import record_audit
 from sight.db import utcnow
 from sight.models import AuditEntry
@@ -95,11 +95,14 @@ def test_the_dashboard_without_panels_says_so(app, people):
 def test_the_audit_log_is_newest_first_paginated_and_filtered(client, people, read):
     start = utcnow() - timedelta(days=1)
 
+    admin_id = people["admin"].id
+
     def write(session):
+        admin = session.get(User, admin_id)
         for i in range(55):
-            record_audit(session, actor_id=1, actor_email="ada@example.com", action="survey.export",
+            record_audit(session, actor=admin, action="survey.export",
                          target=f"export-{i:02d}", details={"rows": i}, now=start + timedelta(minutes=i))
-        record_audit(session, actor_id=1, actor_email="ada@example.com", action="membership.grant",
+        record_audit(session, actor=admin, action="membership.grant",
                      target="user:9", details={"reason": "prize"}, now=start - timedelta(minutes=1))
         session.commit()
 
