@@ -97,7 +97,13 @@ class LedgerEntry(db.Model):
 
 
 class DonationStatus(enum.Enum):
+    """awaiting_card → charging (claimed by one request) → completed; a declined card goes back to
+    awaiting_card with a fresh SetupIntent; a bank that asks for 3-D Secure parks it in
+    authenticating until Stripe says how that ended."""
+
     awaiting_card = "awaiting_card"
+    charging = "charging"
+    authenticating = "authenticating"
     completed = "completed"
 
 
@@ -121,6 +127,8 @@ class Donation(db.Model):
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When a request claimed it to charge the card: only that request calls Stripe.
+    claimed_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
 
     donor: Mapped[Donor] = relationship()

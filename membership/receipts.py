@@ -46,7 +46,8 @@ def queue_receipt(session: Session, entry: LedgerEntry, ctx: MembershipContext, 
     settings, links = ctx.settings, ctx.links
     donor = session.get(Donor, entry.donor_id)
     user = session.get(User, donor.user_id)
-    status = sight_plus_status_of(session, user.id, now, settings=settings)
+    # Stripe's clock can be a moment ahead of the request that asked it to charge.
+    status = sight_plus_status_of(session, user.id, max(now, entry.paid_at), settings=settings)
     gift = "annual gift" if entry.kind is GiftKind.recurring else "gift"
     lines = [
         f"Thank you for your {gift} of {format_money(entry.amount_cents)} ({entry.currency.upper()}) to Sight.",

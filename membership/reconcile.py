@@ -12,7 +12,7 @@ from membership.context import MembershipContext
 from membership.donors import NotYetRecorded
 from membership.ledger import apply_payment_intent, apply_refund, record_invoice, sync_subscription
 from membership.models import LedgerEntry, StripeEvent, Subscription
-from membership.webhook import ensure_entry
+from membership.webhook import charge_facts, ensure_entry
 from sight.audit import record_audit
 from sight.templating import format_money
 
@@ -80,8 +80,9 @@ def _reconcile_one(
         sync_subscription(session, result, now)
         return [f"annual gift {object_id}: {before or 'missing'} -> {after[0]}, renews {after[1]:%Y-%m-%d}, {format_money(after[2])}"]
     if event_type == "charge.refunded":
-        charge = gateway.retrieve_charge(object_id)
-        entry = ensure_entry(session, ctx, charge, now)
+        facts = charge_facts(gateway, object_id)
+        charge = facts.charge
+        entry = ensure_entry(session, ctx, facts, now)
         before = entry.refunded_cents
         apply_refund(entry, charge)
         if entry.refunded_cents == before:

@@ -8,29 +8,38 @@ from __future__ import annotations
 import logging
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from membership.benefits import published_benefits
 from membership.context import MembershipContext, context_for
-from membership.donors import NotYetRecorded, donor_for_user, find_or_create_donor
+from membership.donors import NotYetRecorded, donor_for_user
 from membership.giving import (
     CardNotConfirmed,
+    ChargeOutcome,
+    GiftInHand,
+    begin_donation,
     cancel_annual_gift,
     change_annual_amount,
-    complete_donation,
-    confirm_from_stripe,
+    charge_gift,
+    check_authentication,
+    claim_authenticating,
+    claim_donation,
     current_annual_gift,
+    fetch_confirmation,
     finish_card_update,
-    retry_with_new_card,
+    note_card_setup,
+    open_card_setup,
+    record_charge,
+    record_confirmation,
+    release_claim,
     scheduled_successor,
     start_card_update,
-    start_donation,
 )
 from membership.forms import OTHER, CancelForm, ChangeAmountForm, ConfirmCardForm, DonateForm
-from membership.models import Donation, Donor, GiftKind, LedgerEntry
+from membership.models import Donation, DonationStatus, Donor, GiftKind, LedgerEntry
 from membership.status import sight_plus_status_of
-from membership.stripe_api import BadSignature, CardDeclined, StripeProblem
-from membership.webhook import apply_stored_event, note_failure, store_event
+from membership.stripe_api import BadSignature, StripeProblem
+from membership.webhook import MAX_ID, apply_stored_event, event_problem, note_failure, read_stripe, store_event
 from sight.db import utcnow
 from sight.errors import render_error
 from sight.extensions import db
@@ -104,95 +113,155 @@ def donate():
         if request.args.get("frequency") in ("once", "yearly"):
             form.frequency.data = request.args["frequency"]
     if form.validate_on_submit():
-        now = utcnow()
+        ctx, now = context(), utcnow()
+        gift = begin_donation(
+            db.session,
+            email=form.email.data,
+            name=form.name.data.strip(),
+            kind=GiftKind.recurring if form.frequency.data == "yearly" else GiftKind.one_off,
+            amount_cents=form.cents,
+            message=(form.message.data or "").strip(),
+            ctx=ctx,
+            now=now,
+        )
+        db.session.commit()
         try:
-            donor = find_or_create_donor(db.session, email=form.email.data, name=form.name.data.strip(), now=now)
-            donation = start_donation(
-                db.session,
-                donor=donor,
-                kind=GiftKind.recurring if form.frequency.data == "yearly" else GiftKind.one_off,
-                amount_cents=form.cents,
-                message=(form.message.data or "").strip(),
-                ctx=context(),
-                now=now,
-            )
+            customer_id, setup_intent_id = open_card_setup(ctx.gateway, gift)
         except StripeProblem:
-            db.session.rollback()
             log.exception("Starting a donation failed at Stripe")
             flash(STRIPE_UNAVAILABLE, "error")
         else:
+            note_card_setup(db.session, gift, customer_id, setup_intent_id)
             db.session.commit()
-            return redirect(url_for("membership.pay", token=context().links.donation_token(donation.id)))
+            return redirect(url_for("membership.pay", token=ctx.links.donation_token(gift.donation_id)))
     return render_template("membership/donate.html", form=form, settings=context().settings)
 
 
-def _render_pay(donation: Donation, token: str, card_error: str | None = None, payment_secret: str | None = None):
+def _render_pay(
+    donation_id: int,
+    token: str,
+    *,
+    card_error: str | None = None,
+    payment_secret: str | None = None,
+    processing: bool = False,
+):
+    """The pay page: the card form (a SetupIntent's secret), the bank's check (a PaymentIntent's
+    secret), or "we are on it" while another request charges the gift."""
     client_secret = None
-    if payment_secret is None:
-        client_secret = context().gateway.retrieve_setup_intent(donation.setup_intent_id).client_secret
+    if payment_secret is None and not processing:
+        setup_intent_id = db.session.get(Donation, donation_id).setup_intent_id
+        db.session.commit()  # no transaction stays open while Stripe answers
+        client_secret = context().gateway.retrieve_setup_intent(setup_intent_id).client_secret
     return render_template(
         "membership/pay.html",
-        donation=donation,
+        donation=db.session.get(Donation, donation_id),
         token=token,
         form=ConfirmCardForm(),
         client_secret=client_secret,
         payment_secret=payment_secret,
+        processing=processing,
         card_error=card_error,
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
         stripe_js_url=current_app.config["STRIPE_JS_URL"],
     )
 
 
+def _after_charge(donation_id: int, token: str, outcome: ChargeOutcome):
+    if outcome.paid:
+        return redirect(url_for("membership.thanks", token=token))
+    if outcome.action_client_secret:
+        return _render_pay(donation_id, token, payment_secret=outcome.action_client_secret)
+    if outcome.not_confirmed:
+        return _render_pay(donation_id, token, card_error="Please enter your card details, then press the button.")
+    if outcome.declined:
+        return _render_pay(donation_id, token, card_error=outcome.declined)
+    return _render_pay(donation_id, token, processing=True)
+
+
+def _charge(donation_id: int, token: str):
+    """Claim the gift (one request wins), charge it with no transaction open, record the answer."""
+    ctx, now = context(), utcnow()
+    gift = claim_donation(db.session, donation_id, now)
+    db.session.commit()
+    if gift is None:
+        # Another request is charging it (a double click, a second tab): show how that goes.
+        return redirect(url_for("membership.pay", token=token))
+    try:
+        outcome = charge_gift(ctx.gateway, gift)
+    except StripeProblem:
+        release_claim(db.session, gift)
+        db.session.commit()
+        raise
+    record_charge(db.session, ctx, gift, outcome, now)
+    db.session.commit()
+    return _after_charge(donation_id, token, outcome)
+
+
+def _bank_check(donation_id: int, token: str):
+    """A gift waiting for the bank's 3-D Secure check: ask Stripe how it ended."""
+    ctx, now = context(), utcnow()
+    gift = claim_authenticating(db.session, donation_id, now)
+    db.session.commit()
+    if gift is None:
+        return _render_pay(donation_id, token, processing=True)
+    try:
+        outcome = check_authentication(ctx.gateway, gift)
+    except StripeProblem:
+        release_claim(db.session, gift, back_to=DonationStatus.authenticating)
+        db.session.commit()
+        raise
+    record_charge(db.session, ctx, gift, outcome, now)
+    db.session.commit()
+    return _after_charge(donation_id, token, outcome)
+
+
 def pay(token: str):
     donation = _donation_from(token)
     if donation is None:
         return _bad_link()
-    if donation.status.value == "completed":
+    donation_id, status = donation.id, donation.status
+    db.session.commit()
+    if status is DonationStatus.completed:
         return redirect(url_for("membership.thanks", token=token))
-    form = ConfirmCardForm()
     try:
-        if not form.validate_on_submit():
-            return _render_pay(donation, token)
-        try:
-            outcome = complete_donation(db.session, context(), donation, utcnow())
-        except CardDeclined as declined:
-            db.session.rollback()
-            retry_with_new_card(db.session, context().gateway, donation)
-            db.session.commit()
-            return _render_pay(donation, token, card_error=str(declined))
-        except CardNotConfirmed:
-            db.session.rollback()
-            return _render_pay(donation, token, card_error="Please enter your card details, then press the button.")
-        db.session.commit()
-        if outcome.action_client_secret:
-            return _render_pay(donation, token, payment_secret=outcome.action_client_secret)
-        return redirect(url_for("membership.thanks", token=token))
+        if request.method == "POST" and ConfirmCardForm().validate_on_submit():
+            return _charge(donation_id, token)
+        if status is DonationStatus.authenticating:
+            return _bank_check(donation_id, token)
+        if status is DonationStatus.charging:
+            return _render_pay(donation_id, token, processing=True)
+        return _render_pay(donation_id, token)
     except StripeProblem:
-        return _stripe_unavailable(f"Completing donation {donation.id}")
+        return _stripe_unavailable(f"Completing donation {donation_id}")
 
 
 def thanks(token: str):
     donation = _donation_from(token)
     if donation is None:
         return _bad_link()
-    try:
-        confirm_from_stripe(db.session, context(), donation, utcnow())
-        db.session.commit()
-    except (StripeProblem, NotYetRecorded):
-        # The webhook records it as soon as Stripe confirms; the page says it is on its way.
-        db.session.rollback()
+    ctx, gift, done = context(), GiftInHand.of(donation), donation.status is DonationStatus.completed
+    db.session.commit()
+    if not done:
+        try:
+            outcome = fetch_confirmation(ctx.gateway, gift)
+            if outcome is not None:
+                record_confirmation(db.session, ctx, outcome, utcnow())
+                db.session.commit()
+        except (StripeProblem, NotYetRecorded):
+            # The webhook records it as soon as Stripe confirms; the page says it is on its way.
+            db.session.rollback()
+    donation = db.session.get(Donation, gift.donation_id)
     return render_template(
         "membership/thanks.html",
         donation=donation,
-        status=status_of(donation.donor.user_id),
-        settings=context().settings,
+        status=status_of(gift.user_id),
+        settings=ctx.settings,
     )
 
 
 # --- the member area ------------------------------------------------------------------
 
 
-@login_required
 def account():
     donor = donor_for_user(db.session, current_user.id)
     entries = sorted(donor.entries, key=lambda e: e.paid_at, reverse=True) if donor else []
@@ -207,7 +276,6 @@ def account():
     )
 
 
-@login_required
 def receipt(entry_id: int):
     entry = db.session.get(LedgerEntry, entry_id)
     if entry is None or entry.donor.user_id != current_user.id:
@@ -326,19 +394,30 @@ def stripe_webhook():
             current_app.config.get("STRIPE_WEBHOOK_TOLERANCE", 300),
         )
         event_id = event["id"]
-        if not isinstance(event_id, str) or not isinstance(event.get("data", {}).get("object"), dict):
+        if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID:
+            raise BadSignature("not an event id")
+        if not isinstance(event.get("data", {}).get("object"), dict):
             raise BadSignature("not an event")
-    except (BadSignature, KeyError, AttributeError):
+    except (BadSignature, KeyError, AttributeError, TypeError):
         return {"error": "invalid signature or body"}, 400
     live_key = current_app.config["STRIPE_SECRET_KEY"].startswith(("sk_live_", "rk_live_"))
     if bool(event.get("livemode")) != live_key:
         return {"status": "ignored", "reason": "livemode does not match our key"}, 200
 
-    now = utcnow()
-    store_event(db.session, event, body.decode("utf-8", "replace"), now)
+    now, ctx = utcnow(), context()
+    processed = store_event(db.session, event, body.decode("utf-8", "replace"), now).processed_at is not None
     db.session.commit()
+    problem = event_problem(event)
+    if problem:
+        note_failure(db.session, event_id, problem)
+        db.session.commit()
+        return {"error": problem}, 400
+    if processed:
+        return {"status": "duplicate"}, 200
     try:
-        outcome = apply_stored_event(db.session, context(), event_id, now)
+        # Stripe is read before the transaction that applies the event begins.
+        facts = read_stripe(ctx.gateway, event["type"], event["data"]["object"])
+        outcome = apply_stored_event(db.session, ctx, event_id, facts, now)
         db.session.commit()
     except NotYetRecorded as exc:
         db.session.rollback()
