@@ -42,7 +42,9 @@ bp.add_url_rule("/account/receipts/<int:entry_id>", endpoint="receipt", view_fun
 # Managing an annual gift with the signed link from a receipt or reminder
 _public("/manage/<token>", views.manage)
 _public("/manage/<token>/cancel", views.manage_cancel, ("POST",))
+_public("/manage/<token>/resume", views.manage_resume, ("POST",))
 _public("/manage/<token>/amount", views.manage_amount, ("POST",))
+_public("/manage/<token>/new-link", views.manage_new_link, ("POST",))
 _public("/manage/<token>/card", views.manage_card, ("GET", "POST"))
 
 # Stripe's webhook: signed by Stripe, so no CSRF token

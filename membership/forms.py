@@ -131,6 +131,17 @@ class CancelForm(FlaskForm):
     )
 
 
+class ResumeForm(FlaskForm):
+    confirm = BooleanField(
+        "Yes, resume my annual gift: renew it at the end of the year I have paid for",
+        validators=[DataRequired("Tick the box to confirm.")],
+    )
+
+
+class NewLinkForm(FlaskForm):
+    """Only the CSRF token: the new link goes to the donor's email address, not to this page."""
+
+
 class ChangeAmountForm(FlaskForm):
     new_amount = StringField(
         "New yearly amount (in dollars)",

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from membership.context import MembershipContext
 from membership.donors import find_or_create_donor
 from membership.ledger import apply_invoice, apply_payment_intent, sync_subscription
+from membership.receipts import queue_change_confirmation, queue_new_link
 from membership.models import (
     Donation,
     DonationStatus,
@@ -383,67 +384,164 @@ def scheduled_successor(session: Session, subscription: Subscription) -> Subscri
     )
 
 
-def cancel_annual_gift(
-    session: Session, gateway: StripeGateway, subscription: Subscription, now: datetime
-) -> None:
-    """Stop renewing: the year already paid for still counts. A scheduled new amount goes too."""
-    successor = scheduled_successor(session, subscription)
-    if successor is not None:
-        sync_subscription(session, gateway.cancel_subscription_now(successor.stripe_subscription_id), now)
-    sync_subscription(
-        session, gateway.set_cancel_at_period_end(subscription.stripe_subscription_id, True), now
+class ManageRefused(Exception):
+    """An action the annual gift's state does not allow; the message is for the donor."""
+
+
+RENEWING, CANCELLED, NO_GIFT = "renewing", "cancelled", "none"
+ACTIONS = {RENEWING: {"cancel", "amount", "card"}, CANCELLED: {"resume"}, NO_GIFT: set()}
+REFUSALS = {
+    CANCELLED: "Your annual gift is cancelled, so it can't be changed. To keep giving, resume it first.",
+    NO_GIFT: "You have no annual gift to change.",
+}
+
+
+def annual_state(annual: Subscription | None) -> str:
+    """"renewing" (it will renew, perhaps at a new amount), "cancelled" (it ends at the end of the
+    year paid for) or "none"."""
+    if annual is None:
+        return NO_GIFT
+    if annual.cancel_at_period_end and not annual.pending_amount_cents:
+        return CANCELLED
+    return RENEWING
+
+
+@dataclass(frozen=True)
+class AnnualInHand:
+    """An annual gift as plain values, so that Stripe can be called with no transaction open."""
+
+    stripe_id: str
+    donor_id: int
+    user_id: int
+    customer_id: str
+    currency: str
+    period_end: datetime
+    successor_stripe_id: str | None
+
+
+def annual_for_action(session: Session, donor: Donor, action: str) -> AnnualInHand:
+    """The donor's current annual gift, if its state allows `action`; ManageRefused otherwise."""
+    annual = current_annual_gift(session, donor)
+    state = annual_state(annual)
+    if action not in ACTIONS[state]:
+        raise ManageRefused(REFUSALS.get(state, "That change isn't possible any more."))
+    successor = scheduled_successor(session, annual)
+    return AnnualInHand(
+        stripe_id=annual.stripe_subscription_id,
+        donor_id=donor.id,
+        user_id=donor.user_id,
+        customer_id=donor.stripe_customer_id,
+        currency=annual.currency,
+        period_end=annual.current_period_end,
+        successor_stripe_id=successor.stripe_subscription_id if successor else None,
     )
-    subscription.pending_amount_cents = None
 
 
-def change_annual_amount(
-    session: Session,
-    gateway: StripeGateway,
-    subscription: Subscription,
-    amount_cents: int,
-    now: datetime,
-) -> None:
-    """From the next renewal on, give `amount_cents` a year; nothing is charged now.
+def stripe_cancel(gateway: StripeGateway, annual: AnnualInHand) -> list[SubscriptionResult]:
+    """Stripe only: stop renewing (the year paid for still counts); a scheduled new amount goes too."""
+    results = []
+    if annual.successor_stripe_id:
+        results.append(gateway.cancel_subscription_now(annual.successor_stripe_id))
+    results.append(gateway.set_cancel_at_period_end(annual.stripe_id, True))
+    return results
+
+
+def stripe_resume(gateway: StripeGateway, annual: AnnualInHand) -> list[SubscriptionResult]:
+    return [gateway.set_cancel_at_period_end(annual.stripe_id, False)]
+
+
+def stripe_change_amount(
+    gateway: StripeGateway, annual: AnnualInHand, amount_cents: int, now: datetime
+) -> list[SubscriptionResult]:
+    """Stripe only: from the next renewal on, give `amount_cents` a year; nothing is charged now.
 
     The current gift stops renewing and a new one, billed from the renewal date, takes over:
     both Stripe and localstripe support that without prorating a donation.
     """
-    donor = subscription.donor
-    plan_id = gateway.ensure_plan(amount_cents, subscription.currency)
-    successor = scheduled_successor(session, subscription)
-    if successor is not None:
-        sync_subscription(session, gateway.change_subscription_plan(successor.stripe_subscription_id, plan_id), now)
+    plan_id = gateway.ensure_plan(amount_cents, annual.currency)
+    if annual.successor_stripe_id:
+        results = [gateway.change_subscription_plan(annual.successor_stripe_id, plan_id)]
     else:
-        result = gateway.create_subscription(
-            customer=donor.stripe_customer_id,
-            plan_id=plan_id,
-            metadata={
-                "user_id": str(donor.user_id),
-                "kind": GiftKind.recurring.value,
-                "replaces": subscription.stripe_subscription_id,
-            },
-            idempotency_key=f"sight-change-{subscription.stripe_subscription_id}-{amount_cents}-{int(now.timestamp())}",
-            starts_at=subscription.current_period_end,
-        )
+        results = [
+            gateway.create_subscription(
+                customer=annual.customer_id,
+                plan_id=plan_id,
+                metadata={
+                    "user_id": str(annual.user_id),
+                    "kind": GiftKind.recurring.value,
+                    "replaces": annual.stripe_id,
+                },
+                idempotency_key=f"sight-change-{annual.stripe_id}-{amount_cents}-{int(now.timestamp())}",
+                starts_at=annual.period_end,
+            )
+        ]
+    results.append(gateway.set_cancel_at_period_end(annual.stripe_id, True))
+    return results
+
+
+def record_annual_change(
+    session: Session,
+    ctx: MembershipContext,
+    annual: AnnualInHand,
+    change: str,
+    results: list[SubscriptionResult],
+    now: datetime,
+    *,
+    amount_cents: int | None = None,
+) -> Subscription:
+    """Write down what Stripe said after a change, and confirm it to the donor by email.
+    Cancelling also revokes every manage link sent so far."""
+    for result in results:
         sync_subscription(session, result, now)
-    sync_subscription(
-        session, gateway.set_cancel_at_period_end(subscription.stripe_subscription_id, True), now
-    )
-    subscription.pending_amount_cents = amount_cents
+    subscription = session.scalar(select(Subscription).where(Subscription.stripe_subscription_id == annual.stripe_id))
+    donor = subscription.donor
+    if change == "cancel":
+        subscription.pending_amount_cents = None
+        donor.manage_version += 1
+    elif change == "amount":
+        subscription.pending_amount_cents = amount_cents
+    session.flush()
+    queue_change_confirmation(session, ctx, subscription, change, now)
+    return subscription
 
 
-def start_card_update(session: Session, gateway: StripeGateway, donor: Donor, now: datetime) -> str:
-    """A SetupIntent for a new card; returns its client secret for the Card Element."""
+def new_manage_link(session: Session, ctx: MembershipContext, donor: Donor, now: datetime) -> None:
+    """Revoke every manage link sent so far and email the donor a new one."""
+    donor.manage_version += 1
+    session.flush()
+    queue_new_link(session, ctx, donor, now)
+
+
+def cancel_annual_gift(
+    session: Session, ctx: MembershipContext, subscription: Subscription, now: datetime
+) -> None:
+    """Stop renewing when the account closes (called inside the closing transaction, which must
+    not finish without Stripe's answer)."""
+    successor = scheduled_successor(session, subscription)
+    results = []
+    if successor is not None:
+        results.append(ctx.gateway.cancel_subscription_now(successor.stripe_subscription_id))
+    results.append(ctx.gateway.set_cancel_at_period_end(subscription.stripe_subscription_id, True))
+    for result in results:
+        sync_subscription(session, result, now)
+    subscription.pending_amount_cents = None
+
+
+def start_card_update(gateway: StripeGateway, annual: AnnualInHand, now: datetime) -> str:
+    """Stripe only: a SetupIntent for a new card; returns its client secret for the Card Element."""
     setup = gateway.create_setup_intent(
-        customer=donor.stripe_customer_id,
-        metadata={"kind": "card_update", "user_id": str(donor.user_id)},
-        idempotency_key=f"sight-card-{donor.id}-{int(now.timestamp() * 1000)}",
+        customer=annual.customer_id,
+        metadata={"kind": "card_update", "user_id": str(annual.user_id)},
+        idempotency_key=f"sight-card-{annual.donor_id}-{int(now.timestamp() * 1000)}",
     )
     return setup.client_secret
 
 
-def finish_card_update(gateway: StripeGateway, donor: Donor, setup_intent_id: str) -> None:
+def finish_card_update(gateway: StripeGateway, annual: AnnualInHand, setup_intent_id: str) -> None:
+    """Stripe only: make the card the browser just confirmed the one renewals are charged to."""
+    if not setup_intent_id.startswith("seti_") or len(setup_intent_id) > 255:
+        raise CardNotConfirmed("not a SetupIntent")
     setup = gateway.retrieve_setup_intent(setup_intent_id)
-    if setup.status != "succeeded" or setup.customer != donor.stripe_customer_id or not setup.payment_method:
+    if setup.status != "succeeded" or setup.customer != annual.customer_id or not setup.payment_method:
         raise CardNotConfirmed(setup.status)
-    gateway.set_default_card(customer=donor.stripe_customer_id, payment_method=setup.payment_method)
+    gateway.set_default_card(customer=annual.customer_id, payment_method=setup.payment_method)

@@ -44,6 +44,9 @@ class Donor(db.Model):
         ForeignKey("user_account.id", ondelete="CASCADE"), unique=True
     )
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Signed manage links carry this number; cancelling, closing the account and "send me a new
+    # link" raise it, and every older link stops working.
+    manage_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship()

@@ -6,6 +6,7 @@ A reminder or failure notice is sent at most once: a unique key on `renewal_noti
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,15 @@ from sight.mail import queue_mail
 from sight.templating import format_money
 
 REMINDER_LEAD = timedelta(days=14)
+
+
+def day(moment: datetime, zone: str) -> str:
+    """A date as a donor reads it: in the display time zone, like the pages ("1 December 2027")."""
+    return f"{moment.astimezone(ZoneInfo(zone)):%-d %B %Y}"
+
+
+def _manage_link(links: Links, donor: Donor) -> str:
+    return links.manage_url(donor.id, donor.manage_version)
 
 
 def mail_donor(session: Session, user: User, *, subject: str, lines: list[str], kind: str, now: datetime) -> None:
@@ -68,7 +78,7 @@ def queue_receipt(session: Session, entry: LedgerEntry, ctx: MembershipContext, 
         "",
         f"Your receipts and Sight+ status: {links.account_url()}",
         "Manage your annual gift (cancel, change the amount, update the card), no sign-in needed:",
-        links.manage_url(donor.id),
+        _manage_link(links, donor),
     ]
     mail_donor(
         session, user, subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight", lines=lines, kind="receipt", now=now
@@ -86,6 +96,61 @@ def resend_receipt(
         details={"to": to}, now=now,
     )
     return to
+
+
+# --- confirmations of changes ---------------------------------------------------------
+
+
+def queue_change_confirmation(
+    session: Session, ctx: MembershipContext, subscription: Subscription, change: str, now: datetime
+) -> None:
+    """Tell the donor what just changed in their annual gift, whoever made the change."""
+    zone = ctx.settings.display_timezone
+    ends = day(subscription.current_period_end, zone)
+    amount = format_money(subscription.yearly_amount_cents)
+    link = _manage_link(ctx.links, subscription.donor)
+    subject, lines = {
+        "cancel": (
+            "Your annual gift to Sight is cancelled",
+            [f"Your annual gift of {amount} will not renew. It ends on {ends}; the year you paid for still counts.",
+             "", "Changed your mind? You can resume it before then, no sign-in needed:", link],
+        ),
+        "resume": (
+            "Your annual gift to Sight will renew",
+            [f"Your annual gift of {amount} is back on: it renews on {ends}.",
+             "", "To change it, no sign-in needed:", link],
+        ),
+        "amount": (
+            "The amount of your annual gift to Sight has changed",
+            [f"From {ends} your annual gift will be {format_money(subscription.pending_amount_cents or 0)} a year "
+             f"(it was {amount}). Nothing is charged before then.",
+             "", "To change it again, no sign-in needed:", link],
+        ),
+        "card": (
+            "The card for your annual gift to Sight has changed",
+            [f"Your next renewal, on {ends}, will be charged to the card you just gave us.",
+             "", "If you did not make this change, reply to this email. To manage your gift:", link],
+        ),
+    }[change]
+    lines += ["", "If you didn't ask for this, please reply to this email."] if change != "card" else []
+    mail_donor(session, subscription.donor.user, subject=subject, lines=lines, kind=f"annual_gift_{change}", now=now)
+
+
+def queue_new_link(session: Session, ctx: MembershipContext, donor: Donor, now: datetime) -> None:
+    lines = [
+        "Here is a new link to manage your annual gift to Sight. Links we sent you before no longer work.",
+        "",
+        _manage_link(ctx.links, donor),
+    ]
+    mail_donor(session, donor.user, subject="Your new link to manage your annual gift", lines=lines, kind="manage_link", now=now)
+
+
+def queue_grant_confirmation(session: Session, user: User, ends_at: datetime, zone: str, now: datetime) -> None:
+    lines = [
+        f"You are Sight+ until {day(ends_at, zone)}, with our compliments.",
+        "Thank you for what you do for Sight.",
+    ]
+    mail_donor(session, user, subject="You are Sight+", lines=lines, kind="complimentary_grant", now=now)
 
 
 # --- renewal reminders and failure notices --------------------------------------------
@@ -106,7 +171,7 @@ def _claim(session: Session, subscription: Subscription, kind: NoticeKind, key: 
 def _queue_notice(
     session: Session, subscription: Subscription, subject: str, opening: str, kind: str, links: Links, now: datetime
 ) -> None:
-    lines = [opening, "", "To update your card, cancel or change the amount, no sign-in needed:", links.manage_url(subscription.donor_id)]
+    lines = [opening, "", "To update your card, cancel or change the amount, no sign-in needed:", _manage_link(links, subscription.donor)]
     mail_donor(session, subscription.donor.user, subject=subject, lines=lines, kind=kind, now=now)
 
 

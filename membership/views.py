@@ -18,8 +18,9 @@ from membership.giving import (
     ChargeOutcome,
     GiftInHand,
     begin_donation,
-    cancel_annual_gift,
-    change_annual_amount,
+    ManageRefused,
+    annual_for_action,
+    annual_state,
     charge_gift,
     check_authentication,
     claim_authenticating,
@@ -30,12 +31,17 @@ from membership.giving import (
     note_card_setup,
     open_card_setup,
     record_charge,
+    new_manage_link,
+    record_annual_change,
     record_confirmation,
     release_claim,
     scheduled_successor,
     start_card_update,
+    stripe_cancel,
+    stripe_change_amount,
+    stripe_resume,
 )
-from membership.forms import OTHER, CancelForm, ChangeAmountForm, ConfirmCardForm, DonateForm
+from membership.forms import OTHER, CancelForm, ChangeAmountForm, ConfirmCardForm, DonateForm, NewLinkForm, ResumeForm
 from membership.models import Donation, DonationStatus, Donor, GiftKind, LedgerEntry
 from membership.status import sight_plus_status_of
 from membership.stripe_api import BadSignature, StripeProblem
@@ -271,7 +277,7 @@ def account():
         status=status_of(current_user.id),
         entries=entries,
         annual=annual,
-        manage_url=url_for("membership.manage", token=context().links.manage_token(donor.id)) if donor else None,
+        manage_url=url_for("membership.manage", token=context().links.manage_token(donor.id, donor.manage_version)) if donor else None,
         settings=context().settings,
     )
 
@@ -287,23 +293,44 @@ def receipt(entry_id: int):
 
 
 def _donor_from(token: str) -> Donor | None:
-    donor_id = context().links.load_manage(token)
-    return db.session.get(Donor, donor_id) if donor_id is not None else None
+    """The donor a manage link belongs to, while that link is the newest and the account is open."""
+    loaded = context().links.load_manage(token)
+    if loaded is None:
+        return None
+    donor_id, version = loaded
+    donor = db.session.get(Donor, donor_id)
+    if donor is None or donor.manage_version != version or donor.user.closed_at is not None:
+        return None
+    return donor
 
 
-def _render_manage(donor: Donor, token: str, cancel_form=None, amount_form=None, status_code=200):
+def _dead_link():
+    return render_error(
+        404,
+        "That link doesn't work any more",
+        "Links to manage an annual gift stop working when the gift is cancelled, when a new link is "
+        "sent, and when the account is closed. The newest link is in your most recent email from us.",
+    )
+
+
+def _render_manage(donor: Donor, token: str, forms: dict | None = None, status_code=200, refusal: str | None = None):
     annual = current_annual_gift(db.session, donor)
     successor = scheduled_successor(db.session, annual) if annual else None
+    forms = forms or {}
     return (
         render_template(
             "membership/manage.html",
             donor=donor,
             token=token,
             annual=annual,
+            state=annual_state(annual),
             successor=successor,
             status=status_of(donor.user_id),
-            cancel_form=cancel_form or CancelForm(),
-            amount_form=amount_form or ChangeAmountForm(settings=context().settings),
+            refusal=refusal,
+            cancel_form=forms.get("cancel") or CancelForm(),
+            resume_form=forms.get("resume") or ResumeForm(),
+            amount_form=forms.get("amount") or ChangeAmountForm(settings=context().settings),
+            new_link_form=NewLinkForm(),
             settings=context().settings,
         ),
         status_code,
@@ -313,72 +340,104 @@ def _render_manage(donor: Donor, token: str, cancel_form=None, amount_form=None,
 def manage(token: str):
     donor = _donor_from(token)
     if donor is None:
-        return _bad_link()
+        return _dead_link()
     return _render_manage(donor, token)
 
 
-def _manage_action(token: str, action):
+def _manage_change(token: str, action: str, form, stripe_change, done: str, **record):
+    """Check the link, the form and that the gift's state allows the action; call Stripe with no
+    transaction open; write what Stripe said and confirm it by email."""
     donor = _donor_from(token)
     if donor is None:
-        return _bad_link()
-    annual = current_annual_gift(db.session, donor)
-    if annual is None:
-        flash("You have no annual gift to change.", "info")
-        return redirect(url_for("membership.manage", token=token))
+        return _dead_link()
+    if not form.validate_on_submit():
+        return _render_manage(donor, token, forms={action: form}, status_code=400)
     try:
-        return action(donor, annual)
+        annual = annual_for_action(db.session, donor, action)
+    except ManageRefused as refused:
+        return _render_manage(donor, token, status_code=409, refusal=str(refused))
+    db.session.commit()
+    ctx, now = context(), utcnow()
+    try:
+        results = stripe_change(ctx.gateway, annual)
     except StripeProblem:
-        return _stripe_unavailable(f"Managing the annual gift of donor {donor.id}")
+        return _stripe_unavailable(f"Managing the annual gift of donor {annual.donor_id}")
+    # Values the form gave once it validated (e.g. the new amount) are read now.
+    values = {name: value() for name, value in record.items()}
+    subscription = record_annual_change(db.session, ctx, annual, action, results, now, **values)
+    db.session.commit()
+    flash(done, "success")
+    donor = subscription.donor
+    return redirect(url_for("membership.manage", token=ctx.links.manage_token(donor.id, donor.manage_version)))
 
 
 def manage_cancel(token: str):
-    def action(donor, annual):
-        form = CancelForm()
-        if not form.validate_on_submit():
-            return _render_manage(donor, token, cancel_form=form, status_code=400)
-        cancel_annual_gift(db.session, context().gateway, annual, utcnow())
-        db.session.commit()
-        flash("Your annual gift will not renew. Thank you for your support this year.", "success")
-        return redirect(url_for("membership.manage", token=token))
+    return _manage_change(
+        token, "cancel", CancelForm(), stripe_cancel,
+        "Your annual gift will not renew. Thank you for your support this year. We've emailed you a link to resume it.",
+    )
 
-    return _manage_action(token, action)
+
+def manage_resume(token: str):
+    return _manage_change(token, "resume", ResumeForm(), stripe_resume, "Your annual gift will renew. Thank you!")
 
 
 def manage_amount(token: str):
-    def action(donor, annual):
-        form = ChangeAmountForm(settings=context().settings)
-        if not form.validate_on_submit():
-            return _render_manage(donor, token, amount_form=form, status_code=400)
-        change_annual_amount(db.session, context().gateway, annual, form.cents, utcnow())
-        db.session.commit()
-        flash("Your new amount will be charged from your next renewal.", "success")
-        return redirect(url_for("membership.manage", token=token))
+    form = ChangeAmountForm(settings=context().settings)
+    now = utcnow()
 
-    return _manage_action(token, action)
+    def change(gateway, annual):
+        return stripe_change_amount(gateway, annual, form.cents, now)
+
+    return _manage_change(
+        token, "amount", form, change, "Your new amount will be charged from your next renewal.",
+        amount_cents=lambda: form.cents,
+    )
+
+
+def manage_new_link(token: str):
+    donor = _donor_from(token)
+    if donor is None:
+        return _dead_link()
+    if not NewLinkForm().validate_on_submit():
+        return _render_manage(donor, token, status_code=400)
+    new_manage_link(db.session, context(), donor, utcnow())
+    db.session.commit()
+    return render_template("membership/new_link_sent.html")
 
 
 def manage_card(token: str):
-    def action(donor, annual):
-        form = ConfirmCardForm()
+    donor = _donor_from(token)
+    if donor is None:
+        return _dead_link()
+    try:
+        annual = annual_for_action(db.session, donor, "card")
+    except ManageRefused as refused:
+        return _render_manage(donor, token, status_code=409, refusal=str(refused))
+    db.session.commit()
+    ctx, form = context(), ConfirmCardForm()
+    try:
         if form.validate_on_submit():
             try:
-                finish_card_update(context().gateway, donor, request.form.get("setup_intent", ""))
+                finish_card_update(ctx.gateway, annual, request.form.get("setup_intent", ""))
             except CardNotConfirmed:
                 flash("Your card was not saved. Please try again.", "error")
             else:
+                record_annual_change(db.session, ctx, annual, "card", [], utcnow())
+                db.session.commit()
                 flash("Your new card will be used from your next renewal.", "success")
                 return redirect(url_for("membership.manage", token=token))
-        client_secret = start_card_update(db.session, context().gateway, donor, utcnow())
-        return render_template(
-            "membership/card.html",
-            token=token,
-            form=form,
-            client_secret=client_secret,
-            publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
-            stripe_js_url=current_app.config["STRIPE_JS_URL"],
-        )
-
-    return _manage_action(token, action)
+        client_secret = start_card_update(ctx.gateway, annual, utcnow())
+    except StripeProblem:
+        return _stripe_unavailable(f"Updating the card of donor {annual.donor_id}")
+    return render_template(
+        "membership/card.html",
+        token=token,
+        form=form,
+        client_secret=client_secret,
+        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+        stripe_js_url=current_app.config["STRIPE_JS_URL"],
+    )
 
 
 # --- the Stripe webhook ---------------------------------------------------------------

@@ -100,6 +100,8 @@ class StripeFacts:
     invoice: InvoiceResult | None = None
     subscription: SubscriptionResult | None = None
     charge: ChargeResult | None = None
+    # Scheduled successors (new amounts) cancelled because the gift they replace ended early.
+    cancelled_successors: tuple[SubscriptionResult, ...] = ()
 
 
 def read_stripe(gateway: StripeGateway, event_type: str, obj: dict) -> StripeFacts:
@@ -109,12 +111,25 @@ def read_stripe(gateway: StripeGateway, event_type: str, obj: dict) -> StripeFac
     if event_type in INVOICE_PAID or event_type == "invoice.payment_failed":
         return _invoice_facts(gateway, obj["id"])
     if event_type in SUBSCRIPTION_CHANGED:
-        return StripeFacts(subscription=gateway.retrieve_subscription(obj["id"]))
+        subscription = gateway.retrieve_subscription(obj["id"])
+        return StripeFacts(subscription=subscription, cancelled_successors=cancel_orphaned_successors(gateway, subscription))
     if event_type == "charge.refunded" or (event_type == "charge.dispute.closed" and obj.get("status") == "lost"):
         # localstripe has no disputes API, so a dispute's payload is all there is; its charge is re-read.
         charge_id = obj["id"] if event_type == "charge.refunded" else obj["charge"]
         return charge_facts(gateway, charge_id if isinstance(charge_id, str) else charge_id["id"])
     return StripeFacts()
+
+
+def cancel_orphaned_successors(gateway: StripeGateway, subscription: SubscriptionResult) -> tuple[SubscriptionResult, ...]:
+    """Stripe only: an annual gift cancelled before its year ended takes the new amount the donor
+    had scheduled to follow it along (otherwise that one would start charging on its own)."""
+    if not subscription.ended_early:
+        return ()
+    return tuple(
+        gateway.cancel_subscription_now(other.id)
+        for other in gateway.customer_subscriptions(subscription.customer)
+        if other.metadata.get("replaces") == subscription.id and other.status not in ("canceled", "incomplete_expired")
+    )
 
 
 def _invoice_facts(gateway: StripeGateway, invoice_id: str) -> StripeFacts:
@@ -179,7 +194,8 @@ def _apply(
             session, subscription, facts.invoice.id, facts.invoice.amount_due_cents, ctx.links, now
         )
     elif event_type in SUBSCRIPTION_CHANGED:
-        sync_subscription(session, facts.subscription, now)
+        for result in (facts.subscription, *facts.cancelled_successors):
+            sync_subscription(session, result, now)
     elif event_type == "charge.refunded":
         apply_refund(ensure_entry(session, ctx, facts, now), facts.charge)
     elif event_type == "charge.dispute.closed" and facts.charge is not None:
