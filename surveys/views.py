@@ -14,7 +14,8 @@ from sight.db import utcnow
 from sight.extensions import csrf, db, limiter
 from surveys.blueprint import bp
 from surveys.captcha import verify_captcha
-from surveys.definition import page_answer_keys, page_field_names, raw_from_answers, read_page, shown_questions, visible_pages
+from surveys.answers import raw_from_answers, read_page
+from surveys.definition.walk import page_answer_keys, page_field_names, shown_questions, visible_pages
 from surveys.forms import HONEYPOT_FIELD, HONEYPOT_LABEL, PageForm, StartForm
 from surveys.models import Response, Survey
 from surveys.operations import (
