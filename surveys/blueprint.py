@@ -5,6 +5,7 @@
 from flask import Blueprint
 
 from surveys import cli, manage_views, staff_views, views
+from surveys.question_view import question_views
 
 bp = Blueprint("surveys", __name__, cli_group="surveys")
 
@@ -34,6 +35,8 @@ bp.add_url_rule("/staff/surveys/<slug>/export.<fmt>", view_func=staff_views.staf
 bp.add_url_rule("/staff/surveys/<slug>/codebook.csv", view_func=staff_views.staff_codebook, methods=["GET"])
 
 bp.add_app_template_filter(views.paragraphs_filter, "paragraphs")
+# The editor's preview draws a definition's questions as readers see them.
+bp.add_app_template_filter(question_views, "question_views")
 
 for command in cli.COMMANDS:
     bp.cli.add_command(command)

@@ -17,6 +17,7 @@ from surveys.answers import raw_from_answers, read_page
 from surveys.definition.walk import page_answer_keys, page_field_names, shown_questions, visible_pages
 from surveys.forms import HONEYPOT_FIELD, HONEYPOT_LABEL, PageForm, StartForm
 from surveys.models import Response, Survey
+from surveys.question_view import question_views
 from surveys.operations import (
     SurveyRefused,
     account_has_submitted,
@@ -332,9 +333,9 @@ def _render_page(survey, response, index, form, raw, *, errors=None, message=Non
             survey=survey,
             definition=definition,
             page=page,
-            questions=shown_questions(page, earlier),
-            page_question_ids={q["id"] for q in page["questions"]},
-            raw=raw,
+            questions=question_views(
+                shown_questions(page, earlier), raw, errors, page_question_ids={q["id"] for q in page["questions"]}
+            ),
             errors=errors or {},
             message=message,
             form=form,
