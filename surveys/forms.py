@@ -1,4 +1,4 @@
-"""Forms of the survey pages. The questions themselves are read by `definition.read_page`
+"""Forms of the survey pages. The questions themselves are read by `surveys.answers.read_page`
 (their fields are named by the definition); these forms carry what every page has: the CSRF
 token (with a lifetime that suits a slow reader), the honeypot, and the buttons."""
 
