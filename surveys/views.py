@@ -358,9 +358,12 @@ def _render_page(survey, response, index, form, raw, *, errors=None, message=Non
 
 def take_thanks(slug: str):
     survey = _survey_or_404(slug)
+    # A member is thanked; everyone else sees the Sight+ ask (here, never among the questions).
+    member = current_user.is_authenticated and sight_plus_at(current_user.id, utcnow())
     return render_template(
         "surveys/thanks.html",
         survey=survey,
         definition=survey.current_version.definition,
+        member=member,
         threshold_cents=current_app.config["SIGHT_PLUS_THRESHOLD_CENTS"],
     )
