@@ -6,6 +6,7 @@ actor and `now`; it may flush, the caller commits.
 from __future__ import annotations
 
 import copy
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,21 +23,25 @@ from sight.audit import record_audit
 from sight.db import utcnow
 from surveys.answers import raw_from_answers, read_page
 from surveys.definition import load_definition
-from surveys.definition.walk import page_answer_keys, questions_changed, visible_answers, visible_pages
+from surveys.definition.walk import iter_questions, page_answer_keys, questions_changed, visible_answers, visible_pages
 from surveys.models import Response, Survey, SurveyStatus, SurveyVersion
 
 DEFAULT_SURVEY_FILE = Path(__file__).resolve().parent / "data" / "reader-survey.yaml"
 TRACKING_LENGTH = 200
 REFERRER_LENGTH = 2000
+# The least time a quick reader takes to read and answer one question.
+SECONDS_PER_ANSWER = 3
 
 
 class SurveyRefused(Exception):
     """The reader cannot do this now; `reason` picks the page or message they see."""
 
-    def __init__(self, reason: str, page_index: int | None = None):
+    def __init__(self, reason: str, page_index: int | None = None, wait_seconds: int | None = None):
         super().__init__(reason)
         self.reason = reason
         self.page_index = page_index
+        # For "too_fast": how long the reader should wait before sending again.
+        self.wait_seconds = wait_seconds
 
 
 @dataclass
@@ -379,6 +384,13 @@ def first_incomplete_page(definition: dict, answers: dict) -> int | None:
     return None
 
 
+def minimum_fill_seconds(definition: dict, answers: dict) -> int:
+    """How long a person needs at least: a few seconds for each question they answered, and
+    never more than the survey's `min_seconds` (a robot fills every field at once)."""
+    answered = sum(1 for question in iter_questions(definition) if question["id"] in answers)
+    return min(definition["settings"]["min_seconds"], SECONDS_PER_ANSWER * answered)
+
+
 def submit_response(
     session: Session,
     response: Response,
@@ -400,8 +412,9 @@ def submit_response(
     incomplete = first_incomplete_page(definition, answers)
     if incomplete is not None:
         raise SurveyRefused("incomplete", page_index=incomplete)
-    if (now - response.started_at).total_seconds() < definition["settings"]["min_seconds"]:
-        raise SurveyRefused("too_fast")
+    wait = math.ceil(minimum_fill_seconds(definition, answers) - (now - response.started_at).total_seconds())
+    if wait > 0:
+        raise SurveyRefused("too_fast", wait_seconds=wait)
     one_per_account = definition["settings"]["one_response_per"] == "account"
     if one_per_account:
         link_user_id = response.user_id

@@ -64,7 +64,7 @@ PAGE_MESSAGES = {
     "unknown_fields": "This page was sent with answers to questions that aren't on it, so nothing "
     "was saved. Please check your answers and send the page again.",
     "too_fast": "That was quicker than we expected, so we couldn't accept it yet. Please check your "
-    "answers, then send them again.",
+    "answers, then send them again in {wait} seconds.",
     "captcha": "Please complete the check that you're a person, then send your answers again.",
     "out_of_order": "Please answer the pages in order: here is where you were.",
     "incomplete": "Some answers on this page are missing or need checking before you can send the survey.",
@@ -255,9 +255,10 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
     earlier = {k: v for k, v in response.answers.items() if k not in page_answer_keys(page)}
     result = read_page(page, request.form, earlier)
 
-    def again(message_key: str | None = None, status: int = 422, errors=None):
+    def again(message_key: str | None = None, status: int = 422, errors=None, **details):
         db.session.rollback()
-        return _render_page(survey, response, index, form, result.raw, errors=errors or {}, message=PAGE_MESSAGES.get(message_key), status=status)
+        message = PAGE_MESSAGES[message_key].format(**details) if message_key else None
+        return _render_page(survey, response, index, form, result.raw, errors=errors or {}, message=message, status=status)
 
     form.validate()
     if form.csrf_failed():
@@ -303,7 +304,7 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
             flash(PAGE_MESSAGES["incomplete"], "error")
             return redirect(_page_url(survey, refused.page_index))
         if refused.reason == "too_fast":
-            return again("too_fast", 400)
+            return again("too_fast", 400, wait=refused.wait_seconds)
         return _refusal_page(survey, refused.reason)
     db.session.commit()
     reply = redirect(url_for("surveys.take_thanks", slug=survey.slug))

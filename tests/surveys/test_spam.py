@@ -4,6 +4,7 @@ honeypot, the minimum fill time, the per-address rate limit, and the optional CA
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -194,3 +195,29 @@ def test_without_a_provider_there_is_no_captcha_and_no_extra_origin(app, client,
     assert "cf-turnstile" not in page.get_data(as_text=True)
     assert "cloudflare" not in page.headers["Content-Security-Policy"]
     assert reader.send(2, GOOD_PAGE_2, action="submit").status_code == 302
+
+
+def test_a_fast_reader_who_answers_only_the_required_questions_is_accepted(app, reader_survey, reader_for):
+    """Answering the two required questions of the default survey takes a real reader 10-15 s;
+    the minimum scales with what was answered, so they are not refused as a robot."""
+    reader = reader_for("reader-survey")
+    reader.start()
+    reader.send(1, {"read_frequency": "daily"})
+    reader.send(2, {})
+    backdate_responses(app, 8)
+    assert reader.send(3, {"recommend": "8"}, action="submit").status_code == 302
+    assert responses(app)[0].submitted_at is not None
+
+
+def test_too_fast_says_how_long_to_wait(app, reader_survey, reader_for):
+    reader = reader_for("reader-survey")
+    reader.start()
+    reader.send(1, {"read_frequency": "daily", "found_via": "search", "sections": ["news"], "devices": ["phone"]})
+    reader.send(2, {"age_band": "35_49", "state": "vic"})
+    reply = reader.send(3, {"recommend": "8", "comment": "Good.", "more_of[local]": "more"}, action="submit")
+    assert reply.status_code == 400
+    waits = [int(n) for n in re.findall(r"send them again in (\d+) seconds", reply.get_data(as_text=True))]
+    # Nine answers: a robot's instant submission waits, but never longer than the survey's 20 s.
+    assert len(waits) == 1 and 15 <= waits[0] <= 20
+    backdate_responses(app, waits[0])
+    assert reader.send(3, {"recommend": "8", "comment": "Good.", "more_of[local]": "more"}, action="submit").status_code == 302
