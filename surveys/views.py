@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from urllib.parse import urlencode
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from limits import parse as parse_limit
 
 from membership import sight_plus_at
 from sight.db import utcnow
@@ -33,6 +36,8 @@ from surveys.operations import (
 
 # "Already taken in this browser" is remembered for this long.
 DONE_COOKIE_SECONDS = 5 * 365 * 24 * 3600
+# A random id for the browser, so that rate limits tell apart readers who share an address.
+BROWSER_COOKIE = "survey_browser"
 # How long a resume cookie is read at most; the response's own resume_days decides the rest.
 RESUME_COOKIE_SECONDS = 366 * 24 * 3600
 
@@ -169,21 +174,78 @@ def take_intro(slug: str):
         utm_campaign=request.args.get("utm_campaign", "")[:200],
         referrer=request.args.get("from", "")[:2000],
     )
-    return render_template("surveys/intro.html", survey=survey, definition=survey.current_version.definition, form=form)
+    reply = make_response(_render_intro(survey, form))
+    if not request.cookies.get(BROWSER_COOKIE):
+        reply.set_cookie(
+            BROWSER_COOKIE,
+            secrets.token_urlsafe(16),
+            max_age=RESUME_COOKIE_SECONDS,
+            path="/surveys/",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+        )
+    return reply
+
+
+def _render_intro(survey: Survey, form: StartForm, refused: str | None = None, status: int = 200):
+    return (
+        render_template(
+            "surveys/intro.html",
+            survey=survey,
+            definition=survey.current_version.definition,
+            form=form,
+            refused=refused,
+            captcha=_start_captcha_due(),
+        ),
+        status,
+    )
+
+
+def _address_and_browser() -> str:
+    """Rate limits count a reader by address *and* browser: many readers share an office's or a
+    mobile carrier's address."""
+    return f"{get_remote_address()} {request.cookies.get(BROWSER_COOKIE, '')[:64]}"
+
+
+def _start_captcha_due() -> bool:
+    """Whether this address has started more surveys than one reader would, and a CAPTCHA is
+    configured to tell readers from robots (without one, the address's ceiling applies)."""
+    if not current_app.config.get("CAPTCHA_PROVIDER"):
+        return False
+    limit = parse_limit(current_app.config["SURVEY_START_CAPTCHA_AFTER"])
+    return not limiter.limiter.test(limit, "survey-start-from", get_remote_address())
+
+
+def _count_start_from_address() -> None:
+    limit = parse_limit(current_app.config["SURVEY_START_CAPTCHA_AFTER"])
+    limiter.limiter.hit(limit, "survey-start-from", get_remote_address())
+
+
+def _captcha_passed() -> bool:
+    return verify_captcha(
+        current_app.config["CAPTCHA_VERIFY_URL"],
+        current_app.config["CAPTCHA_SECRET_KEY"],
+        request.form.get(current_app.config["CAPTCHA_FIELD"], "")[:4096],
+        request.remote_addr,
+    )
 
 
 @csrf.exempt
-@limiter.limit(lambda: current_app.config["SURVEY_START_RATE_LIMIT"])
+@limiter.limit(lambda: current_app.config["SURVEY_START_ADDRESS_RATE_LIMIT"])
+@limiter.limit(lambda: current_app.config["SURVEY_START_RATE_LIMIT"], key_func=_address_and_browser)
 def take_start(slug: str):
     survey = _survey_or_404(slug)
     now = utcnow()
     form = StartForm()
-    definition = survey.current_version.definition
     if not form.validate():
         flash("The start page had expired. Please press Start again.", "error")
         return redirect(url_for("surveys.take_intro", slug=slug))
     if form.honeypot_filled(request.form):
-        return render_template("surveys/intro.html", survey=survey, definition=definition, form=form, refused=PAGE_MESSAGES["honeypot"]), 400
+        return _render_intro(survey, form, PAGE_MESSAGES["honeypot"], 400)
+    if _start_captcha_due() and not _captcha_passed():
+        return _render_intro(survey, form, PAGE_MESSAGES["captcha"], 400)
+    _count_start_from_address()
     existing = _current_response(survey, now)
     if existing is not None and existing.submitted_at is None:
         return redirect(_page_url(survey, existing.current_page))
@@ -206,7 +268,7 @@ def take_start(slug: str):
         return _refusal_page(survey, refused.reason)
     db.session.commit()
     reply = redirect(_page_url(survey, response.current_page))
-    _set_cookie(reply, "resume", survey, response.resume_token, definition["settings"]["resume_days"] * 86400)
+    _set_cookie(reply, "resume", survey, response.resume_token, response.version.definition["settings"]["resume_days"] * 86400)
     return reply
 
 
@@ -223,7 +285,7 @@ def take_resume(slug: str, token: str):
 
 
 @csrf.exempt
-@limiter.limit(lambda: current_app.config["SURVEY_PAGE_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["SURVEY_PAGE_RATE_LIMIT"], methods=["POST"], key_func=_address_and_browser)
 def take_page(slug: str, number: int):
     survey = _survey_or_404(slug)
     now = utcnow()
@@ -279,12 +341,7 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
         target = save_page(db.session, response, index, result.answers, forward=True, now=now)
         db.session.commit()
         return redirect(_page_url(survey, target))
-    if _captcha_required(definition) and not verify_captcha(
-        current_app.config["CAPTCHA_VERIFY_URL"],
-        current_app.config["CAPTCHA_SECRET_KEY"],
-        request.form.get(current_app.config["CAPTCHA_FIELD"], "")[:4096],
-        request.remote_addr,
-    ):
+    if _captcha_required(definition) and not _captcha_passed():
         return again("captcha", 400)
     link = form.link_account.data and current_user.is_authenticated
     link_user_id = current_user.id if link else None

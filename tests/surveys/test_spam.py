@@ -82,11 +82,21 @@ def test_a_submission_faster_than_the_minimum_is_refused_until_later(app, make_s
     assert responses(app)[0].submitted_at is not None
 
 
-def test_starting_is_rate_limited_per_address(make_app, make_survey, reader_for):
+def test_starting_is_rate_limited_per_address_and_browser(make_app, make_survey, reader_for):
     app = make_app(SURVEY_START_RATE_LIMIT="2 per hour")
     slug = make_survey()
-    replies = [reader_for(slug, app.test_client()).start().status_code for _ in range(3)]
+    browser = app.test_client()
+    token = csrf_token_from(browser.get(f"/surveys/{slug}").get_data(as_text=True))
+    replies = [browser.post(f"/surveys/{slug}/start", data={"csrf_token": token}).status_code for _ in range(3)]
     assert replies == [302, 302, 429]
+    # Other readers behind the same office or carrier address are not locked out.
+    assert [reader_for(slug, app.test_client()).start().status_code for _ in range(3)] == [302, 302, 302]
+
+
+def test_an_address_has_a_ceiling_even_for_new_browsers(make_app, make_survey, reader_for):
+    app = make_app(SURVEY_START_ADDRESS_RATE_LIMIT="2 per hour")
+    slug = make_survey()
+    assert [reader_for(slug, app.test_client()).start().status_code for _ in range(3)] == [302, 302, 429]
     assert len(responses(app)) == 2
 
 
@@ -221,3 +231,26 @@ def test_too_fast_says_how_long_to_wait(app, reader_survey, reader_for):
     assert len(waits) == 1 and 15 <= waits[0] <= 20
     backdate_responses(app, waits[0])
     assert reader.send(3, {"recommend": "8", "comment": "Good.", "more_of[local]": "more"}, action="submit").status_code == 302
+
+
+def test_a_busy_address_is_asked_for_the_captcha_instead_of_refused(captcha_app, make_survey, reader_for):
+    app = captcha_app
+    app.config["SURVEY_START_CAPTCHA_AFTER"] = "1 per hour"
+    slug = make_survey()
+    assert reader_for(slug, app.test_client()).start().status_code == 302
+    second = app.test_client()
+    intro = second.get(f"/surveys/{slug}")
+    assert '<div class="cf-turnstile" data-sitekey="site-key-1"></div>' in intro.get_data(as_text=True)
+    token = csrf_token_from(intro.get_data(as_text=True))
+    refused = second.post(f"/surveys/{slug}/start", data={"csrf_token": token})
+    assert refused.status_code == 400
+    assert "complete the check that you&#39;re a person" in refused.get_data(as_text=True)
+    assert len(responses(app)) == 1
+    started = second.post(f"/surveys/{slug}/start", data={"csrf_token": token, "cf-turnstile-response": "good-token"})
+    assert started.status_code == 302 and len(responses(app)) == 2
+
+
+def test_without_a_captcha_a_busy_address_still_starts(make_app, make_survey, reader_for):
+    app = make_app(SURVEY_START_CAPTCHA_AFTER="1 per hour")
+    slug = make_survey()
+    assert [reader_for(slug, app.test_client()).start().status_code for _ in range(3)] == [302, 302, 302]
