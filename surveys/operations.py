@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -384,6 +385,14 @@ def first_incomplete_page(definition: dict, answers: dict) -> int | None:
     return None
 
 
+def linked_user_id(definition: dict, response: Response, signed_in_user_id: int | None, wants_link: bool) -> int | None:
+    """Whose account a response is kept with: the account that started it when the survey takes
+    one response per account; otherwise the signed-in reader's, only if they chose to link it."""
+    if definition["settings"]["one_response_per"] == "account":
+        return response.user_id
+    return signed_in_user_id if wants_link else None
+
+
 def minimum_fill_seconds(definition: dict, answers: dict) -> int:
     """How long a person needs at least: a few seconds for each question they answered, and
     never more than the survey's `min_seconds` (a robot fills every field at once)."""
@@ -396,8 +405,9 @@ def submit_response(
     response: Response,
     page_answers: dict,
     *,
-    link_user_id: int | None,
-    sight_plus: bool | None,
+    signed_in_user_id: int | None,
+    wants_link: bool,
+    sight_plus_of: Callable[[int], bool],
     now: datetime,
 ) -> None:
     """Finish the response in one go, or refuse (SurveyRefused) and change nothing."""
@@ -416,20 +426,21 @@ def submit_response(
     if wait > 0:
         raise SurveyRefused("too_fast", wait_seconds=wait)
     one_per_account = definition["settings"]["one_response_per"] == "account"
-    if one_per_account:
-        link_user_id = response.user_id
+    link_user_id = linked_user_id(definition, response, signed_in_user_id, wants_link)
     if link_user_id is not None and account_has_submitted(session, response.survey, link_user_id):
         if one_per_account:
             raise SurveyRefused("already_taken")
         # An account links to one response per survey; a later one is kept anonymous.
         link_user_id = None
+    # What is recorded for every linked response, however it came to be linked.
+    sight_plus = sight_plus_of(link_user_id) if link_user_id is not None else None
     try:
         with session.begin_nested():
             response.answers = answers
             response.current_page = last
             response.submitted_at = now
             response.user_id = link_user_id
-            response.sight_plus = sight_plus if link_user_id is not None else None
+            response.sight_plus = sight_plus
             session.flush()
     except IntegrityError as exc:
         # Two tabs sending at once: the partial unique index keeps one per account.

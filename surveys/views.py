@@ -343,16 +343,15 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
         return redirect(_page_url(survey, target))
     if _captcha_required(definition) and not _captcha_passed():
         return again("captcha", 400)
-    link = form.link_account.data and current_user.is_authenticated
-    link_user_id = current_user.id if link else None
     try:
         submit_response(
             db.session,
             response,
             result.answers,
-            link_user_id=link_user_id,
-            # The one place surveys asks membership anything.
-            sight_plus=sight_plus_at(link_user_id, now) if link_user_id else None,
+            signed_in_user_id=_user_id(),
+            wants_link=bool(form.link_account.data),
+            # Surveys asks membership through its one public function.
+            sight_plus_of=lambda user_id: sight_plus_at(user_id, now),
             now=now,
         )
     except SurveyRefused as refused:
