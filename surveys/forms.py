@@ -40,6 +40,8 @@ class StartForm(SurveyForm):
     utm_source = HiddenField()
     utm_medium = HiddenField()
     utm_campaign = HiddenField()
+    utm_term = HiddenField()
+    utm_content = HiddenField()
     referrer = HiddenField()
 
 

@@ -101,6 +101,9 @@ class Response(db.Model):
     utm_source: Mapped[str | None] = mapped_column(String(200))
     utm_medium: Mapped[str | None] = mapped_column(String(200))
     utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    utm_term: Mapped[str | None] = mapped_column(String(200))
+    utm_content: Mapped[str | None] = mapped_column(String(200))
+    # The article the reader came from: `?from=` as given, else the path of a Referer on SITE_URL.
     referrer_url: Mapped[str | None] = mapped_column(Text)
     # Whether the reader was Sight+ when they submitted; only for responses linked to an account.
     sight_plus: Mapped[bool | None]

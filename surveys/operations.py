@@ -28,6 +28,7 @@ from surveys.definition.walk import iter_questions, page_answer_keys, questions_
 from surveys.models import Response, Survey, SurveyStatus, SurveyVersion
 
 DEFAULT_SURVEY_FILE = Path(__file__).resolve().parent / "data" / "reader-survey.yaml"
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 TRACKING_LENGTH = 200
 REFERRER_LENGTH = 2000
 # The least time a quick reader takes to read and answer one question.
@@ -274,16 +275,30 @@ def start_refusal(
     return None
 
 
+def referring_article(from_param: str, referer: str, site_url: str | None) -> str:
+    """Where the reader came from: `?from=` when given, else the path (no query string) of the
+    Referer when it is a page of the magazine's own site."""
+    if from_param:
+        return from_param[:REFERRER_LENGTH]
+    if not site_url or not referer:
+        return ""
+    site, page = urlsplit(site_url), urlsplit(referer[:REFERRER_LENGTH])
+    if page.scheme not in ("http", "https") or page.netloc.lower() != site.netloc.lower():
+        return ""
+    return page.path or "/"
+
+
 def clean_tracking(values: dict[str, str | None]) -> dict[str, str | None]:
-    """utm_* cut to their columns; `from` kept only when it is an http(s) address."""
+    """utm_* cut to their columns; `from` kept only when it is an http(s) address or a path."""
     tracking: dict[str, str | None] = {}
-    for key in ("utm_source", "utm_medium", "utm_campaign"):
+    for key in UTM_KEYS:
         value = (values.get(key) or "").strip().replace("\x00", "")
         tracking[key] = value[:TRACKING_LENGTH] or None
     referrer = (values.get("from") or "").strip()
-    parts = urlsplit(referrer) if len(referrer) <= REFERRER_LENGTH else None
-    ok = parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc) and "\x00" not in referrer
-    tracking["referrer_url"] = referrer if ok else None
+    parts = urlsplit(referrer) if len(referrer) <= REFERRER_LENGTH and "\x00" not in referrer else None
+    web_address = parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc)
+    site_path = parts is not None and referrer.startswith("/") and not referrer.startswith("//")
+    tracking["referrer_url"] = referrer if web_address or site_path else None
     return tracking
 
 

@@ -26,6 +26,9 @@ from surveys.operations import (
     account_has_submitted,
     availability,
     find_resumable,
+    TRACKING_LENGTH,
+    UTM_KEYS,
+    referring_article,
     resume_expires_at,
     save_page,
     start_refusal,
@@ -169,10 +172,10 @@ def take_intro(slug: str):
         return _refusal_page(survey, reason)
     form = StartForm(
         formdata=None,
-        utm_source=request.args.get("utm_source", "")[:200],
-        utm_medium=request.args.get("utm_medium", "")[:200],
-        utm_campaign=request.args.get("utm_campaign", "")[:200],
-        referrer=request.args.get("from", "")[:2000],
+        referrer=referring_article(
+            request.args.get("from", ""), request.headers.get("Referer", ""), current_app.config["SITE_URL"]
+        ),
+        **{key: request.args.get(key, "")[:TRACKING_LENGTH] for key in UTM_KEYS},
     )
     reply = make_response(_render_intro(survey, form))
     if not request.cookies.get(BROWSER_COOKIE):
@@ -255,12 +258,7 @@ def take_start(slug: str):
             survey,
             user_id=_user_id(),
             taken_in_browser=_taken_in_browser(survey),
-            tracking={
-                "utm_source": form.utm_source.data,
-                "utm_medium": form.utm_medium.data,
-                "utm_campaign": form.utm_campaign.data,
-                "from": form.referrer.data,
-            },
+            tracking={**{key: form[key].data for key in UTM_KEYS}, "from": form.referrer.data},
             now=now,
         )
     except SurveyRefused as refused:
