@@ -55,6 +55,23 @@ class ConfigError(RuntimeError):
     """The application cannot start with this configuration."""
 
 
+MEMORY_STORAGE_PROBLEM = (
+    "RATELIMIT_STORAGE_URI=memory:// counts rate limits inside each worker process on its own, "
+    "so {workers} workers let {workers} times as many attempts through. Set "
+    "RATELIMIT_STORAGE_URI=redis://HOST:6379/0 (one Redis shared by every app server)."
+)
+
+
+def uses_memory_storage(env: dict[str, str]) -> bool:
+    return env.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory://")
+
+
+def refuse_per_process_rate_limits(env: dict[str, str], workers: int) -> None:
+    """Called by the gunicorn configuration before it starts `workers` worker processes."""
+    if workers > 1 and uses_memory_storage(env):
+        raise ConfigError(MEMORY_STORAGE_PROBLEM.format(workers=workers))
+
+
 def _int(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw in (None, ""):
