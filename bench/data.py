@@ -23,9 +23,9 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, insert, select
 
 from accounts.models import Role, User
-from membership.donations import ensure_customer
+from membership.donors import find_or_create_donor
+from membership.giving import ensure_customer
 from membership.models import Donor, GiftKind, LedgerEntry
-from membership.operations import find_or_create_donor
 from membership.stripe_api import StripeGateway
 from sight.extensions import db
 from surveys.models import Response, Survey, SurveyVersion

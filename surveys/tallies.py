@@ -25,7 +25,7 @@ from sqlalchemy import delete, false, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from surveys import definition_walk as walk
+from surveys.definition import walk
 from surveys.models import Response, Survey, SurveyTally, SurveyVersion
 from surveys.results import (
     DayCount,
