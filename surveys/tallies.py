@@ -21,7 +21,7 @@ from collections import Counter, deque
 from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, false, func, select, true, update
+from sqlalchemy import case, delete, false, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,12 +30,14 @@ from surveys.models import Response, Survey, SurveyTally, SurveyVersion
 from surveys.results import (
     DayCount,
     ResponseFilter,
+    SurveyActivity,
     SurveyResults,
     _Tally,
     day_bounds,
     duration_seconds,
     select_responses,
     survey_results,
+    week_start,
 )
 
 # Special fields beside question ids (which never start with "#").
@@ -316,3 +318,36 @@ def _tally_from_counts(question: walk.MergedQuestion, per_field: dict[str, dict[
     tally.other_count = per_field.get(f"{question.id}_other", {}).get(ANSWERED, 0)
     tally.texts = deque(maxlen=3)
     return tally
+
+
+def survey_activity(session: Session, now: datetime, zone: tzinfo, zone_name: str) -> list[SurveyActivity]:
+    """Finished responses per survey, in total and since Monday, and the median time to finish,
+    from the tallies (refreshed by the caller)."""
+    monday = week_start(now, zone).astimezone(zone).date()
+    activity = []
+    for survey in session.scalars(select(Survey).order_by(Survey.title)):
+        counted = [SurveyTally.survey_id == survey.id, SurveyTally.zone == zone_name]
+        total, this_week = session.execute(
+            select(func.sum(SurveyTally.count), func.sum(case((SurveyTally.day >= monday, SurveyTally.count), else_=0)))
+            .where(*counted, SurveyTally.field == RESPONSES)
+        ).one()
+        seconds = session.execute(
+            select(SurveyTally.value, func.sum(SurveyTally.count))
+            .where(*counted, SurveyTally.field == SECONDS)
+            .group_by(SurveyTally.value)
+        ).all()
+        activity.append(
+            SurveyActivity(
+                slug=survey.slug,
+                title=survey.title,
+                total=int(total or 0),
+                this_week=int(this_week or 0),
+                median_seconds=_median_of_counts({int(value): int(n) for value, n in seconds if n}),
+            )
+        )
+    return activity
+
+
+def refresh_every_survey(session: Session, zone_name: str) -> None:
+    for survey_id in session.scalars(select(Survey.id)):
+        refresh_tallies(session, survey_id, zone_name)

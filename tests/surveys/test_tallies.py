@@ -14,8 +14,10 @@ from sqlalchemy import delete, func, select
 
 from sight.extensions import db
 from surveys.models import Response
+from surveys.personal_data import unlink_survey_responses
 from surveys.results import ResponseFilter, day_bounds, survey_results
 from surveys.tallies import SurveyTally, refresh_tallies, tallied_results, untally
+from tests.helpers import create_user
 from tests.surveys.staff.conftest import V1, V2, add_response, make_survey
 
 UTC = timezone.utc
@@ -174,3 +176,12 @@ def test_two_refreshes_at_once_count_each_response_once(app, session, survey):
     assert tallied_results(session, survey, ResponseFilter(), SYDNEY, SYDNEY_NAME) == survey_results(
         session, survey, ResponseFilter(), SYDNEY
     )
+
+
+def test_closing_an_account_takes_its_email_answers_out_of_the_tallies(session, survey):
+    reader = create_user(session, "closing@example.com")
+    add_response(session, survey, {"email": "closing@example.com", "recommend": 3}, version=2, user=reader)
+    assert_tallies_equal_scans(session, survey, filters=[ResponseFilter()])
+    unlink_survey_responses(session, reader, datetime(2026, 11, 30, tzinfo=UTC))
+    session.commit()
+    assert_tallies_equal_scans(session, survey, filters=[ResponseFilter()])
