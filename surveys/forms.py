@@ -1,4 +1,4 @@
-"""Forms of the survey pages. The questions themselves are read by `definition.read_page`
+"""Forms of the survey pages. The questions themselves are read by `surveys.answers.read_page`
 (their fields are named by the definition); these forms carry what every page has: the CSRF
 token (with a lifetime that suits a slow reader), the honeypot, and the buttons."""
 
@@ -15,7 +15,7 @@ from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from surveys.definition import SLUG_PATTERN
+from surveys.definition.schema import SLUG_PATTERN
 
 HONEYPOT_FIELD = "contact-website"
 HONEYPOT_LABEL = "Leave this field empty (it is here to catch spam robots)"
@@ -40,6 +40,8 @@ class StartForm(SurveyForm):
     utm_source = HiddenField()
     utm_medium = HiddenField()
     utm_campaign = HiddenField()
+    utm_term = HiddenField()
+    utm_content = HiddenField()
     referrer = HiddenField()
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from surveys import definition_walk as walk
+from surveys.definition import walk
 from surveys.models import Response, Survey, SurveyVersion
 
 # "It'll only take a couple of minutes."
@@ -378,24 +378,3 @@ def week_start(now: datetime, zone: tzinfo) -> datetime:
     """Monday 00:00 of `now`'s week in the display time zone, as UTC."""
     local = now.astimezone(zone).date()
     return day_bounds(local - timedelta(days=local.weekday()), None, zone)[0]
-
-
-def survey_activity(session: Session, now: datetime, zone: tzinfo) -> list[SurveyActivity]:
-    """Finished responses per survey, in total and since Monday, and the median time to finish."""
-    since = week_start(now, zone)
-    activity = []
-    for survey in session.scalars(select(Survey).order_by(Survey.title)):
-        finished = ResponseFilter()
-        times = session.execute(
-            select_responses(survey.id, finished, Response.started_at, Response.submitted_at)
-        ).all()
-        activity.append(
-            SurveyActivity(
-                slug=survey.slug,
-                title=survey.title,
-                total=len(times),
-                this_week=sum(1 for _, submitted_at in times if submitted_at >= since),
-                median_seconds=median([duration_seconds(s, f) for s, f in times]),
-            )
-        )
-    return activity

@@ -15,10 +15,10 @@ from sight.db import utcnow
 from sight.errors import render_error
 from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
-from surveys.blueprint import bp
 from surveys.export import FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
 from surveys.models import Survey
-from surveys.results import reading_session, survey_activity, survey_results, text_answers, text_fields
+from surveys.results import reading_session, text_answers, text_fields
+from surveys.tallies import refresh_every_survey, refresh_tallies, survey_activity, tallied_results
 from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
 
 DEFAULT_SURVEY = "reader-survey"
@@ -26,6 +26,10 @@ DEFAULT_SURVEY = "reader-survey"
 
 def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+
+
+def _zone_name() -> str:
+    return current_app.config["DISPLAY_TIMEZONE"]
 
 
 def _refuse(code: int, title: str, message: str):
@@ -49,10 +53,13 @@ def _end_sign_in_transaction() -> None:
     db.session.rollback()
 
 
-@bp.get("/staff/surveys/<slug>")
 @staff_required
 def staff_results(slug: str):
-    _end_sign_in_transaction()
+    # Count the responses finished since the last look (a short write), then read the tallies.
+    survey_id = db.session.scalar(select(Survey.id).where(Survey.slug == slug))
+    if survey_id is not None:
+        refresh_tallies(db.session, survey_id, _zone_name())
+    db.session.commit()
     with reading_session(db.engine) as reader:
         survey = _survey(reader, slug)
         form = ResultFilterForm(request.args, survey)
@@ -62,7 +69,7 @@ def staff_results(slug: str):
                 render_template("surveys/staff/results.html", survey=survey, form=form, export_form=export_form, results=None),
                 400,
             )
-        results = survey_results(reader, survey, form.response_filter(_zone()), _zone())
+        results = tallied_results(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
         return render_template(
             "surveys/staff/results.html",
             survey=survey,
@@ -74,7 +81,6 @@ def staff_results(slug: str):
         )
 
 
-@bp.get("/staff/surveys/<slug>/answers/<field_name>")
 @staff_required
 def staff_text_answers(slug: str, field_name: str):
     _end_sign_in_transaction()
@@ -139,7 +145,6 @@ def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension:
     return response
 
 
-@bp.get("/staff/surveys/<slug>/export.<fmt>")
 @staff_required
 def staff_export(slug: str, fmt: str):
     if fmt not in FORMATS:
@@ -149,7 +154,6 @@ def staff_export(slug: str, fmt: str):
     )
 
 
-@bp.get("/staff/surveys/<slug>/codebook.csv")
 @staff_required
 def staff_codebook(slug: str):
     return _start_download(
@@ -160,7 +164,9 @@ def staff_codebook(slug: str):
 def survey_panel(session: Session, now: datetime) -> DashboardPanel:
     """Responses per survey, in total and this week, and whether a response really takes the
     couple of minutes the invitation promises."""
-    activity = survey_activity(session, now, _zone())
+    refresh_every_survey(session, _zone_name())
+    session.commit()
+    activity = survey_activity(session, now, _zone(), _zone_name())
     panel = DashboardPanel(title="Reader surveys")
     for survey in activity:
         panel.figures += [
