@@ -1,7 +1,7 @@
 """membership: a donation is claimed by one request before its card is charged
 
 Revision ID: i8_donation_claim
-Revises: a001
+Revises: i12_tallies
 Create Date: 2026-11-30 22:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'i8_donation_claim'
-down_revision = 'a001'
+down_revision = 'i12_tallies'
 branch_labels = None
 depends_on = None
 
