@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from membership.context import MembershipContext
@@ -87,7 +87,7 @@ class GiftInHand:
             donor_id=donor.id,
             user_id=donor.user_id,
             email=donor.user.email,
-            name=donor.user.name,
+            name=donation.donor_name,
             kind=donation.kind,
             amount_cents=donation.amount_cents,
             currency=donation.currency,
@@ -123,6 +123,7 @@ def begin_donation(
         kind=kind,
         amount_cents=amount_cents,
         currency=ctx.settings.currency,
+        donor_name=name,
         message=message or None,
         created_at=now,
     )
@@ -155,6 +156,28 @@ def note_card_setup(session: Session, gift: GiftInHand, customer_id: str, setup_
     session.execute(
         update(Donation).where(Donation.id == gift.donation_id).values(setup_intent_id=setup_intent_id)
     )
+
+
+def purge_abandoned_starts(session: Session, *, older_than: timedelta, now: datetime) -> int:
+    """Forget gifts started and never paid (and donors left with nothing): a start is not a donor.
+    Returns how many starts went."""
+    cutoff = now - older_than
+    purged = session.execute(
+        delete(Donation)
+        .where(Donation.status == DonationStatus.awaiting_card, Donation.created_at < cutoff)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.execute(
+        delete(Donor)
+        .where(
+            Donor.created_at < cutoff,
+            ~exists().where(Donation.donor_id == Donor.id),
+            ~exists().where(LedgerEntry.donor_id == Donor.id),
+            ~exists().where(Subscription.donor_id == Donor.id),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return purged
 
 
 # --- charging a gift: claim it, call Stripe, record what Stripe said -----------------

@@ -121,6 +121,8 @@ class Donation(db.Model):
     kind: Mapped[GiftKind] = mapped_column(_enum(GiftKind, "gift_kind"))
     amount_cents: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
+    # The name given with this gift: its pages and receipt use it, never the account's.
+    donor_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     message: Mapped[str | None] = mapped_column(Text)
     status: Mapped[DonationStatus] = mapped_column(
         _enum(DonationStatus, "donation_status"), default=DonationStatus.awaiting_card

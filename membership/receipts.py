@@ -41,18 +41,23 @@ def _manage_link(links: Links, donor: Donor) -> str:
     return links.manage_url(donor.id, donor.manage_version)
 
 
-def mail_donor(session: Session, user: User, *, subject: str, lines: list[str], kind: str, now: datetime) -> None:
-    """Write to a donor by name, signed by Sight; not once they have closed their account (the address is gone)."""
+def mail_donor(
+    session: Session, user: User, *, subject: str, lines: list[str], kind: str, now: datetime, name: str | None = None
+) -> None:
+    """Write to a donor by name (`name`: the one given with a gift, else the account's), signed by
+    Sight; not once they have closed their account (the address is gone)."""
     if user.closed_at is not None:
         return
-    body = "\n".join([f"Dear {user.name or 'reader'},", "", *lines, "", "Sight"])
+    body = "\n".join([f"Dear {name or user.name or 'reader'},", "", *lines, "", "Sight"])
     queue_mail(session, to=user.email, subject=subject, body=body, kind=kind, user_id=user.id, now=now)
 
 
 # --- receipts -------------------------------------------------------------------------
 
 
-def queue_receipt(session: Session, entry: LedgerEntry, ctx: MembershipContext, now: datetime) -> None:
+def queue_receipt(
+    session: Session, entry: LedgerEntry, ctx: MembershipContext, now: datetime, *, name: str | None = None
+) -> None:
     settings, links = ctx.settings, ctx.links
     donor = session.get(Donor, entry.donor_id)
     user = session.get(User, donor.user_id)
@@ -81,7 +86,8 @@ def queue_receipt(session: Session, entry: LedgerEntry, ctx: MembershipContext, 
         _manage_link(links, donor),
     ]
     mail_donor(
-        session, user, subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight", lines=lines, kind="receipt", now=now
+        session, user, subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight", lines=lines, kind="receipt",
+        now=now, name=name,
     )
 
 
