@@ -22,7 +22,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy.orm import Session
 
 from sight.audit import Actor, record_audit
-from sight.spreadsheet import neutralise
+from sight.spreadsheet import FORMULA_TRIGGERS, neutralise
 
 from surveys.definition import walk
 from surveys.models import Survey
@@ -36,21 +36,10 @@ FORMATS = {
 # A spreadsheet runs a cell that starts with one of these as a formula.
 CHUNK_BYTES = 64 * 1024
 MULTIPLE_SEPARATOR = "; "
+FORMULA_FIRST_CHARACTERS = frozenset(FORMULA_TRIGGERS)
 
 
 # --- columns --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Row:
-    """One response as it comes from the database."""
-
-    id: int
-    version: int
-    started_at: datetime
-    submitted_at: datetime | None
-    sight_plus: bool | None
-    answers: dict
 
 
 class VersionLabels:
@@ -67,8 +56,10 @@ class VersionLabels:
 class Column:
     header: str
     numeric: bool
-    # The cell for a response: (row, the labels of the version it answered) -> value or None.
-    cell: Callable[[Row, VersionLabels], object]
+    # For the labels of one version, how to read this column's cell from a response's answers;
+    # None when that version does not ask the question (the cell is then empty). Built once per
+    # version, so that each cell costs one small call (metadata columns have no reader).
+    reader: Callable[[VersionLabels], Callable[[dict], object] | None] | None = None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -76,12 +67,13 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 METADATA = [
-    Column("response_id", True, lambda r, v: r.id),
-    Column("survey_version", True, lambda r, v: r.version),
-    Column("submitted_at", False, lambda r, v: _iso(r.submitted_at)),
-    Column("duration_seconds", True, lambda r, v: duration_seconds(r.started_at, r.submitted_at)),
-    Column("sight_plus", False, lambda r, v: {True: "yes", False: "no"}.get(r.sight_plus)),
+    Column("response_id", True),
+    Column("survey_version", True),
+    Column("submitted_at", False),
+    Column("duration_seconds", True),
+    Column("sight_plus", False),
 ]
+SIGHT_PLUS_CELL = {True: "yes", False: "no", None: None}
 METADATA_MEANING = {
     "response_id": "Response number",
     "survey_version": "Version of the survey the response answered",
@@ -91,74 +83,103 @@ METADATA_MEANING = {
 }
 
 
-def _answer(qid: str, r: Row, v: VersionLabels):
-    """The stored answer, or None when the response's version does not ask the question."""
-    if qid not in v.questions:
-        return None
-    answer = r.answers.get(qid)
-    return None if answer in ("", [], {}) else answer
+def _given(answer) -> bool:
+    return answer is not None and answer != "" and answer != [] and answer != {}
 
 
 def _question_columns(q: walk.MergedQuestion, layout: str, codes: bool) -> list[Column]:
     qid = q.id
 
-    def label(value, labels: dict) -> str:
-        return str(value) if codes else labels.get(str(value), str(value))
+    def asks(make):
+        """A reader for the versions that ask the question; None for the others."""
+        return lambda v: make(v) if qid in v.questions else None
 
-    def single(r, v):
-        answer = _answer(qid, r, v)
-        return None if answer is None else label(answer, v.options[qid])
+    def labeller(labels: dict):
+        if codes:
+            return str
+        return lambda value: labels.get(str(value), str(value))
 
-    def joined(r, v):
-        answer = _answer(qid, r, v)
-        if answer is None:
-            return None
-        chosen = answer if isinstance(answer, list) else [answer]
-        return MULTIPLE_SEPARATOR.join(label(value, v.options[qid]) for value in chosen)
+    def single(v):
+        label = labeller(v.options[qid])
+
+        def cell(answers):
+            answer = answers.get(qid)
+            return label(answer) if _given(answer) else None
+
+        return cell
+
+    def joined(v):
+        label = labeller(v.options[qid])
+
+        def cell(answers):
+            answer = answers.get(qid)
+            if not _given(answer):
+                return None
+            return MULTIPLE_SEPARATOR.join(label(value) for value in (answer if isinstance(answer, list) else [answer]))
+
+        return cell
 
     def chosen(value: str):
-        def cell(r, v):
-            answer = _answer(qid, r, v)
-            if answer is None or value not in v.options[qid]:
+        def reader(v):
+            if value not in v.options[qid]:
                 return None
-            return 1 if value in [str(a) for a in (answer if isinstance(answer, list) else [answer])] else 0
+
+            def cell(answers):
+                answer = answers.get(qid)
+                if not _given(answer):
+                    return None
+                return 1 if value in [str(a) for a in (answer if isinstance(answer, list) else [answer])] else 0
+
+            return cell
+
+        return reader
+
+    def as_is(_v):
+        def cell(answers):
+            answer = answers.get(qid)
+            return None if not _given(answer) or isinstance(answer, dict | list) else answer
 
         return cell
 
-    def as_is(r, v):
-        answer = _answer(qid, r, v)
-        return None if isinstance(answer, dict | list) else answer
+    def number(_v):
+        def cell(answers):
+            answer = answers.get(qid)
+            return answer if isinstance(answer, int | float) and not isinstance(answer, bool) else None
 
-    def number(r, v):
-        answer = _answer(qid, r, v)
-        return answer if isinstance(answer, int | float) and not isinstance(answer, bool) else None
+        return cell
 
     def matrix_row(row: str):
-        def cell(r, v):
-            answer = _answer(qid, r, v)
-            if not isinstance(answer, dict) or answer.get(row) is None:
-                return None
-            return label(answer[row], v.columns[qid])
+        def reader(v):
+            label = labeller(v.columns[qid])
 
-        return cell
+            def cell(answers):
+                answer = answers.get(qid)
+                if not isinstance(answer, dict) or answer.get(row) is None:
+                    return None
+                return label(answer[row])
 
-    def other(r, v):
-        return (r.answers.get(f"{qid}_other") or None) if qid in v.questions else None
+            return cell
+
+        return reader
+
+    def other(_v):
+        key = f"{qid}_other"
+        return lambda answers: answers.get(key) or None
 
     if q.type == "multiple_choice" and layout == "details":
-        columns = [Column(f"{qid}[{value}]", True, chosen(value)) for value, _ in q.options()]
+        columns = [Column(f"{qid}[{value}]", True, asks(chosen(value))) for value, _ in q.options()]
     elif q.type == "multiple_choice":
-        columns = [Column(qid, False, joined)]
+        columns = [Column(qid, False, asks(joined))]
     elif q.type in walk.CHOICE_TYPES:
-        columns = [Column(qid, False, single)]
+        columns = [Column(qid, False, asks(single))]
     elif q.type in walk.NUMERIC_TYPES:
-        columns = [Column(qid, True, number)]
+        columns = [Column(qid, True, asks(number))]
     elif q.type == "matrix":
-        columns = [Column(f"{qid}[{row}]", False, matrix_row(row)) for row, _ in q.rows()]
+        columns = [Column(f"{qid}[{row}]", False, asks(matrix_row(row))) for row, _ in q.rows()]
     else:
-        columns = [Column(qid, False, as_is)]
+        columns = [Column(qid, False, asks(as_is))]
     if q.has_other:
-        columns.append(Column(f"{qid}_other", False, other))
+        columns.append(Column(f"{qid}_other", False, asks(other)))
     return columns
 
 
@@ -245,13 +266,40 @@ def plan_export(
     )
 
 
-def export_rows(session: Session, plan: ExportPlan) -> Iterator[list]:
-    """One list of cell values per response, in column order."""
-    labels = {number: VersionLabels(definition) for number, definition in plan.definitions.items()}
-    for record in stream_responses(session, plan.survey_id, plan.filter):
-        row = Row(*record[:5], answers=record[5] or {})
-        version = labels[row.version]
-        yield [column.cell(row, version) for column in plan.columns]
+def export_rows(session: Session, plan: ExportPlan, *, for_sheet: bool = False) -> Iterator[list]:
+    """One list of cell values per response, in column order; `for_sheet` neutralises text
+    cells against formula injection (numeric columns are left as they are)."""
+    readers = {}
+    for number, definition in plan.definitions.items():
+        labels = VersionLabels(definition)
+        readers[number] = [column.reader(labels) for column in plan.columns[len(METADATA) :]]
+    text_columns = [i for i, column in enumerate(plan.columns) if not column.numeric]
+    for response_id, number, started_at, submitted_at, sight_plus, answers in stream_responses(
+        session, plan.survey_id, plan.filter
+    ):
+        answers = answers or {}
+        row = [
+            response_id,
+            number,
+            _iso(submitted_at),
+            duration_seconds(started_at, submitted_at),
+            SIGHT_PLUS_CELL[sight_plus],
+        ]
+        row += [None if read is None else read(answers) for read in readers[number]]
+        if for_sheet:
+            for i in text_columns:
+                value = row[i]
+                if value is not None:
+                    text = value if type(value) is str else str(value)
+                    row[i] = "'" + text if text[:1] in FORMULA_FIRST_CHARACTERS else text
+        yield row
+
+
+def sheet_rows(headers: list[str], numeric: list[bool], rows: Iterable[list]) -> Iterator[list]:
+    """Headers and rows as a spreadsheet should get them: formula injection neutralised."""
+    yield [neutralise(h) for h in headers]
+    for row in rows:
+        yield [_sheet_cell(value, kind) for value, kind in zip(row, numeric, strict=True)]
 
 
 def _sheet_cell(value, numeric: bool):
@@ -260,11 +308,10 @@ def _sheet_cell(value, numeric: bool):
     return neutralise(str(value))
 
 
-def sheet_rows(headers: list[str], numeric: list[bool], rows: Iterable[list]) -> Iterator[list]:
-    """Headers and rows as a spreadsheet should get them: formula injection neutralised."""
-    yield [neutralise(h) for h in headers]
-    for row in rows:
-        yield [_sheet_cell(value, kind) for value, kind in zip(row, numeric, strict=True)]
+def _sheet_export(plan: ExportPlan, rows: Iterator[list]) -> Iterator[list]:
+    """The export's headers, then its rows (neutralised by `export_rows(for_sheet=True)`)."""
+    yield [neutralise(h) for h in plan.headers]
+    yield from rows
 
 
 def csv_chunks(rows: Iterable[list], bom: bool = False) -> Iterator[bytes]:
@@ -318,15 +365,14 @@ def xlsx_chunks(sheets: Iterable[tuple[str, Iterable[list]]]) -> Iterator[bytes]
 
 def export_chunks(session: Session, plan: ExportPlan, fmt: str, bom: bool = False) -> Iterator[bytes]:
     """The export file, a chunk at a time."""
-    rows = export_rows(session, plan)
     if fmt == "json":
-        yield from jsonl_chunks(plan.headers, rows)
+        yield from jsonl_chunks(plan.headers, export_rows(session, plan))
     elif fmt == "csv":
-        yield from csv_chunks(sheet_rows(plan.headers, plan.numeric, rows), bom)
+        yield from csv_chunks(_sheet_export(plan, export_rows(session, plan, for_sheet=True)), bom)
     elif fmt == "xlsx":
         yield from xlsx_chunks(
             [
-                ("Responses", sheet_rows(plan.headers, plan.numeric, rows)),
+                ("Responses", _sheet_export(plan, export_rows(session, plan, for_sheet=True))),
                 ("Codebook", sheet_rows(CODEBOOK_HEADERS, CODEBOOK_NUMERIC, plan.codebook)),
             ]
         )
