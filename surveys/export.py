@@ -83,8 +83,13 @@ METADATA_MEANING = {
 }
 
 
+# A stored answer of these types counts as not given when it is empty (0 and False are answers).
+EMPTY_TYPES = (str, list, dict)
+
+
 def _given(answer) -> bool:
-    return answer is not None and answer != "" and answer != [] and answer != {}
+    # Most answers are truthy, and the first test settles them.
+    return bool(answer) or (answer is not None and type(answer) not in EMPTY_TYPES)
 
 
 def _question_columns(q: walk.MergedQuestion, layout: str, codes: bool) -> list[Column]:
@@ -97,7 +102,12 @@ def _question_columns(q: walk.MergedQuestion, layout: str, codes: bool) -> list[
     def labeller(labels: dict):
         if codes:
             return str
-        return lambda value: labels.get(str(value), str(value))
+
+        def label(value) -> str:
+            text = value if type(value) is str else str(value)
+            return labels.get(text, text)
+
+        return label
 
     def single(v):
         label = labeller(v.options[qid])
