@@ -118,7 +118,8 @@ def stream_responses(session: Session, survey_id: int, flt: ResponseFilter):
         .join(SurveyVersion, Response.version_id == SurveyVersion.id)
         .order_by(Response.id)
     )
-    yield from session.execute(stmt, execution_options={"yield_per": BATCH})
+    # Core rows straight from the connection: the ORM's per-row loading is not needed for columns.
+    yield from session.connection().execute(stmt.execution_options(yield_per=BATCH))
 
 
 def duration_seconds(started_at: datetime, submitted_at: datetime | None) -> int | None:
