@@ -10,15 +10,17 @@ looked up in the version each response answered; `values="codes"` gives the opti
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
-import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from xml.sax.saxutils import escape as xml_escape
 
-from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from sight.audit import Actor, record_audit
@@ -353,24 +355,143 @@ def jsonl_chunks(headers: list[str], rows: Iterable[list]) -> Iterator[bytes]:
     yield "".join(lines).encode()
 
 
-def _xlsx_cell(value):
-    # XML cannot carry most control characters; a reader's stray one must not end the export.
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+class _Pipe(io.RawIOBase):
+    """Where the zip writer puts its bytes, to be handed on a chunk at a time. It cannot seek,
+    so the zip writer streams: each part's sizes follow its data instead of being patched in."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        self.size += len(data)
+        return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts, self.size = [], 0
+        return data
+
+
+XLSX_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/styles.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    "{sheets}</Types>"
+)
+XLSX_SHEET_TYPE = (
+    '<Override PartName="/xl/worksheets/sheet{n}.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+)
+XLSX_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    'Target="xl/workbook.xml"/></Relationships>'
+)
+XLSX_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>{sheets}</sheets></workbook>'
+)
+XLSX_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{sheets}'
+    '<Relationship Id="rIdStyles" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
+    'Target="styles.xml"/></Relationships>'
+)
+XLSX_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+XLSX_SHEET_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+)
+XLSX_SHEET_TAIL = b"</sheetData></worksheet>"
+
+
+def _xlsx_row(number: int, row: list) -> bytes:
+    """One <row> of a worksheet: text as inline strings, numbers as numbers, nothing for empty."""
+    cells = []
+    for letter, value in zip(_column_letters(len(row)), row):
+        if value is None:
+            continue
+        if type(value) is str:
+            # XML cannot carry most control characters; a reader's stray one must not end the export.
+            text = xml_escape(ILLEGAL_CHARACTERS_RE.sub("", value))
+            cells.append(f'<c r="{letter}{number}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>')
+        elif isinstance(value, bool):
+            cells.append(f'<c r="{letter}{number}" t="b"><v>{int(value)}</v></c>')
+        elif isinstance(value, int | float):
+            cells.append(f'<c r="{letter}{number}"><v>{value!r}</v></c>')
+        else:
+            text = xml_escape(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
+            cells.append(f'<c r="{letter}{number}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>')
+    return f'<row r="{number}">{"".join(cells)}</row>'.encode()
+
+
+@functools.cache
+def _column_letters(count: int) -> list[str]:
+    return [get_column_letter(n) for n in range(1, count + 1)]
 
 
 def xlsx_chunks(sheets: Iterable[tuple[str, Iterable[list]]]) -> Iterator[bytes]:
-    """A workbook from (title, rows) pairs. openpyxl's write-only mode keeps one row in memory,
-    but a zip can only be finished at the end, so it is built in a temporary file first."""
-    workbook = Workbook(write_only=True)
-    for title, rows in sheets:
-        sheet = workbook.create_sheet(title)
-        for row in rows:
-            sheet.append([_xlsx_cell(value) for value in row])
-    with tempfile.TemporaryFile() as spool:
-        workbook.save(spool)
-        spool.seek(0)
-        while chunk := spool.read(CHUNK_BYTES):
-            yield chunk
+    """A workbook from (title, rows) pairs, written as a streaming zip: its bytes flow while the
+    rows are read, and memory holds one chunk whatever the number of rows."""
+    pipe = _Pipe()
+    titles = []
+    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as book:
+        for number, (title, rows) in enumerate(sheets, start=1):
+            titles.append(title)
+            with book.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True) as part:
+                part.write(XLSX_SHEET_HEAD)
+                for row_number, row in enumerate(rows, start=1):
+                    part.write(_xlsx_row(row_number, row))
+                    if pipe.size >= CHUNK_BYTES:
+                        yield pipe.take()
+                part.write(XLSX_SHEET_TAIL)
+        numbers = range(1, len(titles) + 1)
+        book.writestr("[Content_Types].xml", XLSX_CONTENT_TYPES.format(sheets="".join(XLSX_SHEET_TYPE.format(n=n) for n in numbers)))
+        book.writestr("_rels/.rels", XLSX_ROOT_RELS)
+        book.writestr(
+            "xl/workbook.xml",
+            XLSX_WORKBOOK.format(
+                sheets="".join(
+                    f'<sheet name="{xml_escape(title, {chr(34): "&quot;"})}" sheetId="{n}" r:id="rId{n}"/>'
+                    for n, title in zip(numbers, titles)
+                )
+            ),
+        )
+        book.writestr(
+            "xl/_rels/workbook.xml.rels",
+            XLSX_WORKBOOK_RELS.format(
+                sheets="".join(
+                    f'<Relationship Id="rId{n}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+                    f'Target="worksheets/sheet{n}.xml"/>'
+                    for n in numbers
+                )
+            ),
+        )
+        book.writestr("xl/styles.xml", XLSX_STYLES)
+    yield pipe.take()
 
 
 def export_chunks(session: Session, plan: ExportPlan, fmt: str, bom: bool = False) -> Iterator[bytes]:
