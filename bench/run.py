@@ -51,7 +51,7 @@ SIZES = {
     "BENCH_SECONDS": _size("BENCH_SECONDS", 5),  # length of one load round (wrk -d)
     "BENCH_CONNECTIONS": _size("BENCH_CONNECTIONS", 32),
     "BENCH_POOL": _size("BENCH_POOL", 8_000),  # last pages ready to send in one load round
-    "BENCH_WEBHOOK_POOL": _size("BENCH_WEBHOOK_POOL", 300),  # new payments ready for one webhook round
+    "BENCH_WEBHOOK_POOL": _size("BENCH_WEBHOOK_POOL", 200),  # new payments ready for one webhook round
     "BENCH_FIGURE_SECONDS": _size("BENCH_FIGURE_SECONDS", 120),  # a slow page stops after this, after 1 round
 }
 # Which parts to run: any of submissions, webhooks, pages (exports, results, dashboard, members, search).
