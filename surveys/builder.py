@@ -84,6 +84,11 @@ def value_from_label(label: str, taken: set[str]) -> str:
     return _unique(base, taken, VALUE_LENGTH)
 
 
+def slug_from_title(title: str) -> str:
+    """A survey's address from its title: "Reader survey 2027" -> "reader-survey-2027"."""
+    return _join_words(_ascii_words(title), 80).replace("_", "-") or "survey"
+
+
 def _taken_ids(definition: Mapping) -> set[str]:
     taken = set(RESERVED_IDS)
     for question in iter_questions(definition):

@@ -22,7 +22,7 @@ TONES = {
     "bar": "#1f5f8b",
     "track": "#e6edf2",
     "whisker": "#111111",
-    "axis": "#555555",
+    "baseline": "#555555",
     "grid": "#d9d9d9",
     "text": "#111111",
     "muted": "#555555",
@@ -143,7 +143,7 @@ def day_columns(title: str, days: Sequence[tuple[date, int]]) -> Chart:
     for tick in sorted({0, scale_max // 2, scale_max}):
         y = base_y - tick / scale_max * plot_height
         chart.shapes += [Line(left, y, WIDTH - 8, y, "grid"), Text(left - 6, y + 4, f"{tick:,}", "muted", "end")]
-    chart.shapes.append(Line(left, base_y, WIDTH - 8, base_y, "axis"))
+    chart.shapes.append(Line(left, base_y, WIDTH - 8, base_y, "baseline"))
     show_values = step >= 22
     every = max(1, round(len(days) / 6))
     for i, (day, count) in enumerate(days):
@@ -154,7 +154,7 @@ def day_columns(title: str, days: Sequence[tuple[date, int]]) -> Chart:
             chart.shapes.append(Text(x + step / 2, base_y - height - 4, f"{count:,}", "text", "middle"))
         if i % every == 0 or i == len(days) - 1:
             chart.shapes += [
-                Line(x + step / 2, base_y, x + step / 2, base_y + 4, "axis"),
+                Line(x + step / 2, base_y, x + step / 2, base_y + 4, "baseline"),
                 Text(x + step / 2, base_y + 18, day.strftime("%-d %b"), "muted", "middle"),
             ]
     if days:

@@ -1,0 +1,179 @@
+"""The builder through the test client with its real forms: a survey made without YAML, one
+step per change, saved as a version the reader pages, exports and downloads use."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+from sqlalchemy import select
+
+from accounts.models import Role
+from sight.extensions import db
+from surveys.definition import load_definition, validate_definition
+from surveys.models import Survey
+from tests.helpers import create_user, csrf_token_from, sign_in_as, sign_in_url
+from tests.surveys.staff.conftest import V1, add_response, make_survey
+
+SLUG = "what-readers-think"
+
+
+def token_of(html: str) -> str:
+    return re.search(r'name="draft" value="([0-9a-f]+)"', html).group(1)
+
+
+class Builder:
+    """A staff member using the builder pages, as a browser without JavaScript would."""
+
+    def __init__(self, client, slug: str = SLUG):
+        self.client, self.slug = client, slug
+        self.page_url = f"/staff/surveys/{slug}/builder"
+
+    def step(self, step: str, data: dict, page_url: str | None = None, **kwargs):
+        html = self.client.get(page_url or self.page_url).get_data(as_text=True)
+        form = {"csrf_token": csrf_token_from(html), "draft": token_of(html), **data}
+        return self.client.post(f"/staff/surveys/{self.slug}/builder/step/{step}", data=form, **kwargs)
+
+    def publish(self):
+        html = self.client.get(self.page_url).get_data(as_text=True)
+        return self.client.post(
+            f"/staff/surveys/{self.slug}/builder/publish", data={"csrf_token": csrf_token_from(html), "draft": token_of(html)}
+        )
+
+
+def create(client):
+    html = client.get("/staff/surveys/new/builder").get_data(as_text=True)
+    return client.post("/staff/surveys/new/builder", data={
+        "csrf_token": csrf_token_from(html), "title": "What readers think", "type": "single_choice",
+        "label": "How often do you read Sight?", "required": "y", "options": "Every day\nEvery week\nHardly ever\n",
+    })
+
+
+def current(session) -> Survey:
+    session.expire_all()
+    return session.scalar(select(Survey).where(Survey.slug == SLUG))
+
+
+def test_a_three_question_survey_with_a_condition_built_without_yaml(staff_client, session):
+    created = create(staff_client)
+    assert created.status_code == 302 and created.headers["Location"].endswith(f"/staff/surveys/{SLUG}/builder")
+    survey = current(session)
+    assert survey.status.value == "closed"
+    b = Builder(staff_client)
+    added = b.step("add-question", {
+        "add-page": "first", "add-type": "rating", "add-label": "How likely are you to recommend Sight?",
+        "add-scale_min": "0", "add-scale_max": "10", "add-min_label": "Not at all", "add-max_label": "Extremely",
+        "add-nps": "y", "add-integer": "y"})
+    assert added.status_code == 302
+    b.step("add-page", {"page-page_title": "Why", "page-type": "long_text", "page-label": "What brings you back every day?"})
+    qid = "what_brings_you_back_every_day"
+    question_page = f"{b.page_url}/questions/{qid}"
+    page = staff_client.get(question_page).get_data(as_text=True)
+    assert "How often do you read Sight?" in page and 'value="how_often_do_you_read_sight=every_day"' in page
+    done = b.step("question-condition", {"target": qid, "source": "how_often_do_you_read_sight",
+                                         "answer": "how_often_do_you_read_sight=every_day"}, page_url=question_page)
+    assert done.status_code == 302
+    # Nothing reaches readers until it is saved.
+    assert len(current(session).current_version.definition["pages"]) == 1
+    overview = staff_client.get(b.page_url).get_data(as_text=True)
+    assert "Shown only when “How often do you read Sight?” is Every day." in overview
+    assert b.publish().status_code == 302
+    definition = current(session).current_version.definition
+    assert [q["id"] for p in definition["pages"] for q in p["questions"]] == [
+        "how_often_do_you_read_sight", "how_likely_are_you_to_recommend_sight", qid]
+    assert definition["pages"][1]["questions"][0]["show_if"] == {"question": "how_often_do_you_read_sight", "equals": "every_day"}
+    assert definition["pages"][0]["questions"][1]["nps"] is True
+    # The YAML download of what the builder made imports back to the same definition.
+    yaml_text = staff_client.get(f"/staff/surveys/{SLUG}/definition.yaml").get_data(as_text=True)
+    downloaded = load_definition(yaml_text)
+    assert downloaded["pages"] == definition["pages"]
+
+
+def test_a_refused_step_says_why_and_changes_nothing(staff_client, session):
+    create(staff_client)
+    b = Builder(staff_client)
+    b.step("add-page", {"page-type": "short_text", "page-label": "Your name"})
+    question_page = f"{b.page_url}/questions/your_name"
+    b.step("question-condition", {"target": "your_name", "source": "how_often_do_you_read_sight",
+                                  "answer": "how_often_do_you_read_sight=hardly_ever"}, page_url=question_page)
+    before = current(session).draft_definition
+    refused = b.step("remove-question", {"target": "how_often_do_you_read_sight"})
+    assert refused.status_code == 422
+    assert "Other questions are shown depending on this one" in refused.get_data(as_text=True)
+    assert current(session).draft_definition == before
+    # A form left empty: the message is beside the field and what was typed is kept.
+    empty = b.step("add-question", {"add-page": "first", "add-type": "dropdown", "add-label": "Your state"})
+    html = empty.get_data(as_text=True)
+    assert empty.status_code == 422 and "Please give at least one answer" in html and 'value="Your state"' in html
+    assert current(session).draft_definition == before
+
+
+def test_a_step_from_an_outdated_page_is_refused(staff_client, session):
+    create(staff_client)
+    b = Builder(staff_client)
+    html = staff_client.get(b.page_url).get_data(as_text=True)
+    stale = {"csrf_token": csrf_token_from(html), "draft": token_of(html)}
+    b.step("add-question", {"add-page": "first", "add-type": "email", "add-label": "Email"})
+    response = staff_client.post(f"/staff/surveys/{SLUG}/builder/step/remove-question", data={**stale, "target": "email"})
+    assert response.status_code == 409 and "Someone changed this survey" in response.get_data(as_text=True)
+    assert any(q["id"] == "email" for q in current(session).draft_definition["pages"][0]["questions"])
+
+
+def test_options_get_values_from_labels_and_can_be_edited(staff_client, session):
+    create(staff_client)
+    b = Builder(staff_client)
+    qid = "how_often_do_you_read_sight"
+    question_page = f"{b.page_url}/questions/{qid}"
+    b.step("add-option", {"target": qid, "kind": "options", "label": "Once a month"}, page_url=question_page)
+    b.step("edit-option", {"target": qid, "kind": "options", "original": "once_a_month", "label": "Monthly", "value": "monthly"}, page_url=question_page)
+    b.step("move-option", {"target": qid, "kind": "options", "original": "monthly", "direction": "up"}, page_url=question_page)
+    b.step("question", {"target": qid, "label": "How often?", "help": "Roughly", "required": "y", "other": "y"}, page_url=question_page)
+    question = current(session).draft_definition["pages"][0]["questions"][0]
+    assert [o["value"] for o in question["options"]] == ["every_day", "every_week", "monthly", "hardly_ever"]
+    assert (question["label"], question["help"], question["other"]) == ("How often?", "Roughly", True)
+
+
+def test_saving_over_a_version_with_responses_makes_a_new_version(staff_client, session):
+    v1 = validate_definition(copy.deepcopy(V1))
+    survey = make_survey(session, (v1,))
+    add_response(session, survey, {"read_frequency": "daily"})
+    b = Builder(staff_client, "reader-survey")
+    b.step("add-question", {"add-page": "reading", "add-type": "email", "add-label": "Email"})
+    b.publish()
+    session.expire_all()
+    assert [v.number for v in survey.versions] == [1, 2]
+    assert survey.versions[0].definition == v1 and survey.draft_definition is None
+
+
+def visit(client, method: str, url: str, page_with_a_form: str):
+    """A GET, or a POST carrying a valid CSRF token (so that the role check is what answers)."""
+    if method == "get":
+        return client.get(url)
+    token = csrf_token_from(client.get(page_with_a_form).get_data(as_text=True))
+    return client.post(url, data={"csrf_token": token})
+
+
+BUILDER_URLS = [
+    ("get", "/staff/surveys/new/builder"),
+    ("get", "/staff/surveys/reader-survey/builder"),
+    ("get", "/staff/surveys/reader-survey/builder/questions/read_frequency"),
+    ("get", "/staff/surveys/reader-survey/builder/pages/reading"),
+    ("post", "/staff/surveys/reader-survey/builder/step/remove-question"),
+    ("post", "/staff/surveys/reader-survey/builder/publish"),
+    ("post", "/staff/surveys/reader-survey/builder/discard"),
+]
+
+
+@pytest.mark.parametrize("method,url", BUILDER_URLS)
+def test_anonymous_visitors_to_the_builder_are_sent_to_sign_in(client, session, method, url):
+    make_survey(session, (V1,))
+    response = visit(client, method, url, "/sign-in")
+    assert response.status_code == 302 and response.headers["Location"] == sign_in_url(url)
+
+
+@pytest.mark.parametrize("method,url", BUILDER_URLS)
+def test_readers_get_403_from_the_builder(client, session, method, url):
+    make_survey(session, (V1,))
+    sign_in_as(client, create_user(session, "reader@example.com", role=Role.reader))
+    assert visit(client, method, url, "/account/settings/close").status_code == 403
