@@ -1,24 +1,48 @@
-"""The surveys blueprint: reader pages under /surveys/, staff pages under /staff/surveys/,
-and the `flask surveys …` commands."""
+"""Every URL of the surveys package, and its `flask surveys …` commands: reader pages under
+/surveys/, staff pages under /staff/surveys/. The views live in `views` (readers),
+`manage_views` (staff: list, edit, import) and `staff_views` (staff: results and exports)."""
 
 from flask import Blueprint
 
-from accounts.roles import staff_required
-from surveys import builder_views
+from surveys import builder_views, cli, manage_views, staff_views, views
 
 bp = Blueprint("surveys", __name__, cli_group="surveys")
 
+# Readers taking a survey.
+bp.add_url_rule("/surveys/<slug>", view_func=views.take_intro, methods=["GET"])
+bp.add_url_rule("/surveys/<slug>/start", view_func=views.take_start, methods=["POST"])
+bp.add_url_rule("/surveys/<slug>/resume/<token>", view_func=views.take_resume, methods=["GET"])
+bp.add_url_rule("/surveys/<slug>/page/<int:number>", view_func=views.take_page, methods=["GET", "POST"])
+bp.add_url_rule("/surveys/<slug>/thanks", view_func=views.take_thanks, methods=["GET"])
 
-# --- Staff insight: the survey builder ------------------------------------------------------------
-# (Its views are plain functions in builder_views.py; every one is for staff only.)
+# Staff managing surveys.
+bp.add_url_rule("/staff/surveys", view_func=manage_views.manage_list, methods=["GET"])
+bp.add_url_rule("/staff/surveys/new", view_func=manage_views.manage_new, methods=["GET", "POST"])
+bp.add_url_rule("/staff/surveys/import", view_func=manage_views.manage_import, methods=["GET", "POST"])
+bp.add_url_rule("/staff/surveys/<slug>/edit", view_func=manage_views.manage_edit, methods=["GET", "POST"])
+bp.add_url_rule("/staff/surveys/<slug>/dates", view_func=manage_views.manage_dates, methods=["POST"])
+bp.add_url_rule("/staff/surveys/<slug>/<any(open, close):change>", view_func=manage_views.manage_status, methods=["POST"])
+bp.add_url_rule("/staff/surveys/<slug>/duplicate", view_func=manage_views.manage_duplicate, methods=["GET", "POST"])
+bp.add_url_rule(
+    "/staff/surveys/<slug>/definition.<any(yaml, json):fmt>", view_func=manage_views.manage_download, methods=["GET"]
+)
 
-for rule, endpoint, methods in (
-    ("/staff/surveys/new/builder", "builder_new", ["GET", "POST"]),
-    ("/staff/surveys/<slug>/builder", "builder_overview", ["GET"]),
-    ("/staff/surveys/<slug>/builder/questions/<qid>", "builder_question", ["GET"]),
-    ("/staff/surveys/<slug>/builder/pages/<page_id>", "builder_page", ["GET"]),
-    ("/staff/surveys/<slug>/builder/step/<step>", "builder_step", ["POST"]),
-    ("/staff/surveys/<slug>/builder/publish", "builder_publish", ["POST"]),
-    ("/staff/surveys/<slug>/builder/discard", "builder_discard", ["POST"]),
-):
-    bp.add_url_rule(rule, endpoint, staff_required(getattr(builder_views, endpoint)), methods=methods)
+# Staff reading results and exporting.
+bp.add_url_rule("/staff/surveys/<slug>", view_func=staff_views.staff_results, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/answers/<field_name>", view_func=staff_views.staff_text_answers, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/export.<fmt>", view_func=staff_views.staff_export, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/codebook.csv", view_func=staff_views.staff_codebook, methods=["GET"])
+
+# Staff building a survey without YAML (issue 13: staff insight).
+bp.add_url_rule("/staff/surveys/new/builder", view_func=builder_views.builder_new, methods=["GET", "POST"])
+bp.add_url_rule("/staff/surveys/<slug>/builder", view_func=builder_views.builder_overview, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/builder/questions/<qid>", view_func=builder_views.builder_question, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/builder/pages/<page_id>", view_func=builder_views.builder_page, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/builder/step/<step>", view_func=builder_views.builder_step, methods=["POST"])
+bp.add_url_rule("/staff/surveys/<slug>/builder/publish", view_func=builder_views.builder_publish, methods=["POST"])
+bp.add_url_rule("/staff/surveys/<slug>/builder/discard", view_func=builder_views.builder_discard, methods=["POST"])
+
+bp.add_app_template_filter(views.paragraphs_filter, "paragraphs")
+
+for command in cli.COMMANDS:
+    bp.cli.add_command(command)

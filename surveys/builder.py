@@ -15,16 +15,9 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from surveys.definition import (
-    CHOICE_TYPES,
-    ID_PATTERN,
-    OTHER_VALUE,
-    RESERVED_IDS,
-    choice_options,
-    iter_questions,
-    rating_points,
-    validate_definition,
-)
+from surveys.definition import validate_definition
+from surveys.definition.schema import CHOICE_TYPES, OTHER_VALUE, RESERVED_IDS
+from surveys.definition.walk import choice_options, iter_questions, rating_points
 
 # Which lists of {value, label} each question type has.
 LIST_KINDS = {

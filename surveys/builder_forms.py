@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from surveys.definition import SLUG_PATTERN
+from surveys.definition.schema import SLUG_PATTERN
 
 TYPE_CHOICES = [
     SelectChoice("single_choice", "One answer from a list (radio buttons)"),

@@ -15,6 +15,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
+from accounts.roles import staff_required
 from sight.db import utcnow
 from sight.extensions import db
 from surveys import builder
@@ -30,7 +31,8 @@ from surveys.builder_forms import (
     StepForm,
     TextsForm,
 )
-from surveys.definition import DefinitionError, iter_questions
+from surveys.definition import DefinitionError
+from surveys.definition.walk import iter_questions
 from surveys.drafts import (
     DraftChanged,
     apply_step,
@@ -133,6 +135,7 @@ def _overview(survey: Survey, *, failed: Failed | None = None, forms: dict | Non
     )
 
 
+@staff_required
 def builder_overview(slug: str):
     return _overview(_survey(slug))
 
@@ -177,6 +180,7 @@ def _chosen_answers(condition: dict | None) -> list[str]:
     return [f"{condition['question']}={value}" for value in wanted]
 
 
+@staff_required
 def builder_question(slug: str, qid: str):
     return _question_page(_survey(slug), qid)
 
@@ -210,6 +214,7 @@ def _page_page(survey: Survey, page_id: str, *, failed: Failed | None = None, fo
     )
 
 
+@staff_required
 def builder_page(slug: str, page_id: str):
     return _page_page(_survey(slug), page_id)
 
@@ -325,6 +330,7 @@ def _redraw(survey: Survey, step: Step, name: str, form: StepForm, problems: lis
     return _overview(survey, failed=failed, forms=forms, status=status)
 
 
+@staff_required
 def builder_step(slug: str, step: str):
     survey = _survey(slug)
     if step not in STEPS:
@@ -354,6 +360,7 @@ def builder_step(slug: str, step: str):
     return redirect(url_for("surveys.builder_overview", slug=slug) + "#" + request.form.get("anchor", "main"))
 
 
+@staff_required
 def builder_publish(slug: str):
     survey = _survey(slug)
     form = StepForm()
@@ -369,6 +376,7 @@ def builder_publish(slug: str):
     return redirect(url_for("surveys.builder_overview", slug=slug))
 
 
+@staff_required
 def builder_discard(slug: str):
     survey = _survey(slug)
     if not StepForm().validate():
@@ -379,6 +387,7 @@ def builder_discard(slug: str):
     return redirect(url_for("surveys.builder_overview", slug=slug))
 
 
+@staff_required
 def builder_new():
     form = NewSurveyForm()
     problems: list[str] = []

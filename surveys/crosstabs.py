@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from surveys import definition_walk as walk
+from surveys.definition import walk
 from surveys.statistics import Share
 
 # Question types whose answers fall into a few known categories.

@@ -15,7 +15,6 @@ from sight.db import utcnow
 from sight.errors import render_error
 from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
-from surveys.blueprint import bp
 from surveys.export import FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
 from surveys.models import Survey
 from surveys.results import reading_session, survey_activity, survey_results, text_answers, text_fields
@@ -49,7 +48,6 @@ def _end_sign_in_transaction() -> None:
     db.session.rollback()
 
 
-@bp.get("/staff/surveys/<slug>")
 @staff_required
 def staff_results(slug: str):
     _end_sign_in_transaction()
@@ -74,7 +72,6 @@ def staff_results(slug: str):
         )
 
 
-@bp.get("/staff/surveys/<slug>/answers/<field_name>")
 @staff_required
 def staff_text_answers(slug: str, field_name: str):
     _end_sign_in_transaction()
@@ -139,7 +136,6 @@ def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension:
     return response
 
 
-@bp.get("/staff/surveys/<slug>/export.<fmt>")
 @staff_required
 def staff_export(slug: str, fmt: str):
     if fmt not in FORMATS:
@@ -149,7 +145,6 @@ def staff_export(slug: str, fmt: str):
     )
 
 
-@bp.get("/staff/surveys/<slug>/codebook.csv")
 @staff_required
 def staff_codebook(slug: str):
     return _start_download(

@@ -7,7 +7,8 @@ import pytest
 
 from surveys import builder
 from surveys.builder import BuilderError
-from surveys.definition import DefinitionError, dump_definition, load_definition, visible_answers
+from surveys.definition import DefinitionError, dump_definition, load_definition
+from surveys.definition.walk import visible_answers
 
 FREQUENCY = {"type": "single_choice", "label": "How often do you read Sight?", "required": True,
              "options": ["Every day", "Every week", "Hardly ever"]}
