@@ -121,34 +121,49 @@ def _ordered(dimension: Dimension, seen: Counter) -> list[tuple[str, str]]:
     return list(dimension.categories) + [(value, value) for value in extra]
 
 
+class CrossTabCounter:
+    """Counts one cross-tab as responses are fed to it one at a time, so that several can be
+    counted in one pass; it keeps counts only."""
+
+    def __init__(self, rows: Dimension, columns: Dimension):
+        self.rows, self.columns = rows, columns
+        self.pairs: Counter = Counter()
+        self.row_bases: Counter = Counter()
+        self.column_counts: Counter = Counter()
+        self.base = 0
+
+    def add(self, facts: ResponseFacts) -> None:
+        row_values = self.rows.categories_of(facts)
+        column_values = self.columns.categories_of(facts)
+        if not row_values or not column_values:
+            return
+        self.base += 1
+        self.column_counts.update(column_values)
+        for row_value in row_values:
+            self.row_bases[row_value] += 1
+            for column_value in column_values:
+                self.pairs[row_value, column_value] += 1
+
+    def result(self) -> CrossTab:
+        column_categories = _ordered(self.columns, self.column_counts)
+        table = CrossTab(self.rows, self.columns, self.base, column_labels=[label for _, label in column_categories])
+        for row_value, row_label in _ordered(self.rows, self.row_bases):
+            row_base = self.row_bases[row_value]
+            cells = [Cell(label, Share(self.pairs[row_value, value], row_base)) for value, label in column_categories]
+            table.table.append(CrossRow(row_label, row_base, cells))
+        table.column_totals = [Share(self.column_counts[value], self.base) for value, _ in column_categories]
+        return table
+
+
 def crosstab(rows: Dimension, columns: Dimension, responses: Iterable[ResponseFacts]) -> CrossTab:
     """Count each (row category, column category) pair over the responses that answered both.
 
     A multiple-choice answer puts the response in every category it chose. A row's percentages
     are of the responses in that row."""
-    pairs: Counter = Counter()
-    row_bases: Counter = Counter()
-    column_counts: Counter = Counter()
-    base = 0
+    counter = CrossTabCounter(rows, columns)
     for facts in responses:
-        row_values = rows.categories_of(facts)
-        column_values = columns.categories_of(facts)
-        if not row_values or not column_values:
-            continue
-        base += 1
-        column_counts.update(column_values)
-        for row_value in row_values:
-            row_bases[row_value] += 1
-            for column_value in column_values:
-                pairs[row_value, column_value] += 1
-    column_categories = _ordered(columns, column_counts)
-    table = CrossTab(rows, columns, base, column_labels=[label for _, label in column_categories])
-    for row_value, row_label in _ordered(rows, row_bases):
-        row_base = row_bases[row_value]
-        cells = [Cell(label, Share(pairs[row_value, value], row_base)) for value, label in column_categories]
-        table.table.append(CrossRow(row_label, row_base, cells))
-    table.column_totals = [Share(column_counts[value], base) for value, _ in column_categories]
-    return table
+        counter.add(facts)
+    return counter.result()
 
 
 # --- as a spreadsheet -------------------------------------------------------------------------

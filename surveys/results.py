@@ -14,8 +14,6 @@ from sqlalchemy.orm import Session
 from surveys.definition import walk
 from surveys.models import Response, Survey, SurveyVersion
 
-# "It'll only take a couple of minutes."
-PROMISED_SECONDS = 120
 # Rows fetched at a time when walking every response of a survey.
 BATCH = 500
 
@@ -118,14 +116,15 @@ def median(values: list[int]) -> int | None:
     return round(statistics.median(values)) if values else None
 
 
-def describe_duration(seconds: int | None) -> str:
-    """E.g. "1 min 52 s, within the 2 minutes promised": the survey's invitation makes that promise."""
+def describe_duration(seconds: int | None, promise_minutes: int) -> str:
+    """E.g. "1 min 52 s, within the 2 minutes promised": each survey's invitation makes its promise."""
     if seconds is None:
         return "no finished responses yet"
     minutes, rest = divmod(seconds, 60)
     text = f"{minutes} min {rest} s" if minutes else f"{rest} s"
-    verdict = "within" if seconds <= PROMISED_SECONDS else "over"
-    return f"{text}, {verdict} the {PROMISED_SECONDS // 60} minutes promised"
+    verdict = "within" if seconds <= promise_minutes * 60 else "over"
+    unit = "minute" if promise_minutes == 1 else "minutes"
+    return f"{text}, {verdict} the {promise_minutes} {unit} promised"
 
 
 # --- results per question -----------------------------------------------------------------
@@ -136,6 +135,7 @@ class Bar:
     label: str
     count: int
     percent: float  # of the responses that answered the question
+    value: str = ""  # the stored value (for a rating, its point)
 
     @property
     def share(self) -> float:
@@ -194,10 +194,11 @@ class SurveyResults:
     median_seconds: int | None
     questions: list[QuestionResult]
     per_day: list[DayCount]
+    promise_minutes: int
 
     @property
     def duration_text(self) -> str:
-        return describe_duration(self.median_seconds)
+        return describe_duration(self.median_seconds, self.promise_minutes)
 
     @property
     def busiest_day(self) -> int:
@@ -258,7 +259,9 @@ class _Tally:
         known = {value for value, _ in pairs}
         # A stored value no version offers still counts, under its own name.
         pairs += [(value, value) for value in self.counts if value not in known]
-        result.bars = [Bar(label, self.counts[value], _percent(self.counts[value], self.answered)) for value, label in pairs]
+        result.bars = [
+            Bar(label, self.counts[value], _percent(self.counts[value], self.answered), value) for value, label in pairs
+        ]
         if q.type == "matrix":
             columns = q.columns()
             result.matrix_columns = [label for _, label in columns]
@@ -295,7 +298,7 @@ def survey_results(session: Session, survey: Survey, flt: ResponseFilter, zone: 
         while day <= last:
             days.append(DayCount(day, per_day[day]))
             day += timedelta(days=1)
-    return SurveyResults(total, median(durations), [t.result() for t in tallies], days)
+    return SurveyResults(total, median(durations), [t.result() for t in tallies], days, survey.promise_minutes)
 
 
 # --- free-text answers ----------------------------------------------------------------------
@@ -362,16 +365,29 @@ def text_fields(survey: Survey) -> dict[str, str]:
 
 
 @dataclass
+class VersionTime:
+    number: int
+    finished: int
+    median_seconds: int | None
+
+
+@dataclass
 class SurveyActivity:
     slug: str
     title: str
     total: int
     this_week: int
     median_seconds: int | None
+    promise_minutes: int
+    # Each version with finished responses, newest first: a new version may take longer.
+    versions: list[VersionTime] = field(default_factory=list)
 
     @property
     def duration_text(self) -> str:
-        return describe_duration(self.median_seconds)
+        return describe_duration(self.median_seconds, self.promise_minutes)
+
+    def version_text(self, version: VersionTime) -> str:
+        return f"{describe_duration(version.median_seconds, self.promise_minutes)} ({version.finished:,} finished)"
 
 
 def week_start(now: datetime, zone: tzinfo) -> datetime:
@@ -381,21 +397,30 @@ def week_start(now: datetime, zone: tzinfo) -> datetime:
 
 
 def survey_activity(session: Session, now: datetime, zone: tzinfo) -> list[SurveyActivity]:
-    """Finished responses per survey, in total and since Monday, and the median time to finish."""
+    """Finished responses per survey, in total and since Monday, and the median time to finish,
+    of the survey and of each version, against the minutes the survey promises."""
     since = week_start(now, zone)
     activity = []
     for survey in session.scalars(select(Survey).order_by(Survey.title)):
         finished = ResponseFilter()
         times = session.execute(
-            select_responses(survey.id, finished, Response.started_at, Response.submitted_at)
+            select_responses(survey.id, finished, SurveyVersion.number, Response.started_at, Response.submitted_at)
         ).all()
+        by_version: dict[int, list[int]] = {}
+        for number, started_at, submitted_at in times:
+            by_version.setdefault(number, []).append(duration_seconds(started_at, submitted_at))
         activity.append(
             SurveyActivity(
                 slug=survey.slug,
                 title=survey.title,
                 total=len(times),
-                this_week=sum(1 for _, submitted_at in times if submitted_at >= since),
-                median_seconds=median([duration_seconds(s, f) for s, f in times]),
+                this_week=sum(1 for _, _, submitted_at in times if submitted_at >= since),
+                median_seconds=median([seconds for durations in by_version.values() for seconds in durations]),
+                promise_minutes=survey.promise_minutes,
+                versions=[
+                    VersionTime(number, len(by_version[number]), median(by_version[number]))
+                    for number in sorted(by_version, reverse=True)
+                ],
             )
         )
     return activity

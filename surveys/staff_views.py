@@ -163,6 +163,11 @@ def survey_panel(session: Session, now: datetime) -> DashboardPanel:
             (f"{survey.title}: this week (from Monday)", f"{survey.this_week:,}"),
             (f"{survey.title}: median time to finish", survey.duration_text),
         ]
+        if len(survey.versions) > 1:
+            panel.figures += [
+                (f"{survey.title}, version {version.number}: median time to finish", survey.version_text(version))
+                for version in survey.versions
+            ]
     # The panel has one link: the default survey's results, else the first survey's.
     linked = next((s for s in activity if s.slug == DEFAULT_SURVEY), activity[0] if activity else None)
     if linked is not None:
