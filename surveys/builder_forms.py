@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from surveys.definition.schema import SLUG_PATTERN
 
@@ -212,7 +212,7 @@ class OptionForm(StepForm):
 class PromiseForm(FlaskForm):
     minutes = IntegerField(
         "The invitation promises it takes (minutes)",
-        validators=[DataRequired("Please give a number of minutes."), NumberRange(min=1, max=120, message="From 1 to 120 minutes.")],
+        validators=[InputRequired("Please give a number of minutes."), NumberRange(min=1, max=120, message="From 1 to 120 minutes.")],
         invalid_value_message=WHOLE_NUMBER,
         description="The dashboard sets the median time readers take against this.",
     )

@@ -182,10 +182,10 @@ def with_title(chart: Chart) -> Chart:
 def to_svg(chart: Chart, *, in_page: bool = False) -> Markup:
     """The chart as SVG: in the page it is hidden from screen readers (a table beside it says
     the same); as a file it is a titled image that stands on its own."""
-    a11y = 'aria-hidden="true" focusable="false" class="chart"' if in_page else 'role="img"'
+    opening = '<svg class="chart" aria-hidden="true" focusable="false"' if in_page else '<svg role="img"'
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {chart.width:g} {chart.height:g}" '
-        f'width="{chart.width:g}" height="{chart.height:g}" font-family="sans-serif" font-size="{FONT_SIZE}" {a11y}>',
+        f'{opening} xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {chart.width:g} {chart.height:g}" '
+        f'width="{chart.width:g}" height="{chart.height:g}" font-family="sans-serif" font-size="{FONT_SIZE}">',
         f"<title>{escape(chart.title)}</title>",
     ]
     if not in_page:

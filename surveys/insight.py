@@ -8,15 +8,25 @@ Functions take a session and plain values and only read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from markupsafe import Markup, escape
 from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from surveys import charts
-from surveys.crosstabs import FACT_DIMENSIONS, CrossTab, CrossTabCounter, ResponseFacts, available_dimensions, crosstab
+from surveys.crosstabs import (
+    FACT_DIMENSIONS,
+    CrossTab,
+    CrossTabCounter,
+    Dimension,
+    ResponseFacts,
+    available_dimensions,
+    crosstab,
+)
 from surveys.definition import walk
 from surveys.models import Response, Survey, SurveyVersion
 from surveys.results import (
@@ -26,7 +36,6 @@ from surveys.results import (
     SurveyResults,
     duration_seconds,
     select_responses,
-    versions_in,
 )
 from surveys.statistics import NetPromoter, RatingSummary, Share, is_nps_question, net_promoter, rating_summary
 
@@ -71,6 +80,28 @@ def question_insights(results: SurveyResults, definitions: dict[int, dict]) -> d
     return found
 
 
+@dataclass
+class ResultsInsight:
+    """What the results page adds to the counts: figures with margins, and charts drawn as SVG."""
+
+    questions: dict[str, QuestionInsight]
+    charts: dict[str, Markup]  # "days", "q-ID", "nps-ID"
+
+
+def results_insight(results: SurveyResults, definitions: dict[int, dict]) -> ResultsInsight:
+    questions = question_insights(results, definitions)
+    drawn: dict[str, Markup] = {}
+    if results.per_day:
+        drawn["days"] = charts.to_svg(days_chart(results, "Responses per day"), in_page=True)
+    labels = {q.id: q.label for q in results.questions}
+    for qid, found in questions.items():
+        drawn[f"q-{qid}"] = charts.to_svg(found.chart(labels[qid]), in_page=True)
+        nps = found.nps_chart(f"{labels[qid]}: Net Promoter Score")
+        if nps is not None:
+            drawn[f"nps-{qid}"] = charts.to_svg(nps, in_page=True)
+    return ResultsInsight(questions, drawn)
+
+
 def question_result(results: SurveyResults, qid: str) -> QuestionResult | None:
     return next((q for q in results.questions if q.id == qid), None)
 
@@ -91,13 +122,14 @@ def stream_facts(session: Session, survey_id: int, flt: ResponseFilter) -> Itera
         yield ResponseFacts(number, sight_plus, source, answers or {})
 
 
-def dimensions_for(session: Session, survey: Survey, flt: ResponseFilter):
-    return available_dimensions(versions_in(session, survey, flt))
+def dimensions_for(survey: Survey) -> dict[str, Dimension]:
+    """What can be crossed: the questions of every version of the survey, and the facts."""
+    return available_dimensions({v.number: v.definition for v in survey.versions})
 
 
 def survey_crosstab(session: Session, survey: Survey, flt: ResponseFilter, rows: str, columns: str) -> CrossTab:
     """Counts and row percentages of `rows` by `columns` (dimension keys) over the selection."""
-    dims = dimensions_for(session, survey, flt)
+    dims = dimensions_for(survey)
     return crosstab(dims[rows], dims[columns], stream_facts(session, survey.id, flt))
 
 
@@ -106,17 +138,39 @@ def crosstab_chart(table: CrossTab, title: str) -> charts.Chart:
     return charts.stacked_bars(title, rows, table.column_labels)
 
 
-def side_by_side(session: Session, survey: Survey, flt: ResponseFilter) -> list[CrossTab]:
-    """Every choice and rating question by Sight+ (members, other signed-in readers, readers
-    not signed in), counted in one pass over the responses."""
-    dims = dimensions_for(session, survey, flt)
+@dataclass(frozen=True)
+class Comparison:
+    """One question's answers, each as a share of every group's answers to the question."""
+
+    id: str
+    label: str
+    groups: list[tuple[str, int]]  # (group, how many in it answered)
+    answers: list[tuple[str, list[Share]]]  # (answer, its share in each group)
+
+
+def side_by_side(session: Session, survey: Survey, flt: ResponseFilter) -> list[Comparison]:
+    """Every choice and rating question for Sight+ members, other signed-in readers and readers
+    not signed in, counted in one pass over the responses."""
+    dims = dimensions_for(survey)
     counters = [
-        CrossTabCounter(dimension, dims["sight_plus"]) for key, dimension in dims.items() if key not in FACT_DIMENSIONS
+        CrossTabCounter(dims["sight_plus"], dimension) for key, dimension in dims.items() if key not in FACT_DIMENSIONS
     ]
     for facts in stream_facts(session, survey.id, flt):
         for counter in counters:
             counter.add(facts)
-    return [counter.result() for counter in counters]
+    comparisons = []
+    for counter in counters:
+        table = counter.result()
+        groups = {label: 0 for _, label in table.rows.categories}
+        cells = {row.label: row for row in table.table}
+        groups.update({label: cells[label].base for label in cells})
+        answers = []
+        for index, answer in enumerate(table.column_labels):
+            answers.append(
+                (answer, [cells[group].cells[index].share if group in cells else Share(0, 0) for group in groups])
+            )
+        comparisons.append(Comparison(table.columns.key, table.columns.label, list(groups.items()), answers))
+    return comparisons
 
 
 # --- one response, whole -------------------------------------------------------------------------
@@ -183,6 +237,11 @@ SOURCE_FIELDS = {
 }
 
 
+def first_response_id(session: Session, survey: Survey, flt: ResponseFilter) -> int | None:
+    """The oldest response `flt` selects: where reading them one by one starts."""
+    return session.scalar(select_responses(survey.id, flt, Response.id).order_by(Response.id).limit(1))
+
+
 def response_detail(session: Session, survey: Survey, response_id: int, flt: ResponseFilter) -> ResponseDetail | None:
     """One response of this survey with every answer, and its place among the responses `flt`
     selects (previous and next by number); None when there is no such response."""
@@ -212,3 +271,21 @@ def response_detail(session: Session, survey: Survey, response_id: int, flt: Res
     detail.total = session.scalar(count) or 0
     detail.position = session.scalar(count.where(Response.id <= response_id)) or 0
     return detail
+
+
+# --- search highlight ------------------------------------------------------------------------------
+
+
+def highlight_words(text: str, query: str | None) -> Markup:
+    """The text, escaped, with each word of the search marked (<mark>), whatever its case."""
+    words = sorted({w for w in (query or "").split() if w}, key=len, reverse=True)
+    if not words:
+        return Markup(escape(text))
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    parts: list[str] = []
+    last = 0
+    for match in pattern.finditer(text):
+        parts += [escape(text[last : match.start()]), Markup("<mark>"), escape(match.group()), Markup("</mark>")]
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)

@@ -200,10 +200,6 @@ class SurveyResults:
     def duration_text(self) -> str:
         return describe_duration(self.median_seconds, self.promise_minutes)
 
-    @property
-    def busiest_day(self) -> int:
-        return max((d.count for d in self.per_day), default=0)
-
 
 def _percent(count: int, base: int) -> float:
     return count * 100 / base if base else 0.0

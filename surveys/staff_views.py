@@ -17,7 +17,8 @@ from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
 from surveys.export import FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
 from surveys.models import Survey
-from surveys.results import reading_session, survey_activity, survey_results, text_answers, text_fields
+from surveys.insight import results_insight
+from surveys.results import reading_session, survey_activity, survey_results, text_answers, text_fields, versions_in
 from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
 
 DEFAULT_SURVEY = "reader-survey"
@@ -60,7 +61,8 @@ def staff_results(slug: str):
                 render_template("surveys/staff/results.html", survey=survey, form=form, export_form=export_form, results=None),
                 400,
             )
-        results = survey_results(reader, survey, form.response_filter(_zone()), _zone())
+        flt = form.response_filter(_zone())
+        results = survey_results(reader, survey, flt, _zone())
         return render_template(
             "surveys/staff/results.html",
             survey=survey,
@@ -69,6 +71,7 @@ def staff_results(slug: str):
             results=results,
             filters=form.query_args(),
             text_fields=text_fields(survey),
+            insight=results_insight(results, versions_in(reader, survey, flt)),
         )
 
 
