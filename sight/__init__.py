@@ -42,6 +42,12 @@ def configure(app: Flask, test_config: dict | None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("sight").setLevel(logging.INFO)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    if app.config["APP_ENV"] == "production" and app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        # Fine for one process; gunicorn's configuration refuses it with several workers.
+        logging.getLogger("sight").warning(
+            "RATELIMIT_STORAGE_URI=memory:// counts rate limits in this process only: "
+            "with more than one worker or app server, set RATELIMIT_STORAGE_URI=redis://…"
+        )
 
 
 def trust_proxies(app: Flask) -> None:

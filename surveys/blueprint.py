@@ -5,6 +5,7 @@
 from flask import Blueprint
 
 from surveys import builder_views, cli, insight, insight_views, manage_views, staff_views, views
+from surveys.question_view import question_views
 
 bp = Blueprint("surveys", __name__, cli_group="surveys")
 
@@ -54,6 +55,8 @@ bp.add_url_rule(
 bp.add_url_rule("/staff/surveys/<slug>/promise", view_func=insight_views.manage_promise, methods=["GET", "POST"])
 
 bp.add_app_template_filter(views.paragraphs_filter, "paragraphs")
+# The editor's preview draws a definition's questions as readers see them.
+bp.add_app_template_filter(question_views, "question_views")
 bp.add_app_template_filter(insight.highlight_words, "highlight")
 
 for command in cli.COMMANDS:

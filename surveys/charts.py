@@ -189,7 +189,7 @@ def to_svg(chart: Chart, *, in_page: bool = False) -> Markup:
         f"<title>{escape(chart.title)}</title>",
     ]
     if not in_page:
-        parts.append(f'<rect width="100%" height="100%" fill="#ffffff"/>')
+        parts.append('<rect width="100%" height="100%" fill="#ffffff"/>')
     for shape in chart.shapes:
         if isinstance(shape, Rect):
             parts.append(

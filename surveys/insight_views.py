@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from accounts.roles import staff_required
 from sight.audit import record_audit
@@ -24,7 +25,8 @@ from surveys.export import FORMATS, csv_chunks, export_filename, sheet_rows
 from surveys.insight_forms import CrossTabForm
 from surveys.models import Survey
 from surveys.operations import survey_by_slug
-from surveys.results import reading_session, survey_results, versions_in
+from surveys.results import reading_session
+from surveys.tallies import refresh_tallies, tallied_results
 from surveys.staff_forms import ResultFilterForm
 
 
@@ -167,12 +169,12 @@ def _chart(reader, survey: Survey, name: str) -> charts.Chart | None:
     form = ResultFilterForm(request.args, survey)
     if not form.validate():
         _bad(form)
-    flt = form.response_filter(_zone())
-    results = survey_results(reader, survey, flt, _zone())
+    zone_name = current_app.config["DISPLAY_TIMEZONE"]
+    results = tallied_results(reader, survey, form.response_filter(_zone()), _zone(), zone_name)
     if name == "days":
         return insight.days_chart(results, f"{survey.title}: responses per day")
     kind, _, qid = name.partition("-")
-    found = insight.question_insights(results, versions_in(reader, survey, flt)).get(qid)
+    found = insight.question_insights(results, {v.number: v.definition for v in survey.versions}).get(qid)
     question = insight.question_result(results, qid)
     if found is None or question is None:
         return None
@@ -185,7 +187,12 @@ def _chart(reader, survey: Survey, name: str) -> charts.Chart | None:
 
 @staff_required
 def staff_chart(slug: str, name: str, fmt: str):
-    with _reader() as reader:
+    # As the results page does: count what finished since the last look, then read the tallies.
+    survey_id = db.session.scalar(select(Survey.id).where(Survey.slug == slug))
+    if survey_id is not None:
+        refresh_tallies(db.session, survey_id, current_app.config["DISPLAY_TIMEZONE"])
+    db.session.commit()
+    with reading_session(db.engine) as reader:
         survey = _survey(reader, slug)
         chart = _chart(reader, survey, name)
     if chart is None:

@@ -390,33 +390,3 @@ def week_start(now: datetime, zone: tzinfo) -> datetime:
     """Monday 00:00 of `now`'s week in the display time zone, as UTC."""
     local = now.astimezone(zone).date()
     return day_bounds(local - timedelta(days=local.weekday()), None, zone)[0]
-
-
-def survey_activity(session: Session, now: datetime, zone: tzinfo) -> list[SurveyActivity]:
-    """Finished responses per survey, in total and since Monday, and the median time to finish,
-    of the survey and of each version, against the minutes the survey promises."""
-    since = week_start(now, zone)
-    activity = []
-    for survey in session.scalars(select(Survey).order_by(Survey.title)):
-        finished = ResponseFilter()
-        times = session.execute(
-            select_responses(survey.id, finished, SurveyVersion.number, Response.started_at, Response.submitted_at)
-        ).all()
-        by_version: dict[int, list[int]] = {}
-        for number, started_at, submitted_at in times:
-            by_version.setdefault(number, []).append(duration_seconds(started_at, submitted_at))
-        activity.append(
-            SurveyActivity(
-                slug=survey.slug,
-                title=survey.title,
-                total=len(times),
-                this_week=sum(1 for _, _, submitted_at in times if submitted_at >= since),
-                median_seconds=median([seconds for durations in by_version.values() for seconds in durations]),
-                promise_minutes=survey.promise_minutes,
-                versions=[
-                    VersionTime(number, len(by_version[number]), median(by_version[number]))
-                    for number in sorted(by_version, reverse=True)
-                ],
-            )
-        )
-    return activity

@@ -1,7 +1,7 @@
 """survey: the promised minutes, and the builder's draft
 
 Revision ID: i13_survey_promise_and_draft
-Revises: a001
+Revises: i12_tallies
 Create Date: 2026-11-30 22:10:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'i13_survey_promise_and_draft'
-down_revision = 'a001'
+down_revision = 'i12_tallies'
 branch_labels = None
 depends_on = None
 

@@ -97,6 +97,10 @@ def test_production_refuses_to_start_naming_each_missing_secret():
         create_app({"ENVIRON": {"APP_ENV": "production", **PRODUCTION_SECRETS, "SECRET_KEY": "dev"}})
     assert "SECRET_KEY (a real, random value)" in str(error.value)
 
+    with pytest.raises(ConfigError) as error:
+        create_app({"ENVIRON": {"APP_ENV": "production", **PRODUCTION_SECRETS, "PASSWORD_HASHING": "fast"}})
+    assert "PASSWORD_HASHING=fast is for the test suite only" in str(error.value)
+
 
 def test_a_form_posted_without_its_csrf_token_is_refused(client):
     response = client.post("/sign-in", data={"email": "reader@example.com", "password": "whatever it is"})
