@@ -26,9 +26,11 @@ TONES = {
     "grid": "#d9d9d9",
     "text": "#111111",
     "muted": "#555555",
+    "inverse": "#ffffff",
 }
 # Stacked segments: distinguishable in colour and in lightness (for grey print).
-SEGMENTS = ["#1f5f8b", "#e08b2c", "#5a9e5a", "#b04a5a", "#7b68a6", "#8c6d31", "#3e9aa6", "#c7a500", "#666666"]
+# Dark enough for white text on them.
+SEGMENTS = ["#1f5f8b", "#a3500b", "#2e6b30", "#8e2444", "#5b4a8a", "#6d5520", "#1d6570", "#6e5d00", "#555555"]
 FONT_SIZE = 13
 
 
@@ -101,9 +103,8 @@ def share_bars(title: str, bars: Sequence[tuple[str, Share]]) -> Chart:
                 Line(low, y + 22, low, y + 32, "whisker"),
                 Line(high, y + 22, high, y + 32, "whisker"),
             ]
-        chart.shapes.append(
-            Text(span + 8, y + 32, f"{share.count:,} · {_percent(share.percent)} ±{share.margin:.0f}", "muted")
-        )
+        figure = f"{share.count:,} · {_percent(share.percent)} ±{share.margin:.0f}" if share.base else "no answers"
+        chart.shapes.append(Text(span + 8, y + 32, figure, "muted"))
     return chart
 
 
@@ -121,7 +122,7 @@ def stacked_bars(title: str, rows: Sequence[tuple[str, int, Sequence[Share]]], l
             if width > 0:
                 chart.shapes.append(Rect(x, y + 20, width, 16, f"segment-{j}"))
                 if width >= 30:
-                    chart.shapes.append(Text(x + width / 2, y + 32, _percent(share.percent), "text", "middle"))
+                    chart.shapes.append(Text(x + width / 2, y + 32, _percent(share.percent), "inverse", "middle"))
             x += width
     top = len(rows) * row + 8
     for j, name in enumerate(legend):
