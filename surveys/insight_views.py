@@ -130,13 +130,19 @@ def staff_side_by_side(slug: str):
 # --- one response --------------------------------------------------------------------------------
 
 
+def _selection(reader, slug: str) -> tuple[Survey, ResultFilterForm]:
+    """The survey and the filters of the query string, which must be valid."""
+    survey = _survey(reader, slug)
+    form = ResultFilterForm(request.args, survey)
+    if not form.validate():
+        _bad(form)
+    return survey, form
+
+
 @staff_required
 def staff_first_response(slug: str):
     with _reader() as reader:
-        survey = _survey(reader, slug)
-        form = ResultFilterForm(request.args, survey)
-        if not form.validate():
-            _bad(form)
+        survey, form = _selection(reader, slug)
         first = insight.first_response_id(reader, survey, form.response_filter(_zone()))
     if first is None:
         flash("No responses match these filters.", "info")
@@ -147,10 +153,7 @@ def staff_first_response(slug: str):
 @staff_required
 def staff_response(slug: str, response_id: int):
     with _reader() as reader:
-        survey = _survey(reader, slug)
-        form = ResultFilterForm(request.args, survey)
-        if not form.validate():
-            _bad(form)
+        survey, form = _selection(reader, slug)
         detail = insight.response_detail(reader, survey, response_id, form.response_filter(_zone()))
         if detail is None:
             _refuse(404, "No such response", f"This survey has no response number {response_id}.")
@@ -166,9 +169,7 @@ def _chart(reader, survey: Survey, name: str) -> charts.Chart | None:
         if table is None:
             _bad(form)
         return insight.crosstab_chart(table, f"{survey.title}: {table.rows.label} by {table.columns.label}")
-    form = ResultFilterForm(request.args, survey)
-    if not form.validate():
-        _bad(form)
+    _, form = _selection(reader, survey.slug)
     zone_name = current_app.config["DISPLAY_TIMEZONE"]
     results = tallied_results(reader, survey, form.response_filter(_zone()), _zone(), zone_name)
     if name == "days":
