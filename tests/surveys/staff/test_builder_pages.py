@@ -177,3 +177,38 @@ def test_readers_get_403_from_the_builder(client, session, method, url):
     make_survey(session, (V1,))
     sign_in_as(client, create_user(session, "reader@example.com", role=Role.reader))
     assert visit(client, method, url, "/account/settings/close").status_code == 403
+
+
+def test_pages_and_grids_are_edited_step_by_step_with_help_on_the_page(staff_client, session):
+    create(staff_client)
+    b = Builder(staff_client)
+    overview = staff_client.get(b.page_url).get_data(as_text=True)
+    assert "How the builder works" in overview and "Preview: What readers think" in overview
+    b.step("add-page", {"page-page_title": "Coverage", "page-type": "matrix", "page-label": "How good is our coverage?",
+                        "page-rows": "News\nSport", "page-columns": "Poor\nGood"})
+    b.step("add-page", {"page-page_title": "Last", "page-type": "email", "page-label": "Email"})
+    grid = "how_good_is_our_coverage"
+    grid_page = f"{b.page_url}/questions/{grid}"
+    b.step("add-option", {"target": grid, "kind": "rows", "label": "Culture"}, page_url=grid_page)
+    b.step("remove-option", {"target": grid, "kind": "columns", "original": "poor"}, page_url=grid_page)
+    page_url = f"{b.page_url}/pages/coverage"
+    b.step("page", {"target": "coverage", "title": "Our coverage"}, page_url=page_url)
+    shown = b.step("page-condition", {"target": "coverage", "source": "how_often_do_you_read_sight",
+                                      "answer": ["how_often_do_you_read_sight=every_day", "how_often_do_you_read_sight=every_week"]},
+                   page_url=page_url)
+    assert shown.status_code == 302
+    # Ticking answers of another question than the one chosen is refused, with the reason.
+    stray = b.step("page-condition", {"target": "coverage", "source": "how_often_do_you_read_sight",
+                                      "answer": "how_good_is_our_coverage=good"}, page_url=page_url)
+    assert stray.status_code == 422 and "belong to another question" in stray.get_data(as_text=True)
+    # The last page holds the Send button: a page shown only sometimes cannot become the last.
+    moved = b.step("move-page", {"target": "last", "direction": "up"})
+    assert moved.status_code == 422 and "the last one, which holds the Send button" in moved.get_data(as_text=True)
+    draft = current(session).draft_definition
+    assert [p["id"] for p in draft["pages"]] == ["first", "coverage", "last"]
+    coverage = next(p for p in draft["pages"] if p["id"] == "coverage")
+    assert coverage["title"] == "Our coverage"
+    assert coverage["show_if"] == {"question": "how_often_do_you_read_sight", "any_of": ["every_day", "every_week"]}
+    question = coverage["questions"][0]
+    assert [r["value"] for r in question["rows"]] == ["news", "sport", "culture"]
+    assert [c["value"] for c in question["columns"]] == ["good"]
