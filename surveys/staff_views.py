@@ -168,7 +168,6 @@ def survey_panel(session: Session, now: datetime) -> DashboardPanel:
     """Responses per survey, in total and this week, and whether a response really takes the
     couple of minutes the invitation promises."""
     refresh_every_survey(session, _zone_name())
-    session.commit()
     activity = survey_activity(session, now, _zone(), _zone_name())
     panel = DashboardPanel(title="Reader surveys")
     for survey in activity:
