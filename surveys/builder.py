@@ -474,13 +474,13 @@ def make_condition(definition: Mapping, source_id: str, values: list[str], *, be
     sources = {s.id: s for s in condition_sources(definition, question=before_question, page=before_page)}
     source = sources.get(source_id)
     if source is None:
-        raise BuilderError("Choose an earlier question.", "show_if_question")
+        raise BuilderError("Choose an earlier question.", "source")
     if not values:
         return {"question": source_id, "answered": True}
     allowed = {value for value, _ in source.answers}
     unknown = [v for v in values if v not in allowed]
     if unknown or not source.answers:
-        raise BuilderError(f"“{source.label}” has no answer “{', '.join(unknown or values)}”.", "show_if_values")
+        raise BuilderError(f"“{source.label}” has no answer “{', '.join(unknown or values)}”.", "source")
     question = next(q for q in iter_questions(definition) if q["id"] == source_id)
     typed: list = [int(v) for v in values] if question["type"] == "rating" else list(values)
     return {"question": source_id, "equals": typed[0]} if len(typed) == 1 else {"question": source_id, "any_of": typed}
@@ -497,7 +497,7 @@ def set_page_condition(definition: Mapping, page_id: str, condition: Mapping | N
     changed = copy.deepcopy(dict(definition))
     index = _page_index(changed, page_id)
     if condition and index == len(changed["pages"]) - 1:
-        raise BuilderError("The last page is always shown: it holds the Send button.", "show_if_question")
+        raise BuilderError("The last page is always shown: it holds the Send button.", "source")
     changed["pages"][index]["show_if"] = dict(condition) if condition else None
     return _finish(changed)
 

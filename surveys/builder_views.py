@@ -78,12 +78,6 @@ def _page(definition: dict, page_id: str) -> dict:
     return page
 
 
-def _problems(exc: Exception) -> list[str]:
-    if isinstance(exc, DefinitionError):
-        return exc.problems
-    return [str(exc)]
-
-
 # --- pages ---------------------------------------------------------------------------------------
 
 
@@ -349,9 +343,16 @@ def builder_step(slug: str, step: str):
     except DraftChanged:
         db.session.rollback()
         return _redraw(survey, spec, step, form, [CHANGED_MESSAGE], 409)
-    except (BuilderError, DefinitionError) as exc:
+    except BuilderError as exc:
         db.session.rollback()
-        return _redraw(survey, spec, step, form, _problems(exc), 422)
+        if spec.form_key and exc.field and exc.field in form:
+            # The page draws this form again: the reason goes beside the field it is about.
+            form[exc.field].errors = list(form[exc.field].errors) + [exc.message]
+            return _redraw(survey, spec, step, form, [], 422)
+        return _redraw(survey, spec, step, form, [exc.message], 422)
+    except DefinitionError as exc:
+        db.session.rollback()
+        return _redraw(survey, spec, step, form, exc.problems, 422)
     db.session.commit()
     if spec.back == "question" and step != "remove-question":
         return redirect(url_for("surveys.builder_question", slug=slug, qid=_target()) + "#" + request.form.get("anchor", "main"))
@@ -398,8 +399,13 @@ def builder_new():
             if survey_by_slug(db.session, slug) is not None:
                 raise BuilderError(f"A survey with the address “{slug}” exists already: choose another.", "slug")
             definition = builder.new_definition(slug, title, form.spec())
-        except (BuilderError, DefinitionError) as exc:
-            problems = _problems(exc)
+        except BuilderError as exc:
+            if exc.field in form:
+                form[exc.field].errors = list(form[exc.field].errors) + [exc.message]
+            else:
+                problems = [exc.message]
+        except DefinitionError as exc:
+            problems = exc.problems
         else:
             result = create_built_survey(db.session, definition, current_user, utcnow())
             db.session.commit()

@@ -17,6 +17,7 @@ from tests.helpers import create_user, csrf_token_from, sign_in_as, sign_in_url
 from tests.surveys.staff.conftest import V1, add_response, make_survey
 
 SLUG = "what-readers-think"
+QUESTION_LABEL = "How often do you read Sight?"
 
 
 def token_of(html: str) -> str:
@@ -212,3 +213,21 @@ def test_pages_and_grids_are_edited_step_by_step_with_help_on_the_page(staff_cli
     question = coverage["questions"][0]
     assert [r["value"] for r in question["rows"]] == ["news", "sport", "culture"]
     assert [c["value"] for c in question["columns"]] == ["good"]
+
+
+def test_a_refusal_about_one_field_is_shown_beside_it(staff_client, session):
+    create(staff_client)
+    b = Builder(staff_client)
+    b.step("add-page", {"page-type": "short_text", "page-label": "Which one?"})
+    question_page = f"{b.page_url}/questions/which_one"
+    b.step("question", {"target": "how_often_do_you_read_sight", "label": QUESTION_LABEL, "other": "y", "required": "y"},
+           page_url=f"{b.page_url}/questions/how_often_do_you_read_sight")
+    b.step("question-condition", {"target": "which_one", "source": "how_often_do_you_read_sight",
+                                  "answer": "how_often_do_you_read_sight=other"}, page_url=question_page)
+    refused = b.step("question", {"target": "how_often_do_you_read_sight", "label": QUESTION_LABEL, "required": "y"},
+                     page_url=f"{b.page_url}/questions/how_often_do_you_read_sight")
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    beside = html[html.index('id="other-error"'):]
+    assert beside.index("shown when “Other” is chosen here") < beside.index('id="other"')
+    assert current(session).draft_definition["pages"][0]["questions"][0]["other"] is True
