@@ -231,3 +231,22 @@ def test_a_refusal_about_one_field_is_shown_beside_it(staff_client, session):
     beside = html[html.index('id="other-error"'):]
     assert beside.index("shown when “Other” is chosen here") < beside.index('id="other"')
     assert current(session).draft_definition["pages"][0]["questions"][0]["other"] is True
+
+
+def test_limits_of_every_kind_are_set_in_the_question_form(staff_client, session):
+    create(staff_client)
+    b = Builder(staff_client)
+    b.step("add-question", {"add-page": "first", "add-type": "multiple_choice", "add-label": "Sections",
+                            "add-options": "News\nCulture\nScience"})
+    b.step("add-question", {"add-page": "first", "add-type": "number", "add-label": "Age", "add-integer": "y"})
+    b.step("add-question", {"add-page": "first", "add-type": "short_text", "add-label": "Postcode"})
+    edit = f"{b.page_url}/questions/"
+    b.step("question", {"target": "sections", "label": "Sections", "min_choices": "1", "max_choices": "2"}, page_url=edit + "sections")
+    b.step("question", {"target": "age", "label": "Age", "min": "16", "max": "120", "integer": "y"}, page_url=edit + "age")
+    b.step("question", {"target": "postcode", "label": "Postcode", "max_length": "4", "pattern": "[0-9]{4}"}, page_url=edit + "postcode")
+    bad = b.step("question", {"target": "age", "label": "Age", "min": "90", "max": "20"}, page_url=edit + "age")
+    assert bad.status_code == 422 and "must not be less than min" in bad.get_data(as_text=True)
+    questions = {q["id"]: q for q in current(session).draft_definition["pages"][0]["questions"]}
+    assert (questions["sections"]["min_choices"], questions["sections"]["max_choices"]) == (1, 2)
+    assert (questions["age"]["min"], questions["age"]["max"], questions["age"]["integer"]) == (16, 120, True)
+    assert (questions["postcode"]["max_length"], questions["postcode"]["pattern"]) == (4, "[0-9]{4}")
