@@ -59,8 +59,9 @@ def publish_draft(session: Session, survey: Survey, token: str, actor: User | No
     and the questions changed, else the current version updated (as every other editor does)."""
     if token != draft_token(working_definition(survey)):
         raise DraftChanged()
-    definition = working_definition(survey)
-    survey.draft_definition = None
+    # The builder edits texts, pages and questions; settings (dates among them, which staff may
+    # have changed meanwhile) stay as the survey has them now.
+    definition = dict(working_definition(survey), settings=copy.deepcopy(survey.current_version.definition["settings"]))
     return update_definition(session, survey, definition, actor, now, source="builder")
 
 

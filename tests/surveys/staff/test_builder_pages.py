@@ -4,6 +4,7 @@ step per change, saved as a version the reader pages, exports and downloads use.
 from __future__ import annotations
 
 import copy
+import html as html_module
 import re
 
 import pytest
@@ -250,3 +251,26 @@ def test_limits_of_every_kind_are_set_in_the_question_form(staff_client, session
     assert (questions["sections"]["min_choices"], questions["sections"]["max_choices"]) == (1, 2)
     assert (questions["age"]["min"], questions["age"]["max"], questions["age"]["integer"]) == (16, 120, True)
     assert (questions["postcode"]["max_length"], questions["postcode"]["pattern"]) == (4, "[0-9]{4}")
+
+
+def test_a_draft_keeps_dates_set_meanwhile_and_a_yaml_save_discards_it(staff_client, session):
+    create(staff_client)
+    b = Builder(staff_client)
+    b.step("add-question", {"add-page": "first", "add-type": "email", "add-label": "Email"})
+    edit = f"/staff/surveys/{SLUG}/edit"
+    staff_client.post(f"/staff/surveys/{SLUG}/dates", data={
+        "csrf_token": csrf_token_from(staff_client.get(edit).get_data(as_text=True)), "opens_at": "2027-01-04T09:00"})
+    assert "unsaved draft in the builder" in staff_client.get(edit).get_data(as_text=True)
+    b.publish()
+    survey = current(session)
+    assert survey.current_version.definition["settings"]["opens_at"].startswith("2027-01-03T22:00")
+    assert [q["id"] for q in survey.current_version.definition["pages"][0]["questions"]][-1] == "email"
+    # A draft, then a save in the YAML editor: the draft made on the old questions is dropped.
+    b.step("remove-question", {"target": "email"})
+    html = staff_client.get(edit).get_data(as_text=True)
+    yaml_text = re.search(r'<textarea[^>]*>\n?(.*?)</textarea>', html, re.S).group(1)
+    saved = staff_client.post(edit, data={"csrf_token": csrf_token_from(html), "action": "save",
+                                  "definition": html_module.unescape(yaml_text).replace("title: What readers think", "title: What readers think now"),
+                                  "based_on": re.search(r'name="based_on" type="hidden" value="([^"]*)"', html).group(1)})
+    assert saved.status_code == 302
+    assert current(session).draft_definition is None
