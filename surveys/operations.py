@@ -140,6 +140,8 @@ def update_definition(
         version.definition = copy.deepcopy(definition)
         outcome = "updated"
     survey.title = definition["title"]
+    # A builder draft made on the questions this replaces would undo it when saved.
+    survey.draft_definition = None
     survey.opens_at = _moment(definition["settings"]["opens_at"])
     survey.closes_at = _moment(definition["settings"]["closes_at"])
     survey.updated_at = now
