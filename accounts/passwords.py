@@ -17,8 +17,14 @@ COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common-passwords.txt
 # argon2-cffi's defaults are argon2id with the RFC 9106 "low memory" parameters; when a later
 # release raises them, `needs_rehash` notices and the next sign-in stores a fresh hash.
 hasher = PasswordHasher()
-# Verified against when the email is unknown, so that a miss takes as long as a hit.
-_DUMMY_HASH = hasher.hash("not a real password, only for timing")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so that a miss takes as long as a hit. Made
+    on first use, not at import: a hash takes argon2's 64 MiB, which every process (a worker, an
+    export from the command line) would otherwise carry as its peak memory."""
+    return hasher.hash("not a real password, only for timing")
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +66,6 @@ def needs_rehash(password_hash: str) -> bool:
 
 def _spend_the_same_time(password: str) -> None:
     try:
-        hasher.verify(_DUMMY_HASH, password)
+        hasher.verify(_dummy_hash(), password)
     except VerificationError:
         pass
