@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, false, text
+from sqlalchemy import JSON, CheckConstraint, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sight.db import utcnow
@@ -33,6 +33,7 @@ class SurveyStatus(enum.Enum):
 
 class Survey(db.Model):
     __tablename__ = "survey"
+    __table_args__ = (CheckConstraint("promise_minutes BETWEEN 1 AND 120", name="promise_minutes_range"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
@@ -45,6 +46,12 @@ class Survey(db.Model):
     closes_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # What the invitation promises ("it'll only take a couple of minutes"); the dashboard
+    # sets the median time to finish against it.
+    promise_minutes: Mapped[int] = mapped_column(default=2, server_default="2")
+    # The builder's work in progress: edits land here one step at a time, and become a version
+    # (through the same rules as an import) only when staff save them.
+    draft_definition: Mapped[dict | None] = mapped_column(JSON)
 
     versions: Mapped[list[SurveyVersion]] = relationship(
         back_populates="survey", order_by="SurveyVersion.number"
@@ -108,6 +115,9 @@ class Response(db.Model):
     utm_source: Mapped[str | None] = mapped_column(String(200))
     utm_medium: Mapped[str | None] = mapped_column(String(200))
     utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    utm_term: Mapped[str | None] = mapped_column(String(200))
+    utm_content: Mapped[str | None] = mapped_column(String(200))
+    # The article the reader came from: `?from=` as given, else the path of a Referer on SITE_URL.
     referrer_url: Mapped[str | None] = mapped_column(Text)
     # Whether the reader was Sight+ when they submitted; only for responses linked to an account.
     sight_plus: Mapped[bool | None]

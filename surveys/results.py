@@ -15,8 +15,6 @@ from surveys.definition import walk
 from surveys.models import Response, Survey, SurveyVersion
 from surveys.search import matches, search_terms, text_value, with_words
 
-# "It'll only take a couple of minutes."
-PROMISED_SECONDS = 120
 # Rows fetched at a time when walking every response of a survey.
 BATCH = 500
 
@@ -133,14 +131,15 @@ def median(values: list[int]) -> int | None:
     return round(statistics.median(values)) if values else None
 
 
-def describe_duration(seconds: int | None) -> str:
-    """E.g. "1 min 52 s, within the 2 minutes promised": the survey's invitation makes that promise."""
+def describe_duration(seconds: int | None, promise_minutes: int) -> str:
+    """E.g. "1 min 52 s, within the 2 minutes promised": each survey's invitation makes its promise."""
     if seconds is None:
         return "no finished responses yet"
     minutes, rest = divmod(seconds, 60)
     text = f"{minutes} min {rest} s" if minutes else f"{rest} s"
-    verdict = "within" if seconds <= PROMISED_SECONDS else "over"
-    return f"{text}, {verdict} the {PROMISED_SECONDS // 60} minutes promised"
+    verdict = "within" if seconds <= promise_minutes * 60 else "over"
+    unit = "minute" if promise_minutes == 1 else "minutes"
+    return f"{text}, {verdict} the {promise_minutes} {unit} promised"
 
 
 # --- results per question -----------------------------------------------------------------
@@ -151,6 +150,7 @@ class Bar:
     label: str
     count: int
     percent: float  # of the responses that answered the question
+    value: str = ""  # the stored value (for a rating, its point)
 
     @property
     def share(self) -> float:
@@ -209,14 +209,11 @@ class SurveyResults:
     median_seconds: int | None
     questions: list[QuestionResult]
     per_day: list[DayCount]
+    promise_minutes: int
 
     @property
     def duration_text(self) -> str:
-        return describe_duration(self.median_seconds)
-
-    @property
-    def busiest_day(self) -> int:
-        return max((d.count for d in self.per_day), default=0)
+        return describe_duration(self.median_seconds, self.promise_minutes)
 
 
 def _percent(count: int, base: int) -> float:
@@ -273,7 +270,9 @@ class _Tally:
         known = {value for value, _ in pairs}
         # A stored value no version offers still counts, under its own name.
         pairs += [(value, value) for value in self.counts if value not in known]
-        result.bars = [Bar(label, self.counts[value], _percent(self.counts[value], self.answered)) for value, label in pairs]
+        result.bars = [
+            Bar(label, self.counts[value], _percent(self.counts[value], self.answered), value) for value, label in pairs
+        ]
         if q.type == "matrix":
             columns = q.columns()
             result.matrix_columns = [label for _, label in columns]
@@ -310,7 +309,7 @@ def survey_results(session: Session, survey: Survey, flt: ResponseFilter, zone: 
         while day <= last:
             days.append(DayCount(day, per_day[day]))
             day += timedelta(days=1)
-    return SurveyResults(total, median(durations), [t.result() for t in tallies], days)
+    return SurveyResults(total, median(durations), [t.result() for t in tallies], days, survey.promise_minutes)
 
 
 # --- free-text answers ----------------------------------------------------------------------
@@ -392,16 +391,29 @@ def text_fields(survey: Survey) -> dict[str, str]:
 
 
 @dataclass
+class VersionTime:
+    number: int
+    finished: int
+    median_seconds: int | None
+
+
+@dataclass
 class SurveyActivity:
     slug: str
     title: str
     total: int
     this_week: int
     median_seconds: int | None
+    promise_minutes: int
+    # Each version with finished responses, newest first: a new version may take longer.
+    versions: list[VersionTime] = field(default_factory=list)
 
     @property
     def duration_text(self) -> str:
-        return describe_duration(self.median_seconds)
+        return describe_duration(self.median_seconds, self.promise_minutes)
+
+    def version_text(self, version: VersionTime) -> str:
+        return f"{describe_duration(version.median_seconds, self.promise_minutes)} ({version.finished:,} finished)"
 
 
 def week_start(now: datetime, zone: tzinfo) -> datetime:

@@ -17,6 +17,7 @@ from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
 from surveys.export import FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
 from surveys.models import Survey
+from surveys.insight import results_insight
 from surveys.results import reading_session, text_answers, text_fields
 from surveys.tallies import refresh_every_survey, refresh_tallies, survey_activity, tallied_results
 from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
@@ -69,6 +70,7 @@ def staff_results(slug: str):
                 400,
             )
         results = tallied_results(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
+        definitions = {v.number: v.definition for v in survey.versions}
         return render_template(
             "surveys/staff/results.html",
             survey=survey,
@@ -77,6 +79,7 @@ def staff_results(slug: str):
             results=results,
             filters=form.query_args(),
             text_fields=text_fields(survey),
+            insight=results_insight(results, definitions),
         )
 
 
@@ -164,7 +167,6 @@ def survey_panel(session: Session, now: datetime) -> DashboardPanel:
     """Responses per survey, in total and this week, and whether a response really takes the
     couple of minutes the invitation promises."""
     refresh_every_survey(session, _zone_name())
-    session.commit()
     activity = survey_activity(session, now, _zone(), _zone_name())
     panel = DashboardPanel(title="Reader surveys")
     for survey in activity:
@@ -173,6 +175,11 @@ def survey_panel(session: Session, now: datetime) -> DashboardPanel:
             (f"{survey.title}: this week (from Monday)", f"{survey.this_week:,}"),
             (f"{survey.title}: median time to finish", survey.duration_text),
         ]
+        if len(survey.versions) > 1:
+            panel.figures += [
+                (f"{survey.title}, version {version.number}: median time to finish", survey.version_text(version))
+                for version in survey.versions
+            ]
     # The panel has one link: the default survey's results, else the first survey's.
     linked = next((s for s in activity if s.slug == DEFAULT_SURVEY), activity[0] if activity else None)
     if linked is not None:

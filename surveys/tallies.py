@@ -35,6 +35,7 @@ from surveys.results import (
     ResponseFilter,
     SurveyActivity,
     SurveyResults,
+    VersionTime,
     _Tally,
     day_bounds,
     duration_seconds,
@@ -289,7 +290,9 @@ def tallied_results(session: Session, survey: Survey, flt: ResponseFilter, zone:
             days.append(DayCount(day, counted.get(day, 0)))
             day = date.fromordinal(day.toordinal() + 1)
     seconds = {int(value): count for value, count in per_field.get(SECONDS, {}).items()}
-    return SurveyResults(sum(counted.values()), _median_of_counts(seconds), [t.result() for t in tallies], days)
+    return SurveyResults(
+        sum(counted.values()), _median_of_counts(seconds), [t.result() for t in tallies], days, survey.promise_minutes
+    )
 
 
 def _median_of_counts(counts: dict[int, int]) -> int | None:
@@ -331,7 +334,8 @@ def _tally_from_counts(question: walk.MergedQuestion, per_field: dict[str, dict[
 
 def survey_activity(session: Session, now: datetime, zone: tzinfo, zone_name: str) -> list[SurveyActivity]:
     """Finished responses per survey, in total and since Monday, and the median time to finish,
-    from the tallies (refreshed by the caller)."""
+    of the survey and of each version against the minutes it promises, from the tallies
+    (refreshed by the caller)."""
     monday = week_start(now, zone).astimezone(zone).date()
     activity = []
     for survey in session.scalars(select(Survey).order_by(Survey.title)):
@@ -341,17 +345,27 @@ def survey_activity(session: Session, now: datetime, zone: tzinfo, zone_name: st
             .where(*counted, SurveyTally.field == RESPONSES)
         ).one()
         seconds = session.execute(
-            select(SurveyTally.value, func.sum(SurveyTally.count))
+            select(SurveyTally.version_number, SurveyTally.value, func.sum(SurveyTally.count))
             .where(*counted, SurveyTally.field == SECONDS)
-            .group_by(SurveyTally.value)
+            .group_by(SurveyTally.version_number, SurveyTally.value)
         ).all()
+        by_version: dict[int, Counter] = {}
+        for number, value, n in seconds:
+            if n:
+                by_version.setdefault(number, Counter())[int(value)] += int(n)
+        every: Counter = sum(by_version.values(), Counter())
         activity.append(
             SurveyActivity(
                 slug=survey.slug,
                 title=survey.title,
                 total=int(total or 0),
                 this_week=int(this_week or 0),
-                median_seconds=_median_of_counts({int(value): int(n) for value, n in seconds if n}),
+                median_seconds=_median_of_counts(every),
+                promise_minutes=survey.promise_minutes,
+                versions=[
+                    VersionTime(number, sum(by_version[number].values()), _median_of_counts(by_version[number]))
+                    for number in sorted(by_version, reverse=True)
+                ],
             )
         )
     return activity

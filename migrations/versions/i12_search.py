@@ -1,7 +1,7 @@
 """search free-text answers by words: one row per word of a finished response's answer
 
 Revision ID: i12_search
-Revises: i12_tallies
+Revises: i13_survey_promise_and_draft
 Create Date: 2026-11-30 22:55:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'i12_search'
-down_revision = 'i12_tallies'
+down_revision = 'i13_survey_promise_and_draft'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """survey tallies: counts per question and day, and which responses they include
 
 Revision ID: i12_tallies
-Revises: a001
+Revises: i9_tracking
 Create Date: 2026-11-30 22:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'i12_tallies'
-down_revision = 'a001'
+down_revision = 'i9_tracking'
 branch_labels = None
 depends_on = None
 
