@@ -21,6 +21,7 @@ from surveys.models import Survey, SurveyVersion
 from surveys.operations import definition_for_download, import_definition, survey_by_slug
 from surveys.results import reading_session
 from surveys.staff_forms import ExportForm
+from surveys.tallies import refresh_tallies
 
 OUTCOMES = {
     "created": "created (version {n})",
@@ -125,4 +126,16 @@ def export_command(slug, fmt, output, date_from, date_to, version, status, sight
     click.echo(f"Wrote {plan.row_count} responses to {output}")
 
 
-COMMANDS = [import_command, dump_command, export_command]
+@click.command("tally")
+@with_appcontext
+def tally_command():
+    """Count the finished responses not yet in the results' tallies (after an upgrade, so that
+    the first look at a large survey's results does not do it)."""
+    zone_name = current_app.config["DISPLAY_TIMEZONE"]
+    for survey in db.session.scalars(select(Survey).order_by(Survey.slug)).all():
+        added = refresh_tallies(db.session, survey.id, zone_name)
+        db.session.commit()
+        click.echo(f"{survey.slug}: {added} responses counted.")
+
+
+COMMANDS = [import_command, dump_command, export_command, tally_command]
