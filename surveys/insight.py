@@ -1,7 +1,7 @@
 """Read models for the staff insight pages: each question's shares with their margins, rating
 summaries and the Net Promoter Score; cross-tabs and Sight+ members beside other readers over
 the responses a filter selects; one whole response with its neighbours; the charts of them all;
-and each survey's median time to finish against its promise.
+and searched words marked in an answer.
 
 Functions take a session and plain values and only read.
 """
@@ -49,6 +49,8 @@ class QuestionInsight:
     shares: list[tuple[str, Share]] = field(default_factory=list)
     rating: RatingSummary | None = None
     nps: NetPromoter | None = None
+    # A grid: each row's cells as shares of those who answered that row.
+    matrix: list[list[Share]] = field(default_factory=list)
 
     def chart(self, title: str) -> charts.Chart:
         return charts.share_bars(title, self.shares)
@@ -57,7 +59,8 @@ class QuestionInsight:
         if self.nps is None:
             return None
         bands = [self.nps.detractors, self.nps.passives, self.nps.promoters]
-        return charts.stacked_bars(title, [("All who answered", self.nps.base, bands)], ["Detractors (0–6)", "Passives (7–8)", "Promoters (9–10)"])
+        legend = ["Detractors (0–6)", "Passives (7–8)", "Promoters (9–10)"]
+        return charts.stacked_bars(title, [("All who answered", self.nps.base, bands)], legend)
 
 
 def question_insights(results: SurveyResults, definitions: dict[int, dict]) -> dict[str, QuestionInsight]:
@@ -67,6 +70,10 @@ def question_insights(results: SurveyResults, definitions: dict[int, dict]) -> d
     newest = {q.id: q.newest for q in walk.merge_questions(definitions)}
     found: dict[str, QuestionInsight] = {}
     for result in results.questions:
+        if result.kind == "matrix":
+            matrix = [[Share(cell.count, row.answered) for cell in row.cells] for row in result.matrix_rows]
+            found[result.id] = QuestionInsight(result.id, result.answered, matrix=matrix)
+            continue
         if result.kind != "bars":
             continue
         insight = QuestionInsight(result.id, result.answered)
@@ -95,6 +102,8 @@ def results_insight(results: SurveyResults, definitions: dict[int, dict]) -> Res
         drawn["days"] = charts.to_svg(days_chart(results, "Responses per day"), in_page=True)
     labels = {q.id: q.label for q in results.questions}
     for qid, found in questions.items():
+        if question_result(results, qid).kind != "bars":
+            continue  # a grid is shown as a table
         drawn[f"q-{qid}"] = charts.to_svg(found.chart(labels[qid]), in_page=True)
         nps = found.nps_chart(f"{labels[qid]}: Net Promoter Score")
         if nps is not None:
@@ -149,8 +158,8 @@ class Comparison:
 
 
 def side_by_side(session: Session, survey: Survey, flt: ResponseFilter) -> list[Comparison]:
-    """Every choice and rating question for Sight+ members, other signed-in readers and readers
-    not signed in, counted in one pass over the responses."""
+    """Every choice and rating question for Sight+ members, other signed-in readers and responses
+    not linked to an account, counted in one pass over the responses."""
     dims = dimensions_for(survey)
     counters = [
         CrossTabCounter(dims["sight_plus"], dimension) for key, dimension in dims.items() if key not in FACT_DIMENSIONS
@@ -215,7 +224,10 @@ def _answer_text(question: dict, answers: dict) -> list[str]:
         chosen = answer if isinstance(answer, list) else [answer]
         lines = [walk.option_label(question, str(value)) for value in chosen]
         other = answers.get(f"{qid}_other")
-        return [f"{line}: {other}" if value == walk.OTHER_VALUE and other else line for line, value in zip(lines, chosen, strict=True)]
+        return [
+            f"{line}: {other}" if value == walk.OTHER_VALUE and other else line
+            for line, value in zip(lines, chosen, strict=True)
+        ]
     if kind == "rating":
         points = walk.rating_points(question)
         return [f"{answer} (on a scale from {points[0]} to {points[-1]})"]
