@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from markupsafe import Markup, escape
-from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from surveys import charts
@@ -202,10 +201,10 @@ class ResponseDetail:
     linked: bool
     source: dict[str, str]  # utm_… and the referring page, where known
     answers: list[AnswerLine]
+    # The neighbours among the selected responses, by number (no count of them all: that would
+    # read every response of a large survey on each page).
     previous_id: int | None = None
     next_id: int | None = None
-    position: int = 0  # of `total` selected responses, oldest first
-    total: int = 0
 
     @property
     def duration_seconds(self) -> int | None:
@@ -279,9 +278,6 @@ def response_detail(session: Session, survey: Survey, response_id: int, flt: Res
     selected = select_responses(survey.id, flt, Response.id)
     detail.previous_id = session.scalar(selected.where(Response.id < response_id).order_by(Response.id.desc()).limit(1))
     detail.next_id = session.scalar(selected.where(Response.id > response_id).order_by(Response.id).limit(1))
-    count = select_responses(survey.id, flt, func.count(Response.id))
-    detail.total = session.scalar(count) or 0
-    detail.position = session.scalar(count.where(Response.id <= response_id)) or 0
     return detail
 
 
