@@ -150,6 +150,18 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "SURVEY_START_ADDRESS_RATE_LIMIT": env.get("SURVEY_START_ADDRESS_RATE_LIMIT", "300 per hour"),
         "SURVEY_START_CAPTCHA_AFTER": env.get("SURVEY_START_CAPTCHA_AFTER", "20 per hour"),
         "SURVEY_PAGE_RATE_LIMIT": env.get("SURVEY_PAGE_RATE_LIMIT", "300 per hour"),
+        # Giving: starts of a gift per address (every try) and per email (gifts started), so that
+        # /donate is no card-testing tool; unpaid starts are purged after this many days.
+        "DONATE_RATE_LIMIT": env.get("DONATE_RATE_LIMIT", "20 per hour"),
+        "DONATE_EMAIL_RATE_LIMIT": env.get("DONATE_EMAIL_RATE_LIMIT", "5 per hour"),
+        "ABANDONED_DONATION_DAYS": _int(env, "ABANDONED_DONATION_DAYS", 7),
+        # Printed on every receipt.
+        "ORG_LEGAL_NAME": env.get("ORG_LEGAL_NAME", "Sight Media Ltd (development placeholder)"),
+        "ORG_ABN": env.get("ORG_ABN", "00 000 000 000"),
+        "RECEIPT_TAX_STATEMENT": env.get(
+            "RECEIPT_TAX_STATEMENT",
+            "Sight is not a deductible gift recipient: gifts to Sight are not tax deductible.",
+        ),
         # The magazine's site: a Referer from it names the article a reader came from.
         "SITE_URL": env.get("SITE_URL"),
         # Defaults for new surveys: free text and email answers are kept this many months,

@@ -1,7 +1,7 @@
 """survey: the promised minutes, and the builder's draft
 
 Revision ID: i13_survey_promise_and_draft
-Revises: i12_tallies
+Revises: i8_donation_name
 Create Date: 2026-11-30 22:10:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'i13_survey_promise_and_draft'
-down_revision = 'i12_tallies'
+down_revision = 'i8_donation_name'
 branch_labels = None
 depends_on = None
 
