@@ -16,11 +16,11 @@ $(STAMP): pyproject.toml
 run: install
 	$(PY) scripts/run_dev.py
 
-# Debian packages the tests drive: Chromium for the browser tests, PostgreSQL 15 for the second run.
+# Programs the tests drive, from Debian's packages: Chromium, PostgreSQL 15, nginx, Redis, openssl.
+# Installed when missing (as root); otherwise named. Point at other copies with these variables.
+export CHROMIUM PG_BIN NGINX REDIS_SERVER OPENSSL
 system-packages:
-	@if ! command -v chromium >/dev/null || ! test -x /usr/lib/postgresql/15/bin/initdb; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql-15 >/dev/null; \
-	fi
+	@scripts/system_packages.sh
 
 test: install system-packages
 	$(MAKE) test-sqlite

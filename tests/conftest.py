@@ -30,7 +30,7 @@ from sight.extensions import db, limiter
 from tests import helpers
 
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def free_port() -> int:

@@ -34,9 +34,9 @@ from tests.helpers import csrf_token_from
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 BIN = Path(sys.executable).parent
-NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
-REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
-OPENSSL = os.environ.get("OPENSSL", "/usr/bin/openssl")
+NGINX = os.environ.get("NGINX") or "/usr/sbin/nginx"
+REDIS_SERVER = os.environ.get("REDIS_SERVER") or "/usr/bin/redis-server"
+OPENSSL = os.environ.get("OPENSSL") or "/usr/bin/openssl"
 
 
 def pytest_collection_modifyitems(config, items):
