@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# make run PORT=5050 STRIPE_PORT=8421 when 5000 or 8420 is taken.
+export PORT STRIPE_PORT
 run: install
 	$(PY) scripts/run_dev.py
 

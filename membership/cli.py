@@ -43,6 +43,8 @@ TEST_CARDS = (
     "  4242 4242 4242 4242  succeeds",
     "  4000 0000 0000 0341  declines when charged (a one-off gift, or the first year of an annual gift)",
     "  4000 0000 0000 0002  declines when saved (shown beside the card)",
+    "  4000 0025 0000 3155  asks for 3-D Secure: localstripe shows a page to authorise or fail it",
+    "  4000 0082 6000 3178  asks for 3-D Secure, then declines when charged",
 )
 
 
