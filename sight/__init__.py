@@ -69,8 +69,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_shell(app: Flask) -> None:
-    from sight import cli, errors, mail, security, templating, views
+    from sight import cli, errors, mail, requestlog, security, templating, views
 
+    requestlog.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

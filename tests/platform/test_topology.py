@@ -177,6 +177,20 @@ def test_the_timers_commands_run_against_the_topology(topology, unit):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_each_request_is_one_json_line_under_the_id_nginx_gave_it(topology):
+    response = topology.client().get("/healthz")
+    assert response.status_code == 200 and response.json()["database"] == "ok"
+    request_id = response.headers["X-Request-ID"]
+    lines = [
+        json.loads(line)
+        for port in topology.app_ports
+        for line in topology.app_log(port).splitlines()
+        if line.startswith("{")
+    ]
+    [line] = [line for line in lines if line["request_id"] == request_id]
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/healthz", 200)
+
+
 def test_no_app_server_logged_an_error(topology):
     for port in topology.app_ports:
         log = topology.app_log(port)
