@@ -98,7 +98,6 @@ def _finish_sign_in(user: User, next_url: str | None, *, choose_password: bool =
             "version": user.session_version,
             "next": next_url,
             "since": utcnow().timestamp(),
-            "failures": 0,
             "choose_password": choose_password,
         }
         if user.totp_secret is None:
@@ -320,13 +319,12 @@ def totp():
             pending = session[PENDING]
             return _signed_in(user, pending.get("next"), pending.get("choose_password", False))
         db.session.rollback()
-        pending = session[PENDING]
-        pending["failures"] = pending.get("failures", 0) + 1
-        if pending["failures"] >= MAX_CODE_FAILURES:
+        locked_out = ops.count_totp_failure(db.session, user, max_failures=MAX_CODE_FAILURES)
+        db.session.commit()
+        if locked_out:
             session.pop(PENDING, None)
             flash("That code was wrong too many times.", "error")
             return redirect(url_for("accounts.sign_in"))
-        session[PENDING] = pending
         form.code.errors.append("That code isn't right, or has already been used. Try the newest one.")
     return render_template("accounts/totp.html", form=form)
 
