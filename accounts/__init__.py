@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, request
 from flask_login import current_user
 
 from accounts import cli, passwords, personal_data, staff_views, views  # noqa: F401  (routes and commands on the blueprint)
 from accounts.blueprint import bp
+from accounts.development import development_account_refused
 from accounts.models import User
 from sight.cli import register_seeder
 from sight.extensions import db, login_manager
@@ -21,6 +22,8 @@ def load_user(user_id: str):
     user = db.session.get(User, int(id_part))
     # A session from before the last sign-out (or password change) no longer counts.
     if user is None or user.session_version != int(version) or not user.is_active:
+        return None
+    if development_account_refused(user, current_app.config["PUBLIC_URL"]):
         return None
     return user
 

@@ -20,6 +20,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from accounts import operations as ops
 from accounts.blueprint import ACCOUNT_HOME, bp
+from accounts.development import development_account_refused
 from accounts.forms import (
     ChangePasswordForm,
     CloseAccountForm,
@@ -92,6 +93,13 @@ def _needs_second_factor(user: User) -> bool:
 
 def _finish_sign_in(user: User, next_url: str | None, *, choose_password: bool = False):
     """Sign `user` in, or, when they need a second factor, remember them until they give it."""
+    if development_account_refused(user, current_app.config["PUBLIC_URL"]):
+        flash(
+            "The development staff account cannot sign in on a site that others can reach: "
+            "its password is published. Create a real account with `flask users create`.",
+            "error",
+        )
+        return redirect(url_for("accounts.sign_in"))
     if _needs_second_factor(user):
         session[PENDING] = {
             "user_id": user.id,
