@@ -7,9 +7,10 @@ from flask_login import current_user
 
 from accounts import cli, passwords, personal_data, staff_views, views  # noqa: F401  (routes and commands on the blueprint)
 from accounts.blueprint import bp
-from accounts.development import development_account_refused
+from accounts.development import development_account_check, development_account_refused
 from accounts.models import User
 from sight.cli import register_seeder
+from sight.doctor import register_doctor_check
 from sight.extensions import db, login_manager
 from sight.staff import register_dashboard_panel
 
@@ -48,4 +49,5 @@ def init_app(app: Flask) -> None:
     app.before_request(guard_staff_area)
     register_seeder(app, cli.seed_development_staff)
     register_dashboard_panel(app, staff_views.accounts_panel)
+    register_doctor_check(app, development_account_check)
     personal_data.init_app(app)

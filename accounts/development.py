@@ -6,7 +6,11 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
 from accounts.models import User
+from sight.doctor import FAIL, OK, Finding
 
 DEV_STAFF_EMAIL = "staff@sight.example"
 # Development only: `flask seed` refuses to create this account when APP_ENV=production.
@@ -31,3 +35,16 @@ def is_development_account(user: User) -> bool:
 def development_account_refused(user: User, public_url: str) -> bool:
     """True when `user` is the development account and the site is reachable beyond this computer."""
     return is_development_account(user) and not is_loopback_url(public_url)
+
+
+def development_account_check(session: Session, config: dict, now) -> list[Finding]:
+    """`flask doctor`: the account should not exist where others can reach the site."""
+    user = session.scalar(
+        select(User).where(or_(User.email == DEV_STAFF_EMAIL, User.totp_secret == DEV_STAFF_TOTP_SECRET))
+    )
+    if user is None:
+        return [Finding(OK, "No development staff account.")]
+    if is_loopback_url(config["PUBLIC_URL"]):
+        return [Finding(OK, f"The development staff account {user.email} exists; it signs in only on this computer.")]
+    return [Finding(FAIL, f"The development staff account {user.email} exists on a site others can reach "
+                          "(its password is published; it is refused sign-in). Delete it.")]

@@ -24,6 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_extensions(app)
     register_shell(app)
     register_blueprints(app)
+    record_scheduled_runs(app)
     return app
 
 
@@ -50,6 +51,13 @@ def configure(app: Flask, test_config: dict | None) -> None:
         )
 
 
+def record_scheduled_runs(app: Flask) -> None:
+    """Every run of a scheduled job (cron, timers) is recorded, for `flask doctor`."""
+    from sight import jobs
+
+    jobs.record_scheduled_runs(app)
+
+
 def trust_proxies(app: Flask) -> None:
     """Behind a reverse proxy, take the reader's address from it, so that rate limits count
     readers and not the proxy; only as many hops as are configured are believed."""
@@ -69,7 +77,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_shell(app: Flask) -> None:
-    from sight import cli, errors, mail, requestlog, security, templating, views
+    from sight import cli, doctor, errors, mail, requestlog, security, templating, views
 
     requestlog.init_app(app)
     security.init_app(app)
@@ -77,6 +85,7 @@ def register_shell(app: Flask) -> None:
     templating.init_app(app)
     mail.init_app(app)
     cli.init_app(app)
+    doctor.init_app(app)
     app.register_blueprint(views.bp)
 
 

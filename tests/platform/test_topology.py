@@ -191,6 +191,16 @@ def test_each_request_is_one_json_line_under_the_id_nginx_gave_it(topology):
     assert (line["method"], line["path"], line["status"]) == ("GET", "/healthz", 200)
 
 
+def test_the_doctor_finds_nothing_to_fix_and_reaches_redis_mail_and_the_database(topology):
+    result = topology.flask("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK    The rate-limit store (redis://127.0.0.1) answers." in result.stdout
+    assert "OK    The database answers and is at the newest migration." in result.stdout
+    assert "The mail server at 127.0.0.1:" in result.stdout and "answers." in result.stdout
+    # The topology uses localstripe's test keys: the doctor says so, as it would to an operator.
+    assert "WARN  Stripe test keys in production" in result.stdout
+
+
 def test_no_app_server_logged_an_error(topology):
     for port in topology.app_ports:
         log = topology.app_log(port)
