@@ -5,7 +5,8 @@ nginx (TLS, deploy/nginx/sight.conf) in front of two gunicorn app servers
 deploy/sight.env.example, on a PostgreSQL database of their own and one Redis for rate limits.
 The app servers run with APP_ENV=production. The topology needs PostgreSQL by definition
 (several app servers cannot share one SQLite file), so its tests run in the PostgreSQL run of
-`make test`; on SQLite they are deselected, and the run says so.
+`make test`; on SQLite they are deselected, and the run says so. The page proofs
+(test_pages.py) are the other way round.
 
 Binaries come from Debian's packages; point at others with NGINX, REDIS_SERVER and OPENSSL.
 """
@@ -40,21 +41,26 @@ OPENSSL = os.environ.get("OPENSSL") or "/usr/bin/openssl"
 
 
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("TEST_DATABASE_URL"):
-        return
-    topology = [item for item in items if item.get_closest_marker("topology")]
-    if topology:
-        config.hook.pytest_deselected(items=topology)
-        items[:] = [item for item in items if item not in topology]
-        config._sight_topology_deselected = len(topology)
+    """The topology runs in the PostgreSQL run, the page proofs in the SQLite run: once each."""
+    on_postgres = bool(os.environ.get("TEST_DATABASE_URL"))
+    marker = "pages" if on_postgres else "topology"
+    left_out = [item for item in items if item.get_closest_marker(marker)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
+        config._sight_left_out = (len(left_out), marker)
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    deselected = getattr(config, "_sight_topology_deselected", 0)
-    if deselected:
+    count, marker = getattr(config, "_sight_left_out", (0, ""))
+    if marker == "topology":
         terminalreporter.write_line(
-            f"{deselected} multi-server topology tests deselected: they need PostgreSQL "
+            f"{count} multi-server topology tests deselected: they need PostgreSQL "
             "(`scripts/with_postgres.sh .venv/bin/python -m pytest tests/platform`, or the second run of `make test`)."
+        )
+    elif marker == "pages":
+        terminalreporter.write_line(
+            f"{count} page proof (axe, CSP, screenshots) deselected: it ran in the SQLite run; pages do not depend on the engine."
         )
 
 
