@@ -21,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     configure(app, test_config)
     trust_proxies(app)
+    register_input_guards(app)
     register_extensions(app)
     register_shell(app)
     register_blueprints(app)
@@ -64,6 +65,12 @@ def trust_proxies(app: Flask) -> None:
     hops = app.config["TRUSTED_PROXIES"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def register_input_guards(app: Flask) -> None:
+    from sight import hostile_input
+
+    hostile_input.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -145,8 +145,31 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "WTF_CSRF_TIME_LIMIT": _int(env, "WTF_CSRF_TIME_LIMIT", 3600),
         # A slow reader may keep a survey page open for a long time.
         "SURVEY_CSRF_TIME_LIMIT": _int(env, "SURVEY_CSRF_TIME_LIMIT", 4 * 3600),
+        # Survey rate limits count per address and browser, so readers behind one office or
+        # carrier address are not locked out; an address has a ceiling of its own, and beyond
+        # SURVEY_START_CAPTCHA_AFTER starts it is asked for the CAPTCHA (when one is configured).
         "SURVEY_START_RATE_LIMIT": env.get("SURVEY_START_RATE_LIMIT", "20 per hour"),
+        "SURVEY_START_ADDRESS_RATE_LIMIT": env.get("SURVEY_START_ADDRESS_RATE_LIMIT", "300 per hour"),
+        "SURVEY_START_CAPTCHA_AFTER": env.get("SURVEY_START_CAPTCHA_AFTER", "20 per hour"),
         "SURVEY_PAGE_RATE_LIMIT": env.get("SURVEY_PAGE_RATE_LIMIT", "300 per hour"),
+        # Giving: starts of a gift per address (every try) and per email (gifts started), so that
+        # /donate is no card-testing tool; unpaid starts are purged after this many days.
+        "DONATE_RATE_LIMIT": env.get("DONATE_RATE_LIMIT", "20 per hour"),
+        "DONATE_EMAIL_RATE_LIMIT": env.get("DONATE_EMAIL_RATE_LIMIT", "5 per hour"),
+        "ABANDONED_DONATION_DAYS": _int(env, "ABANDONED_DONATION_DAYS", 7),
+        # Printed on every receipt.
+        "ORG_LEGAL_NAME": env.get("ORG_LEGAL_NAME", "Sight Media Ltd (development placeholder)"),
+        "ORG_ABN": env.get("ORG_ABN", "00 000 000 000"),
+        "RECEIPT_TAX_STATEMENT": env.get(
+            "RECEIPT_TAX_STATEMENT",
+            "Sight is not a deductible gift recipient: gifts to Sight are not tax deductible.",
+        ),
+        # The magazine's site: a Referer from it names the article a reader came from.
+        "SITE_URL": env.get("SITE_URL"),
+        # Defaults for new surveys: free text and email answers are kept this many months,
+        # unfinished responses this many days (`flask surveys purge`).
+        "SURVEY_RETENTION_MONTHS": _int(env, "SURVEY_RETENTION_MONTHS", 24),
+        "UNFINISHED_RETENTION_DAYS": _int(env, "UNFINISHED_RETENTION_DAYS", 30),
         **captcha,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -24,6 +24,7 @@ SCHEDULED_JOBS = {
     "mail send": timedelta(minutes=30),
     "membership remind": timedelta(days=2),
     "stripe reconcile": timedelta(days=2),
+    "membership purge": timedelta(days=2),
     "surveys purge": timedelta(days=2),
 }
 

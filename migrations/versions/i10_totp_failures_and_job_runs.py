@@ -1,7 +1,7 @@
 """TOTP failures counted on the server; the last run of each scheduled job
 
 Revision ID: i10_totp_failures_and_job_runs
-Revises: a001
+Revises: i13_survey_promise_and_draft
 Create Date: 2026-11-30 22:50:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'i10_totp_failures_and_job_runs'
-down_revision = 'a001'
+down_revision = 'i13_survey_promise_and_draft'
 branch_labels = None
 depends_on = None
 

@@ -167,7 +167,9 @@ def test_nginx_serves_the_static_files_itself(topology):
     assert response.headers["Content-Type"].startswith("text/css")
 
 
-@pytest.mark.parametrize("unit", ["sight-mail-send.service", "sight-remind.service", "sight-reconcile.service"])
+@pytest.mark.parametrize(
+    "unit", ["sight-mail-send.service", "sight-remind.service", "sight-reconcile.service", "sight-membership-purge.service"]
+)
 def test_the_timers_commands_run_against_the_topology(topology, unit):
     command = unit_exec_start(unit)
     assert command[0] == str(BIN / "flask")
