@@ -77,10 +77,11 @@ def dump_command(slug: str, number: int | None, fmt: str):
 @click.option("--version", metavar="N", help="Only responses to this version.")
 @click.option("--status", help="finished (default), unfinished or all.")
 @click.option("--sight-plus", "sight_plus", help="yes or no: only linked responses with that Sight+ status.")
+@click.option("--utm-source", "utm_source", help="Only responses whose link had this utm_source.")
 @click.option("--layout", help="summary (default) or details: one 0/1 column per option.")
 @click.option("--values", help="labels (default) or codes.")
 @click.option("--bom", is_flag=True, help="Start the CSV with a byte-order mark, for Excel.")
-def export_command(slug, fmt, output, date_from, date_to, version, status, sight_plus, layout, values, bom):
+def export_command(slug, fmt, output, date_from, date_to, version, status, sight_plus, utm_source, layout, values, bom):
     """Export a survey's responses, as the staff web page does."""
     given = {
         "from": date_from,
@@ -88,6 +89,7 @@ def export_command(slug, fmt, output, date_from, date_to, version, status, sight
         "version": version,
         "status": status,
         "sight_plus": sight_plus,
+        "utm_source": utm_source,
         "layout": layout,
         "values": values,
         "bom": "1" if bom else None,

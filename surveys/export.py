@@ -36,6 +36,8 @@ FORMATS = {
 # A spreadsheet runs a cell that starts with one of these as a formula.
 CHUNK_BYTES = 64 * 1024
 MULTIPLE_SEPARATOR = "; "
+# The export columns of results.TRACKING_COLUMNS, in that order.
+TRACKING_HEADERS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "referrer")
 
 
 # --- columns --------------------------------------------------------------------------------
@@ -51,6 +53,8 @@ class Row:
     submitted_at: datetime | None
     sight_plus: bool | None
     answers: dict
+    # Where the reader came from, by export column name (utm_source … referrer).
+    tracking: dict[str, str | None]
 
 
 class VersionLabels:
@@ -81,6 +85,7 @@ METADATA = [
     Column("submitted_at", False, lambda r, v: _iso(r.submitted_at)),
     Column("duration_seconds", True, lambda r, v: duration_seconds(r.started_at, r.submitted_at)),
     Column("sight_plus", False, lambda r, v: {True: "yes", False: "no"}.get(r.sight_plus)),
+    *(Column(name, False, lambda r, v, name=name: r.tracking[name]) for name in TRACKING_HEADERS),
 ]
 METADATA_MEANING = {
     "response_id": "Response number",
@@ -88,6 +93,12 @@ METADATA_MEANING = {
     "submitted_at": "When the response was submitted (ISO 8601, UTC); empty while unfinished",
     "duration_seconds": "Seconds from starting to submitting",
     "sight_plus": "Whether the reader was Sight+ when they submitted (only for responses linked to an account)",
+    "utm_source": "utm_source of the link the reader followed to the survey",
+    "utm_medium": "utm_medium of that link",
+    "utm_campaign": "utm_campaign of that link",
+    "utm_term": "utm_term of that link",
+    "utm_content": "utm_content of that link",
+    "referrer": "The article the reader came from: ?from= as given, else the path of a page of the magazine's site",
 }
 
 
@@ -249,7 +260,15 @@ def export_rows(session: Session, plan: ExportPlan) -> Iterator[list]:
     """One list of cell values per response, in column order."""
     labels = {number: VersionLabels(definition) for number, definition in plan.definitions.items()}
     for record in stream_responses(session, plan.survey_id, plan.filter):
-        row = Row(*record[:5], answers=record[5] or {})
+        row = Row(
+            record.id,
+            record.number,
+            record.started_at,
+            record.submitted_at,
+            record.sight_plus,
+            answers=record.answers or {},
+            tracking=dict(zip(TRACKING_HEADERS, record[-len(TRACKING_HEADERS) :], strict=True)),
+        )
         version = labels[row.version]
         yield [column.cell(row, version) for column in plan.columns]
 

@@ -16,6 +16,9 @@ from surveys.models import Response, Survey, SurveyVersion
 
 # "It'll only take a couple of minutes."
 PROMISED_SECONDS = 120
+# How many sources and referring articles the results page lists, and the name of "none given".
+ORIGINS_SHOWN = 10
+NOT_GIVEN = "(none)"
 # Rows fetched at a time when walking every response of a survey.
 BATCH = 500
 
@@ -29,6 +32,7 @@ class ResponseFilter:
     version: int | None = None
     status: str = "finished"  # finished | unfinished | all
     sight_plus: bool | None = None  # only responses that stored this value
+    utm_source: str | None = None
 
 
 def reading_session(engine: Engine) -> Session:
@@ -76,6 +80,8 @@ def select_responses(survey_id: int, flt: ResponseFilter, *columns) -> Select:
         stmt = stmt.where(SurveyVersion.number == flt.version)
     if flt.sight_plus is not None:
         stmt = stmt.where(Response.sight_plus == flt.sight_plus)
+    if flt.utm_source is not None:
+        stmt = stmt.where(Response.utm_source == flt.utm_source)
     return stmt
 
 
@@ -92,9 +98,20 @@ def versions_in(session: Session, survey: Survey, flt: ResponseFilter) -> dict[i
     return {v.number: v.definition for v in survey.versions if v.number in numbers}
 
 
+TRACKING_COLUMNS = (
+    Response.utm_source,
+    Response.utm_medium,
+    Response.utm_campaign,
+    Response.utm_term,
+    Response.utm_content,
+    Response.referrer_url,
+)
+
+
 def stream_responses(session: Session, survey_id: int, flt: ResponseFilter):
-    """(id, version number, started_at, submitted_at, sight_plus, answers) of each selected
-    response, oldest first, fetched in batches so memory does not grow with the survey."""
+    """Rows of (id, number, started_at, submitted_at, sight_plus, answers, then the tracking
+    columns by name) of each selected response, oldest first, fetched in batches so memory does
+    not grow with the survey."""
     stmt = select_responses(
         survey_id,
         flt,
@@ -104,6 +121,7 @@ def stream_responses(session: Session, survey_id: int, flt: ResponseFilter):
         Response.submitted_at,
         Response.sight_plus,
         Response.answers,
+        *TRACKING_COLUMNS,
     ).order_by(Response.id)
     yield from session.execute(stmt, execution_options={"yield_per": BATCH})
 
@@ -194,6 +212,9 @@ class SurveyResults:
     median_seconds: int | None
     questions: list[QuestionResult]
     per_day: list[DayCount]
+    # Where readers came from: the most common utm_source values and referring articles.
+    sources: list[Bar] = field(default_factory=list)
+    articles: list[Bar] = field(default_factory=list)
 
     @property
     def duration_text(self) -> str:
@@ -279,10 +300,15 @@ def survey_results(session: Session, survey: Survey, flt: ResponseFilter, zone: 
     merged = walk.merge_questions(versions_in(session, survey, flt))
     tallies = [_Tally(q) for q in merged]
     per_day: Counter = Counter()
+    sources: Counter = Counter()
+    articles: Counter = Counter()
     durations: list[int] = []
     total = 0
-    for _id, _number, started_at, submitted_at, _plus, answers in stream_responses(session, survey.id, flt):
+    for record in stream_responses(session, survey.id, flt):
+        started_at, submitted_at, answers = record.started_at, record.submitted_at, record.answers
         total += 1
+        sources[record.utm_source or NOT_GIVEN] += 1
+        articles[record.referrer_url or NOT_GIVEN] += 1
         per_day[(submitted_at or started_at).astimezone(zone).date()] += 1
         seconds = duration_seconds(started_at, submitted_at)
         if seconds is not None:
@@ -295,7 +321,18 @@ def survey_results(session: Session, survey: Survey, flt: ResponseFilter, zone: 
         while day <= last:
             days.append(DayCount(day, per_day[day]))
             day += timedelta(days=1)
-    return SurveyResults(total, median(durations), [t.result() for t in tallies], days)
+    return SurveyResults(
+        total,
+        median(durations),
+        [t.result() for t in tallies],
+        days,
+        sources=_most_common(sources, total),
+        articles=_most_common(articles, total),
+    )
+
+
+def _most_common(counts: Counter, total: int) -> list[Bar]:
+    return [Bar(label, count, _percent(count, total)) for label, count in counts.most_common(ORIGINS_SHOWN)]
 
 
 # --- free-text answers ----------------------------------------------------------------------
@@ -331,8 +368,9 @@ def text_answers(
     first = (page - 1) * per_page
     # Newest first means the page is counted from the end: keep a window of the answers that
     # could still fall on it rather than every answer.
-    for response_id, _number, started_at, submitted_at, _plus, answers in stream_responses(session, survey_id, flt):
-        value = (answers or {}).get(field_name)
+    for record in stream_responses(session, survey_id, flt):
+        response_id, started_at, submitted_at = record.id, record.started_at, record.submitted_at
+        value = (record.answers or {}).get(field_name)
         if value in (None, "") or isinstance(value, dict | list):
             continue
         text = str(value)

@@ -81,7 +81,8 @@ def test_results_page_shows_charts_with_data_tables_and_the_matrix_grid(staff_cl
     html = response.get_data(as_text=True)
     assert "<dt>Responses</dt><dd>4</dd>" in html
     assert "2 min 0 s, within the 2 minutes promised" in html
-    assert html.count('<svg class="chart"') == 5  # four choice questions and the rating
+    # Four choice questions and the rating, then where readers came from: links and articles.
+    assert html.count('<svg class="chart"') == 7
     assert '<svg class="chart chart-days"' in html
     assert '<tr><th scope="row">Every day</th><td class="num">2</td><td class="num">67%</td></tr>' in html
     assert '<tr><th scope="row">21 November 2026</th><td class="num">0</td></tr>' in html
