@@ -51,6 +51,7 @@ def start_donation(
     message: str | None,
     ctx: MembershipContext,
     now: datetime,
+    source: str | None = None,
 ) -> Donation:
     """Write the gift the donor asked for and open a SetupIntent for the card."""
     gateway = ctx.gateway
@@ -61,6 +62,7 @@ def start_donation(
         amount_cents=amount_cents,
         currency=ctx.settings.currency,
         message=message or None,
+        source=source,
         created_at=now,
     )
     session.add(donation)

@@ -113,6 +113,8 @@ class Donation(db.Model):
     amount_cents: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     message: Mapped[str | None] = mapped_column(Text)
+    # Where the gift was started, e.g. "survey:reader-survey" for a survey's thank-you page.
+    source: Mapped[str | None] = mapped_column(String(80))
     status: Mapped[DonationStatus] = mapped_column(
         _enum(DonationStatus, "donation_status"), default=DonationStatus.awaiting_card
     )

@@ -101,6 +101,7 @@ def donate():
         preset = request.args.get("amount", "")
         if preset in {choice.value for choice in form.amount.choices if choice.value != OTHER}:
             form.amount.data = preset
+        form.source.data = request.args.get("source", "")[:80]
         if request.args.get("frequency") in ("once", "yearly"):
             form.frequency.data = request.args["frequency"]
     if form.validate_on_submit():
@@ -113,6 +114,7 @@ def donate():
                 kind=GiftKind.recurring if form.frequency.data == "yearly" else GiftKind.one_off,
                 amount_cents=form.cents,
                 message=(form.message.data or "").strip(),
+                source=form.source.data or None,
                 ctx=context(),
                 now=now,
             )
