@@ -15,6 +15,7 @@ bp.add_url_rule("/surveys/<slug>/start", view_func=views.take_start, methods=["P
 bp.add_url_rule("/surveys/<slug>/resume/<token>", view_func=views.take_resume, methods=["GET"])
 bp.add_url_rule("/surveys/<slug>/page/<int:number>", view_func=views.take_page, methods=["GET", "POST"])
 bp.add_url_rule("/surveys/<slug>/thanks", view_func=views.take_thanks, methods=["GET"])
+bp.add_url_rule("/surveys/<slug>/sight-plus", view_func=views.take_ask, methods=["GET"])
 
 # Staff managing surveys.
 bp.add_url_rule("/staff/surveys", view_func=manage_views.manage_list, methods=["GET"])

@@ -116,3 +116,14 @@ class Response(db.Model):
         if self.submitted_at is None:
             return None
         return int((self.submitted_at - self.started_at).total_seconds())
+
+
+class AskTally(db.Model):
+    """How often a survey's thank-you page showed the Sight+ ask and how often it was clicked.
+    Counts only: who saw or clicked it is never recorded."""
+
+    __tablename__ = "survey_ask_tally"
+
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"), primary_key=True)
+    views: Mapped[int] = mapped_column(default=0, server_default="0")
+    clicks: Mapped[int] = mapped_column(default=0, server_default="0")

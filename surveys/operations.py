@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -25,7 +25,7 @@ from sight.db import utcnow
 from surveys.answers import raw_from_answers, read_page
 from surveys.definition import load_definition
 from surveys.definition.walk import iter_questions, page_answer_keys, questions_changed, visible_answers, visible_pages
-from surveys.models import Response, Survey, SurveyStatus, SurveyVersion
+from surveys.models import AskTally, Response, Survey, SurveyStatus, SurveyVersion
 
 DEFAULT_SURVEY_FILE = Path(__file__).resolve().parent / "data" / "reader-survey.yaml"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -106,6 +106,7 @@ def create_survey(
     survey.versions.append(version)
     session.add(survey)
     session.flush()
+    session.add(AskTally(survey_id=survey.id))
     record_audit(
         session,
         actor=actor,
@@ -460,3 +461,19 @@ def submit_response(
     except IntegrityError as exc:
         # Two tabs sending at once: the partial unique index keeps one per account.
         raise SurveyRefused("already_taken") from exc
+
+
+# --- the Sight+ ask on the thank-you page ---------------------------------------------------
+
+
+def ask_source(survey: Survey) -> str:
+    """The source a gift started from this survey's thank-you page carries."""
+    return f"survey:{survey.slug}"
+
+
+def count_ask(session: Session, survey: Survey, *, clicked: bool) -> None:
+    """One more view of the ask (or click on it), counted in the database, never who."""
+    column = AskTally.clicks if clicked else AskTally.views
+    session.execute(
+        update(AskTally).where(AskTally.survey_id == survey.id).values({column: column + 1})
+    )

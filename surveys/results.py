@@ -12,7 +12,7 @@ from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from surveys.definition import walk
-from surveys.models import Response, Survey, SurveyVersion
+from surveys.models import AskTally, Response, Survey, SurveyVersion
 
 # "It'll only take a couple of minutes."
 PROMISED_SECONDS = 120
@@ -396,6 +396,25 @@ def text_fields(survey: Survey) -> dict[str, str]:
     return fields
 
 
+# --- the Sight+ ask on the thank-you page ---------------------------------------------------------
+
+
+@dataclass
+class AskFigures:
+    views: int  # thank-you pages that showed the ask
+    clicks: int
+    gifts: int | None = None  # completed gifts started from it (asked of membership by the view)
+
+    @property
+    def click_rate(self) -> str:
+        return f"{_percent(self.clicks, self.views):.1f}%" if self.views else "no views yet"
+
+
+def ask_figures(session: Session, survey_id: int) -> AskFigures:
+    tally = session.get(AskTally, survey_id)
+    return AskFigures(tally.views, tally.clicks) if tally else AskFigures(0, 0)
+
+
 # --- the staff dashboard --------------------------------------------------------------------
 
 
@@ -406,6 +425,7 @@ class SurveyActivity:
     total: int
     this_week: int
     median_seconds: int | None
+    ask: AskFigures
 
     @property
     def duration_text(self) -> str:
@@ -434,6 +454,7 @@ def survey_activity(session: Session, now: datetime, zone: tzinfo) -> list[Surve
                 total=len(times),
                 this_week=sum(1 for _, submitted_at in times if submitted_at >= since),
                 median_seconds=median([duration_seconds(s, f) for s, f in times]),
+                ask=ask_figures(session, survey.id),
             )
         )
     return activity

@@ -11,13 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.roles import staff_required
+from membership import gifts_from_source
 from sight.db import utcnow
 from sight.errors import render_error
 from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
 from surveys.export import FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
 from surveys.models import Survey
-from surveys.results import reading_session, survey_activity, survey_results, text_answers, text_fields
+from surveys.operations import ask_source
+from surveys.results import ask_figures, reading_session, survey_activity, survey_results, text_answers, text_fields
 from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
 
 DEFAULT_SURVEY = "reader-survey"
@@ -61,12 +63,16 @@ def staff_results(slug: str):
                 400,
             )
         results = survey_results(reader, survey, form.response_filter(_zone()), _zone())
+        ask = ask_figures(reader, survey.id)
+        # Surveys asks membership through its one public function.
+        ask.gifts = gifts_from_source(ask_source(survey))
         return render_template(
             "surveys/staff/results.html",
             survey=survey,
             form=form,
             export_form=export_form,
             results=results,
+            ask=ask,
             filters=form.query_args(),
             text_fields=text_fields(survey),
         )
@@ -162,6 +168,10 @@ def survey_panel(session: Session, now: datetime) -> DashboardPanel:
             (f"{survey.title}: finished responses", f"{survey.total:,}"),
             (f"{survey.title}: this week (from Monday)", f"{survey.this_week:,}"),
             (f"{survey.title}: median time to finish", survey.duration_text),
+            (
+                f"{survey.title}: Sight+ ask clicked",
+                f"{survey.ask.clicks:,} of {survey.ask.views:,} thank-you pages ({survey.ask.click_rate})",
+            ),
         ]
     # The panel has one link: the default survey's results, else the first survey's.
     linked = next((s for s in activity if s.slug == DEFAULT_SURVEY), activity[0] if activity else None)

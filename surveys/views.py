@@ -24,7 +24,9 @@ from surveys.question_view import question_views
 from surveys.operations import (
     SurveyRefused,
     account_has_submitted,
+    ask_source,
     availability,
+    count_ask,
     find_resumable,
     TRACKING_LENGTH,
     UTM_KEYS,
@@ -415,6 +417,9 @@ def take_thanks(slug: str):
     survey = _survey_or_404(slug)
     # A member is thanked; everyone else sees the Sight+ ask (here, never among the questions).
     member = current_user.is_authenticated and sight_plus_at(current_user.id, utcnow())
+    if not member:
+        count_ask(db.session, survey, clicked=False)
+        db.session.commit()
     return render_template(
         "surveys/thanks.html",
         survey=survey,
@@ -422,3 +427,11 @@ def take_thanks(slug: str):
         member=member,
         threshold_cents=current_app.config["SIGHT_PLUS_THRESHOLD_CENTS"],
     )
+
+
+def take_ask(slug: str):
+    """The Sight+ card's link: counted (not who clicked), then on to giving, with the source."""
+    survey = _survey_or_404(slug)
+    count_ask(db.session, survey, clicked=True)
+    db.session.commit()
+    return redirect("/donate?" + urlencode({"source": ask_source(survey)}))

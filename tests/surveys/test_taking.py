@@ -50,7 +50,7 @@ def test_intro_then_pages_with_progress_then_thanks(app, client, make_survey, re
         "story": "Once.", "email": "me@example.com", "age": 42, "score": 9, "grid": {"news": "2", "sport": "1"},
     }
     thanks = client.get(f"/surveys/{slug}/thanks").get_data(as_text=True)
-    assert "Thanks for testing." in thanks and 'href="/sight-plus"' in thanks and "$26" in thanks
+    assert "Thanks for testing." in thanks and 'href="/surveys/all-types/sight-plus"' in thanks and "$26" in thanks
 
 
 def test_every_question_type_is_labelled_and_choices_are_in_fieldsets(client, make_survey, reader_for):
