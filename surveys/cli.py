@@ -20,6 +20,7 @@ from surveys.export import FORMATS, export_chunks, plan_export, record_export
 from surveys.models import Survey, SurveyVersion
 from surveys.operations import definition_for_download, import_definition, survey_by_slug
 from surveys.results import reading_session
+from surveys.retention import Retention, purge_survey
 from surveys.staff_forms import ExportForm
 
 OUTCOMES = {
@@ -42,7 +43,14 @@ def import_command(file: Path):
         for problem in problems:
             click.echo(f"{file}: {problem}", err=True)
         raise click.ClickException(f"{len(problems)} problem(s); nothing was imported.") from exc
-    result = import_definition(db.session, definition, None, utcnow(), source=f"cli:{file.name}")
+    result = import_definition(
+        db.session,
+        definition,
+        None,
+        utcnow(),
+        source=f"cli:{file.name}",
+        retention=Retention.from_config(current_app.config),
+    )
     db.session.commit()
     click.echo(f"Survey {result.survey.slug}: " + OUTCOMES[result.outcome].format(n=result.version.number))
 
@@ -127,4 +135,20 @@ def export_command(slug, fmt, output, date_from, date_to, version, status, sight
     click.echo(f"Wrote {plan.row_count} responses to {output}")
 
 
-COMMANDS = [import_command, dump_command, export_command]
+@click.command("purge")
+@with_appcontext
+def purge_command():
+    """Apply each survey's retention: remove old free-text and email answers and old unfinished
+    responses. Run it daily from cron; each survey is committed and audited on its own."""
+    slugs = list(db.session.scalars(select(Survey.slug).order_by(Survey.slug)))
+    for slug in slugs:
+        survey = survey_by_slug(db.session, slug)
+        counts = purge_survey(db.session, survey, None, utcnow())
+        db.session.commit()
+        click.echo(
+            f"Survey {slug}: free text removed from {counts.responses_with_text_removed} responses "
+            f"({counts.answers_removed} answers); {counts.unfinished_deleted} unfinished responses deleted."
+        )
+
+
+COMMANDS = [import_command, dump_command, export_command, purge_command]

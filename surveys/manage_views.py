@@ -29,6 +29,7 @@ from surveys.operations import (
     survey_by_slug,
     update_definition,
 )
+from surveys.retention import Retention
 
 OUTCOMES = {
     "created": "Survey created (version {n}).",
@@ -120,7 +121,14 @@ def manage_new():
             ]
             definition = None
         if definition is not None and request.form.get("action") == "save":
-            result = create_survey(db.session, definition, current_user, utcnow(), status=SurveyStatus.closed)
+            result = create_survey(
+                db.session,
+                definition,
+                current_user,
+                utcnow(),
+                status=SurveyStatus.closed,
+                retention=Retention.from_config(current_app.config),
+            )
             db.session.commit()
             flash("Survey created. It is closed until you open it.", "success")
             return redirect(url_for("surveys.manage_edit", slug=result.survey.slug))
@@ -284,7 +292,16 @@ def manage_import():
             except DefinitionError as exc:
                 problems = exc.problems
             else:
-                result = import_definition(db.session, definition, current_user, utcnow(), source=f"upload:{upload.filename[:100]}")
+                result = import_definition(
+                    db.session,
+                    definition,
+                    current_user,
+                    utcnow(),
+                    source=f"upload:{upload.filename[:100]}",
+                    # Like New and Duplicate: closed until staff have looked at it and open it.
+                    new_status=SurveyStatus.closed,
+                    retention=Retention.from_config(current_app.config),
+                )
                 db.session.commit()
                 flash(OUTCOMES[result.outcome].format(n=result.version.number), "success")
                 return redirect(url_for("surveys.manage_edit", slug=result.survey.slug))

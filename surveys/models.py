@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sight.db import utcnow
@@ -33,6 +33,10 @@ class SurveyStatus(enum.Enum):
 
 class Survey(db.Model):
     __tablename__ = "survey"
+    __table_args__ = (
+        CheckConstraint("text_retention_months > 0", name="text_retention_positive"),
+        CheckConstraint("unfinished_retention_days > 0", name="unfinished_retention_positive"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
@@ -45,6 +49,10 @@ class Survey(db.Model):
     closes_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Retention (`flask surveys purge`): free-text and email answers are removed this many
+    # months after submission, unfinished responses this many days after they were started.
+    text_retention_months: Mapped[int] = mapped_column(default=24, server_default="24")
+    unfinished_retention_days: Mapped[int] = mapped_column(default=30, server_default="30")
 
     versions: Mapped[list[SurveyVersion]] = relationship(
         back_populates="survey", order_by="SurveyVersion.number"

@@ -26,6 +26,7 @@ from surveys.answers import raw_from_answers, read_page
 from surveys.definition import load_definition
 from surveys.definition.walk import iter_questions, page_answer_keys, questions_changed, visible_answers, visible_pages
 from surveys.models import AskTally, Response, Survey, SurveyStatus, SurveyVersion
+from surveys.retention import Retention
 
 DEFAULT_SURVEY_FILE = Path(__file__).resolve().parent / "data" / "reader-survey.yaml"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -70,14 +71,22 @@ def version_has_responses(session: Session, version: SurveyVersion) -> bool:
 
 
 def import_definition(
-    session: Session, definition: dict, actor: User | None, now: datetime, *, source: str = "import"
+    session: Session,
+    definition: dict,
+    actor: User | None,
+    now: datetime,
+    *,
+    source: str = "import",
+    new_status: SurveyStatus = SurveyStatus.open,
+    retention: Retention | None = None,
 ) -> ImportResult:
-    """Create the survey, or bring it up to `definition` following the versioning rule:
-    changed questions or options make a new version when the current one has any response
-    (finished or not); anything else updates the current version in place."""
+    """Create the survey (with `new_status` and `retention`), or bring it up to `definition`
+    following the versioning rule: changed questions or options make a new version when the
+    current one has any response (finished or not); anything else updates the current version
+    in place."""
     survey = survey_by_slug(session, definition["slug"])
     if survey is None:
-        return create_survey(session, definition, actor, now, source=source)
+        return create_survey(session, definition, actor, now, status=new_status, source=source, retention=retention)
     return update_definition(session, survey, definition, actor, now, source=source)
 
 
@@ -89,7 +98,9 @@ def create_survey(
     *,
     status: SurveyStatus = SurveyStatus.open,
     source: str = "create",
+    retention: Retention | None = None,
 ) -> ImportResult:
+    """A new survey; `retention` None keeps the schema's defaults."""
     settings = definition["settings"]
     survey = Survey(
         slug=definition["slug"],
@@ -103,6 +114,9 @@ def create_survey(
     version = SurveyVersion(
         number=1, definition=definition, created_at=now, created_by_id=actor.id if actor else None
     )
+    if retention is not None:
+        survey.text_retention_months = retention.text_months
+        survey.unfinished_retention_days = retention.unfinished_days
     survey.versions.append(version)
     session.add(survey)
     session.flush()
@@ -210,7 +224,15 @@ def duplicate_survey(
     """A copy of the current version under a new slug, closed until staff open it."""
     definition = copy.deepcopy(survey.current_version.definition)
     definition["slug"], definition["title"] = slug, title
-    result = create_survey(session, definition, actor, now, status=SurveyStatus.closed, source=f"duplicate:{survey.slug}")
+    result = create_survey(
+        session,
+        definition,
+        actor,
+        now,
+        status=SurveyStatus.closed,
+        source=f"duplicate:{survey.slug}",
+        retention=Retention.of(survey),
+    )
     record_audit(
         session,
         actor=actor,
@@ -227,7 +249,7 @@ def seed_default_survey(session: Session, app) -> list[str]:
     definition = load_definition(DEFAULT_SURVEY_FILE.read_text(encoding="utf-8"))
     if survey_by_slug(session, definition["slug"]) is not None:
         return [f"Survey {definition['slug']}: already there."]
-    create_survey(session, definition, None, utcnow(), source="seed")
+    create_survey(session, definition, None, utcnow(), source="seed", retention=Retention.from_config(app.config))
     return [f"Survey {definition['slug']}: created (version 1)."]
 
 
