@@ -23,6 +23,7 @@ bp.add_url_rule("/staff/surveys/new", view_func=manage_views.manage_new, methods
 bp.add_url_rule("/staff/surveys/import", view_func=manage_views.manage_import, methods=["GET", "POST"])
 bp.add_url_rule("/staff/surveys/<slug>/edit", view_func=manage_views.manage_edit, methods=["GET", "POST"])
 bp.add_url_rule("/staff/surveys/<slug>/dates", view_func=manage_views.manage_dates, methods=["POST"])
+bp.add_url_rule("/staff/surveys/<slug>/retention", view_func=manage_views.manage_retention, methods=["POST"])
 bp.add_url_rule("/staff/surveys/<slug>/<any(open, close):change>", view_func=manage_views.manage_status, methods=["POST"])
 bp.add_url_rule("/staff/surveys/<slug>/duplicate", view_func=manage_views.manage_duplicate, methods=["GET", "POST"])
 bp.add_url_rule(

@@ -16,7 +16,7 @@ from accounts.roles import staff_required
 from sight.db import utcnow
 from sight.extensions import db
 from surveys.definition import DefinitionError, dump_definition, load_definition, validate_definition
-from surveys.forms import ActionForm, DatesForm, DefinitionForm, DuplicateForm, ImportForm
+from surveys.forms import ActionForm, DatesForm, DefinitionForm, DuplicateForm, ImportForm, RetentionForm
 from surveys.models import Response, Survey, SurveyStatus, SurveyVersion
 from surveys.operations import (
     availability,
@@ -29,7 +29,7 @@ from surveys.operations import (
     survey_by_slug,
     update_definition,
 )
-from surveys.retention import Retention
+from surveys.retention import Retention, personal_data_ids, set_retention
 
 OUTCOMES = {
     "created": "Survey created (version {n}).",
@@ -168,8 +168,20 @@ def manage_edit(slug: str):
     return _edit_page(survey, form, preview=preview, status=status)
 
 
-def _edit_page(survey: Survey, form: DefinitionForm, *, dates_form: DatesForm | None = None, preview=None, status=200):
+def _edit_page(
+    survey: Survey,
+    form: DefinitionForm,
+    *,
+    dates_form: DatesForm | None = None,
+    retention_form: RetentionForm | None = None,
+    preview=None,
+    status=200,
+):
     zone = _zone()
+    if retention_form is None:
+        retention_form = RetentionForm(
+            formdata=None, text_months=survey.text_retention_months, unfinished_days=survey.unfinished_retention_days
+        )
     if dates_form is None:
         dates_form = DatesForm(
             formdata=None,
@@ -191,6 +203,8 @@ def _edit_page(survey: Survey, form: DefinitionForm, *, dates_form: DatesForm | 
             state=availability(survey, utcnow()),
             form=form,
             dates_form=dates_form,
+            retention_form=retention_form,
+            personal_data_ids=personal_data_ids(survey),
             action_form=ActionForm(),
             versions=versions,
             preview=preview,
@@ -211,6 +225,20 @@ def manage_dates(slug: str):
     set_survey_dates(db.session, survey, opens_at, closes_at, current_user, utcnow())
     db.session.commit()
     flash("Dates saved.", "success")
+    return redirect(url_for("surveys.manage_edit", slug=slug))
+
+
+@staff_required
+def manage_retention(slug: str):
+    survey = _survey_or_404(slug)
+    retention_form = RetentionForm()
+    if not retention_form.validate():
+        form = DefinitionForm(formdata=None, definition=dump_definition(survey.current_version.definition), based_on=_version_token(survey))
+        return _edit_page(survey, form, retention_form=retention_form, status=422)
+    retention = Retention(retention_form.text_months.data, retention_form.unfinished_days.data)
+    set_retention(db.session, survey, retention, current_user, utcnow())
+    db.session.commit()
+    flash("Retention saved: flask surveys purge applies it.", "success")
     return redirect(url_for("surveys.manage_edit", slug=slug))
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sight.audit import Actor, record_audit
-from surveys.definition.walk import free_text_keys
+from surveys.definition.walk import free_text_keys, personal_data_questions
 from surveys.models import Response, Survey, SurveyVersion
 
 
@@ -29,6 +29,14 @@ class Retention:
     @classmethod
     def of(cls, survey: Survey) -> Retention:
         return cls(survey.text_retention_months, survey.unfinished_retention_days)
+
+
+def personal_data_ids(survey: Survey) -> list[str]:
+    """The ids of questions, in any version, that ask who the reader is (email addresses)."""
+    ids: dict[str, None] = {}
+    for version in survey.versions:
+        ids.update((question["id"], None) for question in personal_data_questions(version.definition))
+    return list(ids)
 
 
 def months_before(moment: datetime, months: int) -> datetime:

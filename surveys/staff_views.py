@@ -20,6 +20,7 @@ from surveys.export import FORMATS, codebook_chunks, export_chunks, export_filen
 from surveys.models import Survey
 from surveys.operations import ask_source
 from surveys.results import ask_figures, reading_session, survey_activity, survey_results, text_answers, text_fields
+from surveys.retention import personal_data_ids
 from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
 
 DEFAULT_SURVEY = "reader-survey"
@@ -59,7 +60,14 @@ def staff_results(slug: str):
         export_form = ExportForm(request.args, survey)
         if not form.validate():
             return (
-                render_template("surveys/staff/results.html", survey=survey, form=form, export_form=export_form, results=None),
+                render_template(
+                    "surveys/staff/results.html",
+                    survey=survey,
+                    form=form,
+                    export_form=export_form,
+                    results=None,
+                    personal_data_ids=personal_data_ids(survey),
+                ),
                 400,
             )
         results = survey_results(reader, survey, form.response_filter(_zone()), _zone())
@@ -73,6 +81,7 @@ def staff_results(slug: str):
             export_form=export_form,
             results=results,
             ask=ask,
+            personal_data_ids=personal_data_ids(survey),
             filters=form.query_args(),
             text_fields=text_fields(survey),
         )

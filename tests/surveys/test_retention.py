@@ -3,6 +3,7 @@ after its days; `flask surveys purge` does it from cron, audited with counts; st
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -12,7 +13,8 @@ from sight.extensions import db
 from sight.models import AuditEntry
 from surveys.models import Response, Survey
 from surveys.retention import months_before
-from tests.surveys.staff.conftest import V1, add_response, make_survey
+from tests.helpers import submit_form
+from tests.surveys.staff.conftest import V1, add_response, make_survey, staff_client  # noqa: F401  (a fixture)
 
 UTC = timezone.utc
 NOW = datetime.now(UTC)
@@ -63,3 +65,31 @@ def test_new_surveys_take_the_configured_retention(make_app, tmp_path):
     with app.app_context():
         survey = db.session.scalar(select(Survey).where(Survey.slug == "short-lived"))
         assert (survey.text_retention_months, survey.unfinished_retention_days) == (6, 7)
+
+
+def test_staff_see_and_set_the_policy_and_whether_a_survey_collects_personal_data(app, session, staff_client):
+    make_survey(session, (V1,))  # V1 asks for an email
+    editor = " ".join(staff_client.get("/staff/surveys/reader-survey/edit").get_data(as_text=True).split())
+    assert "This survey collects personal data:</strong> an email address (<code>email</code>)" in editor
+    assert "free-text and email answers are removed 24 months after submission" in editor
+    results = " ".join(staff_client.get("/staff/surveys/reader-survey").get_data(as_text=True).split())
+    assert "This survey collects personal data" in results
+
+    refused = submit_form(staff_client, "/staff/surveys/reader-survey/retention", {"text_months": "0", "unfinished_days": "7"},
+                          page_url="/staff/surveys/reader-survey/edit")  # fmt: skip
+    assert refused.status_code == 422 and "From 1 to 240 months." in refused.get_data(as_text=True)
+    saved = submit_form(staff_client, "/staff/surveys/reader-survey/retention", {"text_months": "6", "unfinished_days": "7"},
+                        page_url="/staff/surveys/reader-survey/edit")  # fmt: skip
+    assert saved.status_code == 302
+    editor = " ".join(staff_client.get("/staff/surveys/reader-survey/edit").get_data(as_text=True).split())
+    assert "removed 6 months after submission; unfinished responses are deleted 7 days after" in editor
+    [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "survey.retention")).all()
+    assert entry.details == {"text_months": 6, "unfinished_days": 7} and entry.actor_email == "staff@sight.example"
+
+
+def test_a_survey_without_an_email_question_says_nothing_of_personal_data(session, staff_client):
+    no_email = copy.deepcopy(V1)
+    no_email["pages"][1]["questions"] = [q for q in no_email["pages"][1]["questions"] if q["type"] != "email"]
+    make_survey(session, (no_email,))
+    editor = staff_client.get("/staff/surveys/reader-survey/edit").get_data(as_text=True)
+    assert "collects personal data" not in editor and "Retention:" in editor
