@@ -16,6 +16,8 @@ bp.add_url_rule("/surveys/<slug>/resume/<token>", view_func=views.take_resume, m
 bp.add_url_rule("/surveys/<slug>/page/<int:number>", view_func=views.take_page, methods=["GET", "POST"])
 bp.add_url_rule("/surveys/<slug>/thanks", view_func=views.take_thanks, methods=["GET"])
 bp.add_url_rule("/surveys/<slug>/sight-plus", view_func=views.take_ask, methods=["GET"])
+bp.add_url_rule("/surveys/<slug>/my-answers", view_func=views.own_answers, methods=["GET"])
+bp.add_url_rule("/surveys/<slug>/my-answers/delete", view_func=views.delete_own_answers, methods=["POST"])
 
 # Staff managing surveys.
 bp.add_url_rule("/staff/surveys", view_func=manage_views.manage_list, methods=["GET"])

@@ -45,6 +45,10 @@ class StartForm(SurveyForm):
     referrer = HiddenField()
 
 
+class DeleteAnswersForm(SurveyForm):
+    """The reader's "Delete my answers" button: CSRF only."""
+
+
 class PageForm(SurveyForm):
     link_account = BooleanField("Link this response to my account")
 

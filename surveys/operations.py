@@ -355,6 +355,25 @@ def start_response(
     return response
 
 
+def response_by_token(session: Session, survey: Survey, token: str) -> Response | None:
+    return session.scalar(select(Response).where(Response.resume_token == token[:100], Response.survey_id == survey.id))
+
+
+def delete_own_response(session: Session, response: Response, now: datetime) -> None:
+    """A reader deletes their own response (no account needed): it is gone, not hidden. The
+    audit log says a response was deleted by its reader, and nothing of what it said."""
+    record_audit(
+        session,
+        actor=None,
+        action="survey.response_deleted",
+        target=f"survey:{response.survey.slug}",
+        details={"by": "reader", "finished": response.submitted_at is not None},
+        now=now,
+    )
+    session.delete(response)
+    session.flush()
+
+
 def resume_expires_at(response: Response) -> datetime:
     return response.started_at + timedelta(days=response.version.definition["settings"]["resume_days"])
 

@@ -127,3 +127,31 @@ def test_staff_preview_a_definition_on_a_phone(app, live_server, page, reader_su
     assert page.get_by_role("heading", name="Preview: Sight reader survey").is_visible()
     assert page.get_by_role("group", name="Which sections do you read?").is_visible()
     assert fits_the_screen(page)
+
+
+def test_a_reader_deletes_their_own_answers_from_the_browser_that_sent_them(app, live_server, page, reader_survey):
+    page.goto(f"{live_server}/surveys/reader-survey")
+    page.get_by_role("button", name="Start the survey").click()
+    page.get_by_label("Every day or nearly").check()
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url("**/page/2")
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url("**/page/3")
+    page.get_by_label("8", exact=True).check()
+    page.get_by_label("Anything else you'd like to tell us?").fill("Less sport, please.")
+    backdate_responses(app, 30)
+    page.get_by_role("button", name="Send my answers").click()
+    page.wait_for_url("**/thanks")
+    assert len(responses(app)) == 1
+
+    page.get_by_role("link", name="See or delete your answers").click()
+    page.wait_for_url("**/my-answers")
+    assert page.get_by_text("Less sport, please.").is_visible()
+    assert page.get_by_text("Every day or nearly").is_visible()
+    assert fits_the_screen(page)
+    page.get_by_role("button", name="Delete my answers").click()
+    assert page.get_by_role("heading", name="Your answers have been deleted").is_visible()
+    assert responses(app) == []
+    # The browser no longer holds them, and may answer again.
+    page.goto(f"{live_server}/surveys/reader-survey/my-answers")
+    assert page.get_by_text("We have no answers to this survey from this browser").is_visible()
