@@ -15,6 +15,7 @@ from limits import parse as parse_limit
 from membership import sight_plus_at
 from sight.db import utcnow
 from sight.extensions import csrf, db, limiter
+from sight.security import reads_nul_itself
 from surveys.captcha import verify_captcha
 from surveys.answers import raw_from_answers, read_page
 from surveys.definition.walk import labelled_answers, page_answer_keys, page_field_names, shown_questions, visible_pages
@@ -289,6 +290,7 @@ def take_resume(slug: str, token: str):
     return reply
 
 
+@reads_nul_itself
 @csrf.exempt
 @limiter.limit(lambda: current_app.config["SURVEY_PAGE_RATE_LIMIT"], methods=["POST"], key_func=_address_and_browser)
 def take_page(slug: str, number: int):

@@ -125,16 +125,19 @@ def visible_answers(definition: Mapping, answers: Mapping) -> dict:
     return kept
 
 
-def page_field_names(page: Mapping) -> set[str]:
-    names: set[str] = set()
-    for question in page["questions"]:
-        if question["type"] == "matrix":
-            names.update(f"{question['id']}[{row['value']}]" for row in question["rows"])
-        else:
-            names.add(question["id"])
-        if question.get("other"):
-            names.add(f"{question['id']}_other")
+def question_field_names(question: Mapping) -> set[str]:
+    """The form fields a question is answered in (DEFINITION.md)."""
+    if question["type"] == "matrix":
+        names = {f"{question['id']}[{row['value']}]" for row in question["rows"]}
+    else:
+        names = {question["id"]}
+    if question.get("other"):
+        names.add(f"{question['id']}_other")
     return names
+
+
+def page_field_names(page: Mapping) -> set[str]:
+    return set().union(*(question_field_names(question) for question in page["questions"]))
 
 
 def page_answer_keys(page: Mapping) -> set[str]:

@@ -436,3 +436,17 @@ def test_a_survey_closed_half_way_stores_no_more_answers(app, client, make_surve
 def test_unknown_survey_is_a_404(client):
     assert client.get("/surveys/nope").status_code == 404
     assert client.post("/surveys/nope/page/1").status_code == 404
+
+
+def test_a_nul_character_keeps_the_other_answers_and_says_what_was_wrong(app, make_survey, reader_for):
+    slug = make_survey()
+    reader = reader_for(slug)
+    reader.start()
+    reply = reader.send(1, {**GOOD_PAGE_1, "dog_name": "Re\x00x"})
+    assert reply.status_code == 422
+    html = reply.get_data(as_text=True)
+    assert "Your dog&#39;s name: This answer has an invisible character (NUL)" in html
+    assert 'value="blue" checked' in html and 'value="Rex"' in html
+    assert responses(app)[0].answers == {}
+    assert reader.send(1, GOOD_PAGE_1).status_code == 302
+    assert responses(app)[0].answers["dog_name"] == "Rex"
