@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 from sight.db import utcnow
 from sight.extensions import db
 from surveys.definition import DefinitionError, dump_definition, load_definition
-from surveys.export import FORMATS, export_chunks, plan_export, record_export
+from surveys.export import FORMATS, codebook_chunks, export_chunks, plan_export, record_export
 from surveys.models import Survey, SurveyVersion
 from surveys.operations import definition_for_download, import_definition, survey_by_slug
 from surveys.results import reading_session
@@ -89,7 +89,15 @@ def dump_command(slug: str, number: int | None, fmt: str):
 @click.option("--layout", help="summary (default) or details: one 0/1 column per option.")
 @click.option("--values", help="labels (default) or codes.")
 @click.option("--bom", is_flag=True, help="Start the CSV with a byte-order mark, for Excel.")
-def export_command(slug, fmt, output, date_from, date_to, version, status, sight_plus, utm_source, layout, values, bom):
+@click.option(
+    "--codebook",
+    "codebook_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the codebook (CSV) to this file.",
+)
+def export_command(
+    slug, fmt, output, date_from, date_to, version, status, sight_plus, utm_source, layout, values, bom, codebook_file
+):
     """Export a survey's responses, as the staff web page does."""
     given = {
         "from": date_from,
@@ -111,28 +119,37 @@ def export_command(slug, fmt, output, date_from, date_to, version, status, sight
         if not form.validate():
             raise click.UsageError(" ".join(form.error_messages()))
         plan = plan_export(reader, survey, form.response_filter(zone), form.layout.data, form.values.data)
-        record_export(
-            db.session,
-            plan=plan,
-            what=fmt,
-            rows=plan.row_count,
-            filters=form.query_args(),
-            actor=None,
-            via=f"cli ({getpass.getuser()})",
-            now=utcnow(),
-        )
+        for what, rows in [(fmt, plan.row_count)] + ([("codebook", len(plan.codebook))] if codebook_file else []):
+            record_export(
+                db.session,
+                plan=plan,
+                what=what,
+                rows=rows,
+                filters=form.query_args(),
+                actor=None,
+                via=f"cli ({getpass.getuser()})",
+                now=utcnow(),
+            )
         db.session.commit()
-        # Written beside the target and renamed when complete, so a failed export never
-        # leaves a file that looks finished.
-        partial = output.with_name(output.name + ".part")
-        try:
-            with partial.open("wb") as file:
-                for chunk in export_chunks(reader, plan, fmt, form.bom.data == "1"):
-                    file.write(chunk)
-            os.replace(partial, output)
-        finally:
-            partial.unlink(missing_ok=True)
+        _write_completely(output, export_chunks(reader, plan, fmt, form.bom.data == "1"))
+        if codebook_file is not None:
+            _write_completely(codebook_file, codebook_chunks(plan, form.bom.data == "1"))
     click.echo(f"Wrote {plan.row_count} responses to {output}")
+    if codebook_file is not None:
+        click.echo(f"Wrote the codebook to {codebook_file}")
+
+
+def _write_completely(target: Path, chunks) -> None:
+    """Written beside the target and renamed when complete, so that a failed export never
+    leaves a file that looks finished."""
+    partial = target.with_name(target.name + ".part")
+    try:
+        with partial.open("wb") as file:
+            for chunk in chunks:
+                file.write(chunk)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @click.command("purge")

@@ -33,6 +33,8 @@ FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/x-ndjson; charset=utf-8",
 }
+# The file name's extension: JSON Lines is not one JSON document.
+EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "json": "jsonl"}
 # A spreadsheet runs a cell that starts with one of these as a formula.
 CHUNK_BYTES = 64 * 1024
 MULTIPLE_SEPARATOR = "; "
@@ -359,7 +361,7 @@ def codebook_chunks(plan: ExportPlan, bom: bool = False) -> Iterator[bytes]:
 
 def export_filename(slug: str, what: str, extension: str, today: datetime) -> str:
     """reader-survey-2026-11-25.csv, reader-survey-codebook-2026-11-25.csv"""
-    kind = "" if what == extension else f"-{what}"
+    kind = "" if EXTENSIONS.get(what) == extension else f"-{what}"
     return f"{slug}{kind}-{today.strftime('%Y-%m-%d')}.{extension}"
 
 

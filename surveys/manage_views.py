@@ -331,7 +331,8 @@ def manage_import():
                     retention=Retention.from_config(current_app.config),
                 )
                 db.session.commit()
-                flash(OUTCOMES[result.outcome].format(n=result.version.number), "success")
+                closed = " It is closed until you open it." if result.outcome == "created" else ""
+                flash(OUTCOMES[result.outcome].format(n=result.version.number) + closed, "success")
                 return redirect(url_for("surveys.manage_edit", slug=result.survey.slug))
         form.file.errors = list(form.file.errors) + problems
     status = 422 if form.errors else 200

@@ -16,7 +16,7 @@ from sight.db import utcnow
 from sight.errors import render_error
 from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
-from surveys.export import FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
+from surveys.export import EXTENSIONS, FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
 from surveys.models import Survey
 from surveys.operations import ask_source
 from surveys.results import ask_figures, reading_session, survey_activity, survey_results, text_answers, text_fields
@@ -142,7 +142,8 @@ def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension:
     except BaseException:
         reader.close()
         raise
-    response = Response(stream_with_context(_closing(chunks, reader)), mimetype=mimetype)
+    # content_type as given: a mimetype would get a second "; charset=utf-8".
+    response = Response(stream_with_context(_closing(chunks, reader)), content_type=mimetype)
     # Also when the client goes away before the end, and the generator never finishes.
     response.call_on_close(reader.close)
     filename = export_filename(slug, what, extension, now.astimezone(_zone()))
@@ -156,7 +157,7 @@ def staff_export(slug: str, fmt: str):
     if fmt not in FORMATS:
         _refuse(404, "We don't make that kind of file", "Exports come as .csv, .xlsx or .json (JSON Lines).")
     return _start_download(
-        slug, fmt, lambda reader, plan, bom: export_chunks(reader, plan, fmt, bom), FORMATS[fmt], fmt
+        slug, fmt, lambda reader, plan, bom: export_chunks(reader, plan, fmt, bom), FORMATS[fmt], EXTENSIONS[fmt]
     )
 
 

@@ -292,3 +292,26 @@ def test_cli_refuses_bad_filters_and_unknown_surveys_without_writing(app, two_ve
     unknown = runner.invoke(args=["surveys", "export", "nope", "--format", "csv", "-o", str(out)])
     assert unknown.exit_code != 0 and "no survey" in unknown.output
     assert not out.exists()
+
+
+def test_content_types_name_their_charset_once_and_json_lines_are_named_jsonl(staff_client, two_versions):
+    def headers(url: str):
+        reply = staff_client.get(url)
+        reply.close()
+        return reply.headers
+
+    assert headers("/staff/surveys/reader-survey/export.csv")["Content-Type"] == "text/csv; charset=utf-8"
+    json_lines = headers("/staff/surveys/reader-survey/export.json")
+    assert json_lines["Content-Type"] == "application/x-ndjson; charset=utf-8"
+    assert json_lines["Content-Disposition"].endswith('.jsonl"')
+    assert headers("/staff/surveys/reader-survey/codebook.csv")["Content-Type"] == "text/csv; charset=utf-8"
+
+
+def test_cli_export_can_write_the_codebook_beside_it(app, staff_client, two_versions, tmp_path):
+    out, codebook = tmp_path / "export.csv", tmp_path / "codebook.csv"
+    result = app.test_cli_runner().invoke(
+        args=["surveys", "export", "reader-survey", "--format", "csv", "-o", str(out), "--codebook", str(codebook)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Wrote the codebook to {codebook}" in result.output
+    assert codebook.read_bytes() == staff_client.get("/staff/surveys/reader-survey/codebook.csv").data
