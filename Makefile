@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite test-postgres system-packages
+.PHONY: install run test test-sqlite test-postgres system-packages bench
 
 install: $(STAMP)
 
@@ -31,3 +31,10 @@ test-sqlite:
 
 test-postgres:
 	scripts/with_postgres.sh $(PY) -m pytest
+
+# Speed figures as ratios to baselines measured in the same run (bench/README.md); sizes from BENCH_* variables.
+bench: install
+	@if ! command -v wrk >/dev/null || ! test -x /usr/lib/postgresql/15/bin/initdb; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk postgresql-15 >/dev/null; \
+	fi
+	scripts/with_postgres.sh $(PY) bench/run.py

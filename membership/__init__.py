@@ -36,7 +36,7 @@ def gifts_from_source(source: str) -> int:
 
 
 def _close_giving(session: Session, user: User, now: datetime) -> None:
-    close_giving(session, context_for(current_app).gateway, user, now)
+    close_giving(session, context_for(current_app), user, now)
 
 
 def init_app(app: Flask) -> None:

@@ -18,7 +18,8 @@ from accounts.operations import AccountError
 from membership.donors import donor_for_user
 from membership.giving import cancel_annual_gift
 from membership.models import ComplimentaryGrant, Donation, DonationStatus, LedgerEntry, Subscription, SubscriptionStatus
-from membership.stripe_api import NotFound, StripeGateway, StripeProblem
+from membership.context import MembershipContext
+from membership.stripe_api import NotFound, StripeProblem
 
 RENEWING = (SubscriptionStatus.active, SubscriptionStatus.past_due)
 
@@ -88,17 +89,19 @@ def giving_section(session: Session, user: User) -> dict:
     }
 
 
-def close_giving(session: Session, gateway: StripeGateway, user: User, now: datetime) -> None:
+def close_giving(session: Session, ctx: MembershipContext, user: User, now: datetime) -> None:
     donor = donor_for_user(session, user.id)
     if donor is None:
         return
+    # Every manage link dies with the account.
+    donor.manage_version += 1
     renewing = session.scalars(
         select(Subscription).where(Subscription.donor_id == donor.id, Subscription.status.in_(RENEWING))
     ).all()
     try:
         for gift in renewing:
             try:
-                cancel_annual_gift(session, gateway, gift, now)
+                cancel_annual_gift(session, ctx, gift, now)
             except NotFound:
                 continue  # Stripe has no such subscription: nothing left to renew
     except StripeProblem as problem:

@@ -11,10 +11,13 @@ from accounts.models import User
 from membership.context import MembershipContext
 from membership.donors import NotYetRecorded
 from membership.ledger import apply_payment_intent, apply_refund, record_invoice, sync_subscription
-from membership.models import LedgerEntry, StripeEvent, Subscription
-from membership.webhook import ensure_entry
+from membership.models import Donor, LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
+from membership.webhook import charge_facts, ensure_entry
 from sight.audit import record_audit
 from sight.templating import format_money
+
+# An annual gift here that Stripe renews, retries or has scheduled.
+LIVE = (SubscriptionStatus.active, SubscriptionStatus.past_due, SubscriptionStatus.trialing)
 
 
 def _entry(session: Session, stripe_object_id: str) -> LedgerEntry | None:
@@ -32,7 +35,8 @@ def reconcile(
 
     The caller commits (or, for a dry run, rolls back: the differences are the same).
     """
-    drift: list[str] = []
+    # Before repairs from events: Stripe keeps events for 30 days, subscriptions for ever.
+    drift: list[str] = subscriptions_without_a_gift(session, ctx)
     seen: set[str] = set()
     for event in ctx.gateway.events_since(since):
         obj = event.get("data", {}).get("object", {})
@@ -50,6 +54,23 @@ def reconcile(
     if unprocessed:
         drift.append(f"{len(unprocessed)} stored webhook event(s) never applied: {', '.join(unprocessed)}")
     return drift
+
+
+def subscriptions_without_a_gift(session: Session, ctx: MembershipContext) -> list[str]:
+    """Subscriptions Stripe still renews for one of our donors with no live annual gift here:
+    reported, not changed (someone must decide whether to cancel them)."""
+    customers = set(session.scalars(select(Donor.stripe_customer_id).where(Donor.stripe_customer_id.is_not(None))))
+    live_here = set(
+        session.scalars(
+            select(Subscription.stripe_subscription_id).where(Subscription.status.in_(LIVE))
+        )
+    )
+    return [
+        f"subscription {remote.id} ({remote.status}, {format_money(remote.yearly_amount_cents)} a year) "
+        f"has no live annual gift here"
+        for remote in ctx.gateway.live_subscriptions()
+        if remote.customer in customers and remote.id not in live_here
+    ]
 
 
 def _reconcile_one(
@@ -80,8 +101,9 @@ def _reconcile_one(
         sync_subscription(session, result, now)
         return [f"annual gift {object_id}: {before or 'missing'} -> {after[0]}, renews {after[1]:%Y-%m-%d}, {format_money(after[2])}"]
     if event_type == "charge.refunded":
-        charge = gateway.retrieve_charge(object_id)
-        entry = ensure_entry(session, ctx, charge, now)
+        facts = charge_facts(gateway, object_id)
+        charge = facts.charge
+        entry = ensure_entry(session, ctx, facts, now)
         before = entry.refunded_cents
         apply_refund(entry, charge)
         if entry.refunded_cents == before:

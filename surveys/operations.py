@@ -27,6 +27,7 @@ from surveys.definition import load_definition
 from surveys.definition.walk import iter_questions, page_answer_keys, questions_changed, visible_answers, visible_pages
 from surveys.models import AskTally, Response, Survey, SurveyStatus, SurveyVersion
 from surveys.retention import Retention
+from surveys.tallies import untally
 
 DEFAULT_SURVEY_FILE = Path(__file__).resolve().parent / "data" / "reader-survey.yaml"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -155,6 +156,8 @@ def update_definition(
         version.definition = copy.deepcopy(definition)
         outcome = "updated"
     survey.title = definition["title"]
+    # A builder draft made on the questions this replaces would undo it when saved.
+    survey.draft_definition = None
     survey.opens_at = _moment(definition["settings"]["opens_at"])
     survey.closes_at = _moment(definition["settings"]["closes_at"])
     survey.updated_at = now
@@ -370,6 +373,8 @@ def delete_own_response(session: Session, response: Response, now: datetime) -> 
         details={"by": "reader", "finished": response.submitted_at is not None},
         now=now,
     )
+    # Its counts come out of the results' tallies first.
+    untally(session, [response.id])
     session.delete(response)
     session.flush()
 

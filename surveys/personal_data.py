@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from surveys.definition.walk import free_text_keys, labelled_answers
 from surveys.models import Response
+from surveys.tallies import untally
 
 
 def _linked(session: Session, user: User) -> list[Response]:
@@ -45,7 +46,10 @@ def unlink_survey_responses(session: Session, user: User, now: datetime) -> None
         .where(Response.user_id == user.id, Response.submitted_at.is_(None))
         .execution_options(synchronize_session="fetch")
     )
-    for response in _linked(session, user):
+    linked = _linked(session, user)
+    # Their counts come out of the results' tallies, and go back in without what was typed.
+    untally(session, [response.id for response in linked])
+    for response in linked:
         typed = free_text_keys(response.version.definition)
         response.answers = {key: value for key, value in response.answers.items() if key not in typed}
         response.user_id = None

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sight.audit import Actor, record_audit
 from surveys.definition.walk import free_text_keys, personal_data_questions
 from surveys.models import Response, Survey, SurveyVersion
+from surveys.tallies import untally
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ def purge_survey(session: Session, survey: Survey, actor: Actor | None, now: dat
     for response in old:
         keys = keys_by_version.get(response.version_id, set()) & set(response.answers)
         if keys:
+            # Out of the results' tallies; the next refresh counts it again as it now stands.
+            untally(session, [response.id])
             response.answers = {key: value for key, value in response.answers.items() if key not in keys}
             responses += 1
             answers += len(keys)

@@ -18,9 +18,11 @@ from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
 from surveys.export import EXTENSIONS, FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
 from surveys.models import Survey
+from surveys.insight import results_insight
 from surveys.operations import ask_source
-from surveys.results import ask_figures, reading_session, survey_activity, survey_results, text_answers, text_fields
+from surveys.results import ask_figures, asks_by_slug, reader_origins, reading_session, text_answers, text_fields
 from surveys.retention import personal_data_ids
+from surveys.tallies import refresh_every_survey, refresh_tallies, survey_activity, tallied_results
 from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
 
 DEFAULT_SURVEY = "reader-survey"
@@ -28,6 +30,10 @@ DEFAULT_SURVEY = "reader-survey"
 
 def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+
+
+def _zone_name() -> str:
+    return current_app.config["DISPLAY_TIMEZONE"]
 
 
 def _refuse(code: int, title: str, message: str):
@@ -53,7 +59,11 @@ def _end_sign_in_transaction() -> None:
 
 @staff_required
 def staff_results(slug: str):
-    _end_sign_in_transaction()
+    # Count the responses finished since the last look (a short write), then read the tallies.
+    survey_id = db.session.scalar(select(Survey.id).where(Survey.slug == slug))
+    if survey_id is not None:
+        refresh_tallies(db.session, survey_id, _zone_name())
+    db.session.commit()
     with reading_session(db.engine) as reader:
         survey = _survey(reader, slug)
         form = ResultFilterForm(request.args, survey)
@@ -70,7 +80,9 @@ def staff_results(slug: str):
                 ),
                 400,
             )
-        results = survey_results(reader, survey, form.response_filter(_zone()), _zone())
+        results = tallied_results(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
+        definitions = {v.number: v.definition for v in survey.versions}
+        origins = reader_origins(reader, survey.id, form.response_filter(_zone()))
         ask = ask_figures(reader, survey.id)
         # Surveys asks membership through its one public function.
         ask.gifts = gifts_from_source(ask_source(survey))
@@ -80,10 +92,12 @@ def staff_results(slug: str):
             form=form,
             export_form=export_form,
             results=results,
+            origins=origins,
             ask=ask,
             personal_data_ids=personal_data_ids(survey),
             filters=form.query_args(),
             text_fields=text_fields(survey),
+            insight=results_insight(results, definitions),
         )
 
 
@@ -171,7 +185,9 @@ def staff_codebook(slug: str):
 def survey_panel(session: Session, now: datetime) -> DashboardPanel:
     """Responses per survey, in total and this week, and whether a response really takes the
     couple of minutes the invitation promises."""
-    activity = survey_activity(session, now, _zone())
+    refresh_every_survey(session, _zone_name())
+    activity = survey_activity(session, now, _zone(), _zone_name())
+    asks = asks_by_slug(session)
     panel = DashboardPanel(title="Reader surveys")
     for survey in activity:
         panel.figures += [
@@ -180,9 +196,14 @@ def survey_panel(session: Session, now: datetime) -> DashboardPanel:
             (f"{survey.title}: median time to finish", survey.duration_text),
             (
                 f"{survey.title}: Sight+ ask clicked",
-                f"{survey.ask.clicks:,} of {survey.ask.views:,} thank-you pages ({survey.ask.click_rate})",
+                f"{asks[survey.slug].clicks:,} of {asks[survey.slug].views:,} thank-you pages ({asks[survey.slug].click_rate})",
             ),
         ]
+        if len(survey.versions) > 1:
+            panel.figures += [
+                (f"{survey.title}, version {version.number}: median time to finish", survey.version_text(version))
+                for version in survey.versions
+            ]
     # The panel has one link: the default survey's results, else the first survey's.
     linked = next((s for s in activity if s.slug == DEFAULT_SURVEY), activity[0] if activity else None)
     if linked is not None:

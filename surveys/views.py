@@ -369,11 +369,12 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
         if refused.reason == "too_fast":
             return again("too_fast", 400, wait=refused.wait_seconds)
         return _refusal_page(survey, refused.reason)
-    db.session.commit()
+    # The reply is made before the commit, which would expire `survey` and read it again.
     reply = redirect(url_for("surveys.take_thanks", slug=survey.slug))
     # The browser that answered keeps the response's token, so the reader can see and delete it.
     _set_cookie(reply, "done", survey, response.resume_token, DONE_COOKIE_SECONDS)
     reply.delete_cookie(_cookie_name("resume", survey), path=f"/surveys/{survey.slug}")
+    db.session.commit()
     return reply
 
 

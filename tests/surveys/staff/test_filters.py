@@ -167,7 +167,7 @@ def test_where_readers_came_from_is_a_filter_and_a_panel(staff_client, session):
     page = staff_client.get("/staff/surveys/reader-survey").get_data(as_text=True)
     panel = page[page.index("Where readers came from") :]
     assert "newsletter" in panel and "facebook" in panel and "/news/one" in panel and "/news/two" in panel
-    assert '<th scope="row">newsletter</th><td class="num">2</td>' in panel
+    assert '<th scope="row">newsletter</th><td class="num">2</td><td class="num">50%</td>' in panel
     assert '<th scope="row">/news/one</th><td class="num">2</td>' in panel
     assert '<th scope="row">(none)</th><td class="num">1</td>' in panel
     filtered = staff_client.get("/staff/surveys/reader-survey?utm_source=facebook").get_data(as_text=True)
