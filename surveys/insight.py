@@ -115,9 +115,12 @@ def days_chart(results: SurveyResults, title: str) -> charts.Chart:
 
 def stream_facts(session: Session, survey_id: int, flt: ResponseFilter) -> Iterator[ResponseFacts]:
     """What a cross-tab needs of each selected response, fetched in batches."""
-    stmt = select_responses(
-        survey_id, flt, SurveyVersion.number, Response.sight_plus, Response.utm_source, Response.answers
-    ).order_by(Response.id)
+    stmt = (
+        select_responses(survey_id, flt, SurveyVersion.number, Response.sight_plus, Response.utm_source, Response.answers)
+        # select_responses reads survey_response alone: the version number needs its join.
+        .join(SurveyVersion, Response.version_id == SurveyVersion.id)
+        .order_by(Response.id)
+    )
     for number, sight_plus, source, answers in session.execute(stmt, execution_options={"yield_per": BATCH}):
         yield ResponseFacts(number, sight_plus, source, answers or {})
 
