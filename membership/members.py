@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, exists, or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
@@ -310,14 +310,6 @@ def member_csv(summaries: Iterable[MemberSummary], currency: str) -> tuple[list[
             ]
 
     return headers, rows()
-
-
-def export_session(engine: Engine) -> Session:
-    """A read-only session for a long export: on SQLite a deferred transaction, so that it does
-    not hold the write lock; on PostgreSQL one snapshot for the whole file."""
-    if engine.dialect.name == "sqlite":
-        return Session(engine.execution_options(sqlite_deferred=True))
-    return Session(engine.execution_options(isolation_level="REPEATABLE READ"))
 
 
 def record_members_export(

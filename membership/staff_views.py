@@ -27,7 +27,6 @@ from membership.members import (
     REASONS,
     GrantRefused,
     account_with_email,
-    export_session,
     finish_members_export,
     grant_complimentary,
     iter_members,
@@ -52,7 +51,7 @@ from membership.staff_forms import (
 )
 from membership.stripe_api import StripeProblem
 from membership.views import STRIPE_UNAVAILABLE, bp, gateway, links, settings
-from sight.db import utcnow
+from sight.db import read_session, utcnow
 from sight.errors import render_error
 from sight.extensions import db
 
@@ -120,7 +119,7 @@ def staff_members_export():
 
     def generate():
         count = 0
-        with export_session(db.engine) as read:
+        with read_session(db.engine) as read:
             headers, rows = member_csv(
                 iter_members(read, search=search, status=status, settings=app_settings, now=now),
                 app_settings.currency,

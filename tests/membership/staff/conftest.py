@@ -118,7 +118,7 @@ def db_session(app):
     # the whole test.
     with app.app_context():
         engine = db.engine
-    session = Session(engine.execution_options(sqlite_deferred=True), expire_on_commit=False)
+    session = Session(engine, expire_on_commit=False)
     yield session
     session.close()
 
