@@ -12,12 +12,11 @@ from flask import current_app
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from sight.db import utcnow
+from sight.db import read_session, utcnow
 from sight.extensions import db
 from surveys.blueprint import bp
 from surveys.export import FORMATS, export_chunks, plan_export, record_export
 from surveys.models import Survey
-from surveys.results import reading_session
 from surveys.staff_forms import ExportForm
 
 
@@ -46,7 +45,7 @@ def export_command(slug, fmt, output, date_from, date_to, version, status, sight
         "bom": "1" if bom else None,
     }
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
-    with reading_session(db.engine) as reader:
+    with read_session(db.engine) as reader:
         survey = reader.scalar(select(Survey).where(Survey.slug == slug))
         if survey is None:
             raise click.ClickException(f"There is no survey with the slug {slug!r}.")

@@ -11,14 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.roles import staff_required
-from sight.db import utcnow
+from sight.db import read_session, utcnow
 from sight.errors import render_error
 from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
 from surveys.blueprint import bp
 from surveys.export import FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
 from surveys.models import Survey
-from surveys.results import reading_session, survey_activity, survey_results, text_answers, text_fields
+from surveys.results import survey_activity, survey_results, text_answers, text_fields
 from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
 
 DEFAULT_SURVEY = "reader-survey"
@@ -43,17 +43,10 @@ def _bad_filters(form: ResultFilterForm):
     _refuse(400, "Those filters don't work", "Please check: " + " ".join(form.error_messages()))
 
 
-def _end_sign_in_transaction() -> None:
-    # On SQLite every transaction begins IMMEDIATE, so the one that loaded the signed-in user
-    # would hold the write lock, and readers' submissions would wait, while a long read runs.
-    db.session.rollback()
-
-
 @bp.get("/staff/surveys/<slug>")
 @staff_required
 def staff_results(slug: str):
-    _end_sign_in_transaction()
-    with reading_session(db.engine) as reader:
+    with read_session(db.engine) as reader:
         survey = _survey(reader, slug)
         form = ResultFilterForm(request.args, survey)
         export_form = ExportForm(request.args, survey)
@@ -77,8 +70,7 @@ def staff_results(slug: str):
 @bp.get("/staff/surveys/<slug>/answers/<field_name>")
 @staff_required
 def staff_text_answers(slug: str, field_name: str):
-    _end_sign_in_transaction()
-    with reading_session(db.engine) as reader:
+    with read_session(db.engine) as reader:
         survey = _survey(reader, slug)
         fields = text_fields(survey)
         if field_name not in fields:
@@ -107,7 +99,7 @@ def _closing(chunks, reader: Session):
 
 def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension: str):
     """Plan the download in a snapshot, write the audit entry, then stream from that snapshot."""
-    reader = reading_session(db.engine)
+    reader = read_session(db.engine)
     try:
         survey = _survey(reader, slug)
         form = ExportForm(request.args, survey)
