@@ -47,20 +47,31 @@ def wait_for_port(port: int, timeout: float = 20) -> None:
 
 
 class Mailbox:
-    """What the SMTP server received: a list of email.message.Message."""
+    """What the SMTP server received: a list of email.message.Message.
+
+    Requests only queue mail; `flask mail worker` sends it. Reading `messages` first does what
+    the worker does on each look at the outbox, for the apps of the running test, as a reader
+    opening their inbox a moment later would find it. `received` is what arrived so far, without
+    that pass."""
 
     def __init__(self):
-        self.messages = []
+        self.received = []
         self.refuse = False
+        self.apps = []
 
-    async def handle_DATA(self, server, session, envelope):
-        if self.refuse:
-            return "451 Requested action aborted: try again later"
-        from email import message_from_bytes
-        from email.policy import default
+    def run_mail_worker(self) -> None:
+        from sight.db import utcnow
+        from sight.mail import deliver_due, transport_from_config
 
-        self.messages.append(message_from_bytes(envelope.content, policy=default))
-        return "250 Message accepted for delivery"
+        for app in self.apps:
+            with app.app_context():
+                deliver_due(db.session, transport_from_config(app), utcnow())
+                db.session.remove()
+
+    @property
+    def messages(self) -> list:
+        self.run_mail_worker()
+        return self.received
 
     def to(self, address: str) -> list:
         return [m for m in self.messages if m["To"] == address]
@@ -70,11 +81,28 @@ class Mailbox:
         return [m.get_content() for m in messages]
 
 
+class SmtpHandler:
+    """aiosmtpd's handler: files each message in the mailbox (kept apart from it, because
+    aiosmtpd reads every attribute of its handler, and the mailbox's `messages` sends mail)."""
+
+    def __init__(self, mailbox: Mailbox):
+        self.mailbox = mailbox
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.mailbox.refuse:
+            return "451 Requested action aborted: try again later"
+        from email import message_from_bytes
+        from email.policy import default
+
+        self.mailbox.received.append(message_from_bytes(envelope.content, policy=default))
+        return "250 Message accepted for delivery"
+
+
 @pytest.fixture(scope="session")
 def smtp_server():
     mailbox = Mailbox()
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller = Controller(SmtpHandler(mailbox), hostname="127.0.0.1", port=port)
     controller.start()
     yield mailbox, port
     controller.stop()
@@ -83,7 +111,7 @@ def smtp_server():
 @pytest.fixture
 def mailbox(smtp_server) -> Mailbox:
     mailbox, _ = smtp_server
-    mailbox.messages.clear()
+    mailbox.received.clear()
     mailbox.refuse = False
     return mailbox
 
@@ -147,9 +175,11 @@ def _migrated_schema(app_config):
 
 
 @pytest.fixture
-def make_app(app_config, _migrated_schema):
+def make_app(app_config, _migrated_schema, smtp_server):
     """Build an app with extra config; every table is emptied after the test."""
-    apps = []
+    mailbox, _ = smtp_server
+    apps = mailbox.apps
+    apps.clear()
 
     def factory(**overrides):
         app = create_app({**app_config, **overrides})
@@ -161,6 +191,7 @@ def make_app(app_config, _migrated_schema):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+    apps.clear()
     cleaner = create_app(dict(app_config))
     with cleaner.app_context():
         empty_all_tables()
