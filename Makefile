@@ -31,3 +31,9 @@ test-sqlite:
 
 test-postgres:
 	scripts/with_postgres.sh $(PY) -m pytest
+
+# The chaos replay at full size on both databases; prints its figures (bench/README.md).
+.PHONY: chaos
+chaos: install system-packages
+	CHAOS_PAYMENTS=300 $(PY) -m pytest tests/chaos -q -s
+	CHAOS_PAYMENTS=300 scripts/with_postgres.sh $(PY) -m pytest tests/chaos -q -s
