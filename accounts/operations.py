@@ -117,6 +117,19 @@ def create_account(
     return user
 
 
+def account_for_email(session: Session, *, email: str, name: str, now: datetime) -> User:
+    """The account with this email (matched case-insensitively), or a new reader account without a
+    password for it (a donor who gives before signing up). The unique email constraint settles two
+    requests creating the same account at once: the loser finds the winner's row."""
+    existing = find_user(session, email)
+    if existing is not None:
+        return existing
+    try:
+        return create_account(session, email=email, name=name, password=None, role=Role.reader, now=now)
+    except EmailTaken:
+        return find_user(session, email)
+
+
 def authenticate(session: Session, *, email: str, password: str, now: datetime) -> User | None:
     """The account these credentials open, or None (the same answer for an unknown email)."""
     user = find_user(session, email)

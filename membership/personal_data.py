@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from accounts.operations import AccountError
-from membership.donations import cancel_annual_gift
+from membership.donors import donor_for_user
+from membership.giving import cancel_annual_gift
 from membership.models import ComplimentaryGrant, Donation, DonationStatus, LedgerEntry, Subscription, SubscriptionStatus
-from membership.operations import donor_for_user
 from membership.stripe_api import NotFound, StripeGateway, StripeProblem
 
 RENEWING = (SubscriptionStatus.active, SubscriptionStatus.past_due)

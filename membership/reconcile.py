@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from membership.links import Links
+from accounts.models import User
+from membership.context import MembershipContext
+from membership.donors import NotYetRecorded
+from membership.ledger import apply_payment_intent, apply_refund, record_invoice, sync_subscription
 from membership.models import LedgerEntry, StripeEvent, Subscription
-from membership.operations import (
-    NotYetRecorded,
-    Settings,
-    apply_invoice,
-    apply_payment_intent,
-    apply_refund,
-    sync_subscription,
-)
-from membership.stripe_api import StripeGateway
-from membership.webhooks import ensure_entry
+from membership.webhook import ensure_entry
+from sight.audit import record_audit
 from sight.templating import format_money
 
 
@@ -28,9 +23,7 @@ def _entry(session: Session, stripe_object_id: str) -> LedgerEntry | None:
 
 def reconcile(
     session: Session,
-    gateway: StripeGateway,
-    settings: Settings,
-    links: Links,
+    ctx: MembershipContext,
     *,
     since: datetime | None,
     now: datetime,
@@ -41,14 +34,14 @@ def reconcile(
     """
     drift: list[str] = []
     seen: set[str] = set()
-    for event in gateway.events_since(since):
+    for event in ctx.gateway.events_since(since):
         obj = event.get("data", {}).get("object", {})
         object_id = obj.get("id")
         if not object_id or (event["type"], object_id) in seen:
             continue
         seen.add((event["type"], object_id))
         try:
-            drift.extend(_reconcile_one(session, gateway, settings, links, event["type"], object_id, now))
+            drift.extend(_reconcile_one(session, ctx, event["type"], object_id, now))
         except NotYetRecorded as exc:
             drift.append(f"cannot record {object_id}: {exc}")
     unprocessed = session.scalars(
@@ -61,26 +54,21 @@ def reconcile(
 
 def _reconcile_one(
     session: Session,
-    gateway: StripeGateway,
-    settings: Settings,
-    links: Links,
+    ctx: MembershipContext,
     event_type: str,
     object_id: str,
     now: datetime,
 ) -> list[str]:
+    gateway = ctx.gateway
     if event_type == "payment_intent.succeeded":
         if _entry(session, object_id) is not None:
             return []
-        entry = apply_payment_intent(session, gateway.retrieve_payment_intent(object_id), settings, links, now)
+        entry = apply_payment_intent(session, gateway.retrieve_payment_intent(object_id), ctx, now)
         return [f"missing gift {object_id}: {format_money(entry.amount_cents)} recorded"] if entry else []
     if event_type in ("invoice.paid", "invoice.payment_succeeded"):
         if _entry(session, object_id) is not None:
             return []
-        invoice = gateway.retrieve_invoice(object_id)
-        subscription = (
-            gateway.retrieve_subscription(invoice.subscription_id) if invoice.subscription_id else None
-        )
-        entry = apply_invoice(session, invoice, subscription, settings, links, now)
+        entry = record_invoice(session, ctx, object_id, now)
         return [f"missing annual gift {object_id}: {format_money(entry.amount_cents)} recorded"] if entry else []
     if event_type.startswith("customer.subscription."):
         result = gateway.retrieve_subscription(object_id)
@@ -93,10 +81,22 @@ def _reconcile_one(
         return [f"annual gift {object_id}: {before or 'missing'} -> {after[0]}, renews {after[1]:%Y-%m-%d}, {format_money(after[2])}"]
     if event_type == "charge.refunded":
         charge = gateway.retrieve_charge(object_id)
-        entry = ensure_entry(session, gateway, charge, settings, links, now)
+        entry = ensure_entry(session, ctx, charge, now)
         before = entry.refunded_cents
         apply_refund(entry, charge)
         if entry.refunded_cents == before:
             return []
         return [f"refund on {entry.stripe_object_id}: {format_money(before)} -> {format_money(entry.refunded_cents)}"]
     return []
+
+
+def record_reconcile(
+    session: Session, *, drift: list[str], since: datetime | None, actor: User, now: datetime
+) -> None:
+    """Audit a repair made from the staff page: what differed, and from when."""
+    details = {
+        "since": since.astimezone(UTC).isoformat().replace("+00:00", "Z") if since else None,
+        "differences": len(drift),
+        "lines": drift[:200],
+    }
+    record_audit(session, actor=actor, action="stripe.reconcile", target="ledger", details=details, now=now)

@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
-from membership.members import STATUS_LABELS, StatusFilter
+from membership.staff_queries import STATUS_LABELS, StatusFilter
 
 LONGEST_GRANT = timedelta(days=10 * 366)
 

@@ -1,4 +1,5 @@
-"""Staff pages for members: the list and its CSV, one member, complimentary grants, receipts, reconcile."""
+"""Staff pages: members, their list and CSV, one member, complimentary grants, receipts, reconcile,
+and the benefits. Every URL is in `membership.blueprint`; `/staff/` itself is guarded by accounts."""
 
 from __future__ import annotations
 
@@ -22,24 +23,12 @@ from flask import (
 from flask_login import current_user
 
 from accounts.models import User
-from accounts.roles import staff_required
-from membership.members import (
-    REASONS,
-    GrantRefused,
-    account_with_email,
-    finish_members_export,
-    grant_complimentary,
-    iter_members,
-    member_csv,
-    member_detail,
-    members_page,
-    record_members_export,
-    record_reconcile,
-    resend_receipt,
-    revoke_complimentary,
-)
-from membership.models import ComplimentaryGrant, LedgerEntry
-from membership.reconcile import reconcile
+from membership.benefits import BENEFIT_FIELDS, all_benefits, save_benefit
+from membership.forms import BenefitForm
+from membership.grants import GrantRefused, grant_complimentary, revoke_complimentary
+from membership.models import Benefit, ComplimentaryGrant, LedgerEntry
+from membership.receipts import resend_receipt
+from membership.reconcile import reconcile, record_reconcile
 from membership.staff_forms import (
     GrantForm,
     MemberExportForm,
@@ -49,8 +38,18 @@ from membership.staff_forms import (
     ResendReceiptForm,
     RevokeForm,
 )
+from membership.staff_queries import (
+    REASONS,
+    account_with_email,
+    finish_members_export,
+    iter_members,
+    member_csv,
+    member_detail,
+    members_page,
+    record_members_export,
+)
 from membership.stripe_api import StripeProblem
-from membership.views import STRIPE_UNAVAILABLE, bp, gateway, links, settings
+from membership.views import STRIPE_UNAVAILABLE, context
 from sight.db import read_session, utcnow
 from sight.errors import render_error
 from sight.extensions import db
@@ -72,8 +71,6 @@ def _today():
 # --- the list and the CSV -------------------------------------------------------------
 
 
-@bp.get("/staff/members")
-@staff_required
 def staff_members():
     form = MemberFilterForm(request.args)
     if not form.validate():
@@ -82,7 +79,7 @@ def staff_members():
         db.session,
         search=form.search,
         status=form.status_filter,
-        settings=settings(),
+        settings=context().settings,
         now=utcnow(),
         page=form.page.data or 1,
     )
@@ -99,8 +96,6 @@ def staff_members():
     )
 
 
-@bp.get("/staff/members/export.csv")
-@staff_required
 def staff_members_export():
     form = MemberExportForm(request.args)
     if not form.validate():
@@ -115,7 +110,7 @@ def staff_members_export():
     ).id
     db.session.commit()
     search, status, bom = form.search, form.status_filter, form.bom.data
-    app_settings = settings()
+    app_settings = context().settings
 
     def generate():
         count = 0
@@ -167,7 +162,7 @@ def _member_or_404(user_id: int) -> User:
 
 
 def _render_member(user: User, grant_form=None, revoke_forms=None, status_code=200):
-    detail = member_detail(db.session, user, settings(), utcnow())
+    detail = member_detail(db.session, user, context().settings, utcnow())
     revoke_forms = revoke_forms or {}
     return (
         render_template(
@@ -180,20 +175,16 @@ def _render_member(user: User, grant_form=None, revoke_forms=None, status_code=2
                 for grant_id in detail.revocable
             },
             resend_form=ResendReceiptForm(prefix="resend"),
-            settings=settings(),
+            settings=context().settings,
         ),
         status_code,
     )
 
 
-@bp.get("/staff/members/<int:user_id>")
-@staff_required
 def staff_member(user_id: int):
     return _render_member(_member_or_404(user_id))
 
 
-@bp.post("/staff/members/<int:user_id>/grant")
-@staff_required
 def staff_member_grant(user_id: int):
     user = _member_or_404(user_id)
     form = GrantForm(prefix="grant", today=_today())
@@ -213,8 +204,6 @@ def staff_member_grant(user_id: int):
     return redirect(url_for("membership.staff_member", user_id=user.id))
 
 
-@bp.post("/staff/members/<int:user_id>/grants/<int:grant_id>/revoke")
-@staff_required
 def staff_member_revoke(user_id: int, grant_id: int):
     user = _member_or_404(user_id)
     grant = db.session.get(ComplimentaryGrant, grant_id)
@@ -234,8 +223,6 @@ def staff_member_revoke(user_id: int, grant_id: int):
     return redirect(url_for("membership.staff_member", user_id=user.id))
 
 
-@bp.post("/staff/members/<int:user_id>/receipts/<int:entry_id>/resend")
-@staff_required
 def staff_member_resend(user_id: int, entry_id: int):
     user = _member_or_404(user_id)
     entry = db.session.get(LedgerEntry, entry_id)
@@ -245,7 +232,7 @@ def staff_member_resend(user_id: int, entry_id: int):
     if not form.validate_on_submit():
         abort(400)
     to = resend_receipt(
-        db.session, entry=entry, settings=settings(), links=links(), actor=current_user, now=utcnow()
+        db.session, entry=entry, ctx=context(), actor=current_user, now=utcnow()
     )
     db.session.commit()
     flash(f"Receipt {entry.id} sent again to {to}.", "success")
@@ -259,15 +246,13 @@ def _since(day) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=UTC) if day else None
 
 
-@bp.get("/staff/members/reconcile")
-@staff_required
 def staff_reconcile():
     form = ReconcileFilterForm(request.args)
     if not form.validate():
         return render_template("membership/staff/reconcile.html", form=form, drift=None, repair_form=None), 400
     try:
         drift = reconcile(
-            db.session, gateway(), settings(), links(), since=_since(form.since.data), now=utcnow()
+            db.session, context(), since=_since(form.since.data), now=utcnow()
         )
     except StripeProblem:
         log.exception("Reconcile report: Stripe did not answer")
@@ -279,15 +264,13 @@ def staff_reconcile():
     return render_template("membership/staff/reconcile.html", form=form, drift=drift, repair_form=repair_form)
 
 
-@bp.post("/staff/members/reconcile")
-@staff_required
 def staff_reconcile_repair():
     form = RepairForm(prefix="repair")
     if not form.validate_on_submit():
         abort(400)
     since, now = _since(form.since.data), utcnow()
     try:
-        drift = reconcile(db.session, gateway(), settings(), links(), since=since, now=now)
+        drift = reconcile(db.session, context(), since=since, now=now)
     except StripeProblem:
         db.session.rollback()
         log.exception("Reconcile repair: Stripe did not answer")
@@ -301,3 +284,24 @@ def staff_reconcile_repair():
         flash("Nothing to repair: the ledger matches Stripe.", "success")
     since_day = form.since.data.isoformat() if form.since.data else None
     return redirect(url_for("membership.staff_reconcile", since=since_day))
+
+
+# --- staff: benefits ------------------------------------------------------------------
+
+
+def staff_benefits():
+    return render_template("membership/staff_benefits.html", benefits=all_benefits(db.session))
+
+
+def staff_benefit(benefit_id: int | None):
+    benefit = db.session.get(Benefit, benefit_id) if benefit_id is not None else None
+    if benefit_id is not None and benefit is None:
+        abort(404)
+    form = BenefitForm(obj=benefit)
+    if form.validate_on_submit():
+        values = {name: form[name].data for name in BENEFIT_FIELDS}
+        benefit = save_benefit(db.session, benefit, values=values, actor=current_user, now=utcnow())
+        db.session.commit()
+        flash(f"Saved “{benefit.title}”.", "success")
+        return redirect(url_for("membership.staff_benefits"))
+    return render_template("membership/staff_benefit.html", form=form, benefit=benefit)

@@ -7,7 +7,7 @@ from flask import Flask
 from accounts.personal_data import register_erasure_step, register_personal_data
 from sight.cli import register_seeder
 from surveys import models  # noqa: F401  (tables known to migrations)
-from surveys import commands, export_cli, manage_views, staff_views, views  # noqa: F401  (routes and commands on the blueprint)
+from surveys import staff_views
 from surveys.blueprint import bp
 from surveys.operations import seed_default_survey
 from surveys.personal_data import survey_responses_section, unlink_survey_responses

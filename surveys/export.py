@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sight.audit import Actor, record_audit
 from sight.spreadsheet import neutralise
 
-from surveys import definition_walk as walk
+from surveys.definition import walk
 from surveys.models import Survey
 from surveys.results import ResponseFilter, count_responses, duration_seconds, stream_responses, versions_in
 

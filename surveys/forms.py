@@ -15,7 +15,7 @@ from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from surveys.definition import SLUG_PATTERN
+from surveys.definition.schema import SLUG_PATTERN
 
 HONEYPOT_FIELD = "contact-website"
 HONEYPOT_LABEL = "Leave this field empty (it is here to catch spam robots)"

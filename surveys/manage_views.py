@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from accounts.roles import staff_required
 from sight.db import utcnow
 from sight.extensions import db
-from surveys.blueprint import bp
 from surveys.definition import DefinitionError, dump_definition, load_definition, validate_definition
 from surveys.forms import ActionForm, DatesForm, DefinitionForm, DuplicateForm, ImportForm
 from surveys.models import Response, Survey, SurveyStatus, SurveyVersion
@@ -89,7 +88,6 @@ def _version_token(survey: Survey) -> str:
     return f"{survey.current_version.number}:{survey.updated_at.isoformat()}"
 
 
-@bp.get("/staff/surveys")
 @staff_required
 def manage_list():
     counts = dict(
@@ -108,7 +106,6 @@ def manage_list():
     return render_template("surveys/manage/list.html", rows=rows, action_form=ActionForm())
 
 
-@bp.route("/staff/surveys/new", methods=["GET", "POST"])
 @staff_required
 def manage_new():
     form = DefinitionForm()
@@ -132,7 +129,6 @@ def manage_new():
     return render_template("surveys/manage/editor.html", form=form, survey=None, preview=preview), status
 
 
-@bp.route("/staff/surveys/<slug>/edit", methods=["GET", "POST"])
 @staff_required
 def manage_edit(slug: str):
     survey = _survey_or_404(slug)
@@ -196,7 +192,6 @@ def _edit_page(survey: Survey, form: DefinitionForm, *, dates_form: DatesForm | 
     )
 
 
-@bp.post("/staff/surveys/<slug>/dates")
 @staff_required
 def manage_dates(slug: str):
     survey = _survey_or_404(slug)
@@ -211,7 +206,6 @@ def manage_dates(slug: str):
     return redirect(url_for("surveys.manage_edit", slug=slug))
 
 
-@bp.post("/staff/surveys/<slug>/<any(open, close):change>")
 @staff_required
 def manage_status(slug: str, change: str):
     survey = _survey_or_404(slug)
@@ -230,7 +224,6 @@ def manage_status(slug: str, change: str):
     return redirect(url_for("surveys.manage_edit", slug=slug))
 
 
-@bp.route("/staff/surveys/<slug>/duplicate", methods=["GET", "POST"])
 @staff_required
 def manage_duplicate(slug: str):
     survey = _survey_or_404(slug)
@@ -255,7 +248,6 @@ def manage_duplicate(slug: str):
     return render_template("surveys/manage/duplicate.html", survey=survey, form=form), status
 
 
-@bp.get("/staff/surveys/<slug>/definition.<any(yaml, json):fmt>")
 @staff_required
 def manage_download(slug: str, fmt: str):
     survey = _survey_or_404(slug)
@@ -276,7 +268,6 @@ def manage_download(slug: str, fmt: str):
     )
 
 
-@bp.route("/staff/surveys/import", methods=["GET", "POST"])
 @staff_required
 def manage_import():
     form = ImportForm()

@@ -20,15 +20,9 @@ from werkzeug.datastructures import MultiDict
 from accounts.models import User
 from sight.audit import record_audit
 from sight.db import utcnow
-from surveys.definition import (
-    load_definition,
-    page_answer_keys,
-    questions_changed,
-    raw_from_answers,
-    read_page,
-    visible_answers,
-    visible_pages,
-)
+from surveys.answers import raw_from_answers, read_page
+from surveys.definition import load_definition
+from surveys.definition.walk import page_answer_keys, questions_changed, visible_answers, visible_pages
 from surveys.models import Response, Survey, SurveyStatus, SurveyVersion
 
 DEFAULT_SURVEY_FILE = Path(__file__).resolve().parent / "data" / "reader-survey.yaml"

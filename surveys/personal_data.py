@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from surveys.definition import iter_questions
+from surveys.definition.walk import iter_questions
 from surveys.models import Response
 
 

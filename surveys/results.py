@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from surveys import definition_walk as walk
+from surveys.definition import walk
 from surveys.models import Response, Survey, SurveyVersion
 
 # "It'll only take a couple of minutes."

@@ -15,7 +15,6 @@ from sight.db import read_session, utcnow
 from sight.errors import render_error
 from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
-from surveys.blueprint import bp
 from surveys.export import FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
 from surveys.models import Survey
 from surveys.results import survey_activity, survey_results, text_answers, text_fields
@@ -43,7 +42,6 @@ def _bad_filters(form: ResultFilterForm):
     _refuse(400, "Those filters don't work", "Please check: " + " ".join(form.error_messages()))
 
 
-@bp.get("/staff/surveys/<slug>")
 @staff_required
 def staff_results(slug: str):
     with read_session(db.engine) as reader:
@@ -67,7 +65,6 @@ def staff_results(slug: str):
         )
 
 
-@bp.get("/staff/surveys/<slug>/answers/<field_name>")
 @staff_required
 def staff_text_answers(slug: str, field_name: str):
     with read_session(db.engine) as reader:
@@ -131,7 +128,6 @@ def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension:
     return response
 
 
-@bp.get("/staff/surveys/<slug>/export.<fmt>")
 @staff_required
 def staff_export(slug: str, fmt: str):
     if fmt not in FORMATS:
@@ -141,7 +137,6 @@ def staff_export(slug: str, fmt: str):
     )
 
 
-@bp.get("/staff/surveys/<slug>/codebook.csv")
 @staff_required
 def staff_codebook(slug: str):
     return _start_download(

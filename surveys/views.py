@@ -12,9 +12,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from membership import sight_plus_at
 from sight.db import utcnow
 from sight.extensions import csrf, db, limiter
-from surveys.blueprint import bp
 from surveys.captcha import verify_captcha
-from surveys.definition import page_answer_keys, page_field_names, raw_from_answers, read_page, shown_questions, visible_pages
+from surveys.answers import raw_from_answers, read_page
+from surveys.definition.walk import page_answer_keys, page_field_names, shown_questions, visible_pages
 from surveys.forms import HONEYPOT_FIELD, HONEYPOT_LABEL, PageForm, StartForm
 from surveys.models import Response, Survey
 from surveys.operations import (
@@ -70,7 +70,6 @@ PAGE_MESSAGES = {
 }
 
 
-@bp.app_template_filter("paragraphs")
 def paragraphs_filter(text: str | None) -> list[str]:
     """Blank lines split a definition's intro and closing text into paragraphs."""
     return [block.strip() for block in (text or "").split("\n\n") if block.strip()]
@@ -153,7 +152,6 @@ def _page_url(survey: Survey, index: int) -> str:
 # --- pages ---------------------------------------------------------------------------------
 
 
-@bp.get("/surveys/<slug>")
 def take_intro(slug: str):
     survey = _survey_or_404(slug)
     now = utcnow()
@@ -173,7 +171,6 @@ def take_intro(slug: str):
     return render_template("surveys/intro.html", survey=survey, definition=survey.current_version.definition, form=form)
 
 
-@bp.post("/surveys/<slug>/start")
 @csrf.exempt
 @limiter.limit(lambda: current_app.config["SURVEY_START_RATE_LIMIT"])
 def take_start(slug: str):
@@ -212,7 +209,6 @@ def take_start(slug: str):
     return reply
 
 
-@bp.get("/surveys/<slug>/resume/<token>")
 def take_resume(slug: str, token: str):
     survey = _survey_or_404(slug)
     response = find_resumable(db.session, survey, token=token[:100], user_id=None, now=utcnow())
@@ -225,7 +221,6 @@ def take_resume(slug: str, token: str):
     return reply
 
 
-@bp.route("/surveys/<slug>/page/<int:number>", methods=["GET", "POST"])
 @csrf.exempt
 @limiter.limit(lambda: current_app.config["SURVEY_PAGE_RATE_LIMIT"], methods=["POST"])
 def take_page(slug: str, number: int):
@@ -360,7 +355,6 @@ def _render_page(survey, response, index, form, raw, *, errors=None, message=Non
     )
 
 
-@bp.get("/surveys/<slug>/thanks")
 def take_thanks(slug: str):
     survey = _survey_or_404(slug)
     return render_template(

@@ -21,7 +21,8 @@ from werkzeug.serving import make_server
 
 from accounts.models import User
 from membership.models import Donor, LedgerEntry, Subscription
-from membership.status import status_for_user
+from membership.context import Settings
+from membership.status import sight_plus_statuses
 from sight.config import DEV_STRIPE_PUBLISHABLE_KEY
 from sight.extensions import db
 from tests.chaos.oracle import AnnualGiftSeen, PaymentSeen, expected_at, instants_worth_checking
@@ -251,17 +252,22 @@ class Replay:
         return found
 
     def _status_divergences(self, payments: dict, subscriptions: dict) -> list[str]:
-        threshold = self.app.config["SIGHT_PLUS_THRESHOLD_CENTS"]
-        grace = self.app.config["SIGHT_PLUS_GRACE_DAYS"]
+        settings = Settings.from_config(self.app.config)
+        threshold, grace = settings.threshold_cents, settings.grace_days
         now = datetime.now(timezone.utc)
         found = []
-        donors = db.session.scalars(select(Donor).where(Donor.stripe_customer_id.in_(self.customers.values())))
+        donors = list(db.session.scalars(select(Donor).where(Donor.stripe_customer_id.in_(self.customers.values()))))
+        user_ids = [donor.user_id for donor in donors]
+        checks = {}
         for donor in donors:
             seen = [PaymentSeen(p["paid_at"], p["amount"], p["taken_back"]) for p in payments.values() if p["customer"] == donor.stripe_customer_id]
             annual = [AnnualGiftSeen(s["status"], s["yearly"], s["period_end"]) for s in subscriptions.values() if s["customer"] == donor.stripe_customer_id]
             for t in instants_worth_checking(seen, annual, now, grace):
-                expected = expected_at(seen, annual, t, threshold=threshold, grace_days=grace)
-                answer = status_for_user(db.session, donor.user_id, t, threshold_cents=threshold, grace_days=grace)
+                checks.setdefault(t, []).append((donor, expected_at(seen, annual, t, threshold=threshold, grace_days=grace)))
+        for t, expectations in checks.items():
+            answers = sight_plus_statuses(db.session, user_ids, t, settings=settings)
+            for donor, expected in expectations:
+                answer = answers[donor.user_id]
                 if (answer.is_member, answer.until, answer.cents_needed) != (expected.member, expected.until, expected.cents_needed):
                     found.append(
                         f"{donor.user.email} at {t:%Y-%m-%d %H:%M:%S}: app says {(answer.is_member, answer.until, answer.cents_needed)}, "

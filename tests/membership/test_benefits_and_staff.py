@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from accounts.models import Role, User
 from membership import sight_plus_at
-from membership.commands import membership_panel, seed_membership
+from membership.cli import membership_panel, seed_membership
 from membership.models import Benefit, ComplimentaryGrant, Donor, GiftKind, LedgerEntry
 from sight.db import utcnow
 from sight.extensions import db
@@ -144,21 +144,21 @@ def test_the_dashboard_panel_counts_this_months_gifts_net_of_refunds_and_members
 
 
 def test_granting_and_revoking_a_complimentary_membership_is_audited(session):
-    from membership.operations import grant_complimentary, revoke_complimentary
+    from membership.grants import GrantRefused, grant_complimentary, revoke_complimentary
 
     staff = create_user(session, "staff@example.com", role=Role.staff)
     reader = create_user(session, "writer@example.com")
     now = utcnow()
-    with pytest.raises(ValueError):
-        grant_complimentary(session, user_id=reader.id, reason=" ", starts_at=now,
-                            ends_at=now + timedelta(days=1), actor=staff, now=now)
-    grant = grant_complimentary(session, user_id=reader.id, reason="Guest columnist", starts_at=now,
+    with pytest.raises(GrantRefused):
+        grant_complimentary(session, user=reader, reason=" ", ends_at=now + timedelta(days=1), actor=staff, now=now)
+    grant = grant_complimentary(session, user=reader, reason="Guest columnist",
                                 ends_at=now + timedelta(days=90), actor=staff, now=now)
     session.commit()
     assert sight_plus_at(reader.id, now + timedelta(days=1))
     later = now + timedelta(days=10)
-    revoke_complimentary(session, grant, reason="Column ended", actor=staff, now=later)
-    revoke_complimentary(session, grant, reason="again", actor=staff, now=later)
+    revoke_complimentary(session, grant=grant, reason="Column ended", actor=staff, now=later)
+    with pytest.raises(GrantRefused):
+        revoke_complimentary(session, grant=grant, reason="again", actor=staff, now=later)
     session.commit()
     assert sight_plus_at(reader.id, now + timedelta(days=1))  # was a member then
     assert not sight_plus_at(reader.id, later)

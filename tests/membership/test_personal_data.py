@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 from accounts.models import Role, User
 from membership.models import Donor, LedgerEntry, Subscription
-from membership.links import Links
-from membership.notices import queue_payment_failed_notice
-from membership.operations import Settings, grant_complimentary, queue_receipt
+from membership.context import context_for
+from membership.grants import grant_complimentary
+from membership.receipts import queue_payment_failed_notice, queue_receipt
 from sight.db import utcnow
 from sight.extensions import db
 from sight.models import OutboxMessage
@@ -30,7 +30,7 @@ def test_the_download_holds_gifts_annual_gifts_and_grants(app, client, give):
     with app.app_context():
         donor = db.session.scalar(select(User).where(User.email == EMAIL))
         staff = create_user(db.session, "staff@sight.example", role=Role.staff)
-        grant_complimentary(db.session, user_id=donor.id, reason="Wrote for us", starts_at=now,
+        grant_complimentary(db.session, user=donor, reason="Wrote for us",
                             ends_at=now + timedelta(days=30), actor=staff, now=now)
         db.session.commit()
     sign_in_donor(app, client)
@@ -93,8 +93,8 @@ def test_no_receipt_or_notice_goes_to_a_closed_account(app, client, give, mailbo
     close_my_account(client)
     now = utcnow()
     with app.app_context():
-        links = Links(app.config["SECRET_KEY"], app.config["PUBLIC_URL"])
+        ctx = context_for(app)
         entry = db.session.scalar(select(LedgerEntry))
-        queue_receipt(db.session, entry, Settings.from_config(app.config), links, now)
-        queue_payment_failed_notice(db.session, db.session.scalar(select(Subscription)), "in_late", 2600, links, now)
+        queue_receipt(db.session, entry, ctx, now)
+        queue_payment_failed_notice(db.session, db.session.scalar(select(Subscription)), "in_late", 2600, ctx.links, now)
         assert db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.sent_at.is_(None))) == 0

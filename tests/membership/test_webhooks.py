@@ -9,9 +9,10 @@ import urllib.request
 import pytest
 from sqlalchemy import func, select
 
-from membership.donations import ensure_customer
+from membership.context import context_for
+from membership.donors import find_or_create_donor
+from membership.giving import ensure_customer
 from membership.models import LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
-from membership.operations import find_or_create_donor
 from sight.db import utcnow
 from sight.extensions import db
 
@@ -50,9 +51,7 @@ def unrecorded_payment(app, stripe_client, confirm_card):
 
 
 def membership_gateway(app):
-    from membership.views import gateway
-
-    return gateway()
+    return context_for(app).gateway
 
 
 def post(client, body, headers):

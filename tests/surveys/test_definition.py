@@ -8,16 +8,9 @@ import json
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from surveys.definition import (
-    DefinitionError,
-    condition_met,
-    dump_definition,
-    load_definition,
-    read_page,
-    validate_definition,
-    visible_answers,
-    visible_pages,
-)
+from surveys.answers import read_page
+from surveys.definition import DefinitionError, dump_definition, load_definition, validate_definition
+from surveys.definition.walk import condition_met, visible_answers, visible_pages
 from surveys.operations import DEFAULT_SURVEY_FILE
 from tests.surveys.conftest import ALL_TYPES
 

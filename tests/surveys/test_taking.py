@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import update
 
 from membership.models import GiftKind
-from membership.operations import find_or_create_donor, record_payment
+from membership.donors import find_or_create_donor
+from membership.ledger import record_payment
 from sight.db import utcnow
 from sight.extensions import db
 from surveys.definition import validate_definition

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from sight.db import utcnow
 from sight.extensions import db
 from sight.models import AuditEntry
-from surveys.definition import load_definition, option_label, question_by_id, validate_definition
+from surveys.definition import load_definition, validate_definition
+from surveys.definition.walk import option_label, question_by_id
 from surveys.models import Survey, SurveyVersion
 from surveys.operations import DEFAULT_SURVEY_FILE, import_definition, survey_by_slug
 from tests.surveys.conftest import ALL_TYPES, responses

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from membership.members import Period, status_history
+from membership.staff_queries import Period, status_history
 from membership.rules import WINDOW, AnnualGift, Gift, Grant
 
 from .conftest import at

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from membership.members import StatusFilter, iter_members
+from membership.context import Settings
 from membership.models import SubscriptionStatus
-from membership.operations import Settings
+from membership.staff_queries import StatusFilter, iter_members
 from sight.db import utcnow
 
 from .conftest import add_annual, add_gift, add_grant, days_ago, make_donor

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from membership.models import ComplimentaryGrant, GiftKind
-from membership.status import status_for_user
+from membership.context import Settings
+from membership.status import sight_plus_status_of
 from sight.db import utcnow
 from sight.mail import queue_mail
 from sight.models import AuditEntry
@@ -30,7 +31,7 @@ def text_of(html: str) -> str:
 
 
 def is_member(db_session, user_id: int, t: datetime) -> bool:
-    return status_for_user(db_session, user_id, t, threshold_cents=2600, grace_days=14).is_member
+    return sight_plus_status_of(db_session, user_id, t, settings=Settings("aud", 2600, 14, 500, 1_000_000)).is_member
 
 
 def test_the_page_shows_gifts_refunds_annual_gifts_history_and_mail(staff_client, db_session):

@@ -14,20 +14,19 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from membership.links import Links
-from membership.models import LedgerEntry, StripeEvent
-from membership.notices import queue_payment_failed_notice
-from membership.operations import (
-    NotYetRecorded,
-    Settings,
+from membership.context import MembershipContext
+from membership.donors import NotYetRecorded
+from membership.ledger import (
     apply_dispute_lost,
-    apply_invoice,
     apply_payment_intent,
     apply_refund,
     entry_for_charge,
+    record_invoice,
     sync_subscription,
 )
-from membership.stripe_api import ChargeResult, StripeGateway
+from membership.models import LedgerEntry, StripeEvent
+from membership.receipts import queue_payment_failed_notice
+from membership.stripe_api import ChargeResult
 
 INVOICE_PAID = {"invoice.payment_succeeded", "invoice.paid"}
 SUBSCRIPTION_CHANGED = {
@@ -65,14 +64,7 @@ def store_event(session: Session, event: dict, body: str, now: datetime) -> Stri
         return session.scalar(select(StripeEvent).where(StripeEvent.event_id == event["id"]))
 
 
-def apply_stored_event(
-    session: Session,
-    gateway: StripeGateway,
-    event_id: str,
-    settings: Settings,
-    links: Links,
-    now: datetime,
-) -> str:
+def apply_stored_event(session: Session, ctx: MembershipContext, event_id: str, now: datetime) -> str:
     """Apply the event unless it already was; returns what happened ("applied", "duplicate", "ignored").
 
     The row is locked first, so a concurrent delivery of the same event waits here and then
@@ -86,7 +78,7 @@ def apply_stored_event(
     event = json.loads(stored.body)
     outcome = "applied" if stored.type in HANDLED else "ignored"
     if outcome == "applied":
-        _apply(session, gateway, stored.type, event["data"]["object"], settings, links, now)
+        _apply(session, ctx, stored.type, event["data"]["object"], now)
     stored.processed_at = now
     stored.error = None
     return outcome
@@ -98,23 +90,12 @@ def note_failure(session: Session, event_id: str, error: str) -> None:
     )
 
 
-def _apply(
-    session: Session,
-    gateway: StripeGateway,
-    event_type: str,
-    obj: dict,
-    settings: Settings,
-    links: Links,
-    now: datetime,
-) -> None:
+def _apply(session: Session, ctx: MembershipContext, event_type: str, obj: dict, now: datetime) -> None:
+    gateway = ctx.gateway
     if event_type == "payment_intent.succeeded":
-        apply_payment_intent(session, gateway.retrieve_payment_intent(obj["id"]), settings, links, now)
+        apply_payment_intent(session, gateway.retrieve_payment_intent(obj["id"]), ctx, now)
     elif event_type in INVOICE_PAID:
-        invoice = gateway.retrieve_invoice(obj["id"])
-        subscription = (
-            gateway.retrieve_subscription(invoice.subscription_id) if invoice.subscription_id else None
-        )
-        apply_invoice(session, invoice, subscription, settings, links, now)
+        record_invoice(session, ctx, obj["id"], now)
     elif event_type == "invoice.payment_failed":
         invoice = gateway.retrieve_invoice(obj["id"])
         if invoice.subscription_id is None:
@@ -123,45 +104,32 @@ def _apply(
         if result.status in ("incomplete", "incomplete_expired"):
             return  # a first payment that failed: the donor saw the error on the page
         subscription = sync_subscription(session, result, now)
-        queue_payment_failed_notice(session, subscription, invoice.id, invoice.amount_due_cents, links, now)
+        queue_payment_failed_notice(session, subscription, invoice.id, invoice.amount_due_cents, ctx.links, now)
     elif event_type in SUBSCRIPTION_CHANGED:
         sync_subscription(session, gateway.retrieve_subscription(obj["id"]), now)
     elif event_type == "charge.refunded":
         charge = gateway.retrieve_charge(obj["id"])
-        apply_refund(ensure_entry(session, gateway, charge, settings, links, now), charge)
+        apply_refund(ensure_entry(session, ctx, charge, now), charge)
     elif event_type == "charge.dispute.closed":
         # localstripe has no disputes API, so the payload is all there is; the charge is re-read.
         if obj.get("status") != "lost":
             return
         charge = gateway.retrieve_charge(obj["charge"] if isinstance(obj["charge"], str) else obj["charge"]["id"])
-        entry = ensure_entry(session, gateway, charge, settings, links, now)
+        entry = ensure_entry(session, ctx, charge, now)
         apply_dispute_lost(entry, int(obj["amount"]))
 
 
-def ensure_entry(
-    session: Session,
-    gateway: StripeGateway,
-    charge: ChargeResult,
-    settings: Settings,
-    links: Links,
-    now: datetime,
-) -> LedgerEntry:
+def ensure_entry(session: Session, ctx: MembershipContext, charge: ChargeResult, now: datetime) -> LedgerEntry:
     """The ledger entry a charge belongs to, recording its payment first if that event is late."""
     entry = entry_for_charge(session, charge)
     if entry is not None:
         return entry
     if charge.payment_intent_id:
-        payment = gateway.retrieve_payment_intent(charge.payment_intent_id)
-        entry = apply_payment_intent(session, payment, settings, links, now)
+        payment = ctx.gateway.retrieve_payment_intent(charge.payment_intent_id)
+        entry = apply_payment_intent(session, payment, ctx, now)
         invoice_id = charge.invoice_id or payment.invoice_id
         if entry is None and invoice_id:
-            invoice = gateway.retrieve_invoice(invoice_id)
-            subscription = (
-                gateway.retrieve_subscription(invoice.subscription_id)
-                if invoice.subscription_id
-                else None
-            )
-            entry = apply_invoice(session, invoice, subscription, settings, links, now)
+            entry = record_invoice(session, ctx, invoice_id, now)
     if entry is None:
         raise NotYetRecorded(f"no ledger entry for charge {charge.id}")
     if entry.charge_id is None:

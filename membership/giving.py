@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from membership.links import Links
+from membership.context import MembershipContext
+from membership.ledger import apply_invoice, apply_payment_intent, record_invoice, sync_subscription
 from membership.models import (
     Donation,
     DonationStatus,
@@ -24,8 +25,8 @@ from membership.models import (
     Subscription,
     SubscriptionStatus,
 )
-from membership.operations import Settings, apply_invoice, apply_payment_intent, sync_subscription
 from membership.stripe_api import CardDeclined, StripeGateway
+
 
 class CardNotConfirmed(Exception):
     """The SetupIntent has not succeeded: the browser did not (or could not) confirm the card."""
@@ -43,22 +44,22 @@ def ensure_customer(session: Session, gateway: StripeGateway, donor: Donor) -> s
 
 def start_donation(
     session: Session,
-    gateway: StripeGateway,
     *,
     donor: Donor,
     kind: GiftKind,
     amount_cents: int,
     message: str | None,
-    settings: Settings,
+    ctx: MembershipContext,
     now: datetime,
 ) -> Donation:
     """Write the gift the donor asked for and open a SetupIntent for the card."""
+    gateway = ctx.gateway
     customer = ensure_customer(session, gateway, donor)
     donation = Donation(
         donor_id=donor.id,
         kind=kind,
         amount_cents=amount_cents,
-        currency=settings.currency,
+        currency=ctx.settings.currency,
         message=message or None,
         created_at=now,
     )
@@ -93,12 +94,7 @@ class Outcome:
 
 
 def complete_donation(
-    session: Session,
-    gateway: StripeGateway,
-    donation: Donation,
-    settings: Settings,
-    links: Links,
-    now: datetime,
+    session: Session, ctx: MembershipContext, donation: Donation, now: datetime
 ) -> Outcome:
     """Charge the card the browser confirmed, once or yearly, and record what Stripe says.
 
@@ -106,6 +102,7 @@ def complete_donation(
     """
     if donation.status is DonationStatus.completed:
         return Outcome(None)
+    gateway = ctx.gateway
     setup = gateway.retrieve_setup_intent(donation.setup_intent_id)
     if setup.status != "succeeded" or not setup.payment_method:
         raise CardNotConfirmed(setup.status)
@@ -129,7 +126,7 @@ def complete_donation(
             return Outcome(None, action_client_secret=payment.client_secret)
         if payment.status != "succeeded":
             raise CardDeclined(payment.error_message or "Your card was declined.")
-        return Outcome(apply_payment_intent(session, payment, settings, links, now))
+        return Outcome(apply_payment_intent(session, payment, ctx, now))
 
     gateway.set_default_card(customer=customer, payment_method=setup.payment_method)
     plan_id = gateway.ensure_plan(donation.amount_cents, donation.currency)
@@ -155,29 +152,19 @@ def complete_donation(
             (payment.error_message if payment else None) or "Your card was declined."
         )
     donation.stripe_subscription_id = subscription.id
-    return Outcome(apply_invoice(session, invoice, subscription, settings, links, now))
+    return Outcome(apply_invoice(session, invoice, subscription, ctx, now))
 
 
-def confirm_from_stripe(
-    session: Session,
-    gateway: StripeGateway,
-    donation: Donation,
-    settings: Settings,
-    links: Links,
-    now: datetime,
-) -> None:
+def confirm_from_stripe(session: Session, ctx: MembershipContext, donation: Donation, now: datetime) -> None:
     """The thank-you page asks Stripe about a gift the webhook may not have recorded yet."""
     if donation.status is DonationStatus.completed:
         return
     if donation.payment_intent_id:
-        apply_payment_intent(
-            session, gateway.retrieve_payment_intent(donation.payment_intent_id), settings, links, now
-        )
+        apply_payment_intent(session, ctx.gateway.retrieve_payment_intent(donation.payment_intent_id), ctx, now)
     elif donation.stripe_subscription_id:
-        subscription = gateway.retrieve_subscription(donation.stripe_subscription_id)
+        subscription = ctx.gateway.retrieve_subscription(donation.stripe_subscription_id)
         if subscription.latest_invoice_id:
-            invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
-            apply_invoice(session, invoice, subscription, settings, links, now)
+            record_invoice(session, ctx, subscription.latest_invoice_id, now)
 
 
 # --- managing an annual gift ----------------------------------------------------------

@@ -1,8 +1,7 @@
-"""Staff's view of members: search and filter, one member's story, complimentary grants, the CSV.
+"""Read models for the staff pages: the members list and its CSV, one member's story, the dashboard.
 
-Nothing here stores a status: every "Sight+" below is `membership.rules` applied to the ledger,
-the annual gifts and the grants, as the member area does. Functions take a session and plain
-values, may flush, and leave the commit to the caller.
+Nothing here stores a status: every "Sight+" below comes from `membership.status`, as the member
+area's does. Only the export's audit entry is written here (the caller commits).
 """
 
 from __future__ import annotations
@@ -12,17 +11,21 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import exists, or_, select
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from membership.links import Links
+from membership.context import Settings
 from membership.models import ComplimentaryGrant, Donor, LedgerEntry, Subscription, SubscriptionStatus
-from membership.operations import Settings, queue_receipt
 from membership.rules import AnnualGift, Gift, Grant, SightPlusStatus, sight_plus_status
+from membership.status import as_annual, as_gift, as_grant, giving_of, sight_plus_statuses
 from sight.audit import record_audit
-from sight.spreadsheet import neutralise
 from sight.models import AuditEntry, OutboxMessage
+from sight.spreadsheet import neutralise
+from sight.staff import DashboardPanel
+from sight.templating import format_money
 
 CURRENT_ANNUAL = (SubscriptionStatus.active, SubscriptionStatus.past_due)
 REASONS = {
@@ -50,40 +53,10 @@ STATUS_LABELS = {
 }
 
 
-class GrantRefused(Exception):
-    """A grant or revocation that cannot be made; the message is for staff."""
-
-
-# --- the rule's inputs, from rows -----------------------------------------------------
-
-
-def _gift(entry: LedgerEntry) -> Gift:
-    return Gift(entry.stripe_object_id, entry.paid_at, entry.amount_cents, entry.refunded_cents)
-
-
-def _annual(subscription: Subscription) -> AnnualGift:
-    return AnnualGift(
-        subscription.stripe_subscription_id,
-        subscription.status.value,
-        subscription.yearly_amount_cents,
-        subscription.current_period_end,
-    )
-
-
-def _grant(grant: ComplimentaryGrant) -> Grant:
-    return Grant(grant.starts_at, grant.ends_at, grant.revoked_at)
-
-
 def _covering(grants: Iterable[ComplimentaryGrant], now: datetime) -> datetime | None:
     """The end of the latest complimentary grant that covers now."""
-    ends = [g.effective_end for g in map(_grant, grants) if g.starts_at <= now < g.effective_end]
+    ends = [g.effective_end for g in map(as_grant, grants) if g.starts_at <= now < g.effective_end]
     return max(ends, default=None)
-
-
-def _audit(session: Session, actor: User, action: str, target: str, details: dict, now: datetime) -> AuditEntry:
-    return record_audit(
-        session, actor=actor, action=action, target=target, details=details, now=now
-    )
 
 
 # --- the list and the CSV -------------------------------------------------------------
@@ -133,41 +106,13 @@ def _people(search: str):
 def _summaries(
     session: Session, users: list[User], settings: Settings, now: datetime
 ) -> Iterator[MemberSummary]:
-    """Summaries for a batch of users: four queries for the batch, then the rule for each."""
-    user_ids = [u.id for u in users]
-    donors = {d.user_id: d for d in session.scalars(select(Donor).where(Donor.user_id.in_(user_ids)))}
-    donor_ids = [d.id for d in donors.values()]
-    entries: dict[int, list[LedgerEntry]] = {}
-    for entry in session.scalars(
-        select(LedgerEntry).where(LedgerEntry.donor_id.in_(donor_ids)).order_by(LedgerEntry.paid_at)
-    ):
-        entries.setdefault(entry.donor_id, []).append(entry)
-    subscriptions: dict[int, list[Subscription]] = {}
-    for subscription in session.scalars(
-        select(Subscription)
-        .where(Subscription.donor_id.in_(donor_ids))
-        .order_by(Subscription.current_period_end.desc(), Subscription.id.desc())
-    ):
-        subscriptions.setdefault(subscription.donor_id, []).append(subscription)
-    grants: dict[int, list[ComplimentaryGrant]] = {}
-    for grant in session.scalars(select(ComplimentaryGrant).where(ComplimentaryGrant.user_id.in_(user_ids))):
-        grants.setdefault(grant.user_id, []).append(grant)
-
+    """Summaries for a batch of users: `membership.status` loads the batch, the rule judges each."""
+    giving = giving_of(session, [u.id for u in users])
     for user in users:
-        donor = donors.get(user.id)
-        own_entries = entries.get(donor.id, []) if donor else []
-        own_subscriptions = subscriptions.get(donor.id, []) if donor else []
-        own_grants = grants.get(user.id, [])
-        status = sight_plus_status(
-            map(_gift, own_entries),
-            map(_annual, own_subscriptions),
-            map(_grant, own_grants),
-            now,
-            threshold_cents=settings.threshold_cents,
-            grace_days=settings.grace_days,
-        )
+        own = giving[user.id]
+        donor = own.donor
         # The newest one Stripe still renews or retries, as the member area shows it.
-        annual = next((s for s in own_subscriptions if s.status in CURRENT_ANNUAL), None)
+        annual = next((s for s in own.subscriptions if s.status in CURRENT_ANNUAL), None)
         yield MemberSummary(
             user_id=user.id,
             email=user.email,
@@ -175,17 +120,17 @@ def _summaries(
             created_at=user.created_at,
             closed=user.closed_at is not None,
             stripe_customer_id=donor.stripe_customer_id if donor else None,
-            status=status,
-            complimentary_until=_covering(own_grants, now),
+            status=own.status(now, settings),
+            complimentary_until=_covering(own.grants, now),
             annual_status=annual.status.value if annual else None,
             annual_amount_cents=annual.yearly_amount_cents if annual else None,
             annual_renews_at=annual.current_period_end if annual else None,
             annual_cancelling=bool(annual and annual.cancel_at_period_end and not annual.pending_amount_cents),
-            gifts=len(own_entries),
-            first_gift_at=own_entries[0].paid_at if own_entries else None,
-            last_gift_at=own_entries[-1].paid_at if own_entries else None,
-            net_cents=sum(e.net_cents for e in own_entries),
-            refunded_cents=sum(e.refunded_cents for e in own_entries),
+            gifts=len(own.entries),
+            first_gift_at=own.entries[0].paid_at if own.entries else None,
+            last_gift_at=own.entries[-1].paid_at if own.entries else None,
+            net_cents=sum(e.net_cents for e in own.entries),
+            refunded_cents=sum(e.refunded_cents for e in own.entries),
         )
 
 
@@ -316,7 +261,10 @@ def record_members_export(
     session: Session, *, filters: dict, actor: User, now: datetime
 ) -> AuditEntry:
     """Audit the export before its first byte leaves; `rows` is filled in once it has all gone."""
-    entry = _audit(session, actor, "membership.export", "members", {"filters": filters, "rows": None}, now)
+    entry = record_audit(
+        session, actor=actor, action="membership.export", target="members",
+        details={"filters": filters, "rows": None}, now=now,
+    )
     session.flush()
     return entry
 
@@ -409,29 +357,10 @@ class MemberDetail:
 
 
 def member_detail(session: Session, user: User, settings: Settings, now: datetime) -> MemberDetail:
-    donor = session.scalar(select(Donor).where(Donor.user_id == user.id))
-    entries: list[LedgerEntry] = []
-    subscriptions: list[Subscription] = []
-    if donor is not None:
-        entries = list(
-            session.scalars(
-                select(LedgerEntry).where(LedgerEntry.donor_id == donor.id).order_by(LedgerEntry.paid_at.desc())
-            )
-        )
-        subscriptions = list(
-            session.scalars(
-                select(Subscription)
-                .where(Subscription.donor_id == donor.id)
-                .order_by(Subscription.created_at.desc(), Subscription.id.desc())
-            )
-        )
-    grants = list(
-        session.scalars(
-            select(ComplimentaryGrant)
-            .where(ComplimentaryGrant.user_id == user.id)
-            .order_by(ComplimentaryGrant.granted_at.desc(), ComplimentaryGrant.id.desc())
-        )
-    )
+    giving = giving_of(session, [user.id])[user.id]
+    entries = sorted(giving.entries, key=lambda e: (e.paid_at, e.id), reverse=True)
+    subscriptions = sorted(giving.subscriptions, key=lambda s: (s.created_at, s.id), reverse=True)
+    grants = sorted(giving.grants, key=lambda g: (g.granted_at, g.id), reverse=True)
     mail = list(
         session.scalars(
             select(OutboxMessage)
@@ -441,22 +370,22 @@ def member_detail(session: Session, user: User, settings: Settings, now: datetim
         )
     )
 
-    gifts = [_gift(e) for e in entries]
+    gifts = [as_gift(e) for e in entries]
     # An annual gift counts from its first paid renewal or from when we first heard of it.
     first_paid: dict[str, datetime] = {}
     for entry in reversed(entries):
         if entry.subscription_id:
             first_paid.setdefault(entry.subscription_id, entry.paid_at)
     annual = [
-        (min(s.created_at, first_paid.get(s.stripe_subscription_id, s.created_at)), _annual(s))
+        (min(s.created_at, first_paid.get(s.stripe_subscription_id, s.created_at)), as_annual(s))
         for s in subscriptions
     ]
-    rule_grants = [_grant(g) for g in grants]
+    rule_grants = [as_grant(g) for g in grants]
     rule = {"threshold_cents": settings.threshold_cents, "grace_days": settings.grace_days}
     return MemberDetail(
         user=user,
-        donor=donor,
-        status=sight_plus_status(gifts, [a for _, a in annual], rule_grants, now, **rule),
+        donor=giving.donor,
+        status=giving.status(now, settings),
         entries=entries,
         subscriptions=subscriptions,
         grants=grants,
@@ -468,63 +397,29 @@ def member_detail(session: Session, user: User, settings: Settings, now: datetim
     )
 
 
-# --- grants and receipts --------------------------------------------------------------
+# --- the dashboard --------------------------------------------------------------------
 
 
-def grant_complimentary(
-    session: Session, *, user: User, reason: str, ends_at: datetime, actor: User, now: datetime
-) -> ComplimentaryGrant:
-    """Sight+ from now until `ends_at` (exclusive), whatever the donor gives; audited with the reason."""
-    reason = reason.strip()
-    if not reason:
-        raise GrantRefused("Say why this membership is given.")
-    if ends_at <= now:
-        raise GrantRefused("The end date must be in the future.")
-    if user.closed_at is not None:
-        raise GrantRefused("This account is closed.")
-    grant = ComplimentaryGrant(
-        user_id=user.id,
-        reason=reason,
-        starts_at=now,
-        ends_at=ends_at,
-        granted_by_id=actor.id,
-        granted_at=now,
+def dashboard_panel(session: Session, settings: Settings, zone: ZoneInfo, now: datetime) -> DashboardPanel:
+    """This month's gifts net of refunds, and how many people are Sight+ now."""
+    local = now.astimezone(zone)
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+    net, count = session.execute(
+        select(
+            func.coalesce(func.sum(LedgerEntry.amount_cents - LedgerEntry.refunded_cents), 0),
+            func.count(LedgerEntry.id),
+        ).where(LedgerEntry.paid_at >= month_start, LedgerEntry.paid_at <= now)
+    ).one()
+    user_ids = session.scalars(
+        select(Donor.user_id).union(select(ComplimentaryGrant.user_id))
+    ).all()
+    members = sum(status.is_member for status in sight_plus_statuses(session, user_ids, now, settings=settings).values())
+    return DashboardPanel(
+        title="Donations and Sight+",
+        figures=[
+            (f"Donations in {local:%B %Y} (net of refunds)", f"{format_money(net)} from {count} gift(s)"),
+            ("Sight+ members now", str(members)),
+        ],
+        link_url="/staff/members",
+        link_text="Members",
     )
-    session.add(grant)
-    session.flush()
-    details = {"grant_id": grant.id, "reason": reason, "starts_at": _iso(now), "ends_at": _iso(ends_at)}
-    _audit(session, actor, "membership.grant", f"user:{user.id}", details, now)
-    return grant
-
-
-def revoke_complimentary(
-    session: Session, *, grant: ComplimentaryGrant, reason: str, actor: User, now: datetime
-) -> None:
-    """End a complimentary membership now; the row stays, with who ended it and why."""
-    reason = reason.strip()
-    if not reason:
-        raise GrantRefused("Say why this membership ends.")
-    if grant.revoked_at is not None or _grant(grant).effective_end <= now:
-        raise GrantRefused("This complimentary membership has already ended.")
-    grant.revoked_at = now
-    grant.revoked_by_id = actor.id
-    grant.revoke_reason = reason
-    details = {"grant_id": grant.id, "reason": reason, "was_ending_at": _iso(grant.ends_at)}
-    _audit(session, actor, "membership.revoke", f"user:{grant.user_id}", details, now)
-
-
-def resend_receipt(
-    session: Session, *, entry: LedgerEntry, settings: Settings, links: Links, actor: User, now: datetime
-) -> str:
-    """Queue the receipt for a ledger entry again; returns the address it goes to."""
-    queue_receipt(session, entry, settings, links, now)
-    to = entry.donor.user.email
-    _audit(session, actor, "membership.resend_receipt", f"ledger_entry:{entry.id}", {"to": to}, now)
-    return to
-
-
-def record_reconcile(
-    session: Session, *, drift: list[str], since: datetime | None, actor: User, now: datetime
-) -> None:
-    details = {"since": _iso(since) or None, "differences": len(drift), "lines": drift[:200]}
-    _audit(session, actor, "stripe.reconcile", "ledger", details, now)

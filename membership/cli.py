@@ -1,4 +1,4 @@
-"""CLI (`flask membership remind`, `flask stripe reconcile`), the seeder and the dashboard panel."""
+"""CLI (`flask membership remind`, `flask stripe reconcile`), the seeder, and the dashboard panel's wiring."""
 
 from __future__ import annotations
 
@@ -7,20 +7,18 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from membership.models import Benefit, ComplimentaryGrant, Donor, LedgerEntry
-from membership.notices import send_renewal_reminders
-from membership.operations import Settings
+from membership.context import Settings, context_for
+from membership.models import Benefit
+from membership.receipts import send_renewal_reminders
 from membership.reconcile import reconcile
-from membership.status import status_for_user
-from membership.views import gateway, links
+from membership.staff_queries import dashboard_panel
 from sight.cli import register_seeder
 from sight.db import utcnow
 from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
-from sight.templating import format_money
 
 DEFAULT_BENEFITS = (
     (
@@ -68,34 +66,10 @@ def seed_membership(session: Session, app: Flask) -> list[str]:
 
 
 def membership_panel(config: dict):
-    zone = ZoneInfo(config["DISPLAY_TIMEZONE"])
-    threshold, grace = config["SIGHT_PLUS_THRESHOLD_CENTS"], config["SIGHT_PLUS_GRACE_DAYS"]
+    settings, zone = Settings.from_config(config), ZoneInfo(config["DISPLAY_TIMEZONE"])
 
     def panel(session: Session, now: datetime) -> DashboardPanel:
-        local = now.astimezone(zone)
-        month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
-        net, count = session.execute(
-            select(
-                func.coalesce(func.sum(LedgerEntry.amount_cents - LedgerEntry.refunded_cents), 0),
-                func.count(LedgerEntry.id),
-            ).where(LedgerEntry.paid_at >= month_start, LedgerEntry.paid_at <= now)
-        ).one()
-        user_ids = set(session.scalars(select(Donor.user_id))) | set(
-            session.scalars(select(ComplimentaryGrant.user_id))
-        )
-        members = sum(
-            status_for_user(session, user_id, now, threshold_cents=threshold, grace_days=grace).is_member
-            for user_id in user_ids
-        )
-        return DashboardPanel(
-            title="Donations and Sight+",
-            figures=[
-                (f"Donations in {local:%B %Y} (net of refunds)", f"{format_money(net)} from {count} gift(s)"),
-                ("Sight+ members now", str(members)),
-            ],
-            link_url="/staff/members",
-            link_text="Members",
-        )
+        return dashboard_panel(session, settings, zone, now)
 
     return panel
 
@@ -111,7 +85,7 @@ def init_app(app: Flask) -> None:
     @membership_group.command("remind")
     def remind_command():
         """Email donors whose annual gift renews within 14 days (never twice; safe from cron)."""
-        sent = send_renewal_reminders(db.session, links(), utcnow())
+        sent = send_renewal_reminders(db.session, context_for(app).links, utcnow())
         db.session.commit()
         click.echo(f"Sent {sent} renewal reminder(s).")
 
@@ -126,9 +100,7 @@ def init_app(app: Flask) -> None:
         """Re-read Stripe and repair the ledger after missed webhooks."""
         drift = reconcile(
             db.session,
-            gateway(),
-            Settings.from_config(app.config),
-            links(),
+            context_for(app),
             since=since.replace(tzinfo=UTC) if since else None,
             now=utcnow(),
         )

@@ -1,0 +1,163 @@
+"""Mail to donors: receipts, renewal reminders and failed-renewal notices, each through the outbox.
+
+A reminder or failure notice is sent at most once: a unique key on `renewal_notice` says so.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from accounts.models import User
+from membership.context import MembershipContext
+from membership.links import Links
+from membership.models import (
+    Donor,
+    GiftKind,
+    LedgerEntry,
+    NoticeKind,
+    RenewalNotice,
+    Subscription,
+    SubscriptionStatus,
+)
+from membership.status import sight_plus_status_of
+from sight.audit import record_audit
+from sight.mail import queue_mail
+from sight.templating import format_money
+
+REMINDER_LEAD = timedelta(days=14)
+
+
+def mail_donor(session: Session, user: User, *, subject: str, lines: list[str], kind: str, now: datetime) -> None:
+    """Write to a donor by name, signed by Sight; not once they have closed their account (the address is gone)."""
+    if user.closed_at is not None:
+        return
+    body = "\n".join([f"Dear {user.name or 'reader'},", "", *lines, "", "Sight"])
+    queue_mail(session, to=user.email, subject=subject, body=body, kind=kind, user_id=user.id, now=now)
+
+
+# --- receipts -------------------------------------------------------------------------
+
+
+def queue_receipt(session: Session, entry: LedgerEntry, ctx: MembershipContext, now: datetime) -> None:
+    settings, links = ctx.settings, ctx.links
+    donor = session.get(Donor, entry.donor_id)
+    user = session.get(User, donor.user_id)
+    status = sight_plus_status_of(session, user.id, now, settings=settings)
+    gift = "annual gift" if entry.kind is GiftKind.recurring else "gift"
+    lines = [
+        f"Thank you for your {gift} of {format_money(entry.amount_cents)} ({entry.currency.upper()}) to Sight.",
+        f"Receipt number: {entry.id}",
+        f"Paid: {entry.paid_at:%Y-%m-%d %H:%M} UTC",
+        f"Stripe reference: {entry.stripe_object_id}",
+        "",
+    ]
+    if status.is_member:
+        lines.append(f"You are Sight+ until {status.until:%d %B %Y}. Thank you for supporting us.")
+    else:
+        lines.append(
+            f"You have given {format_money(status.cents_in_window)} of "
+            f"{format_money(settings.threshold_cents)} in the last 12 months: "
+            f"{format_money(status.cents_needed)} more makes you Sight+."
+        )
+    lines += [
+        "",
+        f"Your receipts and Sight+ status: {links.account_url()}",
+        "Manage your annual gift (cancel, change the amount, update the card), no sign-in needed:",
+        links.manage_url(donor.id),
+    ]
+    mail_donor(
+        session, user, subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight", lines=lines, kind="receipt", now=now
+    )
+
+
+def resend_receipt(
+    session: Session, *, entry: LedgerEntry, ctx: MembershipContext, actor: User, now: datetime
+) -> str:
+    """Queue the receipt for a ledger entry again (staff); returns the address it goes to."""
+    queue_receipt(session, entry, ctx, now)
+    to = entry.donor.user.email
+    record_audit(
+        session, actor=actor, action="membership.resend_receipt", target=f"ledger_entry:{entry.id}",
+        details={"to": to}, now=now,
+    )
+    return to
+
+
+# --- renewal reminders and failure notices --------------------------------------------
+
+
+def _claim(session: Session, subscription: Subscription, kind: NoticeKind, key: str, now: datetime) -> bool:
+    """True for the one caller that may send this notice; everyone else finds it taken."""
+    try:
+        with session.begin_nested():
+            session.add(
+                RenewalNotice(subscription_id=subscription.id, kind=kind, period_key=key, sent_at=now)
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _queue_notice(
+    session: Session, subscription: Subscription, subject: str, opening: str, kind: str, links: Links, now: datetime
+) -> None:
+    lines = [opening, "", "To update your card, cancel or change the amount, no sign-in needed:", links.manage_url(subscription.donor_id)]
+    mail_donor(session, subscription.donor.user, subject=subject, lines=lines, kind=kind, now=now)
+
+
+def queue_payment_failed_notice(
+    session: Session,
+    subscription: Subscription,
+    invoice_id: str,
+    amount_cents: int,
+    links: Links,
+    now: datetime,
+) -> bool:
+    if not _claim(session, subscription, NoticeKind.payment_failed, invoice_id, now):
+        return False
+    _queue_notice(
+        session,
+        subscription,
+        "Your annual gift to Sight could not be renewed",
+        f"We tried to renew your annual gift of {format_money(amount_cents)} to Sight, "
+        "but your card was declined. Stripe will try again over the next few days, and "
+        "you stay Sight+ in the meantime.",
+        "renewal_failed",
+        links,
+        now,
+    )
+    return True
+
+
+def send_renewal_reminders(session: Session, links: Links, now: datetime) -> int:
+    """Remind every donor whose annual gift renews within 14 days; safe to run as often as you like."""
+    due = session.scalars(
+        select(Subscription).where(
+            Subscription.status == SubscriptionStatus.active,
+            Subscription.current_period_end > now,
+            Subscription.current_period_end <= now + REMINDER_LEAD,
+            Subscription.cancel_at_period_end.is_(False) | Subscription.pending_amount_cents.is_not(None),
+        )
+    ).all()
+    sent = 0
+    for subscription in due:
+        key = subscription.current_period_end.isoformat()
+        if not _claim(session, subscription, NoticeKind.renewal_reminder, key, now):
+            continue
+        amount = subscription.pending_amount_cents or subscription.yearly_amount_cents
+        _queue_notice(
+            session,
+            subscription,
+            "Your annual gift to Sight renews soon",
+            f"Your annual gift of {format_money(amount)} to Sight renews on "
+            f"{subscription.current_period_end:%d %B %Y}. Thank you for keeping Sight going.",
+            "renewal_reminder",
+            links,
+            now,
+        )
+        sent += 1
+    return sent
