@@ -8,7 +8,7 @@ and the ledger's unique key makes two different events about one payment record 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,14 +19,14 @@ from membership.donors import NotYetRecorded
 from membership.ledger import (
     apply_dispute_lost,
     apply_payment_intent,
-    apply_refund,
+    apply_refunds,
     entry_for_charge,
     record_invoice,
     sync_subscription,
 )
 from membership.models import LedgerEntry, StripeEvent
 from membership.receipts import queue_payment_failed_notice
-from membership.stripe_api import ChargeResult
+from membership.stripe_api import ChargeResult, dispute_from
 
 INVOICE_PAID = {"invoice.payment_succeeded", "invoice.paid"}
 SUBSCRIPTION_CHANGED = {
@@ -78,10 +78,37 @@ def apply_stored_event(session: Session, ctx: MembershipContext, event_id: str, 
     event = json.loads(stored.body)
     outcome = "applied" if stored.type in HANDLED else "ignored"
     if outcome == "applied":
-        _apply(session, ctx, stored.type, event["data"]["object"], now)
+        event_time = datetime.fromtimestamp(event["created"], UTC) if isinstance(event.get("created"), int) else now
+        _apply(session, ctx, stored.type, event["data"]["object"], event_time, now)
     stored.processed_at = now
     stored.error = None
+    # Applied: what is kept for inspection and replay need not name anyone any more.
+    stored.body = redact_personal_details(stored.body)
     return outcome
+
+
+# Fields of Stripe objects that describe a person; an event keeps its ids, amounts and states.
+PERSONAL_FIELDS = frozenset({
+    "name", "email", "phone", "address", "shipping", "billing_details", "description",
+    "receipt_email", "customer_email", "customer_name", "customer_phone", "customer_address",
+    "customer_shipping", "card_holder_name",
+})
+
+
+def redact_personal_details(body: str) -> str:
+    """The stored event with every personal field emptied (a body that is not JSON is dropped)."""
+
+    def walk(value):
+        if isinstance(value, dict):
+            return {k: (None if k in PERSONAL_FIELDS else walk(v)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    try:
+        return json.dumps(walk(json.loads(body)))
+    except ValueError:
+        return "{}"
 
 
 def note_failure(session: Session, event_id: str, error: str) -> None:
@@ -90,7 +117,9 @@ def note_failure(session: Session, event_id: str, error: str) -> None:
     )
 
 
-def _apply(session: Session, ctx: MembershipContext, event_type: str, obj: dict, now: datetime) -> None:
+def _apply(
+    session: Session, ctx: MembershipContext, event_type: str, obj: dict, event_time: datetime, now: datetime
+) -> None:
     gateway = ctx.gateway
     if event_type == "payment_intent.succeeded":
         apply_payment_intent(session, gateway.retrieve_payment_intent(obj["id"]), ctx, now)
@@ -109,14 +138,15 @@ def _apply(session: Session, ctx: MembershipContext, event_type: str, obj: dict,
         sync_subscription(session, gateway.retrieve_subscription(obj["id"]), now)
     elif event_type == "charge.refunded":
         charge = gateway.retrieve_charge(obj["id"])
-        apply_refund(ensure_entry(session, ctx, charge, now), charge)
+        apply_refunds(session, ensure_entry(session, ctx, charge, now), gateway.refunds_of_charge(charge.id), now)
     elif event_type == "charge.dispute.closed":
         # localstripe has no disputes API, so the payload is all there is; the charge is re-read.
-        if obj.get("status") != "lost":
+        # The loss dates from the event: a dispute's own `created` is when it was opened.
+        dispute = dispute_from(obj, closed_at=event_time)
+        if dispute.status != "lost":
             return
-        charge = gateway.retrieve_charge(obj["charge"] if isinstance(obj["charge"], str) else obj["charge"]["id"])
-        entry = ensure_entry(session, ctx, charge, now)
-        apply_dispute_lost(entry, int(obj["amount"]))
+        entry = ensure_entry(session, ctx, gateway.retrieve_charge(dispute.charge_id), now)
+        apply_dispute_lost(session, entry, dispute, now)
 
 
 def ensure_entry(session: Session, ctx: MembershipContext, charge: ChargeResult, now: datetime) -> LedgerEntry:
