@@ -220,7 +220,9 @@ def receipt(entry_id: int):
 
 def _donor_from(token: str) -> Donor | None:
     donor_id = context().links.load_manage(token)
-    return db.session.get(Donor, donor_id) if donor_id is not None else None
+    donor = db.session.get(Donor, donor_id) if donor_id is not None else None
+    # A closed account's links die with it.
+    return donor if donor is not None and donor.user.closed_at is None else None
 
 
 def _render_manage(donor: Donor, token: str, cancel_form=None, amount_form=None, status_code=200):
