@@ -117,21 +117,24 @@ class WebhookChaos:
             else:
                 self._pending.append(delivery)
 
-    def send_signed_event(self, event_type: str, obj: dict) -> None:
-        """An event localstripe does not send (refunds, disputes), as Stripe would send it."""
+    def send_signed_event(self, event_type: str, obj: dict) -> int:
+        """An event localstripe does not send (refunds, disputes), as Stripe would send it;
+        returns its time."""
+        created = int(time.time())
         self.enqueue(
             json.dumps(
                 {
                     "id": f"evt_chaos_{self.random.getrandbits(64):016x}",
                     "object": "event",
                     "type": event_type,
-                    "created": int(time.time()),
+                    "created": created,
                     "livemode": False,
                     "api_version": "2017-08-15",
                     "data": {"object": obj},
                 }
             ).encode()
         )
+        return created
 
     # --- delivering -------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ class Replay:
     customers: dict[str, str] = field(default_factory=dict)  # email -> customer
     payment_methods: dict[str, str] = field(default_factory=dict)  # customer -> card
     paid: list[Donation] = field(default_factory=list)  # every payment, for refunds and disputes
-    disputed: dict[str, int] = field(default_factory=dict)  # charge -> cents lost
+    disputed: dict[str, tuple[int, int]] = field(default_factory=dict)  # charge -> (cents lost, when)
     subscriptions: list[str] = field(default_factory=list)
     payments_made: int = 0
 
@@ -142,12 +142,12 @@ class Replay:
         if left <= 0:
             return
         lost = self.random.random() < 0.6
-        self.disputed[donation.charge_id] = left if lost else 0
-        self.chaos.send_signed_event(
+        closed_at = self.chaos.send_signed_event(
             "charge.dispute.closed",
             {"id": f"dp_{uuid.uuid4().hex[:14]}", "object": "dispute", "charge": donation.charge_id,
              "amount": left, "currency": "aud", "status": "lost" if lost else "won", "created": int(time.time())},
         )
+        self.disputed[donation.charge_id] = (left if lost else 0, closed_at)
 
     def cancel(self, subscription_id: str) -> None:
         self.stripe_client.v1.subscriptions.cancel(subscription_id)
@@ -201,19 +201,27 @@ class Replay:
             for charge in self.stripe_client.v1.charges.list({"customer": customer, "limit": 100}).data:
                 if charge.status != "succeeded":
                     continue
-                taken_back = min(charge.amount, charge.amount_refunded + self.disputed.get(charge.id, 0))
+                taken_back = [
+                    (when(refund.created), refund.amount)
+                    for refund in self.stripe_client.v1.refunds.list({"charge": charge.id, "limit": 100}).data
+                ]
+                lost, closed_at = self.disputed.get(charge.id, (0, None))
+                if lost:
+                    taken_back.append((when(closed_at), lost))
                 if charge.id in invoices:
                     invoice = invoices[charge.id]
                     key, paid_at = invoice.id, when(invoice.status_transitions.paid_at)
                 else:
                     key, paid_at = object_id(charge.payment_intent), when(charge.created)
-                payments[key] = {"customer": customer, "amount": charge.amount, "taken_back": taken_back, "paid_at": paid_at}
+                payments[key] = {"customer": customer, "amount": charge.amount, "taken_back": tuple(taken_back), "paid_at": paid_at}
             for subscription in self.stripe_client.v1.subscriptions.list({"customer": customer, "status": "all"}).data:
                 subscriptions[subscription.id] = {
                     "customer": customer,
                     "status": subscription.status,
                     "yearly": subscription.plan.amount * (subscription.quantity or 1),
                     "period_end": when(subscription.current_period_end),
+                    "started_at": when(subscription.start_date),
+                    "ended_at": when(subscription.ended_at),
                 }
         return payments, subscriptions
 
@@ -233,10 +241,12 @@ class Replay:
                 if entry is None:
                     found.append(f"{key}: paid in Stripe, missing from the ledger")
                     continue
-                ours = (entry.amount_cents, entry.refunded_cents, entry.paid_at)
-                theirs = (paid["amount"], paid["taken_back"], paid["paid_at"])
+                ours = (entry.amount_cents, entry.refunded_cents, entry.paid_at,
+                        sorted((a.occurred_at, a.amount_cents) for a in entry.adjustments))
+                taken_back = min(paid["amount"], sum(cents for _, cents in paid["taken_back"]))
+                theirs = (paid["amount"], taken_back, paid["paid_at"], sorted(paid["taken_back"]))
                 if ours != theirs:
-                    found.append(f"{key}: ledger (amount, refunded, paid_at) {ours} but Stripe {theirs}")
+                    found.append(f"{key}: ledger (amount, refunded, paid_at, refunds and lost disputes) {ours} but Stripe {theirs}")
             found += [f"{key}: in the ledger, not paid in Stripe" for key in entries]
             ours_by_id = {
                 s.stripe_subscription_id: s
@@ -244,9 +254,10 @@ class Replay:
             }
             for sub_id, theirs in subscriptions.items():
                 ours = ours_by_id.get(sub_id)
-                mine = None if ours is None else (ours.status.value, ours.yearly_amount_cents, ours.current_period_end)
-                if mine != (theirs["status"], theirs["yearly"], theirs["period_end"]):
-                    found.append(f"{sub_id}: annual gift {mine} but Stripe {(theirs['status'], theirs['yearly'], theirs['period_end'])}")
+                mine = None if ours is None else (ours.status.value, ours.yearly_amount_cents, ours.current_period_end, ours.started_at, ours.ended_at)
+                expected = (theirs["status"], theirs["yearly"], theirs["period_end"], theirs["started_at"], theirs["ended_at"])
+                if mine != expected:
+                    found.append(f"{sub_id}: annual gift {mine} but Stripe {expected}")
             found += self._status_divergences(payments, subscriptions)
             db.session.remove()
         return found
@@ -261,7 +272,11 @@ class Replay:
         checks = {}
         for donor in donors:
             seen = [PaymentSeen(p["paid_at"], p["amount"], p["taken_back"]) for p in payments.values() if p["customer"] == donor.stripe_customer_id]
-            annual = [AnnualGiftSeen(s["status"], s["yearly"], s["period_end"]) for s in subscriptions.values() if s["customer"] == donor.stripe_customer_id]
+            annual = [
+                AnnualGiftSeen(s["status"], s["yearly"], s["period_end"], s["started_at"], s["ended_at"])
+                for s in subscriptions.values()
+                if s["customer"] == donor.stripe_customer_id
+            ]
             for t in instants_worth_checking(seen, annual, now, grace):
                 checks.setdefault(t, []).append((donor, expected_at(seen, annual, t, threshold=threshold, grace_days=grace)))
         for t, expectations in checks.items():

