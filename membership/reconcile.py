@@ -45,9 +45,6 @@ class Finding:
     outcome: str
     text: str
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True)
 class MonthTotals:
