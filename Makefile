@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite test-postgres system-packages
+.PHONY: install run test test-sqlite test-postgres system-packages bench
 
 install: $(STAMP)
 
@@ -37,3 +37,10 @@ test-postgres:
 chaos: install system-packages
 	CHAOS_PAYMENTS=300 $(PY) -m pytest tests/chaos -q -s
 	CHAOS_PAYMENTS=300 scripts/with_postgres.sh $(PY) -m pytest tests/chaos -q -s
+
+# Speed figures as ratios to baselines measured in the same run (bench/README.md); sizes from BENCH_* variables.
+bench: install
+	@if ! command -v wrk >/dev/null || ! test -x /usr/lib/postgresql/15/bin/initdb; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk postgresql-15 >/dev/null; \
+	fi
+	scripts/with_postgres.sh $(PY) bench/run.py

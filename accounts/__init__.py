@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, abort, request
 from flask_login import current_user
 
-from accounts import cli, personal_data, staff_views, views  # noqa: F401  (routes and commands on the blueprint)
+from accounts import cli, passwords, personal_data, staff_views, views  # noqa: F401  (routes and commands on the blueprint)
 from accounts.blueprint import bp
 from accounts.models import User
 from sight.cli import register_seeder
@@ -37,6 +37,7 @@ def guard_staff_area():
 
 
 def init_app(app: Flask) -> None:
+    passwords.use_profile(app.config["PASSWORD_HASHING"])
     login_manager.login_view = "accounts.sign_in"
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"

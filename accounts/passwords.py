@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -14,11 +14,28 @@ MAX_LENGTH = 256
 # Django's list of 20,000 common passwords (lower-cased; compiled by Royce Williams), BSD licence.
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common-passwords.txt.gz"
 
-# argon2-cffi's defaults are argon2id with the RFC 9106 "low memory" parameters; when a later
-# release raises them, `needs_rehash` notices and the next sign-in stores a fresh hash.
-hasher = PasswordHasher()
-# Verified against when the email is unknown, so that a miss takes as long as a hit.
-_DUMMY_HASH = hasher.hash("not a real password, only for timing")
+# `PASSWORD_HASHING` picks one of these. "standard" is argon2-cffi's default: argon2id with the
+# RFC 9106 "low memory" parameters; when a later release raises them, `needs_rehash` notices and
+# the next sign-in stores a fresh hash. "fast" is for the test suite only (the configuration
+# refuses it in production): the same algorithm at the lowest cost, so that thousands of
+# sign-ins take seconds instead of minutes.
+PROFILES = {
+    "standard": PasswordHasher(),
+    "fast": PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+}
+hasher = PROFILES["standard"]
+
+
+def use_profile(name: str) -> None:
+    """Hash with the named profile from now on, in this process (set once by the app factory)."""
+    global hasher
+    hasher = PROFILES[name]
+
+
+@cache
+def _dummy_hash(profile: PasswordHasher) -> str:
+    """Verified against when the email is unknown, so that a miss takes as long as a hit."""
+    return profile.hash("not a real password, only for timing")
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +77,6 @@ def needs_rehash(password_hash: str) -> bool:
 
 def _spend_the_same_time(password: str) -> None:
     try:
-        hasher.verify(_DUMMY_HASH, password)
+        hasher.verify(_dummy_hash(hasher), password)
     except VerificationError:
         pass

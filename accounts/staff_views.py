@@ -34,6 +34,8 @@ def staff_dashboard():
         except Exception:
             current_app.logger.exception("Dashboard panel %s failed", getattr(panel, "__qualname__", panel))
             failed += 1
+    # A panel may bring its read model up to date (the survey tallies); keep what it counted.
+    db.session.commit()
     return render_template("staff/dashboard.html", panels=panels, failed=failed)
 
 

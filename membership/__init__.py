@@ -27,7 +27,7 @@ def sight_plus_at(user_id: int, t: datetime) -> bool:
 
 
 def _close_giving(session: Session, user: User, now: datetime) -> None:
-    close_giving(session, context_for(current_app).gateway, user, now)
+    close_giving(session, context_for(current_app), user, now)
 
 
 def init_app(app: Flask) -> None:

@@ -3,14 +3,33 @@ Stripe webhook, and the staff pages (each behind `staff_required`)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app, request
 from flask_login import login_required
 
+from accounts.models import normalize_email
 from accounts.roles import staff_required
 from membership import staff_views, views
-from sight.extensions import csrf
+from sight.extensions import csrf, limiter
 
 bp = Blueprint("membership", __name__)
+
+
+def _email_key() -> str:
+    return "donate-email:" + normalize_email(request.form.get("email", ""))[:320]
+
+
+def _started(response) -> bool:
+    return response.status_code == 302
+
+
+def limit_starts(view):
+    """Every POST counts against the address; only gifts actually started count against an email."""
+    by_address = limiter.limit(lambda: current_app.config["DONATE_RATE_LIMIT"], methods=["POST"])
+    by_email = limiter.limit(
+        lambda: current_app.config["DONATE_EMAIL_RATE_LIMIT"], methods=["POST"], key_func=_email_key,
+        deduct_when=_started,
+    )
+    return by_address(by_email(view))
 
 
 def _public(rule: str, view, methods=("GET",)) -> None:
@@ -30,8 +49,8 @@ def _staff(rule: str, view, methods=("GET",), **options) -> None:
 _public("/sight-plus", views.sight_plus)
 _public("/sight-plus/benefits", views.benefits)
 
-# Giving: the form, the card, the thank-you page
-_public("/donate", views.donate, ("GET", "POST"))
+# Giving: the form (its starts limited per address and per email), the card, the thank-you page
+_public("/donate", limit_starts(views.donate), ("GET", "POST"))
 _public("/donate/pay/<token>", views.pay, ("GET", "POST"))
 _public("/donate/thanks/<token>", views.thanks)
 
@@ -42,7 +61,9 @@ bp.add_url_rule("/account/receipts/<int:entry_id>", endpoint="receipt", view_fun
 # Managing an annual gift with the signed link from a receipt or reminder
 _public("/manage/<token>", views.manage)
 _public("/manage/<token>/cancel", views.manage_cancel, ("POST",))
+_public("/manage/<token>/resume", views.manage_resume, ("POST",))
 _public("/manage/<token>/amount", views.manage_amount, ("POST",))
+_public("/manage/<token>/new-link", views.manage_new_link, ("POST",))
 _public("/manage/<token>/card", views.manage_card, ("GET", "POST"))
 
 # Stripe's webhook: signed by Stripe, so no CSRF token

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from membership.context import Settings, context_for
+from membership.giving import purge_abandoned_starts
 from membership.models import Benefit
 from membership.receipts import send_renewal_reminders
 from membership.reconcile import reconcile
@@ -88,6 +89,15 @@ def init_app(app: Flask) -> None:
         sent = send_renewal_reminders(db.session, context_for(app).links, utcnow())
         db.session.commit()
         click.echo(f"Sent {sent} renewal reminder(s).")
+
+    @membership_group.command("purge")
+    def purge_command():
+        """Forget gifts started and never paid after ABANDONED_DONATION_DAYS (safe from cron)."""
+        purged = purge_abandoned_starts(
+            db.session, older_than=timedelta(days=app.config["ABANDONED_DONATION_DAYS"]), now=utcnow()
+        )
+        db.session.commit()
+        click.echo(f"Purged {purged} unpaid gift start(s).")
 
     @app.cli.group("stripe")
     def stripe_group():

@@ -19,6 +19,8 @@ class Settings:
     grace_days: int
     min_cents: int
     max_cents: int
+    # Dates in emails are written in this zone, as pages show them.
+    display_timezone: str = "Australia/Sydney"
 
     @classmethod
     def from_config(cls, config) -> Settings:
@@ -28,6 +30,7 @@ class Settings:
             grace_days=config["SIGHT_PLUS_GRACE_DAYS"],
             min_cents=config["MIN_DONATION_CENTS"],
             max_cents=config["MAX_DONATION_CENTS"],
+            display_timezone=config["DISPLAY_TIMEZONE"],
         )
 
 

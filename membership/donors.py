@@ -18,9 +18,8 @@ class NotYetRecorded(Exception):
 
 def find_or_create_donor(session: Session, *, email: str, name: str, now: datetime) -> Donor:
     """The donor for this email (matched case-insensitively), creating the account if needed."""
+    # An existing account keeps its name: whoever types an email address here is not signed in.
     user = account_for_email(session, email=email, name=name, now=now)
-    if not user.name and name:
-        user.name = name
     donor = donor_for_user(session, user.id)
     if donor is None:
         try:

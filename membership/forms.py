@@ -112,10 +112,18 @@ class DonateForm(FlaskForm):
         # the message goes beside the amount, which is what the donor can see.
         if (self.currency.data or self.settings.currency).lower() != self.settings.currency:
             raise ValidationError(f"We can only accept gifts in {self.settings.currency.upper()}.")
+        typed = (self.other_amount.data or "").strip()
         if field.data != OTHER:
+            if field.data not in {str(c) for c in PRESET_CENTS}:
+                raise ValidationError("Choose one of the amounts, or another amount.")
+            if typed:
+                raise ValidationError(
+                    f"You chose {format_money(int(field.data))} and typed “{typed}”: choose “Another amount” "
+                    "to give what you typed, or clear it."
+                )
             self.cents = int(field.data)
             return
-        if not (self.other_amount.data or "").strip():
+        if not typed:
             raise ValidationError("Enter the amount you would like to give.")
         self.cents = cents_within_limits(self.other_amount.data, self.settings)
 
@@ -129,6 +137,17 @@ class CancelForm(FlaskForm):
         "Yes, stop my annual gift at the end of the year I have paid for",
         validators=[DataRequired("Tick the box to confirm.")],
     )
+
+
+class ResumeForm(FlaskForm):
+    confirm = BooleanField(
+        "Yes, resume my annual gift: renew it at the end of the year I have paid for",
+        validators=[DataRequired("Tick the box to confirm.")],
+    )
+
+
+class NewLinkForm(FlaskForm):
+    """Only the CSRF token: the new link goes to the donor's email address, not to this page."""
 
 
 class ChangeAmountForm(FlaskForm):

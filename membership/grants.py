@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from membership.models import ComplimentaryGrant
+from membership.receipts import queue_grant_confirmation
 from membership.status import as_grant
 from sight.audit import record_audit
 
@@ -21,9 +22,11 @@ def _iso(value: datetime) -> str:
 
 
 def grant_complimentary(
-    session: Session, *, user: User, reason: str, ends_at: datetime, actor: User, now: datetime
+    session: Session, *, user: User, reason: str, ends_at: datetime, actor: User, now: datetime,
+    display_timezone: str = "Australia/Sydney",
 ) -> ComplimentaryGrant:
-    """Sight+ from now until `ends_at` (exclusive), whatever the donor gives; audited with the reason."""
+    """Sight+ from now until `ends_at` (exclusive), whatever the donor gives; audited with the
+    reason, and confirmed to the member by email."""
     reason = reason.strip()
     if not reason:
         raise GrantRefused("Say why this membership is given.")
@@ -43,6 +46,7 @@ def grant_complimentary(
     session.flush()
     details = {"grant_id": grant.id, "reason": reason, "starts_at": _iso(now), "ends_at": _iso(ends_at)}
     record_audit(session, actor=actor, action="membership.grant", target=f"user:{user.id}", details=details, now=now)
+    queue_grant_confirmation(session, user, ends_at, display_timezone, now)
     return grant
 
 

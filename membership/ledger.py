@@ -183,7 +183,7 @@ def _record_gift(
     if donation is not None:
         _complete(donation, now, **completes)
     if created:
-        queue_receipt(session, ledger_entry, ctx, now)
+        queue_receipt(session, ledger_entry, ctx, now, name=donation.donor_name if donation is not None else None)
     return ledger_entry
 
 

@@ -23,24 +23,28 @@ class Links:
     def donation_token(self, donation_id: int) -> str:
         return self._serializer("donation").dumps(donation_id)
 
-    def manage_token(self, donor_id: int) -> str:
-        return self._serializer("manage").dumps(donor_id)
+    def manage_token(self, donor_id: int, version: int) -> str:
+        return self._serializer("manage").dumps([donor_id, version])
 
-    def manage_url(self, donor_id: int) -> str:
-        return f"{self.public_url.rstrip('/')}/manage/{self.manage_token(donor_id)}"
+    def manage_url(self, donor_id: int, version: int) -> str:
+        return f"{self.public_url.rstrip('/')}/manage/{self.manage_token(donor_id, version)}"
 
     def account_url(self) -> str:
         return f"{self.public_url.rstrip('/')}/account"
 
+    def load_manage(self, token: str) -> tuple[int, int] | None:
+        """(donor id, link version), or None for a link that is not ours or too old."""
+        value = self._load("manage", token, MANAGE_MAX_AGE)
+        if isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value):
+            return value[0], value[1]
+        return None
+
     def load_donation(self, token: str) -> int | None:
-        return self._load("donation", token, DONATION_MAX_AGE)
+        value = self._load("donation", token, DONATION_MAX_AGE)
+        return value if type(value) is int else None
 
-    def load_manage(self, token: str) -> int | None:
-        return self._load("manage", token, MANAGE_MAX_AGE)
-
-    def _load(self, purpose: str, token: str, max_age: int) -> int | None:
+    def _load(self, purpose: str, token: str, max_age: int):
         try:
-            value = self._serializer(purpose).loads(token, max_age=max_age)
+            return self._serializer(purpose).loads(token, max_age=max_age)
         except BadData:
             return None
-        return value if isinstance(value, int) else None

@@ -44,6 +44,9 @@ class Donor(db.Model):
         ForeignKey("user_account.id", ondelete="CASCADE"), unique=True
     )
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Signed manage links carry this number; cancelling, closing the account and "send me a new
+    # link" raise it, and every older link stops working.
+    manage_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship()
@@ -126,7 +129,13 @@ class LedgerAdjustment(db.Model):
 
 
 class DonationStatus(enum.Enum):
+    """awaiting_card → charging (claimed by one request) → completed; a declined card goes back to
+    awaiting_card with a fresh SetupIntent; a bank that asks for 3-D Secure parks it in
+    authenticating until Stripe says how that ended."""
+
     awaiting_card = "awaiting_card"
+    charging = "charging"
+    authenticating = "authenticating"
     completed = "completed"
 
 
@@ -141,6 +150,8 @@ class Donation(db.Model):
     kind: Mapped[GiftKind] = mapped_column(_enum(GiftKind, "gift_kind"))
     amount_cents: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
+    # The name given with this gift: its pages and receipt use it, never the account's.
+    donor_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     message: Mapped[str | None] = mapped_column(Text)
     status: Mapped[DonationStatus] = mapped_column(
         _enum(DonationStatus, "donation_status"), default=DonationStatus.awaiting_card
@@ -150,6 +161,8 @@ class Donation(db.Model):
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When a request claimed it to charge the card: only that request calls Stripe.
+    claimed_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
 
     donor: Mapped[Donor] = relationship()

@@ -18,6 +18,7 @@ from accounts.models import User
 from accounts.operations import AccountError
 from membership.donors import donor_for_user
 from membership.giving import cancel_annual_gift
+from membership.context import MembershipContext
 from membership.models import (
     ComplimentaryGrant,
     Donation,
@@ -27,7 +28,7 @@ from membership.models import (
     Subscription,
     SubscriptionStatus,
 )
-from membership.stripe_api import NotFound, StripeGateway, StripeProblem
+from membership.stripe_api import NotFound, StripeProblem
 from membership.webhook import redact_personal_details
 
 RENEWING = (SubscriptionStatus.active, SubscriptionStatus.past_due)
@@ -98,22 +99,24 @@ def giving_section(session: Session, user: User) -> dict:
     }
 
 
-def close_giving(session: Session, gateway: StripeGateway, user: User, now: datetime) -> None:
+def close_giving(session: Session, ctx: MembershipContext, user: User, now: datetime) -> None:
     donor = donor_for_user(session, user.id)
     if donor is None:
         return
+    # Every manage link dies with the account.
+    donor.manage_version += 1
     renewing = session.scalars(
         select(Subscription).where(Subscription.donor_id == donor.id, Subscription.status.in_(RENEWING))
     ).all()
     try:
         for gift in renewing:
             try:
-                cancel_annual_gift(session, gateway, gift, now)
+                cancel_annual_gift(session, ctx, gift, now)
             except NotFound:
                 continue  # Stripe has no such subscription: nothing left to renew
         if donor.stripe_customer_id:
             try:
-                gateway.scrub_customer(donor.stripe_customer_id)
+                ctx.gateway.scrub_customer(donor.stripe_customer_id)
             except NotFound:
                 pass  # deleted in Stripe already: nothing of the person left there
     except StripeProblem as problem:

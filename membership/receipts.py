@@ -6,6 +6,7 @@ A reminder or failure notice is sent at most once: a unique key on `renewal_noti
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -31,22 +32,37 @@ from sight.templating import format_money
 REMINDER_LEAD = timedelta(days=14)
 
 
-def mail_donor(session: Session, user: User, *, subject: str, lines: list[str], kind: str, now: datetime) -> None:
-    """Write to a donor by name, signed by Sight; not once they have closed their account (the address is gone)."""
+def day(moment: datetime, zone: str) -> str:
+    """A date as a donor reads it: in the display time zone, like the pages ("1 December 2027")."""
+    return f"{moment.astimezone(ZoneInfo(zone)):%-d %B %Y}"
+
+
+def _manage_link(links: Links, donor: Donor) -> str:
+    return links.manage_url(donor.id, donor.manage_version)
+
+
+def mail_donor(
+    session: Session, user: User, *, subject: str, lines: list[str], kind: str, now: datetime, name: str | None = None
+) -> None:
+    """Write to a donor by name (`name`: the one given with a gift, else the account's), signed by
+    Sight; not once they have closed their account (the address is gone)."""
     if user.closed_at is not None:
         return
-    body = "\n".join([f"Dear {user.name or 'reader'},", "", *lines, "", "Sight"])
+    body = "\n".join([f"Dear {name or user.name or 'reader'},", "", *lines, "", "Sight"])
     queue_mail(session, to=user.email, subject=subject, body=body, kind=kind, user_id=user.id, now=now)
 
 
 # --- receipts -------------------------------------------------------------------------
 
 
-def queue_receipt(session: Session, entry: LedgerEntry, ctx: MembershipContext, now: datetime) -> None:
+def queue_receipt(
+    session: Session, entry: LedgerEntry, ctx: MembershipContext, now: datetime, *, name: str | None = None
+) -> None:
     settings, links = ctx.settings, ctx.links
     donor = session.get(Donor, entry.donor_id)
     user = session.get(User, donor.user_id)
-    status = sight_plus_status_of(session, user.id, now, settings=settings)
+    # Stripe's clock can be a moment ahead of the request that asked it to charge.
+    status = sight_plus_status_of(session, user.id, max(now, entry.paid_at), settings=settings)
     gift = "annual gift" if entry.kind is GiftKind.recurring else "gift"
     lines = [
         f"Thank you for your {gift} of {format_money(entry.amount_cents)} ({entry.currency.upper()}) to Sight.",
@@ -67,10 +83,11 @@ def queue_receipt(session: Session, entry: LedgerEntry, ctx: MembershipContext, 
         "",
         f"Your receipts and Sight+ status: {links.account_url()}",
         "Manage your annual gift (cancel, change the amount, update the card), no sign-in needed:",
-        links.manage_url(donor.id),
+        _manage_link(links, donor),
     ]
     mail_donor(
-        session, user, subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight", lines=lines, kind="receipt", now=now
+        session, user, subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight", lines=lines, kind="receipt",
+        now=now, name=name,
     )
 
 
@@ -85,6 +102,61 @@ def resend_receipt(
         details={"to": to}, now=now,
     )
     return to
+
+
+# --- confirmations of changes ---------------------------------------------------------
+
+
+def queue_change_confirmation(
+    session: Session, ctx: MembershipContext, subscription: Subscription, change: str, now: datetime
+) -> None:
+    """Tell the donor what just changed in their annual gift, whoever made the change."""
+    zone = ctx.settings.display_timezone
+    ends = day(subscription.current_period_end, zone)
+    amount = format_money(subscription.yearly_amount_cents)
+    link = _manage_link(ctx.links, subscription.donor)
+    subject, lines = {
+        "cancel": (
+            "Your annual gift to Sight is cancelled",
+            [f"Your annual gift of {amount} will not renew. It ends on {ends}; the year you paid for still counts.",
+             "", "Changed your mind? You can resume it before then, no sign-in needed:", link],
+        ),
+        "resume": (
+            "Your annual gift to Sight will renew",
+            [f"Your annual gift of {amount} is back on: it renews on {ends}.",
+             "", "To change it, no sign-in needed:", link],
+        ),
+        "amount": (
+            "The amount of your annual gift to Sight has changed",
+            [f"From {ends} your annual gift will be {format_money(subscription.pending_amount_cents or 0)} a year "
+             f"(it was {amount}). Nothing is charged before then.",
+             "", "To change it again, no sign-in needed:", link],
+        ),
+        "card": (
+            "The card for your annual gift to Sight has changed",
+            [f"Your next renewal, on {ends}, will be charged to the card you just gave us.",
+             "", "If you did not make this change, reply to this email. To manage your gift:", link],
+        ),
+    }[change]
+    lines += ["", "If you didn't ask for this, please reply to this email."] if change != "card" else []
+    mail_donor(session, subscription.donor.user, subject=subject, lines=lines, kind=f"annual_gift_{change}", now=now)
+
+
+def queue_new_link(session: Session, ctx: MembershipContext, donor: Donor, now: datetime) -> None:
+    lines = [
+        "Here is a new link to manage your annual gift to Sight. Links we sent you before no longer work.",
+        "",
+        _manage_link(ctx.links, donor),
+    ]
+    mail_donor(session, donor.user, subject="Your new link to manage your annual gift", lines=lines, kind="manage_link", now=now)
+
+
+def queue_grant_confirmation(session: Session, user: User, ends_at: datetime, zone: str, now: datetime) -> None:
+    lines = [
+        f"You are Sight+ until {day(ends_at, zone)}, with our compliments.",
+        "Thank you for what you do for Sight.",
+    ]
+    mail_donor(session, user, subject="You are Sight+", lines=lines, kind="complimentary_grant", now=now)
 
 
 # --- renewal reminders and failure notices --------------------------------------------
@@ -105,7 +177,7 @@ def _claim(session: Session, subscription: Subscription, kind: NoticeKind, key: 
 def _queue_notice(
     session: Session, subscription: Subscription, subject: str, opening: str, kind: str, links: Links, now: datetime
 ) -> None:
-    lines = [opening, "", "To update your card, cancel or change the amount, no sign-in needed:", links.manage_url(subscription.donor_id)]
+    lines = [opening, "", "To update your card, cancel or change the amount, no sign-in needed:", _manage_link(links, subscription.donor)]
     mail_donor(session, subscription.donor.user, subject=subject, lines=lines, kind=kind, now=now)
 
 

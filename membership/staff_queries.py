@@ -88,10 +88,12 @@ class MemberSummary:
 
 
 def _people(search: str):
-    """Everyone who has given or been given Sight+, optionally matching `search` in email or name."""
+    """Everyone who has paid, has an annual gift or was given Sight+, optionally matching `search`
+    in email or name (a gift started and never paid does not make a donor)."""
     stmt = select(User).where(
         or_(
-            exists().where(Donor.user_id == User.id),
+            exists().where(Donor.user_id == User.id, LedgerEntry.donor_id == Donor.id),
+            exists().where(Donor.user_id == User.id, Subscription.donor_id == Donor.id),
             exists().where(ComplimentaryGrant.user_id == User.id),
         )
     )

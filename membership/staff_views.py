@@ -203,7 +203,8 @@ def staff_member_grant(user_id: int):
     ends_at = datetime.combine(form.ends_on.data, time.min, tzinfo=_zone()).astimezone(UTC)
     try:
         grant_complimentary(
-            db.session, user=user, reason=form.reason.data, ends_at=ends_at, actor=current_user, now=utcnow()
+            db.session, user=user, reason=form.reason.data, ends_at=ends_at, actor=current_user, now=utcnow(),
+            display_timezone=context().settings.display_timezone,
         )
     except GrantRefused as refused:
         db.session.rollback()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import stripe
 
@@ -104,6 +104,15 @@ class SubscriptionResult:
     metadata: dict = field(default_factory=dict)
     started_at: datetime | None = None
     ended_at: datetime | None = None
+
+    @property
+    def ended_early(self) -> bool:
+        """Cancelled before the end of the year paid for (not simply run to its end)."""
+        return (
+            self.status == "canceled"
+            and self.ended_at is not None
+            and self.ended_at < self.current_period_end - timedelta(hours=1)
+        )
 
 
 @dataclass(frozen=True)
@@ -390,6 +399,20 @@ class StripeGateway:
 
     def retrieve_subscription(self, subscription_id: str) -> SubscriptionResult:
         return _subscription(self._call(self.v1.subscriptions.retrieve, subscription_id))
+
+    def live_subscriptions(self) -> Iterator[SubscriptionResult]:
+        """Every subscription Stripe still renews, retries or has scheduled (not cancelled)."""
+        params: dict = {"limit": 100}
+        page = self._call(self.v1.subscriptions.list, params)
+        while True:
+            yield from map(_subscription, page["data"])
+            if not page["has_more"] or not page["data"]:
+                return
+            page = self._call(self.v1.subscriptions.list, {**params, "starting_after": page["data"][-1]["id"]})
+
+    def customer_subscriptions(self, customer: str) -> list[SubscriptionResult]:
+        page = self._call(self.v1.subscriptions.list, {"customer": customer, "limit": 100})
+        return [_subscription(obj) for obj in page["data"]]
 
     def change_subscription_plan(self, subscription_id: str, plan_id: str) -> SubscriptionResult:
         current = self._call(self.v1.subscriptions.retrieve, subscription_id)

@@ -8,29 +8,44 @@ from __future__ import annotations
 import logging
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from membership.benefits import published_benefits
 from membership.context import MembershipContext, context_for
-from membership.donors import NotYetRecorded, donor_for_user, find_or_create_donor
+from membership.donors import NotYetRecorded, donor_for_user
 from membership.giving import (
     CardNotConfirmed,
-    cancel_annual_gift,
-    change_annual_amount,
-    complete_donation,
-    confirm_from_stripe,
+    ChargeOutcome,
+    GiftInHand,
+    begin_donation,
+    ManageRefused,
+    annual_for_action,
+    annual_state,
+    charge_gift,
+    check_authentication,
+    claim_authenticating,
+    claim_donation,
     current_annual_gift,
+    fetch_confirmation,
     finish_card_update,
-    retry_with_new_card,
+    note_card_setup,
+    open_card_setup,
+    record_charge,
+    new_manage_link,
+    record_annual_change,
+    record_confirmation,
+    release_claim,
     scheduled_successor,
     start_card_update,
-    start_donation,
+    stripe_cancel,
+    stripe_change_amount,
+    stripe_resume,
 )
-from membership.forms import OTHER, CancelForm, ChangeAmountForm, ConfirmCardForm, DonateForm
-from membership.models import Donation, Donor, GiftKind, LedgerEntry
+from membership.forms import OTHER, CancelForm, ChangeAmountForm, ConfirmCardForm, DonateForm, NewLinkForm, ResumeForm
+from membership.models import Donation, DonationStatus, Donor, GiftKind, LedgerEntry
 from membership.status import sight_plus_status_of
-from membership.stripe_api import BadSignature, CardDeclined, StripeProblem
-from membership.webhook import apply_stored_event, note_failure, store_event
+from membership.stripe_api import BadSignature, StripeProblem
+from membership.webhook import MAX_ID, apply_stored_event, event_problem, note_failure, read_stripe, store_event
 from sight.db import utcnow
 from sight.errors import render_error
 from sight.extensions import db
@@ -104,95 +119,155 @@ def donate():
         if request.args.get("frequency") in ("once", "yearly"):
             form.frequency.data = request.args["frequency"]
     if form.validate_on_submit():
-        now = utcnow()
+        ctx, now = context(), utcnow()
+        gift = begin_donation(
+            db.session,
+            email=form.email.data,
+            name=form.name.data.strip(),
+            kind=GiftKind.recurring if form.frequency.data == "yearly" else GiftKind.one_off,
+            amount_cents=form.cents,
+            message=(form.message.data or "").strip(),
+            ctx=ctx,
+            now=now,
+        )
+        db.session.commit()
         try:
-            donor = find_or_create_donor(db.session, email=form.email.data, name=form.name.data.strip(), now=now)
-            donation = start_donation(
-                db.session,
-                donor=donor,
-                kind=GiftKind.recurring if form.frequency.data == "yearly" else GiftKind.one_off,
-                amount_cents=form.cents,
-                message=(form.message.data or "").strip(),
-                ctx=context(),
-                now=now,
-            )
+            customer_id, setup_intent_id = open_card_setup(ctx.gateway, gift)
         except StripeProblem:
-            db.session.rollback()
             log.exception("Starting a donation failed at Stripe")
             flash(STRIPE_UNAVAILABLE, "error")
         else:
+            note_card_setup(db.session, gift, customer_id, setup_intent_id)
             db.session.commit()
-            return redirect(url_for("membership.pay", token=context().links.donation_token(donation.id)))
+            return redirect(url_for("membership.pay", token=ctx.links.donation_token(gift.donation_id)))
     return render_template("membership/donate.html", form=form, settings=context().settings)
 
 
-def _render_pay(donation: Donation, token: str, card_error: str | None = None, payment_secret: str | None = None):
+def _render_pay(
+    donation_id: int,
+    token: str,
+    *,
+    card_error: str | None = None,
+    payment_secret: str | None = None,
+    processing: bool = False,
+):
+    """The pay page: the card form (a SetupIntent's secret), the bank's check (a PaymentIntent's
+    secret), or "we are on it" while another request charges the gift."""
     client_secret = None
-    if payment_secret is None:
-        client_secret = context().gateway.retrieve_setup_intent(donation.setup_intent_id).client_secret
+    if payment_secret is None and not processing:
+        setup_intent_id = db.session.get(Donation, donation_id).setup_intent_id
+        db.session.commit()  # no transaction stays open while Stripe answers
+        client_secret = context().gateway.retrieve_setup_intent(setup_intent_id).client_secret
     return render_template(
         "membership/pay.html",
-        donation=donation,
+        donation=db.session.get(Donation, donation_id),
         token=token,
         form=ConfirmCardForm(),
         client_secret=client_secret,
         payment_secret=payment_secret,
+        processing=processing,
         card_error=card_error,
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
         stripe_js_url=current_app.config["STRIPE_JS_URL"],
     )
 
 
+def _after_charge(donation_id: int, token: str, outcome: ChargeOutcome):
+    if outcome.paid:
+        return redirect(url_for("membership.thanks", token=token))
+    if outcome.action_client_secret:
+        return _render_pay(donation_id, token, payment_secret=outcome.action_client_secret)
+    if outcome.not_confirmed:
+        return _render_pay(donation_id, token, card_error="Please enter your card details, then press the button.")
+    if outcome.declined:
+        return _render_pay(donation_id, token, card_error=outcome.declined)
+    return _render_pay(donation_id, token, processing=True)
+
+
+def _charge(donation_id: int, token: str):
+    """Claim the gift (one request wins), charge it with no transaction open, record the answer."""
+    ctx, now = context(), utcnow()
+    gift = claim_donation(db.session, donation_id, now)
+    db.session.commit()
+    if gift is None:
+        # Another request is charging it (a double click, a second tab): show how that goes.
+        return redirect(url_for("membership.pay", token=token))
+    try:
+        outcome = charge_gift(ctx.gateway, gift)
+    except StripeProblem:
+        release_claim(db.session, gift)
+        db.session.commit()
+        raise
+    record_charge(db.session, ctx, gift, outcome, now)
+    db.session.commit()
+    return _after_charge(donation_id, token, outcome)
+
+
+def _bank_check(donation_id: int, token: str):
+    """A gift waiting for the bank's 3-D Secure check: ask Stripe how it ended."""
+    ctx, now = context(), utcnow()
+    gift = claim_authenticating(db.session, donation_id, now)
+    db.session.commit()
+    if gift is None:
+        return _render_pay(donation_id, token, processing=True)
+    try:
+        outcome = check_authentication(ctx.gateway, gift)
+    except StripeProblem:
+        release_claim(db.session, gift, back_to=DonationStatus.authenticating)
+        db.session.commit()
+        raise
+    record_charge(db.session, ctx, gift, outcome, now)
+    db.session.commit()
+    return _after_charge(donation_id, token, outcome)
+
+
 def pay(token: str):
     donation = _donation_from(token)
     if donation is None:
         return _bad_link()
-    if donation.status.value == "completed":
+    donation_id, status = donation.id, donation.status
+    db.session.commit()
+    if status is DonationStatus.completed:
         return redirect(url_for("membership.thanks", token=token))
-    form = ConfirmCardForm()
     try:
-        if not form.validate_on_submit():
-            return _render_pay(donation, token)
-        try:
-            outcome = complete_donation(db.session, context(), donation, utcnow())
-        except CardDeclined as declined:
-            db.session.rollback()
-            retry_with_new_card(db.session, context().gateway, donation)
-            db.session.commit()
-            return _render_pay(donation, token, card_error=str(declined))
-        except CardNotConfirmed:
-            db.session.rollback()
-            return _render_pay(donation, token, card_error="Please enter your card details, then press the button.")
-        db.session.commit()
-        if outcome.action_client_secret:
-            return _render_pay(donation, token, payment_secret=outcome.action_client_secret)
-        return redirect(url_for("membership.thanks", token=token))
+        if request.method == "POST" and ConfirmCardForm().validate_on_submit():
+            return _charge(donation_id, token)
+        if status is DonationStatus.authenticating:
+            return _bank_check(donation_id, token)
+        if status is DonationStatus.charging:
+            return _render_pay(donation_id, token, processing=True)
+        return _render_pay(donation_id, token)
     except StripeProblem:
-        return _stripe_unavailable(f"Completing donation {donation.id}")
+        return _stripe_unavailable(f"Completing donation {donation_id}")
 
 
 def thanks(token: str):
     donation = _donation_from(token)
     if donation is None:
         return _bad_link()
-    try:
-        confirm_from_stripe(db.session, context(), donation, utcnow())
-        db.session.commit()
-    except (StripeProblem, NotYetRecorded):
-        # The webhook records it as soon as Stripe confirms; the page says it is on its way.
-        db.session.rollback()
+    ctx, gift, done = context(), GiftInHand.of(donation), donation.status is DonationStatus.completed
+    db.session.commit()
+    if not done:
+        try:
+            outcome = fetch_confirmation(ctx.gateway, gift)
+            if outcome is not None:
+                record_confirmation(db.session, ctx, outcome, utcnow())
+                db.session.commit()
+        except (StripeProblem, NotYetRecorded):
+            # The webhook records it as soon as Stripe confirms; the page says it is on its way.
+            db.session.rollback()
+    donation = db.session.get(Donation, gift.donation_id)
     return render_template(
         "membership/thanks.html",
         donation=donation,
-        status=status_of(donation.donor.user_id),
-        settings=context().settings,
+        status=status_of(gift.user_id),
+        settings=ctx.settings,
     )
 
 
 # --- the member area ------------------------------------------------------------------
 
 
-@login_required
 def account():
     donor = donor_for_user(db.session, current_user.id)
     entries = sorted(donor.entries, key=lambda e: e.paid_at, reverse=True) if donor else []
@@ -202,12 +277,11 @@ def account():
         status=status_of(current_user.id),
         entries=entries,
         annual=annual,
-        manage_url=url_for("membership.manage", token=context().links.manage_token(donor.id)) if donor else None,
+        manage_url=url_for("membership.manage", token=context().links.manage_token(donor.id, donor.manage_version)) if donor else None,
         settings=context().settings,
     )
 
 
-@login_required
 def receipt(entry_id: int):
     entry = db.session.get(LedgerEntry, entry_id)
     if entry is None or entry.donor.user_id != current_user.id:
@@ -219,25 +293,44 @@ def receipt(entry_id: int):
 
 
 def _donor_from(token: str) -> Donor | None:
-    donor_id = context().links.load_manage(token)
-    donor = db.session.get(Donor, donor_id) if donor_id is not None else None
-    # A closed account's links die with it.
-    return donor if donor is not None and donor.user.closed_at is None else None
+    """The donor a manage link belongs to, while that link is the newest and the account is open."""
+    loaded = context().links.load_manage(token)
+    if loaded is None:
+        return None
+    donor_id, version = loaded
+    donor = db.session.get(Donor, donor_id)
+    if donor is None or donor.manage_version != version or donor.user.closed_at is not None:
+        return None
+    return donor
 
 
-def _render_manage(donor: Donor, token: str, cancel_form=None, amount_form=None, status_code=200):
+def _dead_link():
+    return render_error(
+        404,
+        "That link doesn't work any more",
+        "Links to manage an annual gift stop working when the gift is cancelled, when a new link is "
+        "sent, and when the account is closed. The newest link is in your most recent email from us.",
+    )
+
+
+def _render_manage(donor: Donor, token: str, forms: dict | None = None, status_code=200, refusal: str | None = None):
     annual = current_annual_gift(db.session, donor)
     successor = scheduled_successor(db.session, annual) if annual else None
+    forms = forms or {}
     return (
         render_template(
             "membership/manage.html",
             donor=donor,
             token=token,
             annual=annual,
+            state=annual_state(annual),
             successor=successor,
             status=status_of(donor.user_id),
-            cancel_form=cancel_form or CancelForm(),
-            amount_form=amount_form or ChangeAmountForm(settings=context().settings),
+            refusal=refusal,
+            cancel_form=forms.get("cancel") or CancelForm(),
+            resume_form=forms.get("resume") or ResumeForm(),
+            amount_form=forms.get("amount") or ChangeAmountForm(settings=context().settings),
+            new_link_form=NewLinkForm(),
             settings=context().settings,
         ),
         status_code,
@@ -247,72 +340,104 @@ def _render_manage(donor: Donor, token: str, cancel_form=None, amount_form=None,
 def manage(token: str):
     donor = _donor_from(token)
     if donor is None:
-        return _bad_link()
+        return _dead_link()
     return _render_manage(donor, token)
 
 
-def _manage_action(token: str, action):
+def _manage_change(token: str, action: str, form, stripe_change, done: str, **record):
+    """Check the link, the form and that the gift's state allows the action; call Stripe with no
+    transaction open; write what Stripe said and confirm it by email."""
     donor = _donor_from(token)
     if donor is None:
-        return _bad_link()
-    annual = current_annual_gift(db.session, donor)
-    if annual is None:
-        flash("You have no annual gift to change.", "info")
-        return redirect(url_for("membership.manage", token=token))
+        return _dead_link()
+    if not form.validate_on_submit():
+        return _render_manage(donor, token, forms={action: form}, status_code=400)
     try:
-        return action(donor, annual)
+        annual = annual_for_action(db.session, donor, action)
+    except ManageRefused as refused:
+        return _render_manage(donor, token, status_code=409, refusal=str(refused))
+    db.session.commit()
+    ctx, now = context(), utcnow()
+    try:
+        results = stripe_change(ctx.gateway, annual)
     except StripeProblem:
-        return _stripe_unavailable(f"Managing the annual gift of donor {donor.id}")
+        return _stripe_unavailable(f"Managing the annual gift of donor {annual.donor_id}")
+    # Values the form gave once it validated (e.g. the new amount) are read now.
+    values = {name: value() for name, value in record.items()}
+    subscription = record_annual_change(db.session, ctx, annual, action, results, now, **values)
+    db.session.commit()
+    flash(done, "success")
+    donor = subscription.donor
+    return redirect(url_for("membership.manage", token=ctx.links.manage_token(donor.id, donor.manage_version)))
 
 
 def manage_cancel(token: str):
-    def action(donor, annual):
-        form = CancelForm()
-        if not form.validate_on_submit():
-            return _render_manage(donor, token, cancel_form=form, status_code=400)
-        cancel_annual_gift(db.session, context().gateway, annual, utcnow())
-        db.session.commit()
-        flash("Your annual gift will not renew. Thank you for your support this year.", "success")
-        return redirect(url_for("membership.manage", token=token))
+    return _manage_change(
+        token, "cancel", CancelForm(), stripe_cancel,
+        "Your annual gift will not renew. Thank you for your support this year. We've emailed you a link to resume it.",
+    )
 
-    return _manage_action(token, action)
+
+def manage_resume(token: str):
+    return _manage_change(token, "resume", ResumeForm(), stripe_resume, "Your annual gift will renew. Thank you!")
 
 
 def manage_amount(token: str):
-    def action(donor, annual):
-        form = ChangeAmountForm(settings=context().settings)
-        if not form.validate_on_submit():
-            return _render_manage(donor, token, amount_form=form, status_code=400)
-        change_annual_amount(db.session, context().gateway, annual, form.cents, utcnow())
-        db.session.commit()
-        flash("Your new amount will be charged from your next renewal.", "success")
-        return redirect(url_for("membership.manage", token=token))
+    form = ChangeAmountForm(settings=context().settings)
+    now = utcnow()
 
-    return _manage_action(token, action)
+    def change(gateway, annual):
+        return stripe_change_amount(gateway, annual, form.cents, now)
+
+    return _manage_change(
+        token, "amount", form, change, "Your new amount will be charged from your next renewal.",
+        amount_cents=lambda: form.cents,
+    )
+
+
+def manage_new_link(token: str):
+    donor = _donor_from(token)
+    if donor is None:
+        return _dead_link()
+    if not NewLinkForm().validate_on_submit():
+        return _render_manage(donor, token, status_code=400)
+    new_manage_link(db.session, context(), donor, utcnow())
+    db.session.commit()
+    return render_template("membership/new_link_sent.html")
 
 
 def manage_card(token: str):
-    def action(donor, annual):
-        form = ConfirmCardForm()
+    donor = _donor_from(token)
+    if donor is None:
+        return _dead_link()
+    try:
+        annual = annual_for_action(db.session, donor, "card")
+    except ManageRefused as refused:
+        return _render_manage(donor, token, status_code=409, refusal=str(refused))
+    db.session.commit()
+    ctx, form = context(), ConfirmCardForm()
+    try:
         if form.validate_on_submit():
             try:
-                finish_card_update(context().gateway, donor, request.form.get("setup_intent", ""))
+                finish_card_update(ctx.gateway, annual, request.form.get("setup_intent", ""))
             except CardNotConfirmed:
                 flash("Your card was not saved. Please try again.", "error")
             else:
+                record_annual_change(db.session, ctx, annual, "card", [], utcnow())
+                db.session.commit()
                 flash("Your new card will be used from your next renewal.", "success")
                 return redirect(url_for("membership.manage", token=token))
-        client_secret = start_card_update(db.session, context().gateway, donor, utcnow())
-        return render_template(
-            "membership/card.html",
-            token=token,
-            form=form,
-            client_secret=client_secret,
-            publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
-            stripe_js_url=current_app.config["STRIPE_JS_URL"],
-        )
-
-    return _manage_action(token, action)
+        client_secret = start_card_update(ctx.gateway, annual, utcnow())
+    except StripeProblem:
+        return _stripe_unavailable(f"Updating the card of donor {annual.donor_id}")
+    return render_template(
+        "membership/card.html",
+        token=token,
+        form=form,
+        client_secret=client_secret,
+        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+        stripe_js_url=current_app.config["STRIPE_JS_URL"],
+    )
 
 
 # --- the Stripe webhook ---------------------------------------------------------------
@@ -328,19 +453,30 @@ def stripe_webhook():
             current_app.config.get("STRIPE_WEBHOOK_TOLERANCE", 300),
         )
         event_id = event["id"]
-        if not isinstance(event_id, str) or not isinstance(event.get("data", {}).get("object"), dict):
+        if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID:
+            raise BadSignature("not an event id")
+        if not isinstance(event.get("data", {}).get("object"), dict):
             raise BadSignature("not an event")
-    except (BadSignature, KeyError, AttributeError):
+    except (BadSignature, KeyError, AttributeError, TypeError):
         return {"error": "invalid signature or body"}, 400
     live_key = current_app.config["STRIPE_SECRET_KEY"].startswith(("sk_live_", "rk_live_"))
     if bool(event.get("livemode")) != live_key:
         return {"status": "ignored", "reason": "livemode does not match our key"}, 200
 
-    now = utcnow()
-    store_event(db.session, event, body.decode("utf-8", "replace"), now)
+    now, ctx = utcnow(), context()
+    processed = store_event(db.session, event, body.decode("utf-8", "replace"), now).processed_at is not None
     db.session.commit()
+    problem = event_problem(event)
+    if problem:
+        note_failure(db.session, event_id, problem)
+        db.session.commit()
+        return {"error": problem}, 400
+    if processed:
+        return {"status": "duplicate"}, 200
     try:
-        outcome = apply_stored_event(db.session, context(), event_id, now)
+        # Stripe is read before the transaction that applies the event begins.
+        facts = read_stripe(ctx.gateway, event["type"], event["data"]["object"])
+        outcome = apply_stored_event(db.session, ctx, event_id, facts, now)
         db.session.commit()
     except NotYetRecorded as exc:
         db.session.rollback()

@@ -8,6 +8,7 @@ and the ledger's unique key makes two different events about one payment record 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
@@ -18,15 +19,23 @@ from membership.context import MembershipContext
 from membership.donors import NotYetRecorded
 from membership.ledger import (
     apply_dispute_lost,
+    apply_invoice,
     apply_payment_intent,
     apply_refunds,
     entry_for_charge,
-    record_invoice,
     sync_subscription,
 )
 from membership.models import LedgerEntry, StripeEvent
 from membership.receipts import queue_payment_failed_notice
-from membership.stripe_api import ChargeResult, dispute_from
+from membership.stripe_api import (
+    ChargeResult,
+    InvoiceResult,
+    PaymentResult,
+    RefundResult,
+    StripeGateway,
+    SubscriptionResult,
+    dispute_from,
+)
 
 INVOICE_PAID = {"invoice.payment_succeeded", "invoice.paid"}
 SUBSCRIPTION_CHANGED = {
@@ -64,7 +73,94 @@ def store_event(session: Session, event: dict, body: str, now: datetime) -> Stri
         return session.scalar(select(StripeEvent).where(StripeEvent.event_id == event["id"]))
 
 
-def apply_stored_event(session: Session, ctx: MembershipContext, event_id: str, now: datetime) -> str:
+# The longest Stripe id our columns hold.
+MAX_ID = 255
+
+
+def event_problem(event: dict) -> str | None:
+    """Why a correctly signed event cannot be applied (None when it can): kept with the event."""
+    if not isinstance(event.get("type"), str) or len(event["type"]) > 100:
+        return "the event has no type"
+    if event["type"] not in HANDLED:
+        return None
+    obj = event["data"]["object"]
+    object_id = obj.get("charge") if event["type"] == "charge.dispute.closed" else obj.get("id")
+    if isinstance(object_id, dict):
+        object_id = object_id.get("id")
+    if not isinstance(object_id, str) or not object_id:
+        return "the event's object has no id"
+    if len(object_id) > MAX_ID:
+        return "the event's object id is longer than any Stripe id"
+    return None
+
+
+@dataclass(frozen=True)
+class StripeFacts:
+    """What Stripe says now about the objects an event names, read before any transaction opens."""
+
+    payment: PaymentResult | None = None
+    invoice: InvoiceResult | None = None
+    subscription: SubscriptionResult | None = None
+    charge: ChargeResult | None = None
+    # The charge's refunds, each with Stripe's time.
+    refunds: tuple[RefundResult, ...] = ()
+    # Scheduled successors (new amounts) cancelled because the gift they replace ended early.
+    cancelled_successors: tuple[SubscriptionResult, ...] = ()
+
+
+def read_stripe(gateway: StripeGateway, event_type: str, obj: dict) -> StripeFacts:
+    """Stripe only: re-read what the event is about (the payload is only a hint)."""
+    if event_type == "payment_intent.succeeded":
+        return StripeFacts(payment=gateway.retrieve_payment_intent(obj["id"]))
+    if event_type in INVOICE_PAID or event_type == "invoice.payment_failed":
+        return _invoice_facts(gateway, obj["id"])
+    if event_type in SUBSCRIPTION_CHANGED:
+        subscription = gateway.retrieve_subscription(obj["id"])
+        return StripeFacts(subscription=subscription, cancelled_successors=cancel_orphaned_successors(gateway, subscription))
+    if event_type == "charge.refunded" or (event_type == "charge.dispute.closed" and obj.get("status") == "lost"):
+        # localstripe has no disputes API, so a dispute's payload is all there is; its charge is re-read.
+        charge_id = obj["id"] if event_type == "charge.refunded" else obj["charge"]
+        return charge_facts(gateway, charge_id if isinstance(charge_id, str) else charge_id["id"])
+    return StripeFacts()
+
+
+def cancel_orphaned_successors(gateway: StripeGateway, subscription: SubscriptionResult) -> tuple[SubscriptionResult, ...]:
+    """Stripe only: an annual gift cancelled before its year ended takes the new amount the donor
+    had scheduled to follow it along (otherwise that one would start charging on its own)."""
+    if not subscription.ended_early:
+        return ()
+    return tuple(
+        gateway.cancel_subscription_now(other.id)
+        for other in gateway.customer_subscriptions(subscription.customer)
+        if other.metadata.get("replaces") == subscription.id and other.status not in ("canceled", "incomplete_expired")
+    )
+
+
+def _invoice_facts(gateway: StripeGateway, invoice_id: str) -> StripeFacts:
+    invoice = gateway.retrieve_invoice(invoice_id)
+    subscription = gateway.retrieve_subscription(invoice.subscription_id) if invoice.subscription_id else None
+    return StripeFacts(invoice=invoice, subscription=subscription)
+
+
+def charge_facts(gateway: StripeGateway, charge_id: str) -> StripeFacts:
+    """A charge, and the payment it belongs to, in case that payment's own event is late."""
+    charge = gateway.retrieve_charge(charge_id)
+    payment = gateway.retrieve_payment_intent(charge.payment_intent_id) if charge.payment_intent_id else None
+    invoice_id = charge.invoice_id or (payment.invoice_id if payment else None)
+    invoice = _invoice_facts(gateway, invoice_id) if invoice_id else StripeFacts()
+    refunds = tuple(gateway.refunds_of_charge(charge_id)) if charge.amount_refunded_cents else ()
+    return StripeFacts(
+        payment=payment, invoice=invoice.invoice, subscription=invoice.subscription, charge=charge, refunds=refunds
+    )
+
+
+def is_processed(session: Session, event_id: str) -> bool:
+    return session.scalar(select(StripeEvent.processed_at).where(StripeEvent.event_id == event_id)) is not None
+
+
+def apply_stored_event(
+    session: Session, ctx: MembershipContext, event_id: str, facts: StripeFacts, now: datetime
+) -> str:
     """Apply the event unless it already was; returns what happened ("applied", "duplicate", "ignored").
 
     The row is locked first, so a concurrent delivery of the same event waits here and then
@@ -79,7 +175,7 @@ def apply_stored_event(session: Session, ctx: MembershipContext, event_id: str, 
     outcome = "applied" if stored.type in HANDLED else "ignored"
     if outcome == "applied":
         event_time = datetime.fromtimestamp(event["created"], UTC) if isinstance(event.get("created"), int) else now
-        _apply(session, ctx, stored.type, event["data"]["object"], event_time, now)
+        _apply(session, ctx, stored.type, event["data"]["object"], facts, event_time, now)
     stored.processed_at = now
     stored.error = None
     # Applied: what is kept for inspection and replay need not name anyone any more.
@@ -118,48 +214,45 @@ def note_failure(session: Session, event_id: str, error: str) -> None:
 
 
 def _apply(
-    session: Session, ctx: MembershipContext, event_type: str, obj: dict, event_time: datetime, now: datetime
+    session: Session,
+    ctx: MembershipContext,
+    event_type: str,
+    obj: dict,
+    facts: StripeFacts,
+    event_time: datetime,
+    now: datetime,
 ) -> None:
-    gateway = ctx.gateway
     if event_type == "payment_intent.succeeded":
-        apply_payment_intent(session, gateway.retrieve_payment_intent(obj["id"]), ctx, now)
+        apply_payment_intent(session, facts.payment, ctx, now)
     elif event_type in INVOICE_PAID:
-        record_invoice(session, ctx, obj["id"], now)
+        apply_invoice(session, facts.invoice, facts.subscription, ctx, now)
     elif event_type == "invoice.payment_failed":
-        invoice = gateway.retrieve_invoice(obj["id"])
-        if invoice.subscription_id is None:
-            return
-        result = gateway.retrieve_subscription(invoice.subscription_id)
-        if result.status in ("incomplete", "incomplete_expired"):
-            return  # a first payment that failed: the donor saw the error on the page
-        subscription = sync_subscription(session, result, now)
-        queue_payment_failed_notice(session, subscription, invoice.id, invoice.amount_due_cents, ctx.links, now)
+        if facts.subscription is None or facts.subscription.status in ("incomplete", "incomplete_expired"):
+            return  # not an annual gift, or a first payment that failed: the donor saw the error on the page
+        subscription = sync_subscription(session, facts.subscription, now)
+        queue_payment_failed_notice(
+            session, subscription, facts.invoice.id, facts.invoice.amount_due_cents, ctx.links, now
+        )
     elif event_type in SUBSCRIPTION_CHANGED:
-        sync_subscription(session, gateway.retrieve_subscription(obj["id"]), now)
+        for result in (facts.subscription, *facts.cancelled_successors):
+            sync_subscription(session, result, now)
     elif event_type == "charge.refunded":
-        charge = gateway.retrieve_charge(obj["id"])
-        apply_refunds(session, ensure_entry(session, ctx, charge, now), gateway.refunds_of_charge(charge.id), now)
-    elif event_type == "charge.dispute.closed":
-        # localstripe has no disputes API, so the payload is all there is; the charge is re-read.
+        apply_refunds(session, ensure_entry(session, ctx, facts, now), list(facts.refunds), now)
+    elif event_type == "charge.dispute.closed" and facts.charge is not None:
         # The loss dates from the event: a dispute's own `created` is when it was opened.
-        dispute = dispute_from(obj, closed_at=event_time)
-        if dispute.status != "lost":
-            return
-        entry = ensure_entry(session, ctx, gateway.retrieve_charge(dispute.charge_id), now)
-        apply_dispute_lost(session, entry, dispute, now)
+        apply_dispute_lost(session, ensure_entry(session, ctx, facts, now), dispute_from(obj, closed_at=event_time), now)
 
 
-def ensure_entry(session: Session, ctx: MembershipContext, charge: ChargeResult, now: datetime) -> LedgerEntry:
+def ensure_entry(session: Session, ctx: MembershipContext, facts: StripeFacts, now: datetime) -> LedgerEntry:
     """The ledger entry a charge belongs to, recording its payment first if that event is late."""
+    charge = facts.charge
     entry = entry_for_charge(session, charge)
     if entry is not None:
         return entry
-    if charge.payment_intent_id:
-        payment = ctx.gateway.retrieve_payment_intent(charge.payment_intent_id)
-        entry = apply_payment_intent(session, payment, ctx, now)
-        invoice_id = charge.invoice_id or payment.invoice_id
-        if entry is None and invoice_id:
-            entry = record_invoice(session, ctx, invoice_id, now)
+    if facts.payment is not None:
+        entry = apply_payment_intent(session, facts.payment, ctx, now)
+    if entry is None and facts.invoice is not None:
+        entry = apply_invoice(session, facts.invoice, facts.subscription, ctx, now)
     if entry is None:
         raise NotYetRecorded(f"no ledger entry for charge {charge.id}")
     if entry.charge_id is None:

@@ -21,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     configure(app, test_config)
     trust_proxies(app)
+    register_input_guards(app)
     register_extensions(app)
     register_shell(app)
     register_blueprints(app)
@@ -42,6 +43,12 @@ def configure(app: Flask, test_config: dict | None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("sight").setLevel(logging.INFO)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    if app.config["APP_ENV"] == "production" and app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        # Fine for one process; gunicorn's configuration refuses it with several workers.
+        logging.getLogger("sight").warning(
+            "RATELIMIT_STORAGE_URI=memory:// counts rate limits in this process only: "
+            "with more than one worker or app server, set RATELIMIT_STORAGE_URI=redis://…"
+        )
 
 
 def trust_proxies(app: Flask) -> None:
@@ -50,6 +57,12 @@ def trust_proxies(app: Flask) -> None:
     hops = app.config["TRUSTED_PROXIES"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def register_input_guards(app: Flask) -> None:
+    from sight import hostile_input
+
+    hostile_input.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -21,6 +21,8 @@ PRODUCTION_SECRETS = (
     "STRIPE_WEBHOOK_SECRET",
 )
 
+# How hard argon2id works (accounts.passwords.PROFILES): "fast" only for the test suite.
+PASSWORD_HASHING_PROFILES = ("standard", "fast")
 
 # Survey CAPTCHA providers (off unless CAPTCHA_PROVIDER is set): where the widget's script
 # comes from, where its tokens are verified, the origins the CSP must allow, and the form field.
@@ -53,6 +55,23 @@ class ConfigError(RuntimeError):
     """The application cannot start with this configuration."""
 
 
+MEMORY_STORAGE_PROBLEM = (
+    "RATELIMIT_STORAGE_URI=memory:// counts rate limits inside each worker process on its own, "
+    "so {workers} workers let {workers} times as many attempts through. Set "
+    "RATELIMIT_STORAGE_URI=redis://HOST:6379/0 (one Redis shared by every app server)."
+)
+
+
+def uses_memory_storage(env: dict[str, str]) -> bool:
+    return env.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory://")
+
+
+def refuse_per_process_rate_limits(env: dict[str, str], workers: int) -> None:
+    """Called by the gunicorn configuration before it starts `workers` worker processes."""
+    if workers > 1 and uses_memory_storage(env):
+        raise ConfigError(MEMORY_STORAGE_PROBLEM.format(workers=workers))
+
+
 def _int(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw in (None, ""):
@@ -81,6 +100,12 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
                 "APP_ENV=production needs these settings: " + ", ".join(missing)
             )
 
+    password_hashing = env.get("PASSWORD_HASHING", "standard")
+    if password_hashing not in PASSWORD_HASHING_PROFILES:
+        raise ConfigError(f"PASSWORD_HASHING must be one of {', '.join(PASSWORD_HASHING_PROFILES)}, got {password_hashing!r}")
+    if production and password_hashing != "standard":
+        raise ConfigError("PASSWORD_HASHING=fast is for the test suite only, never production")
+
     captcha = _captcha_settings(env, production)
     database_url = env.get(
         "DATABASE_URL", "sqlite:///" + str(Path(instance_path) / "sight.sqlite3")
@@ -105,6 +130,7 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "SIGHT_PLUS_GRACE_DAYS": _int(env, "SIGHT_PLUS_GRACE_DAYS", 14),
         "MIN_DONATION_CENTS": _int(env, "MIN_DONATION_CENTS", 500),
         "MAX_DONATION_CENTS": _int(env, "MAX_DONATION_CENTS", 1_000_000),
+        "PASSWORD_HASHING": password_hashing,
         "MAIL_URL": env.get("MAIL_URL"),
         "MAIL_FROM": env.get("MAIL_FROM", "Sight <hello@sight.example>"),
         "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000"),
@@ -117,8 +143,31 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "WTF_CSRF_TIME_LIMIT": _int(env, "WTF_CSRF_TIME_LIMIT", 3600),
         # A slow reader may keep a survey page open for a long time.
         "SURVEY_CSRF_TIME_LIMIT": _int(env, "SURVEY_CSRF_TIME_LIMIT", 4 * 3600),
+        # Survey rate limits count per address and browser, so readers behind one office or
+        # carrier address are not locked out; an address has a ceiling of its own, and beyond
+        # SURVEY_START_CAPTCHA_AFTER starts it is asked for the CAPTCHA (when one is configured).
         "SURVEY_START_RATE_LIMIT": env.get("SURVEY_START_RATE_LIMIT", "20 per hour"),
+        "SURVEY_START_ADDRESS_RATE_LIMIT": env.get("SURVEY_START_ADDRESS_RATE_LIMIT", "300 per hour"),
+        "SURVEY_START_CAPTCHA_AFTER": env.get("SURVEY_START_CAPTCHA_AFTER", "20 per hour"),
         "SURVEY_PAGE_RATE_LIMIT": env.get("SURVEY_PAGE_RATE_LIMIT", "300 per hour"),
+        # Giving: starts of a gift per address (every try) and per email (gifts started), so that
+        # /donate is no card-testing tool; unpaid starts are purged after this many days.
+        "DONATE_RATE_LIMIT": env.get("DONATE_RATE_LIMIT", "20 per hour"),
+        "DONATE_EMAIL_RATE_LIMIT": env.get("DONATE_EMAIL_RATE_LIMIT", "5 per hour"),
+        "ABANDONED_DONATION_DAYS": _int(env, "ABANDONED_DONATION_DAYS", 7),
+        # Printed on every receipt.
+        "ORG_LEGAL_NAME": env.get("ORG_LEGAL_NAME", "Sight Media Ltd (development placeholder)"),
+        "ORG_ABN": env.get("ORG_ABN", "00 000 000 000"),
+        "RECEIPT_TAX_STATEMENT": env.get(
+            "RECEIPT_TAX_STATEMENT",
+            "Sight is not a deductible gift recipient: gifts to Sight are not tax deductible.",
+        ),
+        # The magazine's site: a Referer from it names the article a reader came from.
+        "SITE_URL": env.get("SITE_URL"),
+        # Defaults for new surveys: free text and email answers are kept this many months,
+        # unfinished responses this many days (`flask surveys purge`).
+        "SURVEY_RETENTION_MONTHS": _int(env, "SURVEY_RETENTION_MONTHS", 24),
+        "UNFINISHED_RETENTION_DAYS": _int(env, "UNFINISHED_RETENTION_DAYS", 30),
         **captcha,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -14,17 +14,32 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+# What Stripe publishes for Stripe.js (docs.stripe.com/security/guide, "Content Security Policy"):
+# its scripts and the frames of the Card Element and of 3-D Secure (the bank's challenge runs in
+# a js.stripe.com frame; hooks.stripe.com serves the redirect-based flows).
+STRIPE_JS_ORIGIN = "https://js.stripe.com"
+STRIPE_SOURCES = {
+    "script-src": ["https://js.stripe.com", "https://*.js.stripe.com"],
+    "frame-src": ["https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"],
+    "connect-src": ["https://api.stripe.com"],
+}
+
+
 def content_security_policy(stripe_js_url: str, stripe_api_base: str, extra_origins: list[str] = ()) -> str:
-    """`extra_origins`: a CAPTCHA provider's, only when one is configured."""
-    origins = " ".join(
-        sorted({_origin(stripe_js_url), _origin(stripe_api_base)}) + list(extra_origins)
-    )
+    """`extra_origins`: a CAPTCHA provider's, only when one is configured. With Stripe's own
+    Stripe.js (production) every origin Stripe lists for it is allowed too."""
+    base = sorted({_origin(stripe_js_url), _origin(stripe_api_base)})
+    stripe = STRIPE_SOURCES if _origin(stripe_js_url) == STRIPE_JS_ORIGIN else {}
+
+    def sources(directive: str) -> str:
+        return " ".join(dict.fromkeys([*base, *stripe.get(directive, []), *extra_origins]))
+
     return "; ".join(
         [
             "default-src 'self'",
-            f"script-src 'self' {origins}",
-            f"frame-src {origins}",
-            f"connect-src 'self' {origins}",
+            f"script-src 'self' {sources('script-src')}",
+            f"frame-src {sources('frame-src')}",
+            f"connect-src 'self' {sources('connect-src')}",
             "img-src 'self' data:",
             "style-src 'self'",
             "font-src 'self'",

@@ -17,10 +17,19 @@
     errors.parentElement.classList.add("has-error");
   }
 
-  // The bank asked the donor to authenticate a payment the server already tried.
+  // The bank asked the donor to authenticate a payment the server already tried. Whatever the
+  // bank answers, the server asks Stripe how it ended: a success goes to the thank-you page, a
+  // failure back to the card form with the reason and a fresh SetupIntent to try again.
   if (form.dataset.paymentSecret) {
-    stripe.confirmCardPayment(form.dataset.paymentSecret).then(function () {
-      window.location.assign(form.dataset.nextUrl);
+    stripe.confirmCardPayment(form.dataset.paymentSecret).then(function (result) {
+      var intent = result && result.paymentIntent;
+      if (intent && (intent.status === "succeeded" || intent.status === "processing")) {
+        window.location.assign(form.dataset.nextUrl);
+        return;
+      }
+      showError((result && result.error && result.error.message) ||
+                "Your bank did not confirm this payment. Taking you back to the card form…");
+      window.location.assign(form.dataset.checkUrl);
     });
     return;
   }

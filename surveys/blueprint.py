@@ -4,7 +4,8 @@
 
 from flask import Blueprint
 
-from surveys import cli, manage_views, staff_views, views
+from surveys import builder_views, cli, insight, insight_views, manage_views, staff_views, views
+from surveys.question_view import question_views
 
 bp = Blueprint("surveys", __name__, cli_group="surveys")
 
@@ -33,7 +34,30 @@ bp.add_url_rule("/staff/surveys/<slug>/answers/<field_name>", view_func=staff_vi
 bp.add_url_rule("/staff/surveys/<slug>/export.<fmt>", view_func=staff_views.staff_export, methods=["GET"])
 bp.add_url_rule("/staff/surveys/<slug>/codebook.csv", view_func=staff_views.staff_codebook, methods=["GET"])
 
+# Staff building a survey without YAML (issue 13: staff insight)…
+bp.add_url_rule("/staff/surveys/new/builder", view_func=builder_views.builder_new, methods=["GET", "POST"])
+bp.add_url_rule("/staff/surveys/<slug>/builder", view_func=builder_views.builder_overview, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/builder/questions/<qid>", view_func=builder_views.builder_question, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/builder/pages/<page_id>", view_func=builder_views.builder_page, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/builder/step/<step>", view_func=builder_views.builder_step, methods=["POST"])
+bp.add_url_rule("/staff/surveys/<slug>/builder/publish", view_func=builder_views.builder_publish, methods=["POST"])
+bp.add_url_rule("/staff/surveys/<slug>/builder/discard", view_func=builder_views.builder_discard, methods=["POST"])
+# …and reading results more closely (issue 13): cross-tabs, Sight+ beside others, one response,
+# charts as files, and the promise each survey makes.
+bp.add_url_rule("/staff/surveys/<slug>/crosstab", view_func=insight_views.staff_crosstab, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/crosstab.csv", view_func=insight_views.staff_crosstab_csv, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/sight-plus", view_func=insight_views.staff_side_by_side, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/responses", view_func=insight_views.staff_first_response, methods=["GET"])
+bp.add_url_rule("/staff/surveys/<slug>/responses/<int:response_id>", view_func=insight_views.staff_response, methods=["GET"])
+bp.add_url_rule(
+    "/staff/surveys/<slug>/charts/<name>.<any(svg, png):fmt>", view_func=insight_views.staff_chart, methods=["GET"]
+)
+bp.add_url_rule("/staff/surveys/<slug>/promise", view_func=insight_views.manage_promise, methods=["GET", "POST"])
+
 bp.add_app_template_filter(views.paragraphs_filter, "paragraphs")
+# The editor's preview draws a definition's questions as readers see them.
+bp.add_app_template_filter(question_views, "question_views")
+bp.add_app_template_filter(insight.highlight_words, "highlight")
 
 for command in cli.COMMANDS:
     bp.cli.add_command(command)

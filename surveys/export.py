@@ -10,19 +10,21 @@ looked up in the version each response answered; `values="codes"` gives the opti
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
-import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from xml.sax.saxutils import escape as xml_escape
 
-from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from sight.audit import Actor, record_audit
-from sight.spreadsheet import neutralise
+from sight.spreadsheet import FORMULA_TRIGGERS, neutralise
 
 from surveys.definition import walk
 from surveys.models import Survey
@@ -36,21 +38,10 @@ FORMATS = {
 # A spreadsheet runs a cell that starts with one of these as a formula.
 CHUNK_BYTES = 64 * 1024
 MULTIPLE_SEPARATOR = "; "
+FORMULA_FIRST_CHARACTERS = frozenset(FORMULA_TRIGGERS)
 
 
 # --- columns --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Row:
-    """One response as it comes from the database."""
-
-    id: int
-    version: int
-    started_at: datetime
-    submitted_at: datetime | None
-    sight_plus: bool | None
-    answers: dict
 
 
 class VersionLabels:
@@ -67,8 +58,10 @@ class VersionLabels:
 class Column:
     header: str
     numeric: bool
-    # The cell for a response: (row, the labels of the version it answered) -> value or None.
-    cell: Callable[[Row, VersionLabels], object]
+    # For the labels of one version, how to read this column's cell from a response's answers;
+    # None when that version does not ask the question (the cell is then empty). Built once per
+    # version, so that each cell costs one small call (metadata columns have no reader).
+    reader: Callable[[VersionLabels], Callable[[dict], object] | None] | None = None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -76,12 +69,13 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 METADATA = [
-    Column("response_id", True, lambda r, v: r.id),
-    Column("survey_version", True, lambda r, v: r.version),
-    Column("submitted_at", False, lambda r, v: _iso(r.submitted_at)),
-    Column("duration_seconds", True, lambda r, v: duration_seconds(r.started_at, r.submitted_at)),
-    Column("sight_plus", False, lambda r, v: {True: "yes", False: "no"}.get(r.sight_plus)),
+    Column("response_id", True),
+    Column("survey_version", True),
+    Column("submitted_at", False),
+    Column("duration_seconds", True),
+    Column("sight_plus", False),
 ]
+SIGHT_PLUS_CELL = {True: "yes", False: "no", None: None}
 METADATA_MEANING = {
     "response_id": "Response number",
     "survey_version": "Version of the survey the response answered",
@@ -91,74 +85,113 @@ METADATA_MEANING = {
 }
 
 
-def _answer(qid: str, r: Row, v: VersionLabels):
-    """The stored answer, or None when the response's version does not ask the question."""
-    if qid not in v.questions:
-        return None
-    answer = r.answers.get(qid)
-    return None if answer in ("", [], {}) else answer
+# A stored answer of these types counts as not given when it is empty (0 and False are answers).
+EMPTY_TYPES = (str, list, dict)
+
+
+def _given(answer) -> bool:
+    # Most answers are truthy, and the first test settles them.
+    return bool(answer) or (answer is not None and type(answer) not in EMPTY_TYPES)
 
 
 def _question_columns(q: walk.MergedQuestion, layout: str, codes: bool) -> list[Column]:
     qid = q.id
 
-    def label(value, labels: dict) -> str:
-        return str(value) if codes else labels.get(str(value), str(value))
+    def asks(make):
+        """A reader for the versions that ask the question; None for the others."""
+        return lambda v: make(v) if qid in v.questions else None
 
-    def single(r, v):
-        answer = _answer(qid, r, v)
-        return None if answer is None else label(answer, v.options[qid])
+    def labeller(labels: dict):
+        if codes:
+            return str
 
-    def joined(r, v):
-        answer = _answer(qid, r, v)
-        if answer is None:
-            return None
-        chosen = answer if isinstance(answer, list) else [answer]
-        return MULTIPLE_SEPARATOR.join(label(value, v.options[qid]) for value in chosen)
+        def label(value) -> str:
+            text = value if type(value) is str else str(value)
+            return labels.get(text, text)
+
+        return label
+
+    def single(v):
+        label = labeller(v.options[qid])
+
+        def cell(answers):
+            answer = answers.get(qid)
+            return label(answer) if _given(answer) else None
+
+        return cell
+
+    def joined(v):
+        label = labeller(v.options[qid])
+
+        def cell(answers):
+            answer = answers.get(qid)
+            if not _given(answer):
+                return None
+            return MULTIPLE_SEPARATOR.join(label(value) for value in (answer if isinstance(answer, list) else [answer]))
+
+        return cell
 
     def chosen(value: str):
-        def cell(r, v):
-            answer = _answer(qid, r, v)
-            if answer is None or value not in v.options[qid]:
+        def reader(v):
+            if value not in v.options[qid]:
                 return None
-            return 1 if value in [str(a) for a in (answer if isinstance(answer, list) else [answer])] else 0
+
+            def cell(answers):
+                answer = answers.get(qid)
+                if not _given(answer):
+                    return None
+                return 1 if value in [str(a) for a in (answer if isinstance(answer, list) else [answer])] else 0
+
+            return cell
+
+        return reader
+
+    def as_is(_v):
+        def cell(answers):
+            answer = answers.get(qid)
+            return None if not _given(answer) or isinstance(answer, dict | list) else answer
 
         return cell
 
-    def as_is(r, v):
-        answer = _answer(qid, r, v)
-        return None if isinstance(answer, dict | list) else answer
+    def number(_v):
+        def cell(answers):
+            answer = answers.get(qid)
+            return answer if isinstance(answer, int | float) and not isinstance(answer, bool) else None
 
-    def number(r, v):
-        answer = _answer(qid, r, v)
-        return answer if isinstance(answer, int | float) and not isinstance(answer, bool) else None
+        return cell
 
     def matrix_row(row: str):
-        def cell(r, v):
-            answer = _answer(qid, r, v)
-            if not isinstance(answer, dict) or answer.get(row) is None:
-                return None
-            return label(answer[row], v.columns[qid])
+        def reader(v):
+            label = labeller(v.columns[qid])
 
-        return cell
+            def cell(answers):
+                answer = answers.get(qid)
+                if not isinstance(answer, dict) or answer.get(row) is None:
+                    return None
+                return label(answer[row])
 
-    def other(r, v):
-        return (r.answers.get(f"{qid}_other") or None) if qid in v.questions else None
+            return cell
+
+        return reader
+
+    def other(_v):
+        key = f"{qid}_other"
+        return lambda answers: answers.get(key) or None
 
     if q.type == "multiple_choice" and layout == "details":
-        columns = [Column(f"{qid}[{value}]", True, chosen(value)) for value, _ in q.options()]
+        columns = [Column(f"{qid}[{value}]", True, asks(chosen(value))) for value, _ in q.options()]
     elif q.type == "multiple_choice":
-        columns = [Column(qid, False, joined)]
+        columns = [Column(qid, False, asks(joined))]
     elif q.type in walk.CHOICE_TYPES:
-        columns = [Column(qid, False, single)]
+        columns = [Column(qid, False, asks(single))]
     elif q.type in walk.NUMERIC_TYPES:
-        columns = [Column(qid, True, number)]
+        columns = [Column(qid, True, asks(number))]
     elif q.type == "matrix":
-        columns = [Column(f"{qid}[{row}]", False, matrix_row(row)) for row, _ in q.rows()]
+        columns = [Column(f"{qid}[{row}]", False, asks(matrix_row(row))) for row, _ in q.rows()]
     else:
-        columns = [Column(qid, False, as_is)]
+        columns = [Column(qid, False, asks(as_is))]
     if q.has_other:
-        columns.append(Column(f"{qid}_other", False, other))
+        columns.append(Column(f"{qid}_other", False, asks(other)))
     return columns
 
 
@@ -245,13 +278,40 @@ def plan_export(
     )
 
 
-def export_rows(session: Session, plan: ExportPlan) -> Iterator[list]:
-    """One list of cell values per response, in column order."""
-    labels = {number: VersionLabels(definition) for number, definition in plan.definitions.items()}
-    for record in stream_responses(session, plan.survey_id, plan.filter):
-        row = Row(*record[:5], answers=record[5] or {})
-        version = labels[row.version]
-        yield [column.cell(row, version) for column in plan.columns]
+def export_rows(session: Session, plan: ExportPlan, *, for_sheet: bool = False) -> Iterator[list]:
+    """One list of cell values per response, in column order; `for_sheet` neutralises text
+    cells against formula injection (numeric columns are left as they are)."""
+    readers = {}
+    for number, definition in plan.definitions.items():
+        labels = VersionLabels(definition)
+        readers[number] = [column.reader(labels) for column in plan.columns[len(METADATA) :]]
+    text_columns = [i for i, column in enumerate(plan.columns) if not column.numeric]
+    for response_id, number, started_at, submitted_at, sight_plus, answers in stream_responses(
+        session, plan.survey_id, plan.filter
+    ):
+        answers = answers or {}
+        row = [
+            response_id,
+            number,
+            _iso(submitted_at),
+            duration_seconds(started_at, submitted_at),
+            SIGHT_PLUS_CELL[sight_plus],
+        ]
+        row += [None if read is None else read(answers) for read in readers[number]]
+        if for_sheet:
+            for i in text_columns:
+                value = row[i]
+                if value is not None:
+                    text = value if type(value) is str else str(value)
+                    row[i] = "'" + text if text[:1] in FORMULA_FIRST_CHARACTERS else text
+        yield row
+
+
+def sheet_rows(headers: list[str], numeric: list[bool], rows: Iterable[list]) -> Iterator[list]:
+    """Headers and rows as a spreadsheet should get them: formula injection neutralised."""
+    yield [neutralise(h) for h in headers]
+    for row in rows:
+        yield [_sheet_cell(value, kind) for value, kind in zip(row, numeric, strict=True)]
 
 
 def _sheet_cell(value, numeric: bool):
@@ -260,11 +320,10 @@ def _sheet_cell(value, numeric: bool):
     return neutralise(str(value))
 
 
-def sheet_rows(headers: list[str], numeric: list[bool], rows: Iterable[list]) -> Iterator[list]:
-    """Headers and rows as a spreadsheet should get them: formula injection neutralised."""
-    yield [neutralise(h) for h in headers]
-    for row in rows:
-        yield [_sheet_cell(value, kind) for value, kind in zip(row, numeric, strict=True)]
+def _sheet_export(plan: ExportPlan, rows: Iterator[list]) -> Iterator[list]:
+    """The export's headers, then its rows (neutralised by `export_rows(for_sheet=True)`)."""
+    yield [neutralise(h) for h in plan.headers]
+    yield from rows
 
 
 def csv_chunks(rows: Iterable[list], bom: bool = False) -> Iterator[bytes]:
@@ -296,37 +355,155 @@ def jsonl_chunks(headers: list[str], rows: Iterable[list]) -> Iterator[bytes]:
     yield "".join(lines).encode()
 
 
-def _xlsx_cell(value):
-    # XML cannot carry most control characters; a reader's stray one must not end the export.
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+class _Pipe(io.RawIOBase):
+    """Where the zip writer puts its bytes, to be handed on a chunk at a time. It cannot seek,
+    so the zip writer streams: each part's sizes follow its data instead of being patched in."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        self.size += len(data)
+        return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts, self.size = [], 0
+        return data
+
+
+XLSX_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/styles.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    "{sheets}</Types>"
+)
+XLSX_SHEET_TYPE = (
+    '<Override PartName="/xl/worksheets/sheet{n}.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+)
+XLSX_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    'Target="xl/workbook.xml"/></Relationships>'
+)
+XLSX_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>{sheets}</sheets></workbook>'
+)
+XLSX_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{sheets}'
+    '<Relationship Id="rIdStyles" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
+    'Target="styles.xml"/></Relationships>'
+)
+XLSX_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+XLSX_SHEET_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+)
+XLSX_SHEET_TAIL = b"</sheetData></worksheet>"
+
+
+def _xlsx_row(number: int, row: list) -> bytes:
+    """One <row> of a worksheet: text as inline strings, numbers as numbers, nothing for empty."""
+    cells = []
+    for letter, value in zip(_column_letters(len(row)), row):
+        if value is None:
+            continue
+        if type(value) is str:
+            # XML cannot carry most control characters; a reader's stray one must not end the export.
+            text = xml_escape(ILLEGAL_CHARACTERS_RE.sub("", value))
+            cells.append(f'<c r="{letter}{number}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>')
+        elif isinstance(value, bool):
+            cells.append(f'<c r="{letter}{number}" t="b"><v>{int(value)}</v></c>')
+        elif isinstance(value, int | float):
+            cells.append(f'<c r="{letter}{number}"><v>{value!r}</v></c>')
+        else:
+            text = xml_escape(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
+            cells.append(f'<c r="{letter}{number}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>')
+    return f'<row r="{number}">{"".join(cells)}</row>'.encode()
+
+
+@functools.cache
+def _column_letters(count: int) -> list[str]:
+    return [get_column_letter(n) for n in range(1, count + 1)]
 
 
 def xlsx_chunks(sheets: Iterable[tuple[str, Iterable[list]]]) -> Iterator[bytes]:
-    """A workbook from (title, rows) pairs. openpyxl's write-only mode keeps one row in memory,
-    but a zip can only be finished at the end, so it is built in a temporary file first."""
-    workbook = Workbook(write_only=True)
-    for title, rows in sheets:
-        sheet = workbook.create_sheet(title)
-        for row in rows:
-            sheet.append([_xlsx_cell(value) for value in row])
-    with tempfile.TemporaryFile() as spool:
-        workbook.save(spool)
-        spool.seek(0)
-        while chunk := spool.read(CHUNK_BYTES):
-            yield chunk
+    """A workbook from (title, rows) pairs, written as a streaming zip: its bytes flow while the
+    rows are read, and memory holds one chunk whatever the number of rows."""
+    pipe = _Pipe()
+    titles = []
+    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as book:
+        for number, (title, rows) in enumerate(sheets, start=1):
+            titles.append(title)
+            with book.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True) as part:
+                part.write(XLSX_SHEET_HEAD)
+                for row_number, row in enumerate(rows, start=1):
+                    part.write(_xlsx_row(row_number, row))
+                    if pipe.size >= CHUNK_BYTES:
+                        yield pipe.take()
+                part.write(XLSX_SHEET_TAIL)
+        numbers = range(1, len(titles) + 1)
+        book.writestr("[Content_Types].xml", XLSX_CONTENT_TYPES.format(sheets="".join(XLSX_SHEET_TYPE.format(n=n) for n in numbers)))
+        book.writestr("_rels/.rels", XLSX_ROOT_RELS)
+        book.writestr(
+            "xl/workbook.xml",
+            XLSX_WORKBOOK.format(
+                sheets="".join(
+                    f'<sheet name="{xml_escape(title, {chr(34): "&quot;"})}" sheetId="{n}" r:id="rId{n}"/>'
+                    for n, title in zip(numbers, titles)
+                )
+            ),
+        )
+        book.writestr(
+            "xl/_rels/workbook.xml.rels",
+            XLSX_WORKBOOK_RELS.format(
+                sheets="".join(
+                    f'<Relationship Id="rId{n}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+                    f'Target="worksheets/sheet{n}.xml"/>'
+                    for n in numbers
+                )
+            ),
+        )
+        book.writestr("xl/styles.xml", XLSX_STYLES)
+    yield pipe.take()
 
 
 def export_chunks(session: Session, plan: ExportPlan, fmt: str, bom: bool = False) -> Iterator[bytes]:
     """The export file, a chunk at a time."""
-    rows = export_rows(session, plan)
     if fmt == "json":
-        yield from jsonl_chunks(plan.headers, rows)
+        yield from jsonl_chunks(plan.headers, export_rows(session, plan))
     elif fmt == "csv":
-        yield from csv_chunks(sheet_rows(plan.headers, plan.numeric, rows), bom)
+        yield from csv_chunks(_sheet_export(plan, export_rows(session, plan, for_sheet=True)), bom)
     elif fmt == "xlsx":
         yield from xlsx_chunks(
             [
-                ("Responses", sheet_rows(plan.headers, plan.numeric, rows)),
+                ("Responses", _sheet_export(plan, export_rows(session, plan, for_sheet=True))),
                 ("Codebook", sheet_rows(CODEBOOK_HEADERS, CODEBOOK_NUMERIC, plan.codebook)),
             ]
         )

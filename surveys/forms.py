@@ -1,4 +1,4 @@
-"""Forms of the survey pages. The questions themselves are read by `definition.read_page`
+"""Forms of the survey pages. The questions themselves are read by `surveys.answers.read_page`
 (their fields are named by the definition); these forms carry what every page has: the CSRF
 token (with a lifetime that suits a slow reader), the honeypot, and the buttons."""
 
@@ -40,6 +40,8 @@ class StartForm(SurveyForm):
     utm_source = HiddenField()
     utm_medium = HiddenField()
     utm_campaign = HiddenField()
+    utm_term = HiddenField()
+    utm_content = HiddenField()
     referrer = HiddenField()
 
 

@@ -17,9 +17,9 @@ A question not answered (or hidden by show_if) is absent from the dict.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sight.db import utcnow
@@ -33,6 +33,7 @@ class SurveyStatus(enum.Enum):
 
 class Survey(db.Model):
     __tablename__ = "survey"
+    __table_args__ = (CheckConstraint("promise_minutes BETWEEN 1 AND 120", name="promise_minutes_range"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
@@ -45,6 +46,12 @@ class Survey(db.Model):
     closes_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # What the invitation promises ("it'll only take a couple of minutes"); the dashboard
+    # sets the median time to finish against it.
+    promise_minutes: Mapped[int] = mapped_column(default=2, server_default="2")
+    # The builder's work in progress: edits land here one step at a time, and become a version
+    # (through the same rules as an import) only when staff save them.
+    draft_definition: Mapped[dict | None] = mapped_column(JSON)
 
     versions: Mapped[list[SurveyVersion]] = relationship(
         back_populates="survey", order_by="SurveyVersion.number"
@@ -84,6 +91,13 @@ class Response(db.Model):
             postgresql_where=text("submitted_at IS NOT NULL"),
             sqlite_where=text("submitted_at IS NOT NULL"),
         ),
+        # Finished responses not yet counted in the tallies (surveys.tallies): few at any time.
+        Index(
+            "ix_survey_response_untallied",
+            "survey_id",
+            postgresql_where=text("submitted_at IS NOT NULL AND tallied = false"),
+            sqlite_where=text("submitted_at IS NOT NULL AND tallied = 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -101,9 +115,14 @@ class Response(db.Model):
     utm_source: Mapped[str | None] = mapped_column(String(200))
     utm_medium: Mapped[str | None] = mapped_column(String(200))
     utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    utm_term: Mapped[str | None] = mapped_column(String(200))
+    utm_content: Mapped[str | None] = mapped_column(String(200))
+    # The article the reader came from: `?from=` as given, else the path of a Referer on SITE_URL.
     referrer_url: Mapped[str | None] = mapped_column(Text)
     # Whether the reader was Sight+ when they submitted; only for responses linked to an account.
     sight_plus: Mapped[bool | None]
+    # Whether this response's answers are counted in the survey's tallies (surveys.tallies).
+    tallied: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     survey: Mapped[Survey] = relationship()
     version: Mapped[SurveyVersion] = relationship()
@@ -113,3 +132,23 @@ class Response(db.Model):
         if self.submitted_at is None:
             return None
         return int((self.submitted_at - self.started_at).total_seconds())
+
+
+class SurveyTally(db.Model):
+    """Counts kept for the results page (surveys.tallies): how many finished responses, of one version, finished on one local day, with one stored
+    Sight+ value ("yes", "no" or "" for not linked), gave `value` to `field`."""
+
+    __tablename__ = "survey_tally"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "zone", "version_number", "day", "sight_plus", "field", "value", name="uq_survey_tally_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"))
+    zone: Mapped[str] = mapped_column(String(64))
+    version_number: Mapped[int]
+    day: Mapped[date] = mapped_column(Date)
+    sight_plus: Mapped[str] = mapped_column(String(3))
+    field: Mapped[str] = mapped_column(String(300))
+    value: Mapped[str] = mapped_column(String(300))
+    count: Mapped[int]

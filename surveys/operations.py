@@ -6,7 +6,9 @@ actor and `now`; it may flush, the caller commits.
 from __future__ import annotations
 
 import copy
+import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,21 +24,26 @@ from sight.audit import record_audit
 from sight.db import utcnow
 from surveys.answers import raw_from_answers, read_page
 from surveys.definition import load_definition
-from surveys.definition.walk import page_answer_keys, questions_changed, visible_answers, visible_pages
+from surveys.definition.walk import iter_questions, page_answer_keys, questions_changed, visible_answers, visible_pages
 from surveys.models import Response, Survey, SurveyStatus, SurveyVersion
 
 DEFAULT_SURVEY_FILE = Path(__file__).resolve().parent / "data" / "reader-survey.yaml"
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 TRACKING_LENGTH = 200
 REFERRER_LENGTH = 2000
+# The least time a quick reader takes to read and answer one question.
+SECONDS_PER_ANSWER = 3
 
 
 class SurveyRefused(Exception):
     """The reader cannot do this now; `reason` picks the page or message they see."""
 
-    def __init__(self, reason: str, page_index: int | None = None):
+    def __init__(self, reason: str, page_index: int | None = None, wait_seconds: int | None = None):
         super().__init__(reason)
         self.reason = reason
         self.page_index = page_index
+        # For "too_fast": how long the reader should wait before sending again.
+        self.wait_seconds = wait_seconds
 
 
 @dataclass
@@ -133,6 +140,8 @@ def update_definition(
         version.definition = copy.deepcopy(definition)
         outcome = "updated"
     survey.title = definition["title"]
+    # A builder draft made on the questions this replaces would undo it when saved.
+    survey.draft_definition = None
     survey.opens_at = _moment(definition["settings"]["opens_at"])
     survey.closes_at = _moment(definition["settings"]["closes_at"])
     survey.updated_at = now
@@ -268,16 +277,30 @@ def start_refusal(
     return None
 
 
+def referring_article(from_param: str, referer: str, site_url: str | None) -> str:
+    """Where the reader came from: `?from=` when given, else the path (no query string) of the
+    Referer when it is a page of the magazine's own site."""
+    if from_param:
+        return from_param[:REFERRER_LENGTH]
+    if not site_url or not referer:
+        return ""
+    site, page = urlsplit(site_url), urlsplit(referer[:REFERRER_LENGTH])
+    if page.scheme not in ("http", "https") or page.netloc.lower() != site.netloc.lower():
+        return ""
+    return page.path or "/"
+
+
 def clean_tracking(values: dict[str, str | None]) -> dict[str, str | None]:
-    """utm_* cut to their columns; `from` kept only when it is an http(s) address."""
+    """utm_* cut to their columns; `from` kept only when it is an http(s) address or a path."""
     tracking: dict[str, str | None] = {}
-    for key in ("utm_source", "utm_medium", "utm_campaign"):
+    for key in UTM_KEYS:
         value = (values.get(key) or "").strip().replace("\x00", "")
         tracking[key] = value[:TRACKING_LENGTH] or None
     referrer = (values.get("from") or "").strip()
-    parts = urlsplit(referrer) if len(referrer) <= REFERRER_LENGTH else None
-    ok = parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc) and "\x00" not in referrer
-    tracking["referrer_url"] = referrer if ok else None
+    parts = urlsplit(referrer) if len(referrer) <= REFERRER_LENGTH and "\x00" not in referrer else None
+    web_address = parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc)
+    site_path = parts is not None and referrer.startswith("/") and not referrer.startswith("//")
+    tracking["referrer_url"] = referrer if web_address or site_path else None
     return tracking
 
 
@@ -379,13 +402,29 @@ def first_incomplete_page(definition: dict, answers: dict) -> int | None:
     return None
 
 
+def linked_user_id(definition: dict, response: Response, signed_in_user_id: int | None, wants_link: bool) -> int | None:
+    """Whose account a response is kept with: the account that started it when the survey takes
+    one response per account; otherwise the signed-in reader's, only if they chose to link it."""
+    if definition["settings"]["one_response_per"] == "account":
+        return response.user_id
+    return signed_in_user_id if wants_link else None
+
+
+def minimum_fill_seconds(definition: dict, answers: dict) -> int:
+    """How long a person needs at least: a few seconds for each question they answered, and
+    never more than the survey's `min_seconds` (a robot fills every field at once)."""
+    answered = sum(1 for question in iter_questions(definition) if question["id"] in answers)
+    return min(definition["settings"]["min_seconds"], SECONDS_PER_ANSWER * answered)
+
+
 def submit_response(
     session: Session,
     response: Response,
     page_answers: dict,
     *,
-    link_user_id: int | None,
-    sight_plus: bool | None,
+    signed_in_user_id: int | None,
+    wants_link: bool,
+    sight_plus_of: Callable[[int], bool],
     now: datetime,
 ) -> None:
     """Finish the response in one go, or refuse (SurveyRefused) and change nothing."""
@@ -400,23 +439,25 @@ def submit_response(
     incomplete = first_incomplete_page(definition, answers)
     if incomplete is not None:
         raise SurveyRefused("incomplete", page_index=incomplete)
-    if (now - response.started_at).total_seconds() < definition["settings"]["min_seconds"]:
-        raise SurveyRefused("too_fast")
+    wait = math.ceil(minimum_fill_seconds(definition, answers) - (now - response.started_at).total_seconds())
+    if wait > 0:
+        raise SurveyRefused("too_fast", wait_seconds=wait)
     one_per_account = definition["settings"]["one_response_per"] == "account"
-    if one_per_account:
-        link_user_id = response.user_id
+    link_user_id = linked_user_id(definition, response, signed_in_user_id, wants_link)
     if link_user_id is not None and account_has_submitted(session, response.survey, link_user_id):
         if one_per_account:
             raise SurveyRefused("already_taken")
         # An account links to one response per survey; a later one is kept anonymous.
         link_user_id = None
+    # What is recorded for every linked response, however it came to be linked.
+    sight_plus = sight_plus_of(link_user_id) if link_user_id is not None else None
     try:
         with session.begin_nested():
             response.answers = answers
             response.current_page = last
             response.submitted_at = now
             response.user_id = link_user_id
-            response.sight_plus = sight_plus if link_user_id is not None else None
+            response.sight_plus = sight_plus
             session.flush()
     except IntegrityError as exc:
         # Two tabs sending at once: the partial unique index keeps one per account.

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from surveys.definition.walk import iter_questions
 from surveys.models import Response
+from surveys.tallies import untally
 
 
 def _linked(session: Session, user: User) -> list[Response]:
@@ -44,7 +45,10 @@ def unlink_survey_responses(session: Session, user: User, now: datetime) -> None
         .where(Response.user_id == user.id, Response.submitted_at.is_(None))
         .execution_options(synchronize_session="fetch")
     )
-    for response in _linked(session, user):
+    linked = _linked(session, user)
+    # Their counts come out of the results' tallies, and go back in without the emails.
+    untally(session, [response.id for response in linked])
+    for response in linked:
         emails = {q["id"] for q in iter_questions(response.version.definition) if q["type"] == "email"}
         response.answers = {key: value for key, value in response.answers.items() if key not in emails}
         response.user_id = None

@@ -14,8 +14,6 @@ from sqlalchemy.orm import Session
 from surveys.definition import walk
 from surveys.models import Response, Survey, SurveyVersion
 
-# "It'll only take a couple of minutes."
-PROMISED_SECONDS = 120
 # Rows fetched at a time when walking every response of a survey.
 BATCH = 500
 
@@ -46,12 +44,9 @@ def response_time():
 
 
 def select_responses(survey_id: int, flt: ResponseFilter, *columns) -> Select:
-    stmt = (
-        select(*columns)
-        .select_from(Response)
-        .join(SurveyVersion, Response.version_id == SurveyVersion.id)
-        .where(Response.survey_id == survey_id)
-    )
+    """The responses `flt` selects, from `survey_response` alone, so that a count or a probe can
+    be answered from its indexes."""
+    stmt = select(*columns).select_from(Response).where(Response.survey_id == survey_id)
     if flt.status == "finished":
         stmt = stmt.where(Response.submitted_at.is_not(None))
         when = Response.submitted_at
@@ -64,7 +59,11 @@ def select_responses(survey_id: int, flt: ResponseFilter, *columns) -> Select:
     if flt.until is not None:
         stmt = stmt.where(when < flt.until)
     if flt.version is not None:
-        stmt = stmt.where(SurveyVersion.number == flt.version)
+        stmt = stmt.where(
+            Response.version_id.in_(
+                select(SurveyVersion.id).where(SurveyVersion.survey_id == survey_id, SurveyVersion.number == flt.version)
+            )
+        )
     if flt.sight_plus is not None:
         stmt = stmt.where(Response.sight_plus == flt.sight_plus)
     return stmt
@@ -77,7 +76,15 @@ def count_responses(session: Session, survey_id: int, flt: ResponseFilter) -> in
 def versions_in(session: Session, survey: Survey, flt: ResponseFilter) -> dict[int, dict]:
     """Number -> definition of the versions the selected responses answered; when none are
     selected, the version asked for, else the current one, so the columns are still known."""
-    numbers = set(session.scalars(select_responses(survey.id, flt, SurveyVersion.number).distinct()))
+    # One probe per version (a survey has a few), each stopping at its first response, rather
+    # than reading every response to list the versions they answered.
+    numbers = {
+        version.number
+        for version in survey.versions
+        if (flt.version is None or flt.version == version.number)
+        and session.scalar(select_responses(survey.id, flt, Response.id).where(Response.version_id == version.id).limit(1))
+        is not None
+    }
     if not numbers and survey.versions:
         numbers = {flt.version if flt.version is not None else survey.current_version.number}
     return {v.number: v.definition for v in survey.versions if v.number in numbers}
@@ -86,17 +93,22 @@ def versions_in(session: Session, survey: Survey, flt: ResponseFilter) -> dict[i
 def stream_responses(session: Session, survey_id: int, flt: ResponseFilter):
     """(id, version number, started_at, submitted_at, sight_plus, answers) of each selected
     response, oldest first, fetched in batches so memory does not grow with the survey."""
-    stmt = select_responses(
-        survey_id,
-        flt,
-        Response.id,
-        SurveyVersion.number,
-        Response.started_at,
-        Response.submitted_at,
-        Response.sight_plus,
-        Response.answers,
-    ).order_by(Response.id)
-    yield from session.execute(stmt, execution_options={"yield_per": BATCH})
+    stmt = (
+        select_responses(
+            survey_id,
+            flt,
+            Response.id,
+            SurveyVersion.number,
+            Response.started_at,
+            Response.submitted_at,
+            Response.sight_plus,
+            Response.answers,
+        )
+        .join(SurveyVersion, Response.version_id == SurveyVersion.id)
+        .order_by(Response.id)
+    )
+    # Core rows straight from the connection: the ORM's per-row loading is not needed for columns.
+    yield from session.connection().execute(stmt.execution_options(yield_per=BATCH))
 
 
 def duration_seconds(started_at: datetime, submitted_at: datetime | None) -> int | None:
@@ -109,14 +121,15 @@ def median(values: list[int]) -> int | None:
     return round(statistics.median(values)) if values else None
 
 
-def describe_duration(seconds: int | None) -> str:
-    """E.g. "1 min 52 s, within the 2 minutes promised": the survey's invitation makes that promise."""
+def describe_duration(seconds: int | None, promise_minutes: int) -> str:
+    """E.g. "1 min 52 s, within the 2 minutes promised": each survey's invitation makes its promise."""
     if seconds is None:
         return "no finished responses yet"
     minutes, rest = divmod(seconds, 60)
     text = f"{minutes} min {rest} s" if minutes else f"{rest} s"
-    verdict = "within" if seconds <= PROMISED_SECONDS else "over"
-    return f"{text}, {verdict} the {PROMISED_SECONDS // 60} minutes promised"
+    verdict = "within" if seconds <= promise_minutes * 60 else "over"
+    unit = "minute" if promise_minutes == 1 else "minutes"
+    return f"{text}, {verdict} the {promise_minutes} {unit} promised"
 
 
 # --- results per question -----------------------------------------------------------------
@@ -127,6 +140,7 @@ class Bar:
     label: str
     count: int
     percent: float  # of the responses that answered the question
+    value: str = ""  # the stored value (for a rating, its point)
 
     @property
     def share(self) -> float:
@@ -185,14 +199,11 @@ class SurveyResults:
     median_seconds: int | None
     questions: list[QuestionResult]
     per_day: list[DayCount]
+    promise_minutes: int
 
     @property
     def duration_text(self) -> str:
-        return describe_duration(self.median_seconds)
-
-    @property
-    def busiest_day(self) -> int:
-        return max((d.count for d in self.per_day), default=0)
+        return describe_duration(self.median_seconds, self.promise_minutes)
 
 
 def _percent(count: int, base: int) -> float:
@@ -249,7 +260,9 @@ class _Tally:
         known = {value for value, _ in pairs}
         # A stored value no version offers still counts, under its own name.
         pairs += [(value, value) for value in self.counts if value not in known]
-        result.bars = [Bar(label, self.counts[value], _percent(self.counts[value], self.answered)) for value, label in pairs]
+        result.bars = [
+            Bar(label, self.counts[value], _percent(self.counts[value], self.answered), value) for value, label in pairs
+        ]
         if q.type == "matrix":
             columns = q.columns()
             result.matrix_columns = [label for _, label in columns]
@@ -286,7 +299,7 @@ def survey_results(session: Session, survey: Survey, flt: ResponseFilter, zone: 
         while day <= last:
             days.append(DayCount(day, per_day[day]))
             day += timedelta(days=1)
-    return SurveyResults(total, median(durations), [t.result() for t in tallies], days)
+    return SurveyResults(total, median(durations), [t.result() for t in tallies], days, survey.promise_minutes)
 
 
 # --- free-text answers ----------------------------------------------------------------------
@@ -353,40 +366,32 @@ def text_fields(survey: Survey) -> dict[str, str]:
 
 
 @dataclass
+class VersionTime:
+    number: int
+    finished: int
+    median_seconds: int | None
+
+
+@dataclass
 class SurveyActivity:
     slug: str
     title: str
     total: int
     this_week: int
     median_seconds: int | None
+    promise_minutes: int
+    # Each version with finished responses, newest first: a new version may take longer.
+    versions: list[VersionTime] = field(default_factory=list)
 
     @property
     def duration_text(self) -> str:
-        return describe_duration(self.median_seconds)
+        return describe_duration(self.median_seconds, self.promise_minutes)
+
+    def version_text(self, version: VersionTime) -> str:
+        return f"{describe_duration(version.median_seconds, self.promise_minutes)} ({version.finished:,} finished)"
 
 
 def week_start(now: datetime, zone: tzinfo) -> datetime:
     """Monday 00:00 of `now`'s week in the display time zone, as UTC."""
     local = now.astimezone(zone).date()
     return day_bounds(local - timedelta(days=local.weekday()), None, zone)[0]
-
-
-def survey_activity(session: Session, now: datetime, zone: tzinfo) -> list[SurveyActivity]:
-    """Finished responses per survey, in total and since Monday, and the median time to finish."""
-    since = week_start(now, zone)
-    activity = []
-    for survey in session.scalars(select(Survey).order_by(Survey.title)):
-        finished = ResponseFilter()
-        times = session.execute(
-            select_responses(survey.id, finished, Response.started_at, Response.submitted_at)
-        ).all()
-        activity.append(
-            SurveyActivity(
-                slug=survey.slug,
-                title=survey.title,
-                total=len(times),
-                this_week=sum(1 for _, submitted_at in times if submitted_at >= since),
-                median_seconds=median([duration_seconds(s, f) for s, f in times]),
-            )
-        )
-    return activity

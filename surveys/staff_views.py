@@ -17,7 +17,9 @@ from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
 from surveys.export import FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
 from surveys.models import Survey
-from surveys.results import survey_activity, survey_results, text_answers, text_fields
+from surveys.insight import results_insight
+from surveys.results import text_answers, text_fields
+from surveys.tallies import refresh_every_survey, refresh_tallies, survey_activity, tallied_results
 from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
 
 DEFAULT_SURVEY = "reader-survey"
@@ -25,6 +27,10 @@ DEFAULT_SURVEY = "reader-survey"
 
 def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+
+
+def _zone_name() -> str:
+    return current_app.config["DISPLAY_TIMEZONE"]
 
 
 def _refuse(code: int, title: str, message: str):
@@ -44,6 +50,11 @@ def _bad_filters(form: ResultFilterForm):
 
 @staff_required
 def staff_results(slug: str):
+    # Count the responses finished since the last look (a short write), then read the tallies.
+    survey_id = db.session.scalar(select(Survey.id).where(Survey.slug == slug))
+    if survey_id is not None:
+        refresh_tallies(db.session, survey_id, _zone_name())
+    db.session.commit()
     with read_session(db.engine) as reader:
         survey = _survey(reader, slug)
         form = ResultFilterForm(request.args, survey)
@@ -53,7 +64,8 @@ def staff_results(slug: str):
                 render_template("surveys/staff/results.html", survey=survey, form=form, export_form=export_form, results=None),
                 400,
             )
-        results = survey_results(reader, survey, form.response_filter(_zone()), _zone())
+        results = tallied_results(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
+        definitions = {v.number: v.definition for v in survey.versions}
         return render_template(
             "surveys/staff/results.html",
             survey=survey,
@@ -62,6 +74,7 @@ def staff_results(slug: str):
             results=results,
             filters=form.query_args(),
             text_fields=text_fields(survey),
+            insight=results_insight(results, definitions),
         )
 
 
@@ -147,7 +160,8 @@ def staff_codebook(slug: str):
 def survey_panel(session: Session, now: datetime) -> DashboardPanel:
     """Responses per survey, in total and this week, and whether a response really takes the
     couple of minutes the invitation promises."""
-    activity = survey_activity(session, now, _zone())
+    refresh_every_survey(session, _zone_name())
+    activity = survey_activity(session, now, _zone(), _zone_name())
     panel = DashboardPanel(title="Reader surveys")
     for survey in activity:
         panel.figures += [
@@ -155,6 +169,11 @@ def survey_panel(session: Session, now: datetime) -> DashboardPanel:
             (f"{survey.title}: this week (from Monday)", f"{survey.this_week:,}"),
             (f"{survey.title}: median time to finish", survey.duration_text),
         ]
+        if len(survey.versions) > 1:
+            panel.figures += [
+                (f"{survey.title}, version {version.number}: median time to finish", survey.version_text(version))
+                for version in survey.versions
+            ]
     # The panel has one link: the default survey's results, else the first survey's.
     linked = next((s for s in activity if s.slug == DEFAULT_SURVEY), activity[0] if activity else None)
     if linked is not None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from urllib.parse import urlencode
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from limits import parse as parse_limit
 
 from membership import sight_plus_at
 from sight.db import utcnow
@@ -17,11 +20,15 @@ from surveys.answers import raw_from_answers, read_page
 from surveys.definition.walk import page_answer_keys, page_field_names, shown_questions, visible_pages
 from surveys.forms import HONEYPOT_FIELD, HONEYPOT_LABEL, PageForm, StartForm
 from surveys.models import Response, Survey
+from surveys.question_view import question_views
 from surveys.operations import (
     SurveyRefused,
     account_has_submitted,
     availability,
     find_resumable,
+    TRACKING_LENGTH,
+    UTM_KEYS,
+    referring_article,
     resume_expires_at,
     save_page,
     start_refusal,
@@ -32,6 +39,8 @@ from surveys.operations import (
 
 # "Already taken in this browser" is remembered for this long.
 DONE_COOKIE_SECONDS = 5 * 365 * 24 * 3600
+# A random id for the browser, so that rate limits tell apart readers who share an address.
+BROWSER_COOKIE = "survey_browser"
 # How long a resume cookie is read at most; the response's own resume_days decides the rest.
 RESUME_COOKIE_SECONDS = 366 * 24 * 3600
 
@@ -63,7 +72,7 @@ PAGE_MESSAGES = {
     "unknown_fields": "This page was sent with answers to questions that aren't on it, so nothing "
     "was saved. Please check your answers and send the page again.",
     "too_fast": "That was quicker than we expected, so we couldn't accept it yet. Please check your "
-    "answers, then send them again.",
+    "answers, then send them again in {wait} seconds.",
     "captcha": "Please complete the check that you're a person, then send your answers again.",
     "out_of_order": "Please answer the pages in order: here is where you were.",
     "incomplete": "Some answers on this page are missing or need checking before you can send the survey.",
@@ -163,26 +172,83 @@ def take_intro(slug: str):
         return _refusal_page(survey, reason)
     form = StartForm(
         formdata=None,
-        utm_source=request.args.get("utm_source", "")[:200],
-        utm_medium=request.args.get("utm_medium", "")[:200],
-        utm_campaign=request.args.get("utm_campaign", "")[:200],
-        referrer=request.args.get("from", "")[:2000],
+        referrer=referring_article(
+            request.args.get("from", ""), request.headers.get("Referer", ""), current_app.config["SITE_URL"]
+        ),
+        **{key: request.args.get(key, "")[:TRACKING_LENGTH] for key in UTM_KEYS},
     )
-    return render_template("surveys/intro.html", survey=survey, definition=survey.current_version.definition, form=form)
+    reply = make_response(_render_intro(survey, form))
+    if not request.cookies.get(BROWSER_COOKIE):
+        reply.set_cookie(
+            BROWSER_COOKIE,
+            secrets.token_urlsafe(16),
+            max_age=RESUME_COOKIE_SECONDS,
+            path="/surveys/",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+        )
+    return reply
+
+
+def _render_intro(survey: Survey, form: StartForm, refused: str | None = None, status: int = 200):
+    return (
+        render_template(
+            "surveys/intro.html",
+            survey=survey,
+            definition=survey.current_version.definition,
+            form=form,
+            refused=refused,
+            captcha=_start_captcha_due(),
+        ),
+        status,
+    )
+
+
+def _address_and_browser() -> str:
+    """Rate limits count a reader by address *and* browser: many readers share an office's or a
+    mobile carrier's address."""
+    return f"{get_remote_address()} {request.cookies.get(BROWSER_COOKIE, '')[:64]}"
+
+
+def _start_captcha_due() -> bool:
+    """Whether this address has started more surveys than one reader would, and a CAPTCHA is
+    configured to tell readers from robots (without one, the address's ceiling applies)."""
+    if not current_app.config.get("CAPTCHA_PROVIDER"):
+        return False
+    limit = parse_limit(current_app.config["SURVEY_START_CAPTCHA_AFTER"])
+    return not limiter.limiter.test(limit, "survey-start-from", get_remote_address())
+
+
+def _count_start_from_address() -> None:
+    limit = parse_limit(current_app.config["SURVEY_START_CAPTCHA_AFTER"])
+    limiter.limiter.hit(limit, "survey-start-from", get_remote_address())
+
+
+def _captcha_passed() -> bool:
+    return verify_captcha(
+        current_app.config["CAPTCHA_VERIFY_URL"],
+        current_app.config["CAPTCHA_SECRET_KEY"],
+        request.form.get(current_app.config["CAPTCHA_FIELD"], "")[:4096],
+        request.remote_addr,
+    )
 
 
 @csrf.exempt
-@limiter.limit(lambda: current_app.config["SURVEY_START_RATE_LIMIT"])
+@limiter.limit(lambda: current_app.config["SURVEY_START_ADDRESS_RATE_LIMIT"])
+@limiter.limit(lambda: current_app.config["SURVEY_START_RATE_LIMIT"], key_func=_address_and_browser)
 def take_start(slug: str):
     survey = _survey_or_404(slug)
     now = utcnow()
     form = StartForm()
-    definition = survey.current_version.definition
     if not form.validate():
         flash("The start page had expired. Please press Start again.", "error")
         return redirect(url_for("surveys.take_intro", slug=slug))
     if form.honeypot_filled(request.form):
-        return render_template("surveys/intro.html", survey=survey, definition=definition, form=form, refused=PAGE_MESSAGES["honeypot"]), 400
+        return _render_intro(survey, form, PAGE_MESSAGES["honeypot"], 400)
+    if _start_captcha_due() and not _captcha_passed():
+        return _render_intro(survey, form, PAGE_MESSAGES["captcha"], 400)
+    _count_start_from_address()
     existing = _current_response(survey, now)
     if existing is not None and existing.submitted_at is None:
         return redirect(_page_url(survey, existing.current_page))
@@ -192,12 +258,7 @@ def take_start(slug: str):
             survey,
             user_id=_user_id(),
             taken_in_browser=_taken_in_browser(survey),
-            tracking={
-                "utm_source": form.utm_source.data,
-                "utm_medium": form.utm_medium.data,
-                "utm_campaign": form.utm_campaign.data,
-                "from": form.referrer.data,
-            },
+            tracking={**{key: form[key].data for key in UTM_KEYS}, "from": form.referrer.data},
             now=now,
         )
     except SurveyRefused as refused:
@@ -205,7 +266,7 @@ def take_start(slug: str):
         return _refusal_page(survey, refused.reason)
     db.session.commit()
     reply = redirect(_page_url(survey, response.current_page))
-    _set_cookie(reply, "resume", survey, response.resume_token, definition["settings"]["resume_days"] * 86400)
+    _set_cookie(reply, "resume", survey, response.resume_token, response.version.definition["settings"]["resume_days"] * 86400)
     return reply
 
 
@@ -222,7 +283,7 @@ def take_resume(slug: str, token: str):
 
 
 @csrf.exempt
-@limiter.limit(lambda: current_app.config["SURVEY_PAGE_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["SURVEY_PAGE_RATE_LIMIT"], methods=["POST"], key_func=_address_and_browser)
 def take_page(slug: str, number: int):
     survey = _survey_or_404(slug)
     now = utcnow()
@@ -254,9 +315,10 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
     earlier = {k: v for k, v in response.answers.items() if k not in page_answer_keys(page)}
     result = read_page(page, request.form, earlier)
 
-    def again(message_key: str | None = None, status: int = 422, errors=None):
+    def again(message_key: str | None = None, status: int = 422, errors=None, **details):
         db.session.rollback()
-        return _render_page(survey, response, index, form, result.raw, errors=errors or {}, message=PAGE_MESSAGES.get(message_key), status=status)
+        message = PAGE_MESSAGES[message_key].format(**details) if message_key else None
+        return _render_page(survey, response, index, form, result.raw, errors=errors or {}, message=message, status=status)
 
     form.validate()
     if form.csrf_failed():
@@ -277,23 +339,17 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
         target = save_page(db.session, response, index, result.answers, forward=True, now=now)
         db.session.commit()
         return redirect(_page_url(survey, target))
-    if _captcha_required(definition) and not verify_captcha(
-        current_app.config["CAPTCHA_VERIFY_URL"],
-        current_app.config["CAPTCHA_SECRET_KEY"],
-        request.form.get(current_app.config["CAPTCHA_FIELD"], "")[:4096],
-        request.remote_addr,
-    ):
+    if _captcha_required(definition) and not _captcha_passed():
         return again("captcha", 400)
-    link = form.link_account.data and current_user.is_authenticated
-    link_user_id = current_user.id if link else None
     try:
         submit_response(
             db.session,
             response,
             result.answers,
-            link_user_id=link_user_id,
-            # The one place surveys asks membership anything.
-            sight_plus=sight_plus_at(link_user_id, now) if link_user_id else None,
+            signed_in_user_id=_user_id(),
+            wants_link=bool(form.link_account.data),
+            # Surveys asks membership through its one public function.
+            sight_plus_of=lambda user_id: sight_plus_at(user_id, now),
             now=now,
         )
     except SurveyRefused as refused:
@@ -302,12 +358,13 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
             flash(PAGE_MESSAGES["incomplete"], "error")
             return redirect(_page_url(survey, refused.page_index))
         if refused.reason == "too_fast":
-            return again("too_fast", 400)
+            return again("too_fast", 400, wait=refused.wait_seconds)
         return _refusal_page(survey, refused.reason)
-    db.session.commit()
+    # The reply is made before the commit, which would expire `survey` and read it again.
     reply = redirect(url_for("surveys.take_thanks", slug=survey.slug))
     _set_cookie(reply, "done", survey, True, DONE_COOKIE_SECONDS)
     reply.delete_cookie(_cookie_name("resume", survey), path=f"/surveys/{survey.slug}")
+    db.session.commit()
     return reply
 
 
@@ -332,9 +389,9 @@ def _render_page(survey, response, index, form, raw, *, errors=None, message=Non
             survey=survey,
             definition=definition,
             page=page,
-            questions=shown_questions(page, earlier),
-            page_question_ids={q["id"] for q in page["questions"]},
-            raw=raw,
+            questions=question_views(
+                shown_questions(page, earlier), raw, errors, page_question_ids={q["id"] for q in page["questions"]}
+            ),
             errors=errors or {},
             message=message,
             form=form,
@@ -357,9 +414,12 @@ def _render_page(survey, response, index, form, raw, *, errors=None, message=Non
 
 def take_thanks(slug: str):
     survey = _survey_or_404(slug)
+    # A member is thanked; everyone else sees the Sight+ ask (here, never among the questions).
+    member = current_user.is_authenticated and sight_plus_at(current_user.id, utcnow())
     return render_template(
         "surveys/thanks.html",
         survey=survey,
         definition=survey.current_version.definition,
+        member=member,
         threshold_cents=current_app.config["SIGHT_PLUS_THRESHOLD_CENTS"],
     )

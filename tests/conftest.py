@@ -6,6 +6,7 @@ Package-specific fixtures live in tests/<package>/conftest.py.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+from email import message_from_bytes
+from email.policy import default as email_policy
 from pathlib import Path
 
 import pytest
@@ -20,8 +23,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
+from accounts.models import Role, User
+from accounts.passwords import use_profile as use_password_profile
 from sight import create_app
-from sight.extensions import db
+from sight.extensions import db, limiter
+from tests import helpers
 
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -58,12 +64,14 @@ class Mailbox:
         self.received = []
         self.refuse = False
         self.apps = []
+        self._arrived = threading.Condition()
 
     def run_mail_worker(self) -> None:
         from sight.db import utcnow
         from sight.mail import deliver_due, transport_from_config
 
-        for app in self.apps:
+        # The test's own app first: its mail settings are the ones the test is about.
+        for app in reversed(self.apps):
             with app.app_context():
                 deliver_due(db.session, transport_from_config(app), utcnow())
                 db.session.remove()
@@ -72,6 +80,16 @@ class Mailbox:
     def messages(self) -> list:
         self.run_mail_worker()
         return self.received
+
+    def wait_for(self, address: str, timeout: float = 10):
+        """The newest message to `address`, waiting for it (queued from another thread, then sent by the worker)."""
+        deadline = time.monotonic() + timeout
+        while not self.to(address):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no mail reached {address} in {timeout}s")
+            with self._arrived:
+                self._arrived.wait(0.1)
+        return self.to(address)[-1]
 
     def to(self, address: str) -> list:
         return [m for m in self.messages if m["To"] == address]
@@ -91,10 +109,9 @@ class SmtpHandler:
     async def handle_DATA(self, server, session, envelope):
         if self.mailbox.refuse:
             return "451 Requested action aborted: try again later"
-        from email import message_from_bytes
-        from email.policy import default
-
-        self.mailbox.received.append(message_from_bytes(envelope.content, policy=default))
+        with self.mailbox._arrived:
+            self.mailbox.received.append(message_from_bytes(envelope.content, policy=email_policy))
+            self.mailbox._arrived.notify_all()
         return "250 Message accepted for delivery"
 
 
@@ -155,6 +172,8 @@ def app_config(database_url, smtp_server, localstripe_url, tmp_path_factory) -> 
         "TESTING": True,
         "ENVIRON": {"APP_ENV": "test"},
         "SECRET_KEY": TEST_SECRET_KEY,
+        # argon2id at its lowest cost; tests/accounts checks the production profile once.
+        "PASSWORD_HASHING": "fast",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "MAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
         "STRIPE_API_BASE": localstripe_url,
@@ -174,16 +193,36 @@ def _migrated_schema(app_config):
         db.engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def _module_app(app_config, _migrated_schema):
+    """One app per test module: building one costs more than most tests do."""
+    app = create_app(dict(app_config))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 @pytest.fixture
-def make_app(app_config, _migrated_schema, smtp_server):
-    """Build an app with extra config; every table is emptied after the test."""
+def make_app(app_config, _module_app, smtp_server):
+    """Build an app of the test's own, with extra config.
+
+    After the test every table is emptied, rate limits are forgotten and the module's app gets
+    its config back, so that each test starts from the same place.
+    """
     mailbox, _ = smtp_server
-    apps = mailbox.apps
-    apps.clear()
+    # The apps whose outbox the tests' mail worker empties.
+    mailbox.apps[:] = [_module_app]
+    apps = []
+    saved_config = dict(_module_app.config)
+    # Building an app picks the password-hashing profile for the whole process; an app made
+    # elsewhere with production settings must not slow down the tests that follow it.
+    use_password_profile(app_config["PASSWORD_HASHING"])
 
     def factory(**overrides):
         app = create_app({**app_config, **overrides})
         apps.append(app)
+        mailbox.apps.append(app)
         return app
 
     yield factory
@@ -191,16 +230,18 @@ def make_app(app_config, _migrated_schema, smtp_server):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-    apps.clear()
-    cleaner = create_app(dict(app_config))
-    with cleaner.app_context():
+    _module_app.config.clear()
+    _module_app.config.update(saved_config)
+    # Limits are counted in one store per process, whichever app counted them.
+    limiter.reset()
+    mailbox.apps.clear()
+    with _module_app.app_context():
         empty_all_tables()
-        db.engine.dispose()
 
 
 @pytest.fixture
-def app(make_app):
-    return make_app()
+def app(make_app, _module_app):
+    return _module_app
 
 
 def empty_all_tables() -> None:
@@ -218,6 +259,24 @@ def empty_all_tables() -> None:
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    """`make_user(email, role=..., totp=True, ...)`: tests.helpers.make_user on the test's app."""
+    return functools.partial(helpers.make_user, app)
+
+
+@pytest.fixture
+def staff_user(app) -> User:
+    return helpers.make_user(app, "staff@sight.example", role=Role.staff, name="Sam Staff")
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    """The test client, signed in as a staff member."""
+    helpers.sign_in_as(client, staff_user)
+    return client
 
 
 @pytest.fixture

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from urllib.parse import quote
 
-from argon2 import PasswordHasher
+import pyotp
+from flask import Flask
 
 from accounts.models import Role, User
+from accounts.passwords import hash_password
+from sight.extensions import db
 
 PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -38,17 +42,39 @@ def create_user(
     password: str | None = PASSWORD,
     role: Role = Role.reader,
     name: str = "Alex Reader",
-    totp_secret: str | None = None,
+    totp: bool | str = False,
+    created_at: datetime | None = None,
 ) -> User:
+    """The one way tests make a person: written and committed in `session`.
+
+    `password=None` is a donor who never set one; `totp=True` gives a fresh second-factor
+    secret (or pass the secret itself). Hashing uses the app's profile (fast in tests).
+    """
     user = User(
         email=email.lower(),
         name=name,
-        password_hash=PasswordHasher().hash(password) if password else None,
+        password_hash=hash_password(password) if password else None,
         role=role,
-        totp_secret=totp_secret,
+        totp_secret=pyotp.random_base32() if totp is True else (totp or None),
     )
+    if created_at is not None:
+        user.created_at = created_at
     session.add(user)
     session.commit()
+    return user
+
+
+def make_user(app: Flask, email: str = "reader@example.com", **kwargs) -> User:
+    """`create_user` in an app context of its own, returned detached with its columns loaded.
+
+    Use it from tests that then make requests: with a context pushed by the test, the
+    client's requests would share the test's database session.
+    """
+    with app.app_context():
+        user = create_user(db.session, email, **kwargs)
+        db.session.refresh(user)
+        db.session.expunge(user)
+        db.session.rollback()
     return user
 
 

@@ -52,7 +52,7 @@ TYPE_KEYS = {
     "long_text": {"max_length"},
     "email": {"max_length"},
     "number": {"min", "max", "integer"},
-    "rating": {"scale"},
+    "rating": {"scale", "nps"},
     "matrix": {"rows", "columns"},
 }
 DEFAULT_SETTINGS = {
@@ -322,6 +322,11 @@ def _question(check, where, data, seen, field_names) -> dict:
             check.add(f"{where}.max", "must not be less than min")
     elif kind == "rating":
         question["scale"] = _scale(check, f"{where}.scale", data.get("scale"))
+        # Kept only when true, so that definitions without it stay as they were stored.
+        if "nps" in data and check.boolean(f"{where}.nps", data["nps"]):
+            question["nps"] = True
+            if (question["scale"]["min"], question["scale"]["max"]) != (0, 10):
+                check.add(f"{where}.nps", "a Net Promoter question is rated from 0 to 10")
     elif kind == "matrix":
         question["rows"] = _options(check, f"{where}.rows", data.get("rows"))
         question["columns"] = _options(check, f"{where}.columns", data.get("columns"))

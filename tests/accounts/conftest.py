@@ -9,11 +9,10 @@ from urllib.parse import quote, urlsplit
 import pyotp
 import pytest
 
-from accounts.models import Role, User
+from accounts.models import User
 from sight.extensions import db
-from tests.helpers import create_user, submit_form
+from tests.helpers import PASSWORD, submit_form
 
-PASSWORD = "correct horse battery staple"
 LINK = re.compile(r"https?://\S+")
 
 
@@ -32,24 +31,6 @@ def read(app):
             return result
 
     return run
-
-
-@pytest.fixture
-def make_user(app):
-    def make(email: str = "reader@example.com", *, role: Role = Role.reader, totp: bool = False, **kwargs) -> User:
-        with app.app_context():
-            user = create_user(
-                db.session,
-                email,
-                role=role,
-                totp_secret=pyotp.random_base32() if totp else None,
-                **kwargs,
-            )
-            db.session.refresh(user)
-            db.session.expunge(user)
-            return user
-
-    return make
 
 
 @pytest.fixture

@@ -53,6 +53,7 @@ def test_users_create_prompts_twice_on_a_terminal(app, database_url, user_by_ema
         "APP_ENV": "test",
         "SECRET_KEY": "terminal-test-secret",
         "DATABASE_URL": database_url,
+        "PASSWORD_HASHING": "fast",
     }
     primary, secondary = pty.openpty()
     process = subprocess.Popen(

@@ -69,7 +69,8 @@ def test_the_dashboard_shows_the_accounts_panel_and_links_for_admins(client, peo
     assert "Audit log" in text and "People with staff access" in text
 
 
-def test_the_dashboard_shows_every_registered_panel(app, people):
+def test_the_dashboard_shows_every_registered_panel(make_app, people):
+    app = make_app()
     register_dashboard_panel(
         app, lambda session, now: DashboardPanel("Surveys", [("Responses this week", "12")], "/staff/surveys/", "Results")
     )
@@ -82,7 +83,8 @@ def test_the_dashboard_shows_every_registered_panel(app, people):
     assert "Audit log" not in text  # staff, not admin
 
 
-def test_the_dashboard_without_panels_says_so(app, people):
+def test_the_dashboard_without_panels_says_so(make_app, people):
+    app = make_app()
     app.extensions["sight_dashboard_panels"] = []
     client = app.test_client()
     sign_in_as(client, people["staff"])
@@ -250,7 +252,8 @@ def test_staff_cannot_change_roles(client, people, user_by_email):
     assert user_by_email("admin@example.com").role is Role.admin
 
 
-def test_a_failing_panel_does_not_take_the_dashboard_down(app, people, caplog):
+def test_a_failing_panel_does_not_take_the_dashboard_down(make_app, people, caplog):
+    app = make_app()
     def broken(session, now):
         session.execute(select(AuditEntry.id).where(AuditEntry.action == "x").limit(1))
         raise RuntimeError("panel bug")

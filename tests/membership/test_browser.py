@@ -96,3 +96,39 @@ def test_a_card_that_needs_3d_secure_is_authenticated_then_recorded(app, live_se
         from membership.models import LedgerEntry
 
         assert db.session.scalar(select(LedgerEntry.amount_cents)) == 5000
+
+
+@pytest.mark.browser
+def test_a_failed_3d_secure_check_is_shown_and_a_retry_with_a_fresh_card_form_succeeds(app, live_server, page):
+    page.goto(f"{live_server}/donate?amount=5000")
+    start_gift(page, "retry@example.com", "4000002500003155")
+    page.get_by_role("button", name="Complete authentication").click()  # saving the card
+    page.get_by_text("Your bank wants to confirm this payment").wait_for()
+    with app.app_context():
+        from membership.models import Donation, LedgerEntry
+
+        first_setup = db.session.scalar(select(Donation.setup_intent_id))
+    page.get_by_role("button", name="Fail authentication").click()  # the bank's check of the charge
+
+    # Back on the card form, with the reason, instead of waiting for ever.
+    error = page.locator("#card-errors")
+    error.get_by_text("failed authentication").wait_for()
+    assert "/donate/pay/" in page.url
+    with app.app_context():
+        donation = db.session.scalar(select(Donation))
+        assert donation.status.value == "awaiting_card" and donation.payment_intent_id is None
+        assert donation.setup_intent_id != first_setup
+        assert db.session.scalar(select(LedgerEntry.id)) is None
+
+    # The retry uses a fresh SetupIntent: Stripe will not confirm a used one again.
+    fill_card(page, "4000002500003155")
+    page.get_by_role("button", name=re.compile(r"^Give \$")).click()
+    page.get_by_role("button", name="Complete authentication").click()
+    page.get_by_text("Your bank wants to confirm this payment").wait_for()
+    page.get_by_role("button", name="Complete authentication").click()
+    page.wait_for_url(re.compile(r"/donate/thanks/"))
+    assert page.get_by_text("You are now Sight+").is_visible()
+    with app.app_context():
+        donation = db.session.scalar(select(Donation))
+        assert donation.status.value == "completed"
+        assert db.session.scalars(select(LedgerEntry.amount_cents)).all() == [5000]

@@ -133,3 +133,40 @@ def test_the_thank_you_link_cannot_be_tampered_with(client, give):
     thanks_url = result.headers["Location"]
     assert client.get(thanks_url[:-3] + "xyz").status_code == 404
     assert client.get(pay_url[:-3] + "abc").status_code == 404
+
+
+def test_an_annual_gift_whose_3d_secure_check_fails_offers_a_fresh_card_form(
+    app, client, confirm_card, localstripe_url, stripe_client
+):
+    from tests.helpers import csrf_token_from, submit_form
+
+    from .conftest import data_attribute, post_json
+
+    started = submit_form(client, "/donate", {"amount": "2600", "frequency": "yearly", "name": "Sam", "email": "sca@example.com",
+                                              "message": "", "currency": "aud", "other_amount": ""})
+    pay_url = started.headers["Location"]
+    page = client.get(pay_url).get_data(as_text=True)
+    secret = data_attribute(page, "setup-secret")
+    status, body = confirm_card(secret, "4000002500003155")
+    assert body["status"] == "requires_action"
+    # The bank's check of saving the card passes (as the stand-in's "Complete authentication" does).
+    status, _ = post_json(f"{localstripe_url}/v1/setup_intents/{body['id']}/confirm",
+                          {"key": "pk_test_sight_development", "use_stripe_sdk": True, "client_secret": secret})
+    assert status == 200
+    asked = client.post(pay_url, data={"csrf_token": csrf_token_from(page), "setup_intent": body["id"]})
+    payment_secret = data_attribute(asked.get_data(as_text=True), "payment-secret")
+    assert payment_secret  # the bank wants to check the first year's payment too
+    payment_id = payment_secret.split("_secret_")[0]
+    # It fails.
+    post_json(f"{localstripe_url}/v1/payment_intents/{payment_id}/_authenticate?success=false",
+              {"key": "pk_test_sight_development", "client_secret": payment_secret})
+
+    again = client.get(pay_url).get_data(as_text=True)
+    assert "failed authentication" in again and 'id="card-errors"' in again
+    new_secret = data_attribute(again, "setup-secret")
+    assert new_secret and new_secret != secret
+    assert ledger(app) == []
+    with app.app_context():
+        customer = db.session.scalar(select(Donation)).donor.stripe_customer_id
+    subscriptions = stripe_client.v1.subscriptions.list({"customer": customer, "status": "all"}).data
+    assert [s.status for s in subscriptions] == ["canceled"]

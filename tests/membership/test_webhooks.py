@@ -250,3 +250,32 @@ def test_subscription_events_re_read_stripe_so_an_old_event_cannot_regress(app, 
         subscription = db.session.scalar(select(Subscription))
         assert subscription.status is SubscriptionStatus.active
         assert subscription.cancel_at_period_end is True
+
+
+@pytest.mark.parametrize(
+    ("event_type", "obj", "error"),
+    [
+        ("payment_intent.succeeded", {"object": "payment_intent"}, "the event's object has no id"),
+        ("invoice.paid", {"id": 12345}, "the event's object has no id"),
+        ("charge.refunded", {"id": "ch_" + "x" * 300}, "the event's object id is longer than any Stripe id"),
+        ("charge.dispute.closed", {"id": "dp_1", "status": "lost", "amount": 100}, "the event's object has no id"),
+    ],
+)
+def test_a_signed_event_without_a_usable_object_id_gets_400_and_is_kept_with_its_error(
+    app, client, signed_event, event_type, obj, error
+):
+    body, headers = signed_event(event_type, obj, event_id="evt_no_object_id")
+    response = post(client, body, headers)
+    assert response.status_code == 400
+    with app.app_context():
+        [stored] = db.session.scalars(select(StripeEvent)).all()
+        assert (stored.event_id, stored.type, stored.processed_at, stored.error) == (
+            "evt_no_object_id", event_type, None, error
+        )
+        assert db.session.scalar(select(func.count(LedgerEntry.id))) == 0
+
+
+def test_an_event_id_longer_than_any_stripe_id_gets_400_and_is_not_stored(app, client, signed_event):
+    body, headers = signed_event("payment_intent.succeeded", {"id": "pi_123"}, event_id="evt_" + "x" * 300)
+    assert post(client, body, headers).status_code == 400
+    assert count(app, StripeEvent) == 0

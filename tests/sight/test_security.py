@@ -80,6 +80,17 @@ def test_production_adds_hsts_and_secure_cookies(production_app):
     assert client.get("/healthz", base_url="https://sight.example").headers["Strict-Transport-Security"]
 
 
+def test_production_allows_the_frames_stripe_js_needs_for_3d_secure(production_app):
+    """Stripe's published list for Stripe.js: its scripts, the Card Element's and 3-D Secure's
+    frames, its API; and nothing else beyond our own origin."""
+    response = production_app.test_client().get("/donate", base_url="https://sight.example")
+    csp = csp_directives(response)
+    assert {"https://js.stripe.com", "https://*.js.stripe.com"} <= set(csp["script-src"])
+    assert {"https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"} <= set(csp["frame-src"])
+    assert "https://api.stripe.com" in csp["connect-src"]
+    assert "'unsafe-inline'" not in csp["script-src"] and csp["style-src"] == ["'self'"]
+
+
 def test_production_refuses_to_start_naming_each_missing_secret():
     with pytest.raises(ConfigError) as error:
         create_app({"ENVIRON": {"APP_ENV": "production"}})
@@ -96,6 +107,10 @@ def test_production_refuses_to_start_naming_each_missing_secret():
     with pytest.raises(ConfigError) as error:
         create_app({"ENVIRON": {"APP_ENV": "production", **PRODUCTION_SECRETS, "SECRET_KEY": "dev"}})
     assert "SECRET_KEY (a real, random value)" in str(error.value)
+
+    with pytest.raises(ConfigError) as error:
+        create_app({"ENVIRON": {"APP_ENV": "production", **PRODUCTION_SECRETS, "PASSWORD_HASHING": "fast"}})
+    assert "PASSWORD_HASHING=fast is for the test suite only" in str(error.value)
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(client):

@@ -56,14 +56,11 @@ def test_a_reader_completes_the_default_survey_on_a_phone(app, live_server, page
     assert fits_the_screen(page)
     page.get_by_role("button", name="Next").click()
 
-    # Page 3: the e-mail question appears only after "Yes" (same-page show_if, by script).
+    # Page 3: nothing personal is asked, and nothing about Sight+.
     page.wait_for_url("**/page/3")
-    email = page.get_by_label("Your email address, so we can tell you about Sight+")
-    assert email.is_hidden()
+    assert page.locator("input[type=email]").count() == 0
+    assert "Sight+" not in page.locator("form.survey-page").inner_text()
     page.get_by_role("group", name="Podcasts").get_by_label("More").check()
-    page.get_by_label("Yes, tell me more").check()
-    assert email.is_visible()
-    email.fill("reader@example.com")
     page.get_by_label("Anything else you'd like to tell us?").fill("Keep it up — more science, please.")
     assert fits_the_screen(page)
     page.get_by_role("button", name="Send my answers").click()
@@ -74,7 +71,14 @@ def test_a_reader_completes_the_default_survey_on_a_phone(app, live_server, page
     assert page.get_by_label("Anything else you'd like to tell us?").input_value() == "Keep it up — more science, please."
     summary.get_by_role("link").first.click()
     assert page.evaluate("document.activeElement.id") == "f-recommend-0" or page.url.endswith("#f-recommend-0")
+    # A low score brings a follow-up question on the same page (show_if, by script).
+    follow_up = page.get_by_label("What would make you more likely to recommend Sight?")
+    assert follow_up.is_hidden()
+    page.get_by_label("5", exact=True).check()
+    assert follow_up.is_visible()
+    follow_up.fill("More local news.")
     page.get_by_label("9", exact=True).check()
+    assert follow_up.is_hidden()
 
     backdate_responses(app, 110)  # a real reader took about two minutes; min_seconds is 20
     page.get_by_role("button", name="Send my answers").click()
@@ -96,8 +100,6 @@ def test_a_reader_completes_the_default_survey_on_a_phone(app, live_server, page
         "more_of": {"podcasts": "more"},
         "recommend": 9,
         "comment": "Keep it up — more science, please.",
-        "hear_about_sight_plus": "yes",
-        "contact_email": "reader@example.com",
     }
 
 

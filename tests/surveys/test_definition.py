@@ -127,8 +127,18 @@ def test_default_survey_is_about_ten_questions_and_never_asks_for_sight_plus_mem
     questions = [q for page in definition["pages"] for q in page["questions"]]
     assert 9 <= len(questions) <= 12
     ids = {q["id"] for q in questions}
-    assert {"read_frequency", "found_via", "sections", "devices", "age_band", "state", "more_of", "recommend", "comment", "hear_about_sight_plus"} <= ids
+    assert {"read_frequency", "found_via", "sections", "devices", "age_band", "state", "more_of", "recommend", "comment"} <= ids
     assert {q["type"] for q in questions} >= {"single_choice", "multiple_choice", "dropdown", "rating", "matrix", "long_text"}
+
+
+def test_default_survey_keeps_its_promise_of_anonymity():
+    """It says "anonymous unless you choose to link it": so no email, and the Sight+ ask is
+    on the thank-you page, never among the questions."""
+    definition = load_definition(DEFAULT_SURVEY_FILE.read_text())
+    assert "anonymous unless you choose to link it" in " ".join(definition["intro"].split())
+    questions = [q for page in definition["pages"] for q in page["questions"]]
+    assert [q["id"] for q in questions if q["type"] == "email"] == []
+    assert [q["id"] for q in questions if "sight+" in (q["label"] + q["help"]).lower() or "sight_plus" in q["id"]] == []
 
 
 def test_show_if_conditions():

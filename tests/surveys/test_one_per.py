@@ -11,7 +11,7 @@ from surveys.models import Response
 from surveys.operations import survey_by_slug
 from tests.helpers import csrf_token_from, sign_in_as
 from tests.surveys.conftest import account, responses
-from tests.surveys.test_taking import GOOD_PAGE_1, GOOD_PAGE_2
+from tests.surveys.test_taking import GOOD_PAGE_1, GOOD_PAGE_2, give_once
 
 
 def take(reader) -> None:
@@ -96,3 +96,24 @@ def test_linking_is_not_offered_twice_for_the_same_survey(app, client, make_surv
     assert "link_account" not in client.get(f"/surveys/{slug}/page/2").get_data(as_text=True)
     reader.send(2, {**GOOD_PAGE_2, "link_account": "y"}, action="submit")
     assert [r.user_id for r in responses(app)] == [user.id, None]
+
+
+@pytest.mark.parametrize("rule", ["any", "browser", "account"])
+@pytest.mark.parametrize(("gave_cents", "member"), [(2600, True), (1000, False)])
+def test_every_linked_response_records_whether_the_reader_was_sight_plus(app, client, make_survey, reader_for, rule, gave_cents, member):
+    """Whoever is linked — by the reader's choice, or by a one-per-account survey — the Sight+
+    snapshot is taken, and the page says so before the reader sends."""
+    user = account(app)
+    give_once(app, user, gave_cents)
+    slug = make_survey(settings={"one_response_per": rule})
+    sign_in_as(client, user)
+    reader = reader_for(slug)
+    reader.start()
+    reader.send(1, GOOD_PAGE_1)
+    last_page = client.get(f"/surveys/{slug}/page/2").get_data(as_text=True)
+    assert "whether you are a Sight+ member" in " ".join(last_page.split())
+    link = {} if rule == "account" else {"link_account": "y"}
+    assert reader.send(2, {**GOOD_PAGE_2, **link}, action="submit").status_code == 302
+    [stored] = responses(app)
+    assert stored.user_id == user.id
+    assert stored.sight_plus is member

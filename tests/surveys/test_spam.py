@@ -4,6 +4,7 @@ honeypot, the minimum fill time, the per-address rate limit, and the optional CA
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -81,11 +82,21 @@ def test_a_submission_faster_than_the_minimum_is_refused_until_later(app, make_s
     assert responses(app)[0].submitted_at is not None
 
 
-def test_starting_is_rate_limited_per_address(make_app, make_survey, reader_for):
+def test_starting_is_rate_limited_per_address_and_browser(make_app, make_survey, reader_for):
     app = make_app(SURVEY_START_RATE_LIMIT="2 per hour")
     slug = make_survey()
-    replies = [reader_for(slug, app.test_client()).start().status_code for _ in range(3)]
+    browser = app.test_client()
+    token = csrf_token_from(browser.get(f"/surveys/{slug}").get_data(as_text=True))
+    replies = [browser.post(f"/surveys/{slug}/start", data={"csrf_token": token}).status_code for _ in range(3)]
     assert replies == [302, 302, 429]
+    # Other readers behind the same office or carrier address are not locked out.
+    assert [reader_for(slug, app.test_client()).start().status_code for _ in range(3)] == [302, 302, 302]
+
+
+def test_an_address_has_a_ceiling_even_for_new_browsers(make_app, make_survey, reader_for):
+    app = make_app(SURVEY_START_ADDRESS_RATE_LIMIT="2 per hour")
+    slug = make_survey()
+    assert [reader_for(slug, app.test_client()).start().status_code for _ in range(3)] == [302, 302, 429]
     assert len(responses(app)) == 2
 
 
@@ -194,3 +205,52 @@ def test_without_a_provider_there_is_no_captcha_and_no_extra_origin(app, client,
     assert "cf-turnstile" not in page.get_data(as_text=True)
     assert "cloudflare" not in page.headers["Content-Security-Policy"]
     assert reader.send(2, GOOD_PAGE_2, action="submit").status_code == 302
+
+
+def test_a_fast_reader_who_answers_only_the_required_questions_is_accepted(app, reader_survey, reader_for):
+    """Answering the two required questions of the default survey takes a real reader 10-15 s;
+    the minimum scales with what was answered, so they are not refused as a robot."""
+    reader = reader_for("reader-survey")
+    reader.start()
+    reader.send(1, {"read_frequency": "daily"})
+    reader.send(2, {})
+    backdate_responses(app, 8)
+    assert reader.send(3, {"recommend": "8"}, action="submit").status_code == 302
+    assert responses(app)[0].submitted_at is not None
+
+
+def test_too_fast_says_how_long_to_wait(app, reader_survey, reader_for):
+    reader = reader_for("reader-survey")
+    reader.start()
+    reader.send(1, {"read_frequency": "daily", "found_via": "search", "sections": ["news"], "devices": ["phone"]})
+    reader.send(2, {"age_band": "35_49", "state": "vic"})
+    reply = reader.send(3, {"recommend": "8", "comment": "Good.", "more_of[local]": "more"}, action="submit")
+    assert reply.status_code == 400
+    waits = [int(n) for n in re.findall(r"send them again in (\d+) seconds", reply.get_data(as_text=True))]
+    # Nine answers: a robot's instant submission waits, but never longer than the survey's 20 s.
+    assert len(waits) == 1 and 15 <= waits[0] <= 20
+    backdate_responses(app, waits[0])
+    assert reader.send(3, {"recommend": "8", "comment": "Good.", "more_of[local]": "more"}, action="submit").status_code == 302
+
+
+def test_a_busy_address_is_asked_for_the_captcha_instead_of_refused(captcha_app, make_survey, reader_for):
+    app = captcha_app
+    app.config["SURVEY_START_CAPTCHA_AFTER"] = "1 per hour"
+    slug = make_survey()
+    assert reader_for(slug, app.test_client()).start().status_code == 302
+    second = app.test_client()
+    intro = second.get(f"/surveys/{slug}")
+    assert '<div class="cf-turnstile" data-sitekey="site-key-1"></div>' in intro.get_data(as_text=True)
+    token = csrf_token_from(intro.get_data(as_text=True))
+    refused = second.post(f"/surveys/{slug}/start", data={"csrf_token": token})
+    assert refused.status_code == 400
+    assert "complete the check that you&#39;re a person" in refused.get_data(as_text=True)
+    assert len(responses(app)) == 1
+    started = second.post(f"/surveys/{slug}/start", data={"csrf_token": token, "cf-turnstile-response": "good-token"})
+    assert started.status_code == 302 and len(responses(app)) == 2
+
+
+def test_without_a_captcha_a_busy_address_still_starts(make_app, make_survey, reader_for):
+    app = make_app(SURVEY_START_CAPTCHA_AFTER="1 per hour")
+    slug = make_survey()
+    assert [reader_for(slug, app.test_client()).start().status_code for _ in range(3)] == [302, 302, 302]

@@ -4,6 +4,7 @@ progress, going back, resuming, submitting, and where the reader came from."""
 from __future__ import annotations
 
 import copy
+import re
 from datetime import timedelta
 
 import pytest
@@ -342,6 +343,44 @@ def test_tracking_is_kept_with_the_response(app, make_survey, reader_for):
     assert (stored.utm_source, stored.utm_medium) == ("newsletter", "email")
     assert stored.utm_campaign == "x" * 200
     assert stored.referrer_url == "https://sight.example/news/a-story"
+
+
+def test_utm_term_and_content_are_kept_too(app, make_survey, reader_for):
+    slug = make_survey()
+    reader_for(slug).start("?utm_source=newsletter&utm_term=climate&utm_content=footer-card")
+    stored = responses(app)[0]
+    assert (stored.utm_source, stored.utm_term, stored.utm_content) == ("newsletter", "climate", "footer-card")
+
+
+def start_from(client, slug: str, referer: str, query: str = "") -> None:
+    """Arrive at the intro from `referer` (the browser sends it), then press Start."""
+    intro = client.get(f"/surveys/{slug}{query}", headers={"Referer": referer}).get_data(as_text=True)
+    hidden = dict(re.findall(r'<input id="(utm_\w+|referrer)" name="\w+" type="hidden" value="([^"]*)"', intro))
+    assert client.post(f"/surveys/{slug}/start", data={"csrf_token": csrf_token_from(intro), **hidden}).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("referer", "query", "kept"),
+    [
+        ("https://sight.example/news/a-story?utm_source=x&id=7#top", "", "/news/a-story"),
+        ("https://elsewhere.example/news/a-story", "", None),
+        ("https://sight.example.evil.example/news/a-story", "", None),
+        ("https://sight.example/news/a-story", "?from=https://sight.example/culture/other", "https://sight.example/culture/other"),
+    ],
+)
+def test_the_referring_article_comes_from_the_referer_when_it_is_a_page_of_the_site(
+    make_app, make_survey, reader_for, referer, query, kept
+):
+    app = make_app(SITE_URL="https://sight.example")
+    slug = make_survey()
+    start_from(app.test_client(), slug, referer, query)
+    assert responses(app)[0].referrer_url == kept
+
+
+def test_without_a_site_url_the_referer_is_not_kept(app, client, make_survey):
+    slug = make_survey()
+    start_from(client, slug, "https://sight.example/news/a-story")
+    assert responses(app)[0].referrer_url is None
 
 
 def test_a_referrer_that_is_not_a_web_address_is_dropped(app, make_survey, reader_for):

@@ -116,3 +116,25 @@ def test_flask_seed_loads_the_default_survey_once(app, runner):
     with app.app_context():
         assert db.session.scalar(select(func.count(SurveyVersion.id))) == 1
         assert survey_by_slug(db.session, "reader-survey").status.value == "open"
+
+
+def test_the_shipped_survey_is_a_new_version_for_a_site_that_has_answers_to_the_old_one(app, reader_survey, reader_for):
+    """Version 1 asked for an email and about Sight+; importing the shipped file over a survey
+    with answers makes version 2 and the old answers keep version 1."""
+    shipped = load_definition(DEFAULT_SURVEY_FILE.read_text())
+    old = copy.deepcopy(shipped)
+    old["pages"][-1]["questions"] += [
+        {"id": "hear_about_sight_plus", "type": "single_choice", "label": "Would you like to hear about Sight+?",
+         "options": [{"value": "yes", "label": "Yes"}, {"value": "no", "label": "No"}]},
+        {"id": "contact_email", "type": "email", "label": "Your email address",
+         "show_if": {"question": "hear_about_sight_plus", "equals": "yes"}},
+    ]
+    assert import_now(app, validate_definition(old)) == "updated:1"
+    reader_for("reader-survey").start()
+    assert import_now(app, shipped) == "new_version:2"
+    [answered] = responses(app)
+    assert answered.version.number == 1
+    assert question_by_id(answered.version.definition, "contact_email") is not None
+    with app.app_context():
+        current = survey_by_slug(db.session, "reader-survey").current_version
+        assert current.number == 2 and question_by_id(current.definition, "contact_email") is None

@@ -14,7 +14,7 @@ from membership.context import Settings
 from membership.status import sight_plus_status_of
 from sight.db import utcnow
 from sight.mail import queue_mail
-from sight.models import AuditEntry
+from sight.models import AuditEntry, OutboxMessage
 from tests.helpers import create_user
 
 from .conftest import fresh, add_annual, add_gift, add_grant, days_ago, make_donor, submit
@@ -87,6 +87,10 @@ def test_a_grant_makes_the_reader_sight_plus_until_the_end_date_and_is_audited(s
     grant = db_session.scalar(select(ComplimentaryGrant))
     assert grant.ends_at == ends_at and grant.reason == "Guest columnist, summer 2026"
     assert grant.granted_by_id == staff_user.id
+    # The member is told, with the last day in Sydney time.
+    [told] = db_session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "complimentary_grant")).all()
+    assert told.to_address == "writer@example.com"
+    assert f"You are Sight+ until {ends_on:%-d %B %Y}" in told.body_text
     # Through the rule: Sight+ until the end date, not a moment longer.
     assert is_member(db_session, reader.id, utcnow())
     assert is_member(db_session, reader.id, ends_at - timedelta(microseconds=1))

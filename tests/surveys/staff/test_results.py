@@ -14,6 +14,7 @@ import pytest
 from sight.staff import dashboard_panels
 from surveys.results import ResponseFilter, survey_results
 from surveys.staff_views import survey_panel
+from surveys.statistics import Share
 from tests.surveys.staff.conftest import V1, add_response, make_survey
 
 UTC = timezone.utc
@@ -81,9 +82,13 @@ def test_results_page_shows_charts_with_data_tables_and_the_matrix_grid(staff_cl
     html = response.get_data(as_text=True)
     assert "<dt>Responses</dt><dd>4</dd>" in html
     assert "2 min 0 s, within the 2 minutes promised" in html
-    assert html.count('<svg class="chart"') == 5  # four choice questions and the rating
-    assert '<svg class="chart chart-days"' in html
-    assert '<tr><th scope="row">Every day</th><td class="num">2</td><td class="num">67%</td></tr>' in html
+    assert html.count('<svg class="chart"') == 6  # four choice questions, the rating, and the days
+    assert "/staff/surveys/reader-survey/charts/days.svg" in html
+    every_day = Share(2, 3)
+    assert (
+        f'<tr><th scope="row">Every day</th><td class="num">2</td><td class="num">67%<span class="margin"> ±{every_day.margin:.0f}</span></td>'
+        f'<td class="num">{every_day.low:.0f}–{every_day.high:.0f}%</td></tr>'
+    ) in html
     assert '<tr><th scope="row">21 November 2026</th><td class="num">0</td></tr>' in html
     assert '<table class="grid">' in html and '<td class="num heat-3">2 <span class="pct">67%</span></td>' in html
     assert '1 “Other” answers, searchable' in html
@@ -94,7 +99,7 @@ def test_results_page_shows_charts_with_data_tables_and_the_matrix_grid(staff_cl
 def test_unfinished_responses_have_their_own_results(staff_client, known):
     html = staff_client.get("/staff/surveys/reader-survey?status=unfinished").get_data(as_text=True)
     assert "<dt>Responses</dt><dd>1</dd>" in html
-    assert '<tr><th scope="row">Every month</th><td class="num">1</td><td class="num">100%</td></tr>' in html
+    assert '<tr><th scope="row">Every month</th><td class="num">1</td><td class="num">100%<span class="margin">' in html
 
 
 def test_a_survey_without_responses_shows_zero_counts(staff_client, session):
@@ -113,7 +118,8 @@ def many_texts(session):
 
 
 def answers_on(html: str) -> list[str]:
-    return re.findall(r"<li><p>(answer \d\d)</p>", html)
+    unmarked = html.replace("<mark>", "").replace("</mark>", "")  # searched words are highlighted
+    return re.findall(r"<li><p>(answer \d\d)</p>", unmarked)
 
 
 def test_free_text_is_paginated_newest_first(staff_client, many_texts):

@@ -1,0 +1,367 @@
+"""Results from tallies: counts per question, option, matrix cell, number, finishing time and
+local day, kept in `survey_tally`, so that the results page adds up a few thousand rows instead
+of reading every response.
+
+Tallies are materialised and refreshed incrementally. A finished response starts untallied
+(`Response.tallied` is false); `refresh_tallies` claims untallied responses with one UPDATE …
+RETURNING (so that two refreshes never count one response twice) and adds what they say. Code
+that changes or deletes a finished response calls `untally` first, which takes its counts back
+out and leaves it untallied, to be counted again as it then stands.
+
+Days are local days in one time zone (the display zone), recorded with each tally; when the zone
+changes, the survey's tallies are counted again from scratch. Filters tallies cannot answer —
+unfinished responses, or bounds that are not the zone's midnights — fall back to reading the
+responses (`results.survey_results`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, deque
+from datetime import date, datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, delete, false, func, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from surveys.definition import walk
+from surveys.models import Response, Survey, SurveyTally, SurveyVersion
+from surveys.results import (
+    DayCount,
+    ResponseFilter,
+    SurveyActivity,
+    SurveyResults,
+    VersionTime,
+    _Tally,
+    day_bounds,
+    duration_seconds,
+    select_responses,
+    survey_results,
+    week_start,
+)
+
+# Special fields beside question ids (which never start with "#").
+RESPONSES = "#responses"
+SECONDS = "#seconds"
+# The value under which a question's (or a matrix row's) number of answers is kept.
+ANSWERED = ""
+# Responses claimed and counted per statement.
+BATCH = 1000
+# The latest free-text answers shown with results come from this many newest responses.
+LATEST_TEXTS_WINDOW = 5000
+
+
+def _plus_key(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+def contributions(definition: dict, answers: dict) -> Counter:
+    """(field, value) -> 1 for what one response adds, following `results._Tally.add`."""
+    added: Counter = Counter()
+    for question in walk.questions(definition):
+        qid, kind = question["id"], question["type"]
+        answer = answers.get(qid)
+        if answer is None or answer == "" or answer == [] or answer == {}:
+            continue
+        added[qid, ANSWERED] += 1
+        if kind == "multiple_choice":
+            for value in answer if isinstance(answer, list) else [answer]:
+                added[qid, str(value)] += 1
+        elif kind in walk.CHOICE_TYPES or kind == "rating":
+            added[qid, str(answer)] += 1
+        elif kind == "matrix" and isinstance(answer, dict):
+            for row, column in answer.items():
+                added[f"{qid}[{row}]", str(column)] += 1
+                added[f"{qid}[{row}]", ANSWERED] += 1
+        elif kind == "number" and isinstance(answer, int | float):
+            added[qid, json.dumps(answer)] += 1
+        if answers.get(f"{qid}_other"):
+            added[f"{qid}_other", ANSWERED] += 1
+    return added
+
+
+def _upsert(session: Session, rows: list[dict]) -> None:
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(SurveyTally)
+    statement = statement.on_conflict_do_update(
+        index_elements=["survey_id", "zone", "version_number", "day", "sight_plus", "field", "value"],
+        set_={"count": SurveyTally.count + statement.excluded.count},
+    )
+    session.execute(statement, rows)
+
+
+def _add(session: Session, claimed, zone_name: str, sign: int) -> int:
+    """Add (sign 1) or take back (sign -1) what the claimed responses say; returns how many."""
+    zone = ZoneInfo(zone_name)
+    definitions: dict[int, tuple[int, dict]] = {}
+    totals: Counter = Counter()
+    survey_id = None
+    count = 0
+    for _id, survey_id, version_id, started_at, submitted_at, plus, answers in claimed:
+        if version_id not in definitions:
+            version = session.get(SurveyVersion, version_id)
+            definitions[version_id] = (version.number, version.definition)
+        number, definition = definitions[version_id]
+        key = (survey_id, number, submitted_at.astimezone(zone).date(), _plus_key(plus))
+        totals[key + (RESPONSES, ANSWERED)] += 1
+        totals[key + (SECONDS, str(duration_seconds(started_at, submitted_at)))] += 1
+        for (field, value), n in contributions(definition, answers or {}).items():
+            totals[key + (field, value)] += n
+        count += 1
+    rows = [
+        dict(survey_id=s, zone=zone_name, version_number=v, day=d, sight_plus=p, field=f, value=x, count=sign * n)
+        for (s, v, d, p, f, x), n in totals.items()
+    ]
+    _upsert(session, rows)
+    if sign < 0 and survey_id is not None:
+        session.execute(delete(SurveyTally).where(SurveyTally.survey_id == survey_id, SurveyTally.count == 0))
+    return count
+
+
+_CLAIMED = (
+    Response.id,
+    Response.survey_id,
+    Response.version_id,
+    Response.started_at,
+    Response.submitted_at,
+    Response.sight_plus,
+    Response.answers,
+)
+
+
+def _tally_zones(session: Session, survey_id: int) -> set[str]:
+    return set(session.scalars(select(SurveyTally.zone).where(SurveyTally.survey_id == survey_id).distinct()))
+
+
+def refresh_tallies(session: Session, survey_id: int, zone_name: str) -> int:
+    """Count every finished response not yet counted; returns how many were added. The caller commits."""
+    if _tally_zones(session, survey_id) - {zone_name}:
+        # Days were counted in another zone: count the whole survey again in this one.
+        session.execute(delete(SurveyTally).where(SurveyTally.survey_id == survey_id))
+        session.execute(
+            update(Response)
+            .where(Response.survey_id == survey_id, Response.tallied == true())
+            .values(tallied=False)
+            .execution_options(synchronize_session=False)
+        )
+    added = 0
+    while True:
+        pending = (
+            select(Response.id)
+            .where(Response.survey_id == survey_id, Response.submitted_at.is_not(None), Response.tallied == false())
+            .limit(BATCH)
+            .scalar_subquery()
+        )
+        # One statement claims and reads: a concurrent refresh skips the rows claimed here.
+        claimed = session.execute(
+            update(Response)
+            .where(Response.id.in_(pending), Response.tallied == false())
+            .values(tallied=True)
+            .returning(*_CLAIMED)
+            .execution_options(synchronize_session=False)
+        ).all()
+        if not claimed:
+            return added
+        added += _add(session, claimed, zone_name, 1)
+
+
+def untally(session: Session, response_ids: list[int]) -> None:
+    """Take these responses' counts out of the tallies before their answers change or they are
+    deleted; a response that stays is counted again, as it then stands, by the next refresh."""
+    for first in range(0, len(response_ids), BATCH):
+        claimed = session.execute(
+            update(Response)
+            .where(Response.id.in_(response_ids[first : first + BATCH]), Response.tallied == true())
+            .values(tallied=False)
+            .returning(*_CLAIMED)
+            .execution_options(synchronize_session=False)
+        ).all()
+        by_survey: dict[int, list] = {}
+        for row in claimed:
+            by_survey.setdefault(row.survey_id, []).append(row)
+        for survey_id, rows in by_survey.items():
+            zones = _tally_zones(session, survey_id)
+            if len(zones) == 1:
+                _add(session, rows, zones.pop(), -1)
+
+
+# --- reading them ----------------------------------------------------------------------------
+
+
+def _local_day(bound: datetime | None, zone: tzinfo) -> date | None | bool:
+    """The local day that starts at `bound`, None for no bound, False when it is not a midnight."""
+    if bound is None:
+        return None
+    day = bound.astimezone(zone).date()
+    return day if day_bounds(day, None, zone)[0] == bound else False
+
+
+def answerable(flt: ResponseFilter, zone: tzinfo) -> bool:
+    return flt.status == "finished" and _local_day(flt.since, zone) is not False and _local_day(flt.until, zone) is not False
+
+
+def _latest_texts(session: Session, survey: Survey, flt: ResponseFilter, tallies: list[_Tally]) -> None:
+    """The newest few free-text answers per question, from the newest responses only."""
+    newest = (
+        select_responses(survey.id, flt, Response.answers)
+        .order_by(Response.id.desc())
+        .limit(LATEST_TEXTS_WINDOW)
+    )
+    pending = {id(t): t for t in tallies}
+    for (answers,) in session.execute(newest, execution_options={"yield_per": 500}):
+        answers = answers or {}
+        for key, tally in list(pending.items()):
+            # What `_Tally.add` appends for one response, in the reverse order, since this walks back.
+            texts = []
+            question, answer = tally.question, answers.get(tally.question.id)
+            if answer is None or answer == "" or answer == [] or answer == {}:
+                continue
+            kind = question.type
+            plain = kind in walk.CHOICE_TYPES or kind == "rating" or kind == "multiple_choice"
+            plain = plain or (kind == "matrix" and isinstance(answer, dict))
+            plain = plain or (kind == "number" and isinstance(answer, int | float))
+            if not plain:
+                texts.append(str(answer))
+            other = answers.get(f"{question.id}_other")
+            if other:
+                texts.append(str(other))
+            for text in reversed(texts):
+                if len(tally.texts) < tally.texts.maxlen:
+                    tally.texts.appendleft(text)
+            if len(tally.texts) == tally.texts.maxlen:
+                del pending[key]
+        if not pending:
+            return
+
+
+def tallied_results(session: Session, survey: Survey, flt: ResponseFilter, zone: tzinfo, zone_name: str) -> SurveyResults:
+    """What `results.survey_results` says, from the tallies (refreshed by the caller) where they
+    can answer `flt`, else from the responses themselves."""
+    if not answerable(flt, zone):
+        return survey_results(session, survey, flt, zone)
+    since, until = _local_day(flt.since, zone), _local_day(flt.until, zone)
+    conditions = [SurveyTally.survey_id == survey.id, SurveyTally.zone == zone_name]
+    if since is not None:
+        conditions.append(SurveyTally.day >= since)
+    if until is not None:
+        conditions.append(SurveyTally.day < until)
+    if flt.version is not None:
+        conditions.append(SurveyTally.version_number == flt.version)
+    if flt.sight_plus is not None:
+        conditions.append(SurveyTally.sight_plus == _plus_key(flt.sight_plus))
+    numbers = set(session.scalars(select(SurveyTally.version_number).where(*conditions).distinct()))
+    if not numbers and survey.versions:
+        numbers = {flt.version if flt.version is not None else survey.current_version.number}
+    merged = walk.merge_questions({v.number: v.definition for v in survey.versions if v.number in numbers})
+    summed = session.execute(
+        select(SurveyTally.field, SurveyTally.value, func.sum(SurveyTally.count))
+        .where(*conditions, SurveyTally.field != RESPONSES)
+        .group_by(SurveyTally.field, SurveyTally.value)
+    ).all()
+    per_field: dict[str, dict[str, int]] = {}
+    for field, value, count in summed:
+        if count:
+            per_field.setdefault(field, {})[value] = int(count)
+    per_day = session.execute(
+        select(SurveyTally.day, func.sum(SurveyTally.count))
+        .where(*conditions, SurveyTally.field == RESPONSES)
+        .group_by(SurveyTally.day)
+        .order_by(SurveyTally.day)
+    ).all()
+    tallies = [_tally_from_counts(q, per_field) for q in merged]
+    _latest_texts(session, survey, flt, tallies)
+    days: list[DayCount] = []
+    counted = {day: int(count) for day, count in per_day if count}
+    if counted:
+        day, last = min(counted), max(counted)
+        while day <= last:
+            days.append(DayCount(day, counted.get(day, 0)))
+            day = date.fromordinal(day.toordinal() + 1)
+    seconds = {int(value): count for value, count in per_field.get(SECONDS, {}).items()}
+    return SurveyResults(
+        sum(counted.values()), _median_of_counts(seconds), [t.result() for t in tallies], days, survey.promise_minutes
+    )
+
+
+def _median_of_counts(counts: dict[int, int]) -> int | None:
+    """`results.median` of a list given as value -> how many times it occurs."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    ordered = sorted(counts)
+    wanted = [(total - 1) // 2, total // 2]
+    found, seen = [], 0
+    for value in ordered:
+        seen += counts[value]
+        while wanted and wanted[0] < seen:
+            found.append(value)
+            wanted.pop(0)
+    return round((found[0] + found[1]) / 2) if found[0] != found[1] else round(found[0])
+
+
+def _tally_from_counts(question: walk.MergedQuestion, per_field: dict[str, dict[str, int]]) -> _Tally:
+    tally = _Tally(question)
+    own = dict(per_field.get(question.id, {}))
+    tally.answered = own.pop(ANSWERED, 0)
+    if question.type == "number":
+        # A histogram back to the list `_Tally` summarises, so that mean and median agree exactly.
+        tally.numbers = [json.loads(value) for value, n in own.items() for _ in range(n)]
+    elif question.type != "matrix":
+        tally.counts = Counter(own)
+    prefix = f"{question.id}["
+    for field, values in per_field.items():
+        if field.startswith(prefix) and field.endswith("]"):
+            row = field[len(prefix) : -1]
+            values = dict(values)
+            tally.row_answered[row] = values.pop(ANSWERED, 0)
+            tally.rows[row] = Counter(values)
+    tally.other_count = per_field.get(f"{question.id}_other", {}).get(ANSWERED, 0)
+    tally.texts = deque(maxlen=3)
+    return tally
+
+
+def survey_activity(session: Session, now: datetime, zone: tzinfo, zone_name: str) -> list[SurveyActivity]:
+    """Finished responses per survey, in total and since Monday, and the median time to finish,
+    of the survey and of each version against the minutes it promises, from the tallies
+    (refreshed by the caller)."""
+    monday = week_start(now, zone).astimezone(zone).date()
+    activity = []
+    for survey in session.scalars(select(Survey).order_by(Survey.title)):
+        counted = [SurveyTally.survey_id == survey.id, SurveyTally.zone == zone_name]
+        total, this_week = session.execute(
+            select(func.sum(SurveyTally.count), func.sum(case((SurveyTally.day >= monday, SurveyTally.count), else_=0)))
+            .where(*counted, SurveyTally.field == RESPONSES)
+        ).one()
+        seconds = session.execute(
+            select(SurveyTally.version_number, SurveyTally.value, func.sum(SurveyTally.count))
+            .where(*counted, SurveyTally.field == SECONDS)
+            .group_by(SurveyTally.version_number, SurveyTally.value)
+        ).all()
+        by_version: dict[int, Counter] = {}
+        for number, value, n in seconds:
+            if n:
+                by_version.setdefault(number, Counter())[int(value)] += int(n)
+        every: Counter = sum(by_version.values(), Counter())
+        activity.append(
+            SurveyActivity(
+                slug=survey.slug,
+                title=survey.title,
+                total=int(total or 0),
+                this_week=int(this_week or 0),
+                median_seconds=_median_of_counts(every),
+                promise_minutes=survey.promise_minutes,
+                versions=[
+                    VersionTime(number, sum(by_version[number].values()), _median_of_counts(by_version[number]))
+                    for number in sorted(by_version, reverse=True)
+                ],
+            )
+        )
+    return activity
+
+
+def refresh_every_survey(session: Session, zone_name: str) -> None:
+    for survey_id in session.scalars(select(Survey.id)):
+        refresh_tallies(session, survey_id, zone_name)

@@ -1,0 +1,98 @@
+"""/donate is no card-testing tool: starts are rate-limited per address and per email, what is
+typed never changes an account or reveals it, unpaid starts are not donors and are purged, and a
+tampered or ambiguous amount gets a message, not a 500."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from accounts.models import Role, User
+from membership.models import Donation, Donor
+from sight.db import utcnow
+from sight.extensions import db
+from tests.helpers import create_user, sign_in_as, submit_form
+
+
+GIFT = {"amount": "2600", "other_amount": "", "frequency": "once", "name": "Alex Donor",
+        "email": "alex@example.com", "message": "", "currency": "aud"}
+
+
+def start(client, **changes):
+    return submit_form(client, "/donate", {**GIFT, **changes})
+
+
+def test_starts_are_limited_per_address_whatever_is_posted(make_app):
+    client = make_app(DONATE_RATE_LIMIT="3 per hour").test_client()
+    answers = [start(client, email=f"card{n}@example.com", other_amount="x" if n % 2 else "").status_code for n in range(4)]
+    assert answers[:3] == [302, 200, 302] and answers[3] == 429
+    assert "Too many attempts" in start(client).get_data(as_text=True)
+
+
+def test_gifts_started_are_limited_per_email_in_any_case(make_app):
+    app = make_app(DONATE_EMAIL_RATE_LIMIT="2 per hour")
+    client = app.test_client()
+    assert [start(client, email=email).status_code for email in ("Same@Example.com", "same@example.com")] == [302, 302]
+    assert start(client, email="SAME@example.com").status_code == 429
+    assert start(client, email="other@example.com").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Donation.id))) == 3
+
+
+def test_typing_someones_email_neither_renames_nor_reveals_their_account(app, client, give, mailbox):
+    with app.app_context():
+        create_user(db.session, "victim@example.com", name="Victoria Private")
+    response = start(client, email="Victim@Example.com", name="Mallory")
+    pay = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Victoria" not in pay and 'data-name="Mallory"' in pay
+    with app.app_context():
+        assert db.session.scalar(select(User.name).where(User.email == "victim@example.com")) == "Victoria Private"
+
+    # A receipt greets the donor by the name given with that gift.
+    give("2600", email="victim@example.com", name="Vic")
+    [receipt] = mailbox.to("victim@example.com")
+    assert receipt.get_content().startswith("Dear Vic,")
+
+
+def test_unpaid_starts_are_not_donors_and_are_purged(app, client, give):
+    give("2600", email="paid@example.com")
+    start(client, email="never.paid@example.com")
+    with app.app_context():
+        sign_in_as(client, create_user(db.session, "staff@sight.example", role=Role.staff))
+    listing = client.get("/staff/members").get_data(as_text=True)
+    csv = client.get("/staff/members/export.csv").get_data(as_text=True)
+    for page in (listing, csv):
+        assert "paid@example.com" in page and "never.paid@example.com" not in page
+
+    runner = app.test_cli_runner()
+    assert "Purged 0 unpaid gift start(s)." in runner.invoke(args=["membership", "purge"]).output
+    with app.app_context():
+        week_ago = utcnow() - timedelta(days=8)
+        db.session.execute(update(Donation).values(created_at=week_ago))
+        db.session.execute(update(Donor).values(created_at=week_ago))
+        db.session.commit()
+    assert "Purged 1 unpaid gift start(s)." in runner.invoke(args=["membership", "purge"]).output
+    with app.app_context():
+        donors = db.session.scalars(select(Donor)).all()
+        assert [d.user.email for d in donors] == ["paid@example.com"]
+        assert db.session.scalar(select(func.count(Donation.id))) == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"amount": "abc"}, "Not a valid choice"),
+        ({"amount": "2600.5"}, "Not a valid choice"),
+        ({"amount": "99999999999999999999999"}, "Not a valid choice"),
+        ({"amount": "5000", "other_amount": "30"}, "You chose $50 and typed “30”"),
+    ],
+)
+def test_a_tampered_or_ambiguous_amount_gets_a_message_beside_it(app, client, changes, message):
+    response = start(client, **changes)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="amount-error"' in html and message in html
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Donation.id))) == 0
