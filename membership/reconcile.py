@@ -33,6 +33,7 @@ from membership.ledger import (
 from membership.models import Donor, GiftKind, LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
 from membership.stripe_api import ChargeResult, StripeProblem
 from sight.audit import record_audit
+from sight.db import read_session
 from sight.templating import format_money
 
 INVOICE_PAID = ("invoice.paid", "invoice.payment_succeeded")
@@ -124,13 +125,15 @@ def reconcile(
     for subscription_id in subscriptions:
         item(subscription_id, lambda subscription_id=subscription_id: _subscription(session, ctx, subscription_id, dry_run, now))
 
-    unapplied = session.scalars(select(StripeEvent.event_id).where(StripeEvent.processed_at.is_(None))).all()
+    session.rollback()
+    # The comparison after the repairs reads one snapshot, and takes no lock while it does.
+    with read_session(session.get_bind()) as reader:
+        unapplied = reader.scalars(select(StripeEvent.event_id).where(StripeEvent.processed_at.is_(None))).all()
+        report.months = _months(reader, charges, since)
     if unapplied:
         report.findings.append(
             Finding("note", f"{len(unapplied)} stored webhook event(s) never applied (see the webhook log): {', '.join(unapplied)}")
         )
-    report.months = _months(session, charges, since)
-    session.rollback()
     return report
 
 

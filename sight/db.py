@@ -65,7 +65,7 @@ def utcnow() -> datetime:
 # transaction begins where the writing starts. A read that decides a write (check, then claim)
 # either is a conditional UPDATE or selects `.with_for_update()`, which locks the rows on
 # PostgreSQL and begins the write transaction on SQLite. A long read that needs one consistent
-# view (an export, reconcile's comparison) uses `read_session`.
+# view (an export, reconcile's monthly comparison) uses `read_session`.
 
 READ_SNAPSHOT = "sight_read_snapshot"
 _READ_STATEMENTS = ("SELECT", "WITH", "PRAGMA", "EXPLAIN", "BEGIN")
