@@ -1,7 +1,7 @@
 """history: refunds and lost disputes as rows with their times; annual gifts' start and end
 
 Revision ID: i11_history
-Revises: i13_survey_promise_and_draft
+Revises: i9_retention
 Create Date: 2026-11-30 22:40:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'i11_history'
-down_revision = 'i13_survey_promise_and_draft'
+down_revision = 'i9_retention'
 branch_labels = None
 depends_on = None
 
