@@ -8,7 +8,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from surveys.definition import walk
@@ -32,15 +32,6 @@ class ResponseFilter:
     status: str = "finished"  # finished | unfinished | all
     sight_plus: bool | None = None  # only responses that stored this value
     utm_source: str | None = None
-
-
-def reading_session(engine: Engine) -> Session:
-    """A session for a long read such as an export: on SQLite a deferred transaction, which does
-    not hold the write lock that readers' submissions need; on PostgreSQL one snapshot, so that
-    a count and the rows streamed after it agree."""
-    if engine.dialect.name == "sqlite":
-        return Session(engine.execution_options(sqlite_deferred=True))
-    return Session(engine.execution_options(isolation_level="REPEATABLE READ"))
 
 
 def day_bounds(first: date | None, last: date | None, zone: tzinfo) -> tuple[datetime | None, datetime | None]:
