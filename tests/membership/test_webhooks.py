@@ -7,12 +7,15 @@ import time
 import urllib.request
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from membership.context import context_for
 from membership.donors import find_or_create_donor
 from membership.giving import ensure_customer
 from membership.models import LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
+from membership.webhook import HANDLED
 from sight.db import utcnow
 from sight.extensions import db
 
@@ -279,3 +282,26 @@ def test_an_event_id_longer_than_any_stripe_id_gets_400_and_is_not_stored(app, c
     body, headers = signed_event("payment_intent.succeeded", {"id": "pi_123"}, event_id="evt_" + "x" * 300)
     assert post(client, body, headers).status_code == 400
     assert count(app, StripeEvent) == 0
+
+
+IDS = st.one_of(
+    st.none(), st.integers(), st.text(max_size=40), st.just("x" * 300),
+    st.sampled_from(["pi_nope", "in_nope", "sub_nope", "ch_nope", "", "../v1/charges", "pi_1?expand=x"]),
+)
+OBJECTS = st.fixed_dictionaries(
+    {},
+    optional={"id": IDS, "charge": IDS, "status": st.sampled_from(["lost", "won", ""]),
+              "amount": st.one_of(st.integers(), st.text(max_size=5)), "object": st.text(max_size=10)},
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(event_type=st.one_of(st.sampled_from(sorted(HANDLED)), st.text(max_size=30)), obj=OBJECTS)
+def test_any_signed_event_gets_an_answer_never_a_server_error(app, client, signed_event, event_type, obj):
+    body, headers = signed_event(event_type, obj)
+    response = post(client, body, headers)
+    assert response.status_code in (200, 400, 409), response.get_data(as_text=True)[:300]
+    if response.status_code == 400:
+        with app.app_context():
+            stored = db.session.scalar(select(StripeEvent).order_by(StripeEvent.id.desc()))
+            assert stored.error and stored.processed_at is None
