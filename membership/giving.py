@@ -116,6 +116,7 @@ def begin_donation(
     message: str | None,
     ctx: MembershipContext,
     now: datetime,
+    source: str | None = None,
 ) -> GiftInHand:
     """Write the gift the donor asked for (and their account, if new); Stripe comes after the commit."""
     donor = find_or_create_donor(session, email=email, name=name, now=now)
@@ -126,6 +127,7 @@ def begin_donation(
         currency=ctx.settings.currency,
         donor_name=name,
         message=message or None,
+        source=source,
         created_at=now,
     )
     session.add(donation)

@@ -128,6 +128,7 @@ def donate():
         preset = request.args.get("amount", "")
         if preset in {choice.value for choice in form.amount.choices if choice.value != OTHER}:
             form.amount.data = preset
+        form.source.data = request.args.get("source", "")[:80]
         if request.args.get("frequency") in ("once", "yearly"):
             form.frequency.data = request.args["frequency"]
     if form.validate_on_submit() and _donate_captcha() and not _captcha_passed():
@@ -143,6 +144,7 @@ def donate():
             message=(form.message.data or "").strip(),
             ctx=ctx,
             now=now,
+            source=form.source.data or None,
         )
         db.session.commit()
         try:

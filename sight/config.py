@@ -19,6 +19,8 @@ PRODUCTION_SECRETS = (
     "STRIPE_SECRET_KEY",
     "STRIPE_PUBLISHABLE_KEY",
     "STRIPE_WEBHOOK_SECRET",
+    # Without it mail would go to the log: sign-in, reset and manage links among it.
+    "MAIL_URL",
 )
 
 # How hard argon2id works (accounts.passwords.PROFILES): "fast" only for the test suite.
