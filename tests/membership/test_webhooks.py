@@ -183,13 +183,25 @@ def test_an_event_about_an_unknown_customer_asks_stripe_to_retry(app, client, si
         assert stored.processed_at is None and "not yet recorded" in stored.error
 
 
-def test_a_failing_handler_answers_500_and_commits_nothing(app, client, signed_event):
-    body, headers = signed_event("payment_intent.succeeded", {"id": "pi_doesnotexist"})
-    assert post(client, body, headers).status_code == 500
+def test_a_failing_handler_answers_500_and_commits_nothing(make_app, signed_event):
+    # Stripe cannot be reached (nothing listens on port 9): Stripe should deliver the event again.
+    app = make_app(STRIPE_API_BASE="http://127.0.0.1:9")
+    body, headers = signed_event("payment_intent.succeeded", {"id": "pi_123"})
+    assert post(app.test_client(), body, headers).status_code == 500
     assert count(app, LedgerEntry) == 0
     with app.app_context():
         stored = db.session.scalar(select(StripeEvent))
         assert stored.processed_at is None and stored.error
+
+
+def test_an_event_naming_what_stripe_does_not_know_answers_400_and_keeps_why(app, client, signed_event):
+    # Delivering it again cannot help, so it is not a 5xx for Stripe to retry for days.
+    body, headers = signed_event("payment_intent.succeeded", {"id": "pi_doesnotexist"})
+    assert post(client, body, headers).status_code == 400
+    assert count(app, LedgerEntry) == 0
+    with app.app_context():
+        stored = db.session.scalar(select(StripeEvent))
+        assert stored.processed_at is None and stored.error.startswith("Stripe refused to read it")
 
 
 def test_a_refund_before_the_payment_event_converges(app, client, signed_event, unrecorded_payment, stripe_client):
