@@ -102,7 +102,7 @@ def init_app(app: Flask) -> None:
     @membership_group.command("remind")
     def remind_command():
         """Email donors whose annual gift renews within 14 days (never twice; safe from cron)."""
-        sent = send_renewal_reminders(db.session, context_for(app).links, utcnow())
+        sent = send_renewal_reminders(db.session, context_for(app), utcnow())
         db.session.commit()
         click.echo(f"Sent {sent} renewal reminder(s).")
 
