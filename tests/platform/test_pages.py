@@ -35,11 +35,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.pages]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
 WIDTHS = (390, 1280)
-# Not pages: files, JSON, the health check, and the webhook.
+# Not pages: files, JSON, the health check, and a counted redirect.
 NOT_PAGES = {
     "static", "sight.healthz", "accounts.download_data", "membership.staff_members_export",
     "surveys.staff_codebook", "surveys.manage_download", "surveys.staff_export", "surveys.staff_chart",
-    "surveys.staff_crosstab_csv",
+    "surveys.staff_crosstab_csv", "surveys.take_ask",
 }
 
 
@@ -148,6 +148,7 @@ def take_the_survey(proof: Proof, app) -> None:
     page.get_by_role("button", name="Send my answers").click()
     page.wait_for_url("**/thanks")
     proof.check("survey thanks")
+    proof.open("/surveys/reader-survey/my-answers", "the reader's own answers")
 
 
 def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_server, browser, people):
