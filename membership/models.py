@@ -124,6 +124,8 @@ class Donation(db.Model):
     # The name given with this gift: its pages and receipt use it, never the account's.
     donor_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     message: Mapped[str | None] = mapped_column(Text)
+    # Where the gift was started, e.g. "survey:reader-survey" for a survey's thank-you page.
+    source: Mapped[str | None] = mapped_column(String(80))
     status: Mapped[DonationStatus] = mapped_column(
         _enum(DonationStatus, "donation_status"), default=DonationStatus.awaiting_card
     )

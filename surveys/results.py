@@ -12,8 +12,12 @@ from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from surveys.definition import walk
-from surveys.models import Response, Survey, SurveyVersion
+from surveys.models import AskTally, Response, Survey, SurveyVersion
+from surveys.search import matches, search_terms, text_value, with_words
 
+# How many sources and referring articles the results page lists, and the name of "none given".
+ORIGINS_SHOWN = 10
+NOT_GIVEN = "(none)"
 # Rows fetched at a time when walking every response of a survey.
 BATCH = 500
 
@@ -27,6 +31,7 @@ class ResponseFilter:
     version: int | None = None
     status: str = "finished"  # finished | unfinished | all
     sight_plus: bool | None = None  # only responses that stored this value
+    utm_source: str | None = None
 
 
 def reading_session(engine: Engine) -> Session:
@@ -75,6 +80,8 @@ def select_responses(survey_id: int, flt: ResponseFilter, *columns) -> Select:
         )
     if flt.sight_plus is not None:
         stmt = stmt.where(Response.sight_plus == flt.sight_plus)
+    if flt.utm_source is not None:
+        stmt = stmt.where(Response.utm_source == flt.utm_source)
     return stmt
 
 
@@ -99,9 +106,21 @@ def versions_in(session: Session, survey: Survey, flt: ResponseFilter) -> dict[i
     return {v.number: v.definition for v in survey.versions if v.number in numbers}
 
 
-def stream_responses(session: Session, survey_id: int, flt: ResponseFilter):
+# Where the reader came from, in the order of the exports' metadata columns.
+TRACKING_COLUMNS = (
+    Response.utm_source,
+    Response.utm_medium,
+    Response.utm_campaign,
+    Response.utm_term,
+    Response.utm_content,
+    Response.referrer_url,
+)
+
+
+def stream_responses(session: Session, survey_id: int, flt: ResponseFilter, *, tracking: bool = False):
     """(id, version number, started_at, submitted_at, sight_plus, answers) of each selected
-    response, oldest first, fetched in batches so memory does not grow with the survey."""
+    response, then with `tracking` the TRACKING_COLUMNS, oldest first, fetched in batches so
+    memory does not grow with the survey."""
     stmt = (
         select_responses(
             survey_id,
@@ -112,6 +131,7 @@ def stream_responses(session: Session, survey_id: int, flt: ResponseFilter):
             Response.submitted_at,
             Response.sight_plus,
             Response.answers,
+            *(TRACKING_COLUMNS if tracking else ()),
         )
         .join(SurveyVersion, Response.version_id == SurveyVersion.id)
         .order_by(Response.id)
@@ -337,25 +357,40 @@ def text_answers(
     session: Session, survey_id: int, flt: ResponseFilter, field_name: str, search: str, page: int, per_page: int = 25
 ) -> TextPage:
     """One page of the answers to a text field (a question id or `ID_other`), newest first,
-    keeping those that contain `search` (case-insensitive)."""
-    needle = search.casefold().strip()
-    matches: deque[TextAnswer] = deque()
-    total = 0
+    keeping those in which every word of `search` begins a word (surveys.search). Finished
+    responses are searched through the word index, which the caller has refreshed
+    (surveys.tallies.refresh_tallies)."""
+    terms = search_terms(search)
     first = (page - 1) * per_page
+    if terms and flt.status == "finished":
+        selected = with_words(select_responses(survey_id, flt, Response.id), survey_id, field_name, terms)
+        total = session.scalar(select(func.count()).select_from(selected.subquery())) or 0
+        newest = session.execute(
+            select_responses(survey_id, flt, Response.id, Response.started_at, Response.submitted_at, Response.answers)
+            .where(Response.id.in_(selected))
+            .order_by(Response.id.desc())
+            .offset(first)
+            .limit(per_page)
+        )
+        shown = [
+            TextAnswer(response_id, submitted_at or started_at, text)
+            for response_id, started_at, submitted_at, answers in newest
+            if (text := text_value(answers or {}, field_name)) is not None
+        ]
+        return TextPage(shown, total, page, per_page)
+    matched: deque[TextAnswer] = deque()
+    total = 0
     # Newest first means the page is counted from the end: keep a window of the answers that
     # could still fall on it rather than every answer.
     for response_id, _number, started_at, submitted_at, _plus, answers in stream_responses(session, survey_id, flt):
-        value = (answers or {}).get(field_name)
-        if value in (None, "") or isinstance(value, dict | list):
-            continue
-        text = str(value)
-        if needle and needle not in text.casefold():
+        text = text_value(answers or {}, field_name)
+        if text is None or (terms and not matches(text, terms)):
             continue
         total += 1
-        matches.append(TextAnswer(response_id, submitted_at or started_at, text))
-        if len(matches) > first + per_page:
-            matches.popleft()
-    newest_first = list(reversed(matches))
+        matched.append(TextAnswer(response_id, submitted_at or started_at, text))
+        if len(matched) > first + per_page:
+            matched.popleft()
+    newest_first = list(reversed(matched))
     return TextPage(newest_first[first : first + per_page], total, page, per_page)
 
 
@@ -404,3 +439,52 @@ def week_start(now: datetime, zone: tzinfo) -> datetime:
     """Monday 00:00 of `now`'s week in the display time zone, as UTC."""
     local = now.astimezone(zone).date()
     return day_bounds(local - timedelta(days=local.weekday()), None, zone)[0]
+
+
+# --- where readers came from ----------------------------------------------------------------
+
+
+@dataclass
+class Origins:
+    """The most common utm_source values and referring articles of the selected responses."""
+
+    sources: list[Bar]
+    articles: list[Bar]
+
+
+def reader_origins(session: Session, survey_id: int, flt: ResponseFilter) -> Origins:
+    total = count_responses(session, survey_id, flt)
+
+    def most_common(column) -> list[Bar]:
+        counted = func.count(Response.id)
+        rows = session.execute(
+            select_responses(survey_id, flt, column, counted).group_by(column).order_by(counted.desc(), column).limit(ORIGINS_SHOWN)
+        )
+        return [Bar(value or NOT_GIVEN, count, _percent(count, total)) for value, count in rows]
+
+    return Origins(most_common(Response.utm_source), most_common(Response.referrer_url))
+
+
+# --- the Sight+ ask on the thank-you page ---------------------------------------------------------
+
+
+@dataclass
+class AskFigures:
+    views: int  # thank-you pages that showed the ask
+    clicks: int
+    gifts: int | None = None  # completed gifts started from it (asked of membership by the view)
+
+    @property
+    def click_rate(self) -> str:
+        return f"{_percent(self.clicks, self.views):.1f}%" if self.views else "no views yet"
+
+
+def ask_figures(session: Session, survey_id: int) -> AskFigures:
+    tally = session.get(AskTally, survey_id)
+    return AskFigures(tally.views, tally.clicks) if tally else AskFigures(0, 0)
+
+
+def asks_by_slug(session: Session) -> dict[str, AskFigures]:
+    """The ask's figures of every survey, for the dashboard."""
+    rows = session.execute(select(Survey.slug, AskTally.views, AskTally.clicks).outerjoin(AskTally, AskTally.survey_id == Survey.id))
+    return {slug: AskFigures(views or 0, clicks or 0) for slug, views, clicks in rows}

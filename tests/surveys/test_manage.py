@@ -197,7 +197,10 @@ def test_download_and_import_definitions(app, staff_client, make_survey):
     upload = {"csrf_token": token, "file": (io.BytesIO(DEFAULT_SURVEY_FILE.read_bytes()), "reader-survey.yaml")}
     reply = staff_client.post("/staff/surveys/import", data=upload, content_type="multipart/form-data")
     assert reply.headers["Location"] == "/staff/surveys/reader-survey/edit"
+    # Like New and Duplicate, an imported survey waits closed until staff open it.
     assert survey_state(app, "reader-survey")["versions"] == [1]
+    assert survey_state(app, "reader-survey")["status"] == "closed"
+    assert "It is closed until you open it." in staff_client.get(reply.headers["Location"]).get_data(as_text=True)
 
     broken = {"csrf_token": token, "file": (io.BytesIO(b"slug: x\ntitle: [\n"), "broken.yaml")}
     refused = staff_client.post("/staff/surveys/import", data=broken, content_type="multipart/form-data")

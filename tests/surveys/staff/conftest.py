@@ -137,6 +137,7 @@ def add_response(
     started_at: datetime | None = None,
     sight_plus: bool | None = None,
     user=None,
+    **tracking: str,
 ) -> Response:
     version_row = next(v for v in survey.versions if v.number == version)
     response = Response(
@@ -148,6 +149,7 @@ def add_response(
         started_at=started_at or (submitted_at - timedelta(seconds=seconds)),
         submitted_at=submitted_at,
         sight_plus=sight_plus,
+        **tracking,
     )
     session.add(response)
     session.commit()
