@@ -115,7 +115,7 @@ def people(app):
         add_annual(session, donor, 5000)
         add_gift(session, donor, 5000, utcnow() - timedelta(days=2), kind=GiftKind.recurring)
         benefit_id = session.scalar(db.select(Benefit.id).limit(1))
-        manage_token = context_for(app).links.manage_token(donor.id)
+        manage_token = context_for(app).links.manage_token(donor.id, donor.manage_version)
         ids = {"donor_user": donor.user_id, "entry": entry.id, "benefit": benefit_id, "manage": manage_token}
         session.commit()
     return {"admin": admin, **ids}
