@@ -36,6 +36,7 @@ from surveys.results import (
     duration_seconds,
     select_responses,
 )
+from surveys.search import search_terms
 from surveys.statistics import NetPromoter, RatingSummary, Share, is_nps_question, net_promoter, rating_summary
 
 # --- each question's figures -------------------------------------------------------------------
@@ -292,11 +293,13 @@ def response_detail(session: Session, survey: Survey, response_id: int, flt: Res
 
 
 def highlight_words(text: str, query: str | None) -> Markup:
-    """The text, escaped, with each word of the search marked (<mark>), whatever its case."""
-    words = sorted({w for w in (query or "").split() if w}, key=len, reverse=True)
-    if not words:
+    """The text, escaped, with each word that the search matched marked (<mark>): as the search
+    does (surveys.search), a word matches when it begins with a word searched for, whatever the case."""
+    terms = search_terms(query or "")
+    if not terms:
         return Markup(escape(text))
-    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    alternatives = "|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True))
+    pattern = re.compile(rf"(?<!\w)(?:{alternatives})\w*", re.IGNORECASE)
     parts: list[str] = []
     last = 0
     for match in pattern.finditer(text):
