@@ -52,7 +52,8 @@ CLAIM_TIMEOUT = timedelta(minutes=2)
 
 
 def ensure_customer(session: Session, gateway: StripeGateway, donor: Donor) -> str:
-    """For tests and the CLI: give a donor a Stripe Customer (the request path uses `open_card_setup`)."""
+    """Give a donor a Stripe Customer now (test and benchmark data; giving itself uses `open_card_setup`,
+    which makes no Stripe call inside a transaction)."""
     if donor.stripe_customer_id is None:
         user = donor.user
         donor.stripe_customer_id = gateway.create_customer(

@@ -22,6 +22,7 @@ from surveys.operations import definition_for_download, import_definition, surve
 from surveys.results import reading_session
 from surveys.retention import Retention, purge_survey
 from surveys.staff_forms import ExportForm
+from surveys.tallies import refresh_tallies
 
 OUTCOMES = {
     "created": "created (version {n})",
@@ -168,4 +169,16 @@ def purge_command():
         )
 
 
-COMMANDS = [import_command, dump_command, export_command, purge_command]
+@click.command("tally")
+@with_appcontext
+def tally_command():
+    """Count the finished responses not yet in the results' tallies (after an upgrade, so that
+    the first look at a large survey's results does not do it)."""
+    zone_name = current_app.config["DISPLAY_TIMEZONE"]
+    for survey in db.session.scalars(select(Survey).order_by(Survey.slug)).all():
+        added = refresh_tallies(db.session, survey.id, zone_name)
+        db.session.commit()
+        click.echo(f"{survey.slug}: {added} responses counted.")
+
+
+COMMANDS = [import_command, dump_command, export_command, purge_command, tally_command]

@@ -171,3 +171,16 @@ class SurveyTally(db.Model):
     field: Mapped[str] = mapped_column(String(300))
     value: Mapped[str] = mapped_column(String(300))
     count: Mapped[int]
+
+
+class SurveyAnswerWord(db.Model):
+    """One word of a finished response's free-text answer, for search by words (surveys.search)."""
+
+    __tablename__ = "survey_answer_word"
+    __table_args__ = (Index("ix_survey_answer_word_lookup", "survey_id", "field", "word", "response_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"))
+    response_id: Mapped[int] = mapped_column(ForeignKey("survey_response.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(300))
+    word: Mapped[str] = mapped_column(String(100))

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.datastructures import MultiDict
 
 from accounts.models import User
@@ -389,13 +389,13 @@ def find_resumable(
     """The reader's response to this survey, by resume token (cookie or link) or, for a
     signed-in reader on another device, by account; None once it can no longer be resumed."""
     response = None
+    # Its version comes in the same query: every page reads the version's definition.
+    with_version = select(Response).options(joinedload(Response.version))
     if token:
-        response = session.scalar(
-            select(Response).where(Response.resume_token == token, Response.survey_id == survey.id)
-        )
+        response = session.scalar(with_version.where(Response.resume_token == token, Response.survey_id == survey.id))
     if response is None and user_id is not None:
         response = session.scalar(
-            select(Response)
+            with_version
             .where(Response.survey_id == survey.id, Response.user_id == user_id, Response.submitted_at.is_(None))
             .order_by(Response.started_at.desc())
             .limit(1)

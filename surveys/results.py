@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from surveys.definition import walk
 from surveys.models import AskTally, Response, Survey, SurveyVersion
+from surveys.search import matches, search_terms, text_value, with_words
 
 # How many sources and referring articles the results page lists, and the name of "none given".
 ORIGINS_SHOWN = 10
@@ -356,25 +357,40 @@ def text_answers(
     session: Session, survey_id: int, flt: ResponseFilter, field_name: str, search: str, page: int, per_page: int = 25
 ) -> TextPage:
     """One page of the answers to a text field (a question id or `ID_other`), newest first,
-    keeping those that contain `search` (case-insensitive)."""
-    needle = search.casefold().strip()
-    matches: deque[TextAnswer] = deque()
-    total = 0
+    keeping those in which every word of `search` begins a word (surveys.search). Finished
+    responses are searched through the word index, which the caller has refreshed
+    (surveys.tallies.refresh_tallies)."""
+    terms = search_terms(search)
     first = (page - 1) * per_page
+    if terms and flt.status == "finished":
+        selected = with_words(select_responses(survey_id, flt, Response.id), survey_id, field_name, terms)
+        total = session.scalar(select(func.count()).select_from(selected.subquery())) or 0
+        newest = session.execute(
+            select_responses(survey_id, flt, Response.id, Response.started_at, Response.submitted_at, Response.answers)
+            .where(Response.id.in_(selected))
+            .order_by(Response.id.desc())
+            .offset(first)
+            .limit(per_page)
+        )
+        shown = [
+            TextAnswer(response_id, submitted_at or started_at, text)
+            for response_id, started_at, submitted_at, answers in newest
+            if (text := text_value(answers or {}, field_name)) is not None
+        ]
+        return TextPage(shown, total, page, per_page)
+    matched: deque[TextAnswer] = deque()
+    total = 0
     # Newest first means the page is counted from the end: keep a window of the answers that
     # could still fall on it rather than every answer.
     for response_id, _number, started_at, submitted_at, _plus, answers in stream_responses(session, survey_id, flt):
-        value = (answers or {}).get(field_name)
-        if value in (None, "") or isinstance(value, dict | list):
-            continue
-        text = str(value)
-        if needle and needle not in text.casefold():
+        text = text_value(answers or {}, field_name)
+        if text is None or (terms and not matches(text, terms)):
             continue
         total += 1
-        matches.append(TextAnswer(response_id, submitted_at or started_at, text))
-        if len(matches) > first + per_page:
-            matches.popleft()
-    newest_first = list(reversed(matches))
+        matched.append(TextAnswer(response_id, submitted_at or started_at, text))
+        if len(matched) > first + per_page:
+            matched.popleft()
+    newest_first = list(reversed(matched))
     return TextPage(newest_first[first : first + per_page], total, page, per_page)
 
 

@@ -51,19 +51,18 @@ def _bad_filters(form: ResultFilterForm):
     _refuse(400, "Those filters don't work", "Please check: " + " ".join(form.error_messages()))
 
 
-def _end_sign_in_transaction() -> None:
-    # On SQLite every transaction begins IMMEDIATE, so the one that loaded the signed-in user
-    # would hold the write lock, and readers' submissions would wait, while a long read runs.
-    db.session.rollback()
-
-
-@staff_required
-def staff_results(slug: str):
-    # Count the responses finished since the last look (a short write), then read the tallies.
+def _refresh_tallies(slug: str) -> None:
+    """Count (and index the words of) the responses finished since the last look: a short write,
+    committed before the page reads in its own snapshot."""
     survey_id = db.session.scalar(select(Survey.id).where(Survey.slug == slug))
     if survey_id is not None:
         refresh_tallies(db.session, survey_id, _zone_name())
     db.session.commit()
+
+
+@staff_required
+def staff_results(slug: str):
+    _refresh_tallies(slug)
     with reading_session(db.engine) as reader:
         survey = _survey(reader, slug)
         form = ResultFilterForm(request.args, survey)
@@ -103,7 +102,7 @@ def staff_results(slug: str):
 
 @staff_required
 def staff_text_answers(slug: str, field_name: str):
-    _end_sign_in_transaction()
+    _refresh_tallies(slug)
     with reading_session(db.engine) as reader:
         survey = _survey(reader, slug)
         fields = text_fields(survey)

@@ -2,6 +2,8 @@
 local day, kept in `survey_tally`, so that the results page adds up a few thousand rows instead
 of reading every response.
 
+The words of free-text answers are indexed for search (surveys.search) in the same steps.
+
 Tallies are materialised and refreshed incrementally. A finished response starts untallied
 (`Response.tallied` is false); `refresh_tallies` claims untallied responses with one UPDATE …
 RETURNING (so that two refreshes never count one response twice) and adds what they say. Code
@@ -26,7 +28,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from surveys.definition import walk
-from surveys.models import Response, Survey, SurveyTally, SurveyVersion
+from surveys.models import Response, Survey, SurveyAnswerWord, SurveyTally, SurveyVersion
+from surveys.search import forget_words, index_words
 from surveys.results import (
     DayCount,
     ResponseFilter,
@@ -100,7 +103,8 @@ def _add(session: Session, claimed, zone_name: str, sign: int) -> int:
     totals: Counter = Counter()
     survey_id = None
     count = 0
-    for _id, survey_id, version_id, started_at, submitted_at, plus, answers in claimed:
+    indexed = []
+    for response_id, survey_id, version_id, started_at, submitted_at, plus, answers in claimed:
         if version_id not in definitions:
             version = session.get(SurveyVersion, version_id)
             definitions[version_id] = (version.number, version.definition)
@@ -110,12 +114,15 @@ def _add(session: Session, claimed, zone_name: str, sign: int) -> int:
         totals[key + (SECONDS, str(duration_seconds(started_at, submitted_at)))] += 1
         for (field, value), n in contributions(definition, answers or {}).items():
             totals[key + (field, value)] += n
+        indexed.append((survey_id, response_id, definition, answers or {}))
         count += 1
     rows = [
         dict(survey_id=s, zone=zone_name, version_number=v, day=d, sight_plus=p, field=f, value=x, count=sign * n)
         for (s, v, d, p, f, x), n in totals.items()
     ]
     _upsert(session, rows)
+    if sign > 0:
+        index_words(session, indexed)
     if sign < 0 and survey_id is not None:
         session.execute(delete(SurveyTally).where(SurveyTally.survey_id == survey_id, SurveyTally.count == 0))
     return count
@@ -141,6 +148,7 @@ def refresh_tallies(session: Session, survey_id: int, zone_name: str) -> int:
     if _tally_zones(session, survey_id) - {zone_name}:
         # Days were counted in another zone: count the whole survey again in this one.
         session.execute(delete(SurveyTally).where(SurveyTally.survey_id == survey_id))
+        session.execute(delete(SurveyAnswerWord).where(SurveyAnswerWord.survey_id == survey_id))
         session.execute(
             update(Response)
             .where(Response.survey_id == survey_id, Response.tallied == true())
@@ -179,6 +187,7 @@ def untally(session: Session, response_ids: list[int]) -> None:
             .returning(*_CLAIMED)
             .execution_options(synchronize_session=False)
         ).all()
+        forget_words(session, [row.id for row in claimed])
         by_survey: dict[int, list] = {}
         for row in claimed:
             by_survey.setdefault(row.survey_id, []).append(row)

@@ -15,8 +15,8 @@ from limits import parse as parse_limit
 from membership import sight_plus_at
 from sight.db import utcnow
 from sight.extensions import csrf, db, limiter
+from sight.captcha import verify_captcha
 from sight.security import reads_nul_itself
-from surveys.captcha import verify_captcha
 from surveys.answers import raw_from_answers, read_page
 from surveys.definition.walk import labelled_answers, page_answer_keys, page_field_names, shown_questions, visible_pages
 from surveys.forms import HONEYPOT_FIELD, HONEYPOT_LABEL, DeleteAnswersForm, PageForm, StartForm

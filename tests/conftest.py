@@ -29,8 +29,9 @@ from sight import create_app
 from sight.extensions import db, limiter
 from tests import helpers
 
+ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def free_port() -> int:
@@ -107,11 +108,10 @@ def mailbox(smtp_server) -> Mailbox:
 @pytest.fixture(scope="session")
 def localstripe_url():
     port = free_port()
-    executable = Path(sys.executable).with_name("localstripe")
-    # --from-scratch: every localstripe on the machine rewrites /tmp/localstripe.pickle on each
-    # change, so loading it at start-up can read a half-written file and crash.
+    # Without --state, this localstripe keeps everything in memory: it neither reads nor writes
+    # the /tmp/localstripe.pickle that a plain localstripe shares with every other on the machine.
     process = subprocess.Popen(
-        [str(executable), "--port", str(port), "--from-scratch"],
+        [sys.executable, str(ROOT / "scripts" / "localstripe_server.py"), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -232,7 +232,7 @@ def make_user(app):
 
 @pytest.fixture
 def staff_user(app) -> User:
-    return helpers.make_user(app, "staff@sight.example", role=Role.staff, name="Sam Staff")
+    return helpers.make_user(app, "sam@sight.example", role=Role.staff, name="Sam Staff")
 
 
 @pytest.fixture

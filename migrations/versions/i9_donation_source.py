@@ -1,7 +1,7 @@
 """a donation keeps where it was started (e.g. a survey's thank-you page)
 
 Revision ID: i9_donation_source
-Revises: i13_survey_promise_and_draft
+Revises: i12_search
 Create Date: 2026-11-30 22:45:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'i9_donation_source'
-down_revision = 'i13_survey_promise_and_draft'
+down_revision = 'i12_search'
 branch_labels = None
 depends_on = None
 

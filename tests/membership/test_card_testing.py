@@ -96,3 +96,29 @@ def test_a_tampered_or_ambiguous_amount_gets_a_message_beside_it(app, client, ch
     assert 'id="amount-error"' in html and message in html
     with app.app_context():
         assert db.session.scalar(select(func.count(Donation.id))) == 0
+
+
+def test_the_surveys_captcha_can_guard_donate(make_app):
+    from tests.conftest import TEST_SECRET_KEY
+    from tests.surveys.test_spam import VerifyServer
+
+    with VerifyServer() as provider:
+        app = make_app(ENVIRON={
+            "APP_ENV": "test", "SECRET_KEY": TEST_SECRET_KEY, "CAPTCHA_PROVIDER": "turnstile",
+            "CAPTCHA_SITE_KEY": "site-key-1", "CAPTCHA_SECRET_KEY": "secret-key-1",
+            "CAPTCHA_VERIFY_URL": provider.url, "DONATE_CAPTCHA": "on",
+        })
+        client = app.test_client()
+        html = client.get("/donate").get_data(as_text=True)
+        assert '<div class="cf-turnstile" data-sitekey="site-key-1"></div>' in html
+        refused = start(client, **{"cf-turnstile-response": "bad-token"})
+        assert refused.status_code == 400 and 'id="captcha-error"' in refused.get_data(as_text=True)
+        assert 'value="Alex Donor"' in refused.get_data(as_text=True)  # what was typed is kept
+        with app.app_context():
+            assert db.session.scalar(select(func.count(Donation.id))) == 0
+        assert start(client, **{"cf-turnstile-response": "good-token"}).status_code == 302
+        assert provider.requests[-1]["secret"] == ["secret-key-1"]
+
+
+def test_without_donate_captcha_the_form_asks_for_none(client):
+    assert "data-sitekey" not in client.get("/donate").get_data(as_text=True)

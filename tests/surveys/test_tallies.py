@@ -185,3 +185,16 @@ def test_closing_an_account_takes_its_email_answers_out_of_the_tallies(session, 
     unlink_survey_responses(session, reader, datetime(2026, 11, 30, tzinfo=UTC))
     session.commit()
     assert_tallies_equal_scans(session, survey, filters=[ResponseFilter()])
+
+
+def test_the_tally_command_counts_what_is_not_yet_counted(app, session, survey):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["surveys", "tally"])
+    assert first.exit_code == 0, first.output
+    finished = survey_results(session, survey, ResponseFilter(), SYDNEY).total
+    assert f"reader-survey: {finished} responses counted." in first.output
+    assert "reader-survey: 0 responses counted." in runner.invoke(args=["surveys", "tally"]).output
+    session.expire_all()
+    assert tallied_results(session, survey, ResponseFilter(), SYDNEY, SYDNEY_NAME) == survey_results(
+        session, survey, ResponseFilter(), SYDNEY
+    )

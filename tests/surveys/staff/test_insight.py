@@ -155,7 +155,6 @@ def test_one_response_whole_in_the_labels_of_its_version_with_previous_and_next(
     assert f"<dd>{label}</dd>" in html  # version 2 calls "daily" Daily
     assert f'href="/staff/surveys/reader-survey/responses/{made[59][0]}"' in html
     assert f'href="/staff/surveys/reader-survey/responses/{made[61][0]}"' in html
-    assert "61 of 120 selected responses" in html
     assert {True: "Sight+ member", False: "not Sight+", None: "not known"}[plus] in html
     old = staff_client.get(f"/staff/surveys/reader-survey/responses/{made[0][0]}").get_data(as_text=True)
     if made[0][3]["read_frequency"] == "daily":
