@@ -38,6 +38,7 @@ def test_purge_removes_old_free_text_and_old_unfinished_responses_and_audits_cou
     stale = add_response(session, survey, {"nickname": "half"}, submitted_at=None, started_at=NOW - timedelta(days=31))
     fresh = add_response(session, survey, {"nickname": "half"}, submitted_at=None, started_at=NOW - timedelta(days=29))
     ids = old.id, recent.id, stale.id, fresh.id
+    session.rollback()  # reading the ids began a transaction; the command writes on its own
 
     result = app.test_cli_runner().invoke(args=["surveys", "purge"])
     assert result.exit_code == 0, result.output
