@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from accounts.models import Role
 from sight.extensions import db
 from sight.models import AuditEntry
-from accounts.models import Role
 from tests.helpers import csrf_token_from, sign_in_as
 from tests.surveys.conftest import account, responses
 from tests.surveys.test_taking import GOOD_PAGE_1, GOOD_PAGE_2
