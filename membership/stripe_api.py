@@ -24,7 +24,11 @@ class CardDeclined(Exception):
     """The card was declined; the message is Stripe's and is safe to show the donor."""
 
 
-class NotFound(StripeProblem):
+class Refused(StripeProblem):
+    """Stripe refused the request itself (a 4xx that is not the card's): trying again will not help."""
+
+
+class NotFound(Refused):
     pass
 
 
@@ -270,6 +274,8 @@ class StripeGateway:
         except stripe.InvalidRequestError as exc:
             if exc.http_status == 404:
                 raise NotFound(str(exc)) from exc
+            if exc.http_status and 400 <= exc.http_status < 500 and exc.http_status != 429:
+                raise Refused(str(exc)) from exc
             raise StripeProblem(str(exc)) from exc
         except stripe.StripeError as exc:
             raise StripeProblem(str(exc)) from exc

@@ -49,9 +49,11 @@ def response_time():
 
 
 def select_responses(survey_id: int, flt: ResponseFilter, *columns) -> Select:
-    """The responses `flt` selects, from `survey_response` alone, so that a count or a probe can
-    be answered from its indexes."""
+    """The responses `flt` selects. `survey_version` is joined only when a column comes from it,
+    so that a count or a probe is answered from `survey_response`'s indexes alone."""
     stmt = select(*columns).select_from(Response).where(Response.survey_id == survey_id)
+    if any(getattr(getattr(column, "expression", None), "table", None) is SurveyVersion.__table__ for column in columns):
+        stmt = stmt.join(SurveyVersion, Response.version_id == SurveyVersion.id)
     if flt.status == "finished":
         stmt = stmt.where(Response.submitted_at.is_not(None))
         when = Response.submitted_at
@@ -112,21 +114,17 @@ def stream_responses(session: Session, survey_id: int, flt: ResponseFilter, *, t
     """(id, version number, started_at, submitted_at, sight_plus, answers) of each selected
     response, then with `tracking` the TRACKING_COLUMNS, oldest first, fetched in batches so
     memory does not grow with the survey."""
-    stmt = (
-        select_responses(
-            survey_id,
-            flt,
-            Response.id,
-            SurveyVersion.number,
-            Response.started_at,
-            Response.submitted_at,
-            Response.sight_plus,
-            Response.answers,
-            *(TRACKING_COLUMNS if tracking else ()),
-        )
-        .join(SurveyVersion, Response.version_id == SurveyVersion.id)
-        .order_by(Response.id)
-    )
+    stmt = select_responses(
+        survey_id,
+        flt,
+        Response.id,
+        SurveyVersion.number,
+        Response.started_at,
+        Response.submitted_at,
+        Response.sight_plus,
+        Response.answers,
+        *(TRACKING_COLUMNS if tracking else ()),
+    ).order_by(Response.id)
     # Core rows straight from the connection: the ORM's per-row loading is not needed for columns.
     yield from session.connection().execute(stmt.execution_options(yield_per=BATCH))
 

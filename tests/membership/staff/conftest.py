@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from accounts.models import Role, User
 from membership.models import (
     AdjustmentKind,
     ComplimentaryGrant,
@@ -27,7 +26,7 @@ from membership.models import (
 )
 from sight.db import utcnow
 from sight.extensions import db
-from tests.helpers import create_user, sign_in_as
+from tests.helpers import create_user
 
 _ids = itertools.count(1)
 
@@ -37,9 +36,7 @@ def days_ago(days: float) -> datetime:
 
 
 def make_donor(session, email: str, name: str = "", *, created_at: datetime | None = None) -> Donor:
-    user = User(email=email.lower(), name=name, role=Role.reader, created_at=created_at or utcnow())
-    session.add(user)
-    session.flush()
+    user = create_user(session, email, password=None, name=name, created_at=created_at or utcnow())
     donor = Donor(user_id=user.id, stripe_customer_id=f"cus_test{next(_ids)}")
     session.add(donor)
     session.commit()
@@ -140,17 +137,6 @@ def fresh(session: Session) -> Session:
     session.rollback()
     session.expire_all()
     return session
-
-
-@pytest.fixture
-def staff_user(db_session) -> User:
-    return create_user(db_session, "staff@sight.example", role=Role.staff, name="Sam Staff")
-
-
-@pytest.fixture
-def staff_client(client, staff_user):
-    sign_in_as(client, staff_user)
-    return client
 
 
 def at(year: int, month: int, day: int, hour: int = 0) -> datetime:

@@ -96,7 +96,7 @@ def test_a_grant_makes_the_reader_sight_plus_until_the_end_date_and_is_audited(s
     assert is_member(db_session, reader.id, ends_at - timedelta(microseconds=1))
     assert not is_member(db_session, reader.id, ends_at)
     [audit] = db_session.scalars(select(AuditEntry)).all()
-    assert (audit.action, audit.target, audit.actor_email) == ("membership.grant", f"user:{reader.id}", "staff@sight.example")
+    assert (audit.action, audit.target, audit.actor_email) == ("membership.grant", f"user:{reader.id}", staff_user.email)
     assert audit.details["reason"] == "Guest columnist, summer 2026"
     # the member is now in the list, under complimentary
     listing = staff_client.get("/staff/members?status=complimentary").get_data(as_text=True)
