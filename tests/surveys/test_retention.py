@@ -16,6 +16,8 @@ from surveys.retention import months_before
 from surveys.tallies import refresh_tallies
 from tests.helpers import submit_form
 from tests.surveys.staff.conftest import V1, add_response, make_survey
+from tests.surveys.staff.test_builder_pages import create as create_built
+from tests.surveys.staff.test_builder_pages import current as built
 
 UTC = timezone.utc
 NOW = datetime.now(UTC)
@@ -101,3 +103,10 @@ def test_a_survey_without_an_email_question_says_nothing_of_personal_data(sessio
     make_survey(session, (no_email,))
     editor = staff_client.get("/staff/surveys/reader-survey/edit").get_data(as_text=True)
     assert "collects personal data" not in editor and "Retention:" in editor
+
+
+def test_a_survey_built_without_yaml_takes_the_configured_retention(app, session, staff_client):
+    app.config.update(SURVEY_RETENTION_MONTHS=6, UNFINISHED_RETENTION_DAYS=7)
+    assert create_built(staff_client).status_code == 302
+    survey = built(session)
+    assert (survey.text_retention_months, survey.unfinished_retention_days) == (6, 7)
