@@ -14,7 +14,7 @@ from sight.models import AuditEntry
 from surveys.models import Response, Survey
 from surveys.retention import months_before
 from tests.helpers import submit_form
-from tests.surveys.staff.conftest import V1, add_response, make_survey, staff_client  # noqa: F401  (a fixture)
+from tests.surveys.staff.conftest import V1, add_response, make_survey
 
 UTC = timezone.utc
 NOW = datetime.now(UTC)
