@@ -36,6 +36,7 @@ from surveys.results import (
     duration_seconds,
     select_responses,
 )
+from surveys.search import search_terms
 from surveys.statistics import NetPromoter, RatingSummary, Share, is_nps_question, net_promoter, rating_summary
 
 # --- each question's figures -------------------------------------------------------------------
@@ -125,11 +126,9 @@ def stream_facts(session: Session, survey_id: int, flt: ResponseFilter, question
     """What a cross-tab needs of each selected response, fetched in batches: only the answers to
     `question_ids`, taken out of the stored answers by the database rather than decoding them all."""
     answers = [Response.answers[qid].label(qid) for qid in question_ids]
-    stmt = (
-        select_responses(survey_id, flt, SurveyVersion.number, Response.sight_plus, Response.utm_source, *answers)
-        .join(SurveyVersion, Response.version_id == SurveyVersion.id)
-        .order_by(Response.id)
-    )
+    stmt = select_responses(
+        survey_id, flt, SurveyVersion.number, Response.sight_plus, Response.utm_source, *answers
+    ).order_by(Response.id)
     for number, sight_plus, source, *values in session.execute(stmt, execution_options={"yield_per": BATCH}):
         found = {qid: value for qid, value in zip(question_ids, values, strict=True) if value is not None}
         yield ResponseFacts(number, sight_plus, source, found)
@@ -292,11 +291,13 @@ def response_detail(session: Session, survey: Survey, response_id: int, flt: Res
 
 
 def highlight_words(text: str, query: str | None) -> Markup:
-    """The text, escaped, with each word of the search marked (<mark>), whatever its case."""
-    words = sorted({w for w in (query or "").split() if w}, key=len, reverse=True)
-    if not words:
+    """The text, escaped, with each word that the search matched marked (<mark>): as the search
+    does (surveys.search), a word matches when it begins with a word searched for, whatever the case."""
+    terms = search_terms(query or "")
+    if not terms:
         return Markup(escape(text))
-    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    alternatives = "|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True))
+    pattern = re.compile(rf"(?<!\w)(?:{alternatives})\w*", re.IGNORECASE)
     parts: list[str] = []
     last = 0
     for match in pattern.finditer(text):

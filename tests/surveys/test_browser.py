@@ -71,7 +71,9 @@ def test_a_reader_completes_the_default_survey_on_a_phone(app, live_server, page
 
     # The required rating was skipped: the summary says so and links to it; answers stay.
     summary = page.get_by_role("alert")
-    assert page.evaluate("document.activeElement.id") == "error-summary"  # focus moved to what went wrong
+    summary.wait_for()
+    # Focus moves to what went wrong (a script on the new page does it: wait for it rather than race it).
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'")
     assert "How likely are you to recommend Sight to a friend?: Please choose an answer." in summary.inner_text()
     assert page.get_by_label("Anything else you'd like to tell us?").input_value() == "Keep it up — more science, please."
     summary.get_by_role("link").first.click()

@@ -1,8 +1,8 @@
 """Factories for members, their gifts, annual gifts and grants, written straight to the database.
 
-`db_session` is the tests' own session. On SQLite it begins deferred transactions, so that a test
-reading the database never holds the write lock a request it makes then needs; and it keeps
-loaded values after a commit. Call `fresh(db_session)` before reading what a request wrote.
+`db_session` is the tests' own session. Its reads take no lock (sight/db.py), so a test reading
+the database never holds the write lock a request it makes then needs; and it keeps loaded
+values after a commit. Call `fresh(db_session)` before reading what a request wrote.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from membership.models import (
+    AdjustmentKind,
     ComplimentaryGrant,
     Donor,
     GiftKind,
+    LedgerAdjustment,
     LedgerEntry,
     Subscription,
     SubscriptionStatus,
@@ -48,9 +50,11 @@ def add_gift(
     paid_at: datetime,
     *,
     refunded: int = 0,
+    refunded_at: datetime | None = None,
     kind: GiftKind = GiftKind.one_off,
     subscription_id: str | None = None,
 ) -> LedgerEntry:
+    """A gift; `refunded` cents go back at `refunded_at` (by default when it was paid)."""
     entry = LedgerEntry(
         donor_id=donor.id,
         stripe_object_id=f"pi_test{next(_ids)}",
@@ -63,6 +67,13 @@ def add_gift(
         customer_id=donor.stripe_customer_id,
     )
     session.add(entry)
+    if refunded:
+        session.add(
+            LedgerAdjustment(
+                entry=entry, kind=AdjustmentKind.refund, stripe_object_id=f"re_test{next(_ids)}",
+                amount_cents=refunded, occurred_at=refunded_at or paid_at,
+            )
+        )
     session.commit()
     return entry
 
@@ -86,6 +97,7 @@ def add_annual(
         current_period_end=period_end or utcnow() + timedelta(days=200),
         cancel_at_period_end=cancel_at_period_end,
         created_at=created_at or utcnow(),
+        started_at=created_at or utcnow(),
     )
     session.add(subscription)
     session.commit()
@@ -115,7 +127,7 @@ def db_session(app):
     # the whole test.
     with app.app_context():
         engine = db.engine
-    session = Session(engine.execution_options(sqlite_deferred=True), expire_on_commit=False)
+    session = Session(engine, expire_on_commit=False)
     yield session
     session.close()
 

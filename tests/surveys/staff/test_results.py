@@ -158,6 +158,7 @@ def test_dashboard_panel_gives_totals_this_week_and_time_against_the_promise(app
             "Sight reader survey: finished responses": "4",
             "Sight reader survey: this week (from Monday)": "0",
             "Sight reader survey: median time to finish": "2 min 0 s, within the 2 minutes promised",
+            "Sight reader survey: Sight+ ask clicked": "0 of 0 thank-you pages (no views yet)",
         }
         assert panel.link_url == "/staff/surveys/reader-survey"
         # Sunday 22 November is in the week that began on Monday 16th.
