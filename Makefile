@@ -13,14 +13,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# make run PORT=5050 STRIPE_PORT=8421 when 5000 or 8420 is taken.
+export PORT STRIPE_PORT
 run: install
 	$(PY) scripts/run_dev.py
 
-# Debian packages the tests drive: Chromium for the browser tests, PostgreSQL 15 for the second run.
+# Programs the tests drive, from Debian's packages: Chromium, PostgreSQL 15, nginx, Redis, openssl.
+# Installed when missing (as root); otherwise named. Point at other copies with these variables.
+export CHROMIUM PG_BIN NGINX REDIS_SERVER OPENSSL
 system-packages:
-	@if ! command -v chromium >/dev/null || ! test -x /usr/lib/postgresql/15/bin/initdb; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql-15 >/dev/null; \
-	fi
+	@scripts/system_packages.sh
 
 test: install system-packages
 	$(MAKE) test-sqlite
@@ -31,6 +33,12 @@ test-sqlite:
 
 test-postgres:
 	scripts/with_postgres.sh $(PY) -m pytest
+
+# The chaos replay at full size on both databases; prints its figures (bench/README.md).
+.PHONY: chaos
+chaos: install system-packages
+	CHAOS_PAYMENTS=300 $(PY) -m pytest tests/chaos -q -s
+	CHAOS_PAYMENTS=300 scripts/with_postgres.sh $(PY) -m pytest tests/chaos -q -s
 
 # Speed figures as ratios to baselines measured in the same run (bench/README.md); sizes from BENCH_* variables.
 bench: install

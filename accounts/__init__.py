@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, request
 from flask_login import current_user
 
 from accounts import cli, passwords, personal_data, staff_views, views  # noqa: F401  (routes and commands on the blueprint)
 from accounts.blueprint import bp
+from accounts.development import development_account_check, development_account_refused
 from accounts.models import User
 from sight.cli import register_seeder
+from sight.doctor import register_doctor_check
 from sight.extensions import db, login_manager
 from sight.staff import register_dashboard_panel
 
@@ -21,6 +23,8 @@ def load_user(user_id: str):
     user = db.session.get(User, int(id_part))
     # A session from before the last sign-out (or password change) no longer counts.
     if user is None or user.session_version != int(version) or not user.is_active:
+        return None
+    if development_account_refused(user, current_app.config["PUBLIC_URL"]):
         return None
     return user
 
@@ -45,4 +49,5 @@ def init_app(app: Flask) -> None:
     app.before_request(guard_staff_area)
     register_seeder(app, cli.seed_development_staff)
     register_dashboard_panel(app, staff_views.accounts_panel)
+    register_doctor_check(app, development_account_check)
     personal_data.init_app(app)

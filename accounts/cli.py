@@ -11,15 +11,11 @@ from sqlalchemy.orm import Session
 
 from accounts import operations as ops
 from accounts.blueprint import bp
+from accounts.development import DEV_STAFF_EMAIL, DEV_STAFF_PASSWORD, DEV_STAFF_TOTP_SECRET
 from accounts.models import Role
 from accounts.passwords import password_problem
 from sight.db import utcnow
 from sight.extensions import db
-
-DEV_STAFF_EMAIL = "staff@sight.example"
-# Development only: `flask seed` refuses to create this account when APP_ENV=production.
-DEV_STAFF_PASSWORD = "sight-development-staff"
-DEV_STAFF_TOTP_SECRET = "SIGHTDEVSTAFFTOTPXQ4MJ7ZK2LWP5VN"
 
 
 def _read_password() -> str:

@@ -40,6 +40,9 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     # The last TOTP time step accepted, so that a code seen over someone's shoulder cannot be replayed.
     totp_last_step: Mapped[int | None]
+    # Wrong codes in a row. Kept here, not in the session cookie, so that replaying an older
+    # cookie cannot reset the count.
+    totp_failures: Mapped[int] = mapped_column(default=0, server_default="0")
     # Bumped on sign-out and password change: every session holding an older value ends.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

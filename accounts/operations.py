@@ -356,12 +356,33 @@ def verify_totp(session: Session, user: User, code: str, *, now: datetime) -> bo
     accepted = session.execute(
         update(User)
         .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
-        .values(totp_last_step=step)
+        .values(totp_last_step=step, totp_failures=0)
         .execution_options(synchronize_session=False)
     )
     if accepted.rowcount != 1:
         return False
     session.refresh(user)
+    return True
+
+
+def count_totp_failure(session: Session, user: User, *, max_failures: int) -> bool:
+    """Count a wrong code; at `max_failures` in a row, end the sign-in waiting for a code (and
+    every session of the account: someone has its password) and return True.
+
+    The count is kept on the account, so that replaying an older session cookie cannot reset it.
+    """
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(totp_failures=User.totp_failures + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(user)
+    if user.totp_failures < max_failures:
+        return False
+    user.totp_failures = 0
+    end_sessions(user)
+    session.flush()
     return True
 
 

@@ -20,6 +20,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from accounts import operations as ops
 from accounts.blueprint import ACCOUNT_HOME, bp
+from accounts.development import development_account_refused
 from accounts.forms import (
     ChangePasswordForm,
     CloseAccountForm,
@@ -92,13 +93,19 @@ def _needs_second_factor(user: User) -> bool:
 
 def _finish_sign_in(user: User, next_url: str | None, *, choose_password: bool = False):
     """Sign `user` in, or, when they need a second factor, remember them until they give it."""
+    if development_account_refused(user, current_app.config["PUBLIC_URL"]):
+        flash(
+            "The development staff account cannot sign in on a site that others can reach: "
+            "its password is published. Create a real account with `flask users create`.",
+            "error",
+        )
+        return redirect(url_for("accounts.sign_in"))
     if _needs_second_factor(user):
         session[PENDING] = {
             "user_id": user.id,
             "version": user.session_version,
             "next": next_url,
             "since": utcnow().timestamp(),
-            "failures": 0,
             "choose_password": choose_password,
         }
         if user.totp_secret is None:
@@ -320,13 +327,12 @@ def totp():
             pending = session[PENDING]
             return _signed_in(user, pending.get("next"), pending.get("choose_password", False))
         db.session.rollback()
-        pending = session[PENDING]
-        pending["failures"] = pending.get("failures", 0) + 1
-        if pending["failures"] >= MAX_CODE_FAILURES:
+        locked_out = ops.count_totp_failure(db.session, user, max_failures=MAX_CODE_FAILURES)
+        db.session.commit()
+        if locked_out:
             session.pop(PENDING, None)
             flash("That code was wrong too many times.", "error")
             return redirect(url_for("accounts.sign_in"))
-        session[PENDING] = pending
         form.code.errors.append("That code isn't right, or has already been used. Try the newest one.")
     return render_template("accounts/totp.html", form=form)
 

@@ -1,6 +1,6 @@
 """Membership: donations through Stripe, the ledger, Sight+ rules, the member area, benefits.
 
-Other packages use only `sight_plus_at`.
+Other packages use only `sight_plus_at` and `gifts_from_source`.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, current_app
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
@@ -16,6 +17,7 @@ from membership import cli
 from membership import models  # noqa: F401  (tables known to migrations)
 from membership.blueprint import bp
 from membership.context import context_for
+from membership.models import Donation, DonationStatus
 from membership.personal_data import close_giving, giving_section
 from membership.status import sight_plus_status_of
 from sight.extensions import db
@@ -24,6 +26,13 @@ from sight.extensions import db
 def sight_plus_at(user_id: int, t: datetime) -> bool:
     """Whether the user was (or is) Sight+ at time t."""
     return sight_plus_status_of(db.session, user_id, t, settings=context_for(current_app).settings).is_member
+
+
+def gifts_from_source(source: str) -> int:
+    """How many completed gifts were started from `source` (a page that links to /donate?source=…)."""
+    return db.session.scalar(
+        select(func.count(Donation.id)).where(Donation.source == source, Donation.status == DonationStatus.completed)
+    )
 
 
 def _close_giving(session: Session, user: User, now: datetime) -> None:

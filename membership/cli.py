@@ -7,17 +7,18 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from membership.context import Settings, context_for
 from membership.giving import purge_abandoned_starts
-from membership.models import Benefit
+from membership.models import Benefit, StripeEvent
 from membership.receipts import send_renewal_reminders
 from membership.reconcile import reconcile
 from membership.staff_queries import dashboard_panel
 from sight.cli import register_seeder
 from sight.db import utcnow
+from sight.doctor import FAIL, OK, Finding, register_doctor_check
 from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
 
@@ -44,6 +45,8 @@ TEST_CARDS = (
     "  4242 4242 4242 4242  succeeds",
     "  4000 0000 0000 0341  declines when charged (a one-off gift, or the first year of an annual gift)",
     "  4000 0000 0000 0002  declines when saved (shown beside the card)",
+    "  4000 0025 0000 3155  asks for 3-D Secure: localstripe shows a page to authorise or fail it",
+    "  4000 0082 6000 3178  asks for 3-D Secure, then declines when charged",
 )
 
 
@@ -75,8 +78,21 @@ def membership_panel(config: dict):
     return panel
 
 
+def failing_webhooks_check(session: Session, config: dict, now: datetime) -> list[Finding]:
+    """`flask doctor`: Stripe events that were received but could not be applied."""
+    failing = select(StripeEvent).where(StripeEvent.error.is_not(None), StripeEvent.processed_at.is_(None))
+    count = session.scalar(select(func.count()).select_from(failing.subquery()))
+    if not count:
+        return [Finding(OK, "Every Stripe webhook event received has been applied.")]
+    newest = session.scalars(failing.order_by(StripeEvent.received_at.desc()).limit(1)).one()
+    return [Finding(FAIL, f"{count} Stripe webhook event(s) failed to apply; the newest, {newest.event_id} "
+                          f"({newest.type}), with: {newest.error[:200]}. Stripe retries them; "
+                          "`flask stripe reconcile` repairs the ledger.")]
+
+
 def init_app(app: Flask) -> None:
     register_seeder(app, seed_membership)
+    register_doctor_check(app, failing_webhooks_check)
     register_dashboard_panel(app, membership_panel(app.config))
 
     @app.cli.group("membership")
@@ -86,7 +102,7 @@ def init_app(app: Flask) -> None:
     @membership_group.command("remind")
     def remind_command():
         """Email donors whose annual gift renews within 14 days (never twice; safe from cron)."""
-        sent = send_renewal_reminders(db.session, context_for(app).links, utcnow())
+        sent = send_renewal_reminders(db.session, context_for(app), utcnow())
         db.session.commit()
         click.echo(f"Sent {sent} renewal reminder(s).")
 
@@ -105,20 +121,22 @@ def init_app(app: Flask) -> None:
 
     @stripe_group.command("reconcile")
     @click.option("--dry-run", is_flag=True, help="Report the differences without changing anything.")
-    @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only Stripe events from this date (UTC).")
+    @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only Stripe events and charges from this date (UTC).")
     def reconcile_command(dry_run: bool, since: datetime | None):
-        """Re-read Stripe and repair the ledger after missed webhooks."""
-        drift = reconcile(
+        """Re-read Stripe and repair the ledger after missed webhooks (one commit per repair)."""
+        report = reconcile(
             db.session,
             context_for(app),
             since=since.replace(tzinfo=UTC) if since else None,
             now=utcnow(),
+            dry_run=dry_run,
         )
-        if dry_run:
-            db.session.rollback()
-        else:
-            db.session.commit()
-        for line in drift:
+        for line in report.lines:
             click.echo(line)
-        verb = "found" if dry_run else "repaired"
-        click.echo(f"{len(drift)} difference(s) {verb}." if drift else "The ledger matches Stripe.")
+        click.echo(report.summary())
+        if report.months:
+            click.echo("Net of refunds per month (UTC), ledger against Stripe:")
+            for line in report.month_lines():
+                click.echo(f"  {line}")
+        if report.failures:
+            raise SystemExit(1)

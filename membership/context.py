@@ -21,6 +21,10 @@ class Settings:
     max_cents: int
     # Dates in emails are written in this zone, as pages show them.
     display_timezone: str = "Australia/Sydney"
+    # Printed on every receipt.
+    org_legal_name: str = "Sight"
+    org_abn: str = ""
+    tax_statement: str = ""
 
     @classmethod
     def from_config(cls, config) -> Settings:
@@ -31,6 +35,9 @@ class Settings:
             min_cents=config["MIN_DONATION_CENTS"],
             max_cents=config["MAX_DONATION_CENTS"],
             display_timezone=config["DISPLAY_TIMEZONE"],
+            org_legal_name=config["ORG_LEGAL_NAME"],
+            org_abn=config["ORG_ABN"],
+            tax_statement=config["RECEIPT_TAX_STATEMENT"],
         )
 
 

@@ -101,6 +101,7 @@ class DonateForm(FlaskForm):
         "A message for Sight (optional)", validators=[Optional(), Length(max=1000)]
     )
     currency = HiddenField()
+    source = HiddenField(validators=[Optional(), Length(max=80)])
 
     def __init__(self, *args, settings, **kwargs):
         super().__init__(*args, **kwargs)

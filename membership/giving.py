@@ -52,7 +52,8 @@ CLAIM_TIMEOUT = timedelta(minutes=2)
 
 
 def ensure_customer(session: Session, gateway: StripeGateway, donor: Donor) -> str:
-    """For tests and the CLI: give a donor a Stripe Customer (the request path uses `open_card_setup`)."""
+    """Give a donor a Stripe Customer now (test and benchmark data; giving itself uses `open_card_setup`,
+    which makes no Stripe call inside a transaction)."""
     if donor.stripe_customer_id is None:
         user = donor.user
         donor.stripe_customer_id = gateway.create_customer(
@@ -115,6 +116,7 @@ def begin_donation(
     message: str | None,
     ctx: MembershipContext,
     now: datetime,
+    source: str | None = None,
 ) -> GiftInHand:
     """Write the gift the donor asked for (and their account, if new); Stripe comes after the commit."""
     donor = find_or_create_donor(session, email=email, name=name, now=now)
@@ -125,6 +127,7 @@ def begin_donation(
         currency=ctx.settings.currency,
         donor_name=name,
         message=message or None,
+        source=source,
         created_at=now,
     )
     session.add(donation)

@@ -37,6 +37,10 @@ def day(moment: datetime, zone: str) -> str:
     return f"{moment.astimezone(ZoneInfo(zone)):%-d %B %Y}"
 
 
+def day_and_time(moment: datetime, zone: str) -> str:
+    return f"{moment.astimezone(ZoneInfo(zone)):%-d %B %Y, %-I:%M %p %Z}"
+
+
 def _manage_link(links: Links, donor: Donor) -> str:
     return links.manage_url(donor.id, donor.manage_version)
 
@@ -63,28 +67,34 @@ def queue_receipt(
     user = session.get(User, donor.user_id)
     # Stripe's clock can be a moment ahead of the request that asked it to charge.
     status = sight_plus_status_of(session, user.id, max(now, entry.paid_at), settings=settings)
-    gift = "annual gift" if entry.kind is GiftKind.recurring else "gift"
+    zone = settings.display_timezone
+    annual = entry.kind is GiftKind.recurring
+    gift = "annual gift" if annual else "gift"
     lines = [
         f"Thank you for your {gift} of {format_money(entry.amount_cents)} ({entry.currency.upper()}) to Sight.",
+        "",
         f"Receipt number: {entry.id}",
-        f"Paid: {entry.paid_at:%Y-%m-%d %H:%M} UTC",
+        f"Paid: {day_and_time(entry.paid_at, zone)}",
+        f"Amount: {format_money(entry.amount_cents)} {entry.currency.upper()}",
+        f"Received by: {settings.org_legal_name}" + (f", ABN {settings.org_abn}" if settings.org_abn else ""),
         f"Stripe reference: {entry.stripe_object_id}",
+        *([settings.tax_statement] if settings.tax_statement else []),
         "",
     ]
     if status.is_member:
-        lines.append(f"You are Sight+ until {status.until:%d %B %Y}. Thank you for supporting us.")
+        lines.append(f"You are Sight+ until {day(status.until, zone)}. Thank you for supporting us.")
     else:
         lines.append(
             f"You have given {format_money(status.cents_in_window)} of "
             f"{format_money(settings.threshold_cents)} in the last 12 months: "
             f"{format_money(status.cents_needed)} more makes you Sight+."
         )
-    lines += [
-        "",
-        f"Your receipts and Sight+ status: {links.account_url()}",
-        "Manage your annual gift (cancel, change the amount, update the card), no sign-in needed:",
-        _manage_link(links, donor),
-    ]
+    lines += ["", f"Your receipts and Sight+ status: {links.account_url()}"]
+    if annual:
+        lines += [
+            "Manage your annual gift (cancel, change the amount, update the card), no sign-in needed:",
+            _manage_link(links, donor),
+        ]
     mail_donor(
         session, user, subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight", lines=lines, kind="receipt",
         now=now, name=name,
@@ -205,8 +215,11 @@ def queue_payment_failed_notice(
     return True
 
 
-def send_renewal_reminders(session: Session, links: Links, now: datetime) -> int:
-    """Remind every donor whose annual gift renews within 14 days; safe to run as often as you like."""
+def send_renewal_reminders(session: Session, ctx: MembershipContext, now: datetime) -> int:
+    """Remind every donor whose annual gift renews within 14 days; safe to run as often as you like.
+
+    A batch job: each reminder is committed on its own, so a donor giving meanwhile waits for one
+    reminder at most, and a failure part-way keeps the reminders already queued."""
     due = session.scalars(
         select(Subscription).where(
             Subscription.status == SubscriptionStatus.active,
@@ -226,10 +239,11 @@ def send_renewal_reminders(session: Session, links: Links, now: datetime) -> int
             subscription,
             "Your annual gift to Sight renews soon",
             f"Your annual gift of {format_money(amount)} to Sight renews on "
-            f"{subscription.current_period_end:%d %B %Y}. Thank you for keeping Sight going.",
+            f"{day(subscription.current_period_end, ctx.settings.display_timezone)}. Thank you for keeping Sight going.",
             "renewal_reminder",
-            links,
+            ctx.links,
             now,
         )
+        session.commit()
         sent += 1
     return sent

@@ -17,10 +17,10 @@ from membership.giving import (
     CardNotConfirmed,
     ChargeOutcome,
     GiftInHand,
-    begin_donation,
     ManageRefused,
     annual_for_action,
     annual_state,
+    begin_donation,
     charge_gift,
     check_authentication,
     claim_authenticating,
@@ -28,11 +28,11 @@ from membership.giving import (
     current_annual_gift,
     fetch_confirmation,
     finish_card_update,
+    new_manage_link,
     note_card_setup,
     open_card_setup,
-    record_charge,
-    new_manage_link,
     record_annual_change,
+    record_charge,
     record_confirmation,
     release_claim,
     scheduled_successor,
@@ -44,8 +44,9 @@ from membership.giving import (
 from membership.forms import OTHER, CancelForm, ChangeAmountForm, ConfirmCardForm, DonateForm, NewLinkForm, ResumeForm
 from membership.models import Donation, DonationStatus, Donor, GiftKind, LedgerEntry
 from membership.status import sight_plus_status_of
-from membership.stripe_api import BadSignature, StripeProblem
+from membership.stripe_api import BadSignature, Refused, StripeProblem
 from membership.webhook import MAX_ID, apply_stored_event, event_problem, note_failure, read_stripe, store_event
+from sight.captcha import verify_captcha
 from sight.db import utcnow
 from sight.errors import render_error
 from sight.extensions import db
@@ -106,8 +107,19 @@ def benefits():
 # --- giving ---------------------------------------------------------------------------
 
 
+def _donate_captcha() -> bool:
+    return bool(current_app.config.get("DONATE_CAPTCHA") and current_app.config.get("CAPTCHA_PROVIDER"))
+
+
+def _captcha_passed() -> bool:
+    config = current_app.config
+    token = request.form.get(config["CAPTCHA_FIELD"], "")[:4096]
+    return verify_captcha(config["CAPTCHA_VERIFY_URL"], config["CAPTCHA_SECRET_KEY"], token, request.remote_addr)
+
+
 def donate():
     form = DonateForm(settings=context().settings)
+    captcha_error = None
     if request.method == "GET":
         form.currency.data = context().settings.currency
         if current_user.is_authenticated:
@@ -116,9 +128,12 @@ def donate():
         preset = request.args.get("amount", "")
         if preset in {choice.value for choice in form.amount.choices if choice.value != OTHER}:
             form.amount.data = preset
+        form.source.data = request.args.get("source", "")[:80]
         if request.args.get("frequency") in ("once", "yearly"):
             form.frequency.data = request.args["frequency"]
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _donate_captcha() and not _captcha_passed():
+        captcha_error = "Please complete the check that you're a person, then press the button again."
+    elif form.validate_on_submit():
         ctx, now = context(), utcnow()
         gift = begin_donation(
             db.session,
@@ -129,6 +144,7 @@ def donate():
             message=(form.message.data or "").strip(),
             ctx=ctx,
             now=now,
+            source=form.source.data or None,
         )
         db.session.commit()
         try:
@@ -140,7 +156,13 @@ def donate():
             note_card_setup(db.session, gift, customer_id, setup_intent_id)
             db.session.commit()
             return redirect(url_for("membership.pay", token=ctx.links.donation_token(gift.donation_id)))
-    return render_template("membership/donate.html", form=form, settings=context().settings)
+    return (
+        render_template(
+            "membership/donate.html", form=form, settings=context().settings,
+            captcha=_donate_captcha(), captcha_error=captcha_error,
+        ),
+        400 if captcha_error else 200,
+    )
 
 
 def _render_pay(
@@ -483,6 +505,12 @@ def stripe_webhook():
         note_failure(db.session, event_id, f"not yet recorded: {exc}")
         db.session.commit()
         return {"status": "retry", "reason": str(exc)}, 409
+    except Refused as exc:
+        # The event names something Stripe will not give us: a retry cannot succeed.
+        db.session.rollback()
+        note_failure(db.session, event_id, f"Stripe refused to read it: {exc}")
+        db.session.commit()
+        return {"error": "Stripe refused to read what the event names"}, 400
     except Exception as exc:
         db.session.rollback()
         log.exception("Applying Stripe event %s failed", event_id)

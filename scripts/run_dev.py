@@ -1,4 +1,9 @@
-"""`make run`: migrate, seed, then localstripe on :8420 and the app on :5000 until Ctrl-C."""
+"""`make run`: migrate, seed, then localstripe and the app until Ctrl-C.
+
+The app listens on PORT (default 5000; taken by AirPlay on recent macOS) and localstripe on
+STRIPE_PORT (default 8420): `make run PORT=5050 STRIPE_PORT=8421`. localstripe keeps its
+state in instance/localstripe.pickle (LOCALSTRIPE_STATE), not in a file shared machine-wide.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,19 @@ from sight.config import DEV_STRIPE_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-LOCALSTRIPE_PORT = 8420
-APP_PORT = 5000
+
+
+def port_setting(name: str, default: int) -> int:
+    raw = os.environ.get(name) or str(default)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        sys.exit(f"{name} must be a port number (1-65535), got {raw!r}.")
+    return int(raw)
+
+
+APP_PORT = port_setting("PORT", 5000)
+LOCALSTRIPE_PORT = port_setting("STRIPE_PORT", 8420)
+LOCALSTRIPE_URL = f"http://127.0.0.1:{LOCALSTRIPE_PORT}"
+LOCALSTRIPE_STATE = Path(os.environ.get("LOCALSTRIPE_STATE") or ROOT / "instance" / "localstripe.pickle")
 
 
 def wait_for(port: int, timeout: float = 30) -> None:
@@ -39,7 +55,15 @@ def flask(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "flask"), *args], cwd=ROOT, env=ENV, check=True)
 
 
-ENV = {**os.environ, "FLASK_APP": "wsgi.py", "PYTHONUNBUFFERED": "1"}
+ENV = {
+    # The app talks to this localstripe, and its emailed links point at this port.
+    "STRIPE_API_BASE": LOCALSTRIPE_URL,
+    "STRIPE_JS_URL": f"{LOCALSTRIPE_URL}/js.stripe.com/v3/",
+    "PUBLIC_URL": f"http://127.0.0.1:{APP_PORT}",
+    **os.environ,
+    "FLASK_APP": "wsgi.py",
+    "PYTHONUNBUFFERED": "1",
+}
 
 
 def register_webhook() -> None:
@@ -48,21 +72,29 @@ def register_webhook() -> None:
         "url": f"http://127.0.0.1:{APP_PORT}/stripe/webhook",
         "secret": os.environ.get("STRIPE_WEBHOOK_SECRET") or DEV_STRIPE_WEBHOOK_SECRET,
     }).encode()
-    url = f"http://127.0.0.1:{LOCALSTRIPE_PORT}/_config/webhooks/sight"
+    url = f"{LOCALSTRIPE_URL}/_config/webhooks/sight"
     urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST"), timeout=10).close()
 
 
 def main() -> None:
-    for port in (LOCALSTRIPE_PORT, APP_PORT):
+    if APP_PORT == LOCALSTRIPE_PORT:
+        sys.exit(f"PORT and STRIPE_PORT are both {APP_PORT}: choose two different ports.")
+    for name, port in (("STRIPE_PORT", LOCALSTRIPE_PORT), ("PORT", APP_PORT)):
         if port_in_use(port):
-            sys.exit(f"Port {port} is already in use: stop whatever is running there first.")
+            sys.exit(
+                f"Port {port} ({name}) is already in use: stop whatever is running there, "
+                f"or choose another, e.g. make run {name}={port + 1}"
+            )
 
     flask("db", "upgrade")
     flask("seed")
 
     processes = [
-        subprocess.Popen([str(BIN / "localstripe"), "--port", str(LOCALSTRIPE_PORT)], cwd=ROOT,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "localstripe_server.py"),
+             "--port", str(LOCALSTRIPE_PORT), "--state", str(LOCALSTRIPE_STATE)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ),
     ]
     try:
         wait_for(LOCALSTRIPE_PORT)
@@ -71,11 +103,12 @@ def main() -> None:
             [str(BIN / "flask"), "run", "--host", "127.0.0.1", "--port", str(APP_PORT), "--debug"],
             cwd=ROOT, env=ENV,
         ))
+        processes.append(subprocess.Popen([str(BIN / "flask"), "mail", "worker"], cwd=ROOT, env=ENV))
         wait_for(APP_PORT)
         print(
             "\n  Sight is running:\n"
             f"    app          http://127.0.0.1:{APP_PORT}/\n"
-            f"    localstripe  http://127.0.0.1:{LOCALSTRIPE_PORT}/\n"
+            f"    localstripe  {LOCALSTRIPE_URL}/  (its state: {LOCALSTRIPE_STATE})\n"
             "  Development logins and test cards are listed above (from `flask seed`).\n"
             "  Mail is written to this log. Press Ctrl-C to stop.\n",
             flush=True,

@@ -2,7 +2,7 @@
 # Runs a command against a throwaway PostgreSQL 15 cluster on a free port, then removes the cluster.
 # initdb and pg_ctl refuse to run as root, so the cluster belongs to the postgres user.
 set -euo pipefail
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 DATA_DIR=$(mktemp -d /tmp/sight-pg.XXXXXX)

@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_extensions(app)
     register_shell(app)
     register_blueprints(app)
+    record_scheduled_runs(app)
     return app
 
 
@@ -49,6 +50,13 @@ def configure(app: Flask, test_config: dict | None) -> None:
             "RATELIMIT_STORAGE_URI=memory:// counts rate limits in this process only: "
             "with more than one worker or app server, set RATELIMIT_STORAGE_URI=redis://…"
         )
+
+
+def record_scheduled_runs(app: Flask) -> None:
+    """Every run of a scheduled job (cron, timers) is recorded, for `flask doctor`."""
+    from sight import jobs
+
+    jobs.record_scheduled_runs(app)
 
 
 def trust_proxies(app: Flask) -> None:
@@ -76,13 +84,15 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_shell(app: Flask) -> None:
-    from sight import cli, errors, mail, security, templating, views
+    from sight import cli, doctor, errors, mail, requestlog, security, templating, views
 
+    requestlog.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
     mail.init_app(app)
     cli.init_app(app)
+    doctor.init_app(app)
     app.register_blueprint(views.bp)
 
 

@@ -19,6 +19,8 @@ PRODUCTION_SECRETS = (
     "STRIPE_SECRET_KEY",
     "STRIPE_PUBLISHABLE_KEY",
     "STRIPE_WEBHOOK_SECRET",
+    # Without it mail would go to the log: sign-in, reset and manage links among it.
+    "MAIL_URL",
 )
 
 # How hard argon2id works (accounts.passwords.PROFILES): "fast" only for the test suite.
@@ -151,9 +153,11 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "SURVEY_START_CAPTCHA_AFTER": env.get("SURVEY_START_CAPTCHA_AFTER", "20 per hour"),
         "SURVEY_PAGE_RATE_LIMIT": env.get("SURVEY_PAGE_RATE_LIMIT", "300 per hour"),
         # Giving: starts of a gift per address (every try) and per email (gifts started), so that
-        # /donate is no card-testing tool; unpaid starts are purged after this many days.
+        # /donate is no card-testing tool; DONATE_CAPTCHA asks for the survey's CAPTCHA there too
+        # (when CAPTCHA_PROVIDER is set); unpaid starts are purged after this many days.
         "DONATE_RATE_LIMIT": env.get("DONATE_RATE_LIMIT", "20 per hour"),
         "DONATE_EMAIL_RATE_LIMIT": env.get("DONATE_EMAIL_RATE_LIMIT", "5 per hour"),
+        "DONATE_CAPTCHA": env.get("DONATE_CAPTCHA", "").lower() in ("1", "true", "yes", "on"),
         "ABANDONED_DONATION_DAYS": _int(env, "ABANDONED_DONATION_DAYS", 7),
         # Printed on every receipt.
         "ORG_LEGAL_NAME": env.get("ORG_LEGAL_NAME", "Sight Media Ltd (development placeholder)"),

@@ -47,3 +47,16 @@ class AuditEntry(db.Model):
     target: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class JobRun(db.Model):
+    """The last run of each scheduled job (`flask mail send`, `flask membership remind` …),
+    so that `flask doctor` can tell an operator when cron or a timer stopped running one."""
+
+    __tablename__ = "job_run"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    # Why the last run failed; None when it succeeded (or is still running).
+    error: Mapped[str | None] = mapped_column(Text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, request
 
 FORM_MIMETYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
@@ -51,11 +51,19 @@ def content_security_policy(stripe_js_url: str, stripe_api_base: str, extra_orig
     )
 
 
+def reads_nul_itself(view):
+    """Mark a view whose form answers NUL characters beside the field, keeping the reader's
+    other answers, rather than with a bare 400 (its path and query string are still checked)."""
+    view.reads_nul_itself = True
+    return view
+
+
 def refuse_nul_characters() -> None:
     """PostgreSQL text cannot hold NUL and no person types one: refuse it before it reaches a query."""
     values = [request.path]
     values.extend(v for _, vs in request.args.lists() for v in vs)
-    if request.mimetype in FORM_MIMETYPES:
+    view = current_app.view_functions.get(request.endpoint)
+    if request.mimetype in FORM_MIMETYPES and not getattr(view, "reads_nul_itself", False):
         values.extend(v for _, vs in request.form.lists() for v in vs)
     if any("\x00" in value for value in values):
         abort(400)

@@ -58,6 +58,13 @@
 
   function swap(html, url) {
     var next = new DOMParser().parseFromString(html, "text/html");
+    if (!next.getElementById("builder")) {
+      // Not a builder page (an error page, say): show it whole, as a plain form would have.
+      document.title = next.title;
+      document.body.replaceWith(document.adoptNode(next.body));
+      history.replaceState(null, "", url);
+      return;
+    }
     var focused = document.activeElement && document.activeElement.id;
     PARTS.forEach(function (selector) {
       var old = document.querySelector(selector);

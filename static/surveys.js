@@ -1,4 +1,12 @@
-// Survey pages: show or hide a question whose show_if depends on an answer on the same page.
+// Survey pages: after a failed send, move the focus to the error summary, so that a keyboard or
+// screen-reader user starts from what went wrong.
+(function () {
+  "use strict";
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+}());
+
+// Show or hide a question whose show_if depends on an answer on the same page.
 // Without this script every question on the page is shown and the server applies show_if.
 (function () {
   "use strict";

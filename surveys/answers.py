@@ -11,7 +11,10 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from surveys.definition.schema import CHOICE_TYPES, DEFAULT_MAX_LENGTH, OTHER_VALUE
-from surveys.definition.walk import choice_options, condition_met, shown_questions
+from surveys.definition.walk import choice_options, condition_met, question_field_names, shown_questions
+
+# A NUL character cannot be stored (PostgreSQL text refuses it), and no keyboard types one.
+NUL_MESSAGE = "This answer has an invisible character (NUL) we can't keep: please type it again."
 
 
 @dataclass
@@ -40,6 +43,8 @@ def read_page(page: Mapping, form: Any, earlier_answers: Mapping) -> PageAnswers
     for question in shown_questions(page, earlier_answers):
         qid = question["id"]
         value, raw, errors = _read_question(question, form)
+        if any("\x00" in given for name in question_field_names(question) for given in form.getlist(name)):
+            value, errors = None, [NUL_MESSAGE]
         result.raw.update(raw)
         if not condition_met(question["show_if"], known):
             continue

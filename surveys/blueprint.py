@@ -15,6 +15,9 @@ bp.add_url_rule("/surveys/<slug>/start", view_func=views.take_start, methods=["P
 bp.add_url_rule("/surveys/<slug>/resume/<token>", view_func=views.take_resume, methods=["GET"])
 bp.add_url_rule("/surveys/<slug>/page/<int:number>", view_func=views.take_page, methods=["GET", "POST"])
 bp.add_url_rule("/surveys/<slug>/thanks", view_func=views.take_thanks, methods=["GET"])
+bp.add_url_rule("/surveys/<slug>/sight-plus", view_func=views.take_ask, methods=["GET"])
+bp.add_url_rule("/surveys/<slug>/my-answers", view_func=views.own_answers, methods=["GET"])
+bp.add_url_rule("/surveys/<slug>/my-answers/delete", view_func=views.delete_own_answers, methods=["POST"])
 
 # Staff managing surveys.
 bp.add_url_rule("/staff/surveys", view_func=manage_views.manage_list, methods=["GET"])
@@ -22,6 +25,7 @@ bp.add_url_rule("/staff/surveys/new", view_func=manage_views.manage_new, methods
 bp.add_url_rule("/staff/surveys/import", view_func=manage_views.manage_import, methods=["GET", "POST"])
 bp.add_url_rule("/staff/surveys/<slug>/edit", view_func=manage_views.manage_edit, methods=["GET", "POST"])
 bp.add_url_rule("/staff/surveys/<slug>/dates", view_func=manage_views.manage_dates, methods=["POST"])
+bp.add_url_rule("/staff/surveys/<slug>/retention", view_func=manage_views.manage_retention, methods=["POST"])
 bp.add_url_rule("/staff/surveys/<slug>/<any(open, close):change>", view_func=manage_views.manage_status, methods=["POST"])
 bp.add_url_rule("/staff/surveys/<slug>/duplicate", view_func=manage_views.manage_duplicate, methods=["GET", "POST"])
 bp.add_url_rule(

@@ -13,13 +13,14 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from sight.db import utcnow
+from sight.db import read_session, utcnow
 from sight.extensions import db
 from surveys.definition import DefinitionError, dump_definition, load_definition
-from surveys.export import FORMATS, export_chunks, plan_export, record_export
+from surveys.export import FORMATS, codebook_chunks, export_chunks, plan_export, record_export
 from surveys.models import Survey, SurveyVersion
 from surveys.operations import definition_for_download, import_definition, survey_by_slug
-from surveys.results import reading_session
+
+from surveys.retention import Retention, purge_survey
 from surveys.staff_forms import ExportForm
 from surveys.tallies import refresh_tallies
 
@@ -43,7 +44,14 @@ def import_command(file: Path):
         for problem in problems:
             click.echo(f"{file}: {problem}", err=True)
         raise click.ClickException(f"{len(problems)} problem(s); nothing was imported.") from exc
-    result = import_definition(db.session, definition, None, utcnow(), source=f"cli:{file.name}")
+    result = import_definition(
+        db.session,
+        definition,
+        None,
+        utcnow(),
+        source=f"cli:{file.name}",
+        retention=Retention.from_config(current_app.config),
+    )
     db.session.commit()
     click.echo(f"Survey {result.survey.slug}: " + OUTCOMES[result.outcome].format(n=result.version.number))
 
@@ -78,10 +86,19 @@ def dump_command(slug: str, number: int | None, fmt: str):
 @click.option("--version", metavar="N", help="Only responses to this version.")
 @click.option("--status", help="finished (default), unfinished or all.")
 @click.option("--sight-plus", "sight_plus", help="yes or no: only linked responses with that Sight+ status.")
+@click.option("--utm-source", "utm_source", help="Only responses whose link had this utm_source.")
 @click.option("--layout", help="summary (default) or details: one 0/1 column per option.")
 @click.option("--values", help="labels (default) or codes.")
 @click.option("--bom", is_flag=True, help="Start the CSV with a byte-order mark, for Excel.")
-def export_command(slug, fmt, output, date_from, date_to, version, status, sight_plus, layout, values, bom):
+@click.option(
+    "--codebook",
+    "codebook_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the codebook (CSV) to this file.",
+)
+def export_command(
+    slug, fmt, output, date_from, date_to, version, status, sight_plus, utm_source, layout, values, bom, codebook_file
+):
     """Export a survey's responses, as the staff web page does."""
     given = {
         "from": date_from,
@@ -89,12 +106,13 @@ def export_command(slug, fmt, output, date_from, date_to, version, status, sight
         "version": version,
         "status": status,
         "sight_plus": sight_plus,
+        "utm_source": utm_source,
         "layout": layout,
         "values": values,
         "bom": "1" if bom else None,
     }
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
-    with reading_session(db.engine) as reader:
+    with read_session(db.engine) as reader:
         survey = reader.scalar(select(Survey).where(Survey.slug == slug))
         if survey is None:
             raise click.ClickException(f"There is no survey with the slug {slug!r}.")
@@ -102,28 +120,53 @@ def export_command(slug, fmt, output, date_from, date_to, version, status, sight
         if not form.validate():
             raise click.UsageError(" ".join(form.error_messages()))
         plan = plan_export(reader, survey, form.response_filter(zone), form.layout.data, form.values.data)
-        record_export(
-            db.session,
-            plan=plan,
-            what=fmt,
-            rows=plan.row_count,
-            filters=form.query_args(),
-            actor=None,
-            via=f"cli ({getpass.getuser()})",
-            now=utcnow(),
-        )
+        for what, rows in [(fmt, plan.row_count)] + ([("codebook", len(plan.codebook))] if codebook_file else []):
+            record_export(
+                db.session,
+                plan=plan,
+                what=what,
+                rows=rows,
+                filters=form.query_args(),
+                actor=None,
+                via=f"cli ({getpass.getuser()})",
+                now=utcnow(),
+            )
         db.session.commit()
-        # Written beside the target and renamed when complete, so a failed export never
-        # leaves a file that looks finished.
-        partial = output.with_name(output.name + ".part")
-        try:
-            with partial.open("wb") as file:
-                for chunk in export_chunks(reader, plan, fmt, form.bom.data == "1"):
-                    file.write(chunk)
-            os.replace(partial, output)
-        finally:
-            partial.unlink(missing_ok=True)
+        _write_completely(output, export_chunks(reader, plan, fmt, form.bom.data == "1"))
+        if codebook_file is not None:
+            _write_completely(codebook_file, codebook_chunks(plan, form.bom.data == "1"))
     click.echo(f"Wrote {plan.row_count} responses to {output}")
+    if codebook_file is not None:
+        click.echo(f"Wrote the codebook to {codebook_file}")
+
+
+def _write_completely(target: Path, chunks) -> None:
+    """Written beside the target and renamed when complete, so that a failed export never
+    leaves a file that looks finished."""
+    partial = target.with_name(target.name + ".part")
+    try:
+        with partial.open("wb") as file:
+            for chunk in chunks:
+                file.write(chunk)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@click.command("purge")
+@with_appcontext
+def purge_command():
+    """Apply each survey's retention: remove old free-text and email answers and old unfinished
+    responses. Run it daily from cron; each survey is committed and audited on its own."""
+    slugs = list(db.session.scalars(select(Survey.slug).order_by(Survey.slug)))
+    for slug in slugs:
+        survey = survey_by_slug(db.session, slug)
+        counts = purge_survey(db.session, survey, None, utcnow())
+        db.session.commit()
+        click.echo(
+            f"Survey {slug}: free text removed from {counts.responses_with_text_removed} responses "
+            f"({counts.answers_removed} answers); {counts.unfinished_deleted} unfinished responses deleted."
+        )
 
 
 @click.command("tally")
@@ -138,4 +181,4 @@ def tally_command():
         click.echo(f"{survey.slug}: {added} responses counted.")
 
 
-COMMANDS = [import_command, dump_command, export_command, tally_command]
+COMMANDS = [import_command, dump_command, export_command, purge_command, tally_command]

@@ -18,7 +18,7 @@ from surveys.statistics import Share
 # Question types whose answers fall into a few known categories.
 CATEGORY_TYPES = frozenset(walk.CHOICE_TYPES | {"rating"})
 NO_SOURCE = "(no source)"
-SIGHT_PLUS_CATEGORIES = [("yes", "Sight+ members"), ("no", "Other signed-in readers"), ("unknown", "Not signed in")]
+SIGHT_PLUS_CATEGORIES = [("yes", "Sight+ members"), ("no", "Other signed-in readers"), ("unknown", "Not linked to an account")]
 FACT_DIMENSIONS = {"sight_plus": "Sight+", "version": "Survey version", "source": "Source (utm_source)"}
 
 

@@ -34,6 +34,8 @@ FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/x-ndjson; charset=utf-8",
 }
+# The file name's extension: JSON Lines is not one JSON document.
+EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "json": "jsonl"}
 # A spreadsheet runs a cell that starts with one of these as a formula.
 CHUNK_BYTES = 64 * 1024
 MULTIPLE_SEPARATOR = "; "
@@ -75,6 +77,8 @@ METADATA = [
     Column("submitted_at", False),
     Column("duration_seconds", True),
     Column("sight_plus", False),
+    # Where the reader came from: results.TRACKING_COLUMNS, in that order.
+    *(Column(name, False) for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "referrer")),
 ]
 SIGHT_PLUS_CELL = {True: "yes", False: "no", None: None}
 METADATA_MEANING = {
@@ -83,6 +87,12 @@ METADATA_MEANING = {
     "submitted_at": "When the response was submitted (ISO 8601, UTC); empty while unfinished",
     "duration_seconds": "Seconds from starting to submitting",
     "sight_plus": "Whether the reader was Sight+ when they submitted (only for responses linked to an account)",
+    "utm_source": "utm_source of the link the reader followed to the survey",
+    "utm_medium": "utm_medium of that link",
+    "utm_campaign": "utm_campaign of that link",
+    "utm_term": "utm_term of that link",
+    "utm_content": "utm_content of that link",
+    "referrer": "The article the reader came from: ?from= as given, else the path of a page of the magazine's site",
 }
 
 
@@ -287,8 +297,8 @@ def export_rows(session: Session, plan: ExportPlan, *, for_sheet: bool = False) 
         labels = VersionLabels(definition)
         readers[number] = [column.reader(labels) for column in plan.columns[len(METADATA) :]]
     text_columns = [i for i, column in enumerate(plan.columns) if not column.numeric]
-    for response_id, number, started_at, submitted_at, sight_plus, answers in stream_responses(
-        session, plan.survey_id, plan.filter
+    for response_id, number, started_at, submitted_at, sight_plus, answers, *tracking in stream_responses(
+        session, plan.survey_id, plan.filter, tracking=True
     ):
         answers = answers or {}
         row = [
@@ -297,6 +307,7 @@ def export_rows(session: Session, plan: ExportPlan, *, for_sheet: bool = False) 
             _iso(submitted_at),
             duration_seconds(started_at, submitted_at),
             SIGHT_PLUS_CELL[sight_plus],
+            *tracking,
         ]
         row += [None if read is None else read(answers) for read in readers[number]]
         if for_sheet:
@@ -529,7 +540,7 @@ def codebook_chunks(plan: ExportPlan, bom: bool = False) -> Iterator[bytes]:
 
 def export_filename(slug: str, what: str, extension: str, today: datetime) -> str:
     """reader-survey-2026-11-25.csv, reader-survey-codebook-2026-11-25.csv"""
-    kind = "" if what == extension else f"-{what}"
+    kind = "" if EXTENSIONS.get(what) == extension else f"-{what}"
     return f"{slug}{kind}-{today.strftime('%Y-%m-%d')}.{extension}"
 
 

@@ -11,9 +11,9 @@ from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from werkzeug.utils import cached_property
-from wtforms import BooleanField, HiddenField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from surveys.definition.schema import SLUG_PATTERN
 
@@ -43,6 +43,10 @@ class StartForm(SurveyForm):
     utm_term = HiddenField()
     utm_content = HiddenField()
     referrer = HiddenField()
+
+
+class DeleteAnswersForm(SurveyForm):
+    """The reader's "Delete my answers" button: CSRF only."""
 
 
 class PageForm(SurveyForm):
@@ -100,6 +104,17 @@ class DatesForm(FlaskForm):
             value.replace(tzinfo=zone).astimezone(timezone.utc) if value else None
             for value in (self.opens_at.data, self.closes_at.data)
         )
+
+
+class RetentionForm(FlaskForm):
+    text_months = IntegerField(
+        "Remove free-text and email answers after (months)",
+        validators=[InputRequired("Enter a number of months."), NumberRange(1, 240, "From 1 to 240 months.")],
+    )
+    unfinished_days = IntegerField(
+        "Delete unfinished responses after (days)",
+        validators=[InputRequired("Enter a number of days."), NumberRange(1, 3650, "From 1 to 3650 days.")],
+    )
 
 
 class ActionForm(FlaskForm):

@@ -1,7 +1,7 @@
 """Read models for the staff insight pages: each question's shares with their margins, rating
 summaries and the Net Promoter Score; cross-tabs and Sight+ members beside other readers over
 the responses a filter selects; one whole response with its neighbours; the charts of them all;
-and each survey's median time to finish against its promise.
+and searched words marked in an answer.
 
 Functions take a session and plain values and only read.
 """
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from markupsafe import Markup, escape
-from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from surveys import charts
@@ -37,6 +36,7 @@ from surveys.results import (
     duration_seconds,
     select_responses,
 )
+from surveys.search import search_terms
 from surveys.statistics import NetPromoter, RatingSummary, Share, is_nps_question, net_promoter, rating_summary
 
 # --- each question's figures -------------------------------------------------------------------
@@ -49,6 +49,8 @@ class QuestionInsight:
     shares: list[tuple[str, Share]] = field(default_factory=list)
     rating: RatingSummary | None = None
     nps: NetPromoter | None = None
+    # A grid: each row's cells as shares of those who answered that row.
+    matrix: list[list[Share]] = field(default_factory=list)
 
     def chart(self, title: str) -> charts.Chart:
         return charts.share_bars(title, self.shares)
@@ -57,7 +59,8 @@ class QuestionInsight:
         if self.nps is None:
             return None
         bands = [self.nps.detractors, self.nps.passives, self.nps.promoters]
-        return charts.stacked_bars(title, [("All who answered", self.nps.base, bands)], ["Detractors (0–6)", "Passives (7–8)", "Promoters (9–10)"])
+        legend = ["Detractors (0–6)", "Passives (7–8)", "Promoters (9–10)"]
+        return charts.stacked_bars(title, [("All who answered", self.nps.base, bands)], legend)
 
 
 def question_insights(results: SurveyResults, definitions: dict[int, dict]) -> dict[str, QuestionInsight]:
@@ -67,6 +70,10 @@ def question_insights(results: SurveyResults, definitions: dict[int, dict]) -> d
     newest = {q.id: q.newest for q in walk.merge_questions(definitions)}
     found: dict[str, QuestionInsight] = {}
     for result in results.questions:
+        if result.kind == "matrix":
+            matrix = [[Share(cell.count, row.answered) for cell in row.cells] for row in result.matrix_rows]
+            found[result.id] = QuestionInsight(result.id, result.answered, matrix=matrix)
+            continue
         if result.kind != "bars":
             continue
         insight = QuestionInsight(result.id, result.answered)
@@ -95,6 +102,8 @@ def results_insight(results: SurveyResults, definitions: dict[int, dict]) -> Res
         drawn["days"] = charts.to_svg(days_chart(results, "Responses per day"), in_page=True)
     labels = {q.id: q.label for q in results.questions}
     for qid, found in questions.items():
+        if question_result(results, qid).kind != "bars":
+            continue  # a grid is shown as a table
         drawn[f"q-{qid}"] = charts.to_svg(found.chart(labels[qid]), in_page=True)
         nps = found.nps_chart(f"{labels[qid]}: Net Promoter Score")
         if nps is not None:
@@ -113,13 +122,16 @@ def days_chart(results: SurveyResults, title: str) -> charts.Chart:
 # --- cross-tabs -----------------------------------------------------------------------------------
 
 
-def stream_facts(session: Session, survey_id: int, flt: ResponseFilter) -> Iterator[ResponseFacts]:
-    """What a cross-tab needs of each selected response, fetched in batches."""
+def stream_facts(session: Session, survey_id: int, flt: ResponseFilter, question_ids: list[str]) -> Iterator[ResponseFacts]:
+    """What a cross-tab needs of each selected response, fetched in batches: only the answers to
+    `question_ids`, taken out of the stored answers by the database rather than decoding them all."""
+    answers = [Response.answers[qid].label(qid) for qid in question_ids]
     stmt = select_responses(
-        survey_id, flt, SurveyVersion.number, Response.sight_plus, Response.utm_source, Response.answers
+        survey_id, flt, SurveyVersion.number, Response.sight_plus, Response.utm_source, *answers
     ).order_by(Response.id)
-    for number, sight_plus, source, answers in session.execute(stmt, execution_options={"yield_per": BATCH}):
-        yield ResponseFacts(number, sight_plus, source, answers or {})
+    for number, sight_plus, source, *values in session.execute(stmt, execution_options={"yield_per": BATCH}):
+        found = {qid: value for qid, value in zip(question_ids, values, strict=True) if value is not None}
+        yield ResponseFacts(number, sight_plus, source, found)
 
 
 def dimensions_for(survey: Survey) -> dict[str, Dimension]:
@@ -130,7 +142,8 @@ def dimensions_for(survey: Survey) -> dict[str, Dimension]:
 def survey_crosstab(session: Session, survey: Survey, flt: ResponseFilter, rows: str, columns: str) -> CrossTab:
     """Counts and row percentages of `rows` by `columns` (dimension keys) over the selection."""
     dims = dimensions_for(survey)
-    return crosstab(dims[rows], dims[columns], stream_facts(session, survey.id, flt))
+    asked = [key for key in (rows, columns) if key not in FACT_DIMENSIONS]
+    return crosstab(dims[rows], dims[columns], stream_facts(session, survey.id, flt, asked))
 
 
 def crosstab_chart(table: CrossTab, title: str) -> charts.Chart:
@@ -149,13 +162,14 @@ class Comparison:
 
 
 def side_by_side(session: Session, survey: Survey, flt: ResponseFilter) -> list[Comparison]:
-    """Every choice and rating question for Sight+ members, other signed-in readers and readers
-    not signed in, counted in one pass over the responses."""
+    """Every choice and rating question for Sight+ members, other signed-in readers and responses
+    not linked to an account, counted in one pass over the responses."""
     dims = dimensions_for(survey)
     counters = [
         CrossTabCounter(dims["sight_plus"], dimension) for key, dimension in dims.items() if key not in FACT_DIMENSIONS
     ]
-    for facts in stream_facts(session, survey.id, flt):
+    asked = [counter.columns.key for counter in counters]
+    for facts in stream_facts(session, survey.id, flt, asked):
         for counter in counters:
             counter.add(facts)
     comparisons = []
@@ -193,10 +207,10 @@ class ResponseDetail:
     linked: bool
     source: dict[str, str]  # utm_… and the referring page, where known
     answers: list[AnswerLine]
+    # The neighbours among the selected responses, by number (no count of them all: that would
+    # read every response of a large survey on each page).
     previous_id: int | None = None
     next_id: int | None = None
-    position: int = 0  # of `total` selected responses, oldest first
-    total: int = 0
 
     @property
     def duration_seconds(self) -> int | None:
@@ -215,7 +229,10 @@ def _answer_text(question: dict, answers: dict) -> list[str]:
         chosen = answer if isinstance(answer, list) else [answer]
         lines = [walk.option_label(question, str(value)) for value in chosen]
         other = answers.get(f"{qid}_other")
-        return [f"{line}: {other}" if value == walk.OTHER_VALUE and other else line for line, value in zip(lines, chosen, strict=True)]
+        return [
+            f"{line}: {other}" if value == walk.OTHER_VALUE and other else line
+            for line, value in zip(lines, chosen, strict=True)
+        ]
     if kind == "rating":
         points = walk.rating_points(question)
         return [f"{answer} (on a scale from {points[0]} to {points[-1]})"]
@@ -267,9 +284,6 @@ def response_detail(session: Session, survey: Survey, response_id: int, flt: Res
     selected = select_responses(survey.id, flt, Response.id)
     detail.previous_id = session.scalar(selected.where(Response.id < response_id).order_by(Response.id.desc()).limit(1))
     detail.next_id = session.scalar(selected.where(Response.id > response_id).order_by(Response.id).limit(1))
-    count = select_responses(survey.id, flt, func.count(Response.id))
-    detail.total = session.scalar(count) or 0
-    detail.position = session.scalar(count.where(Response.id <= response_id)) or 0
     return detail
 
 
@@ -277,11 +291,13 @@ def response_detail(session: Session, survey: Survey, response_id: int, flt: Res
 
 
 def highlight_words(text: str, query: str | None) -> Markup:
-    """The text, escaped, with each word of the search marked (<mark>), whatever its case."""
-    words = sorted({w for w in (query or "").split() if w}, key=len, reverse=True)
-    if not words:
+    """The text, escaped, with each word that the search matched marked (<mark>): as the search
+    does (surveys.search), a word matches when it begins with a word searched for, whatever the case."""
+    terms = search_terms(query or "")
+    if not terms:
         return Markup(escape(text))
-    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    alternatives = "|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True))
+    pattern = re.compile(rf"(?<!\w)(?:{alternatives})\w*", re.IGNORECASE)
     parts: list[str] = []
     last = 0
     for match in pattern.finditer(text):

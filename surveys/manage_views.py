@@ -16,7 +16,7 @@ from accounts.roles import staff_required
 from sight.db import utcnow
 from sight.extensions import db
 from surveys.definition import DefinitionError, dump_definition, load_definition, validate_definition
-from surveys.forms import ActionForm, DatesForm, DefinitionForm, DuplicateForm, ImportForm
+from surveys.forms import ActionForm, DatesForm, DefinitionForm, DuplicateForm, ImportForm, RetentionForm
 from surveys.models import Response, Survey, SurveyStatus, SurveyVersion
 from surveys.operations import (
     availability,
@@ -29,6 +29,7 @@ from surveys.operations import (
     survey_by_slug,
     update_definition,
 )
+from surveys.retention import Retention, personal_data_ids, set_retention
 
 OUTCOMES = {
     "created": "Survey created (version {n}).",
@@ -120,7 +121,14 @@ def manage_new():
             ]
             definition = None
         if definition is not None and request.form.get("action") == "save":
-            result = create_survey(db.session, definition, current_user, utcnow(), status=SurveyStatus.closed)
+            result = create_survey(
+                db.session,
+                definition,
+                current_user,
+                utcnow(),
+                status=SurveyStatus.closed,
+                retention=Retention.from_config(current_app.config),
+            )
             db.session.commit()
             flash("Survey created. It is closed until you open it.", "success")
             return redirect(url_for("surveys.manage_edit", slug=result.survey.slug))
@@ -160,8 +168,20 @@ def manage_edit(slug: str):
     return _edit_page(survey, form, preview=preview, status=status)
 
 
-def _edit_page(survey: Survey, form: DefinitionForm, *, dates_form: DatesForm | None = None, preview=None, status=200):
+def _edit_page(
+    survey: Survey,
+    form: DefinitionForm,
+    *,
+    dates_form: DatesForm | None = None,
+    retention_form: RetentionForm | None = None,
+    preview=None,
+    status=200,
+):
     zone = _zone()
+    if retention_form is None:
+        retention_form = RetentionForm(
+            formdata=None, text_months=survey.text_retention_months, unfinished_days=survey.unfinished_retention_days
+        )
     if dates_form is None:
         dates_form = DatesForm(
             formdata=None,
@@ -183,6 +203,8 @@ def _edit_page(survey: Survey, form: DefinitionForm, *, dates_form: DatesForm | 
             state=availability(survey, utcnow()),
             form=form,
             dates_form=dates_form,
+            retention_form=retention_form,
+            personal_data_ids=personal_data_ids(survey),
             action_form=ActionForm(),
             versions=versions,
             preview=preview,
@@ -203,6 +225,20 @@ def manage_dates(slug: str):
     set_survey_dates(db.session, survey, opens_at, closes_at, current_user, utcnow())
     db.session.commit()
     flash("Dates saved.", "success")
+    return redirect(url_for("surveys.manage_edit", slug=slug))
+
+
+@staff_required
+def manage_retention(slug: str):
+    survey = _survey_or_404(slug)
+    retention_form = RetentionForm()
+    if not retention_form.validate():
+        form = DefinitionForm(formdata=None, definition=dump_definition(survey.current_version.definition), based_on=_version_token(survey))
+        return _edit_page(survey, form, retention_form=retention_form, status=422)
+    retention = Retention(retention_form.text_months.data, retention_form.unfinished_days.data)
+    set_retention(db.session, survey, retention, current_user, utcnow())
+    db.session.commit()
+    flash("Retention saved: flask surveys purge applies it.", "success")
     return redirect(url_for("surveys.manage_edit", slug=slug))
 
 
@@ -284,9 +320,19 @@ def manage_import():
             except DefinitionError as exc:
                 problems = exc.problems
             else:
-                result = import_definition(db.session, definition, current_user, utcnow(), source=f"upload:{upload.filename[:100]}")
+                result = import_definition(
+                    db.session,
+                    definition,
+                    current_user,
+                    utcnow(),
+                    source=f"upload:{upload.filename[:100]}",
+                    # Like New and Duplicate: closed until staff have looked at it and open it.
+                    new_status=SurveyStatus.closed,
+                    retention=Retention.from_config(current_app.config),
+                )
                 db.session.commit()
-                flash(OUTCOMES[result.outcome].format(n=result.version.number), "success")
+                closed = " It is closed until you open it." if result.outcome == "created" else ""
+                flash(OUTCOMES[result.outcome].format(n=result.version.number) + closed, "success")
                 return redirect(url_for("surveys.manage_edit", slug=result.survey.slug))
         form.file.errors = list(form.file.errors) + problems
     status = 422 if form.errors else 200

@@ -33,7 +33,11 @@ class SurveyStatus(enum.Enum):
 
 class Survey(db.Model):
     __tablename__ = "survey"
-    __table_args__ = (CheckConstraint("promise_minutes BETWEEN 1 AND 120", name="promise_minutes_range"),)
+    __table_args__ = (
+        CheckConstraint("promise_minutes BETWEEN 1 AND 120", name="promise_minutes_range"),
+        CheckConstraint("text_retention_months > 0", name="text_retention_positive"),
+        CheckConstraint("unfinished_retention_days > 0", name="unfinished_retention_positive"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
@@ -46,6 +50,10 @@ class Survey(db.Model):
     closes_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Retention (`flask surveys purge`): free-text and email answers are removed this many
+    # months after submission, unfinished responses this many days after they were started.
+    text_retention_months: Mapped[int] = mapped_column(default=24, server_default="24")
+    unfinished_retention_days: Mapped[int] = mapped_column(default=30, server_default="30")
     # What the invitation promises ("it'll only take a couple of minutes"); the dashboard
     # sets the median time to finish against it.
     promise_minutes: Mapped[int] = mapped_column(default=2, server_default="2")
@@ -134,6 +142,17 @@ class Response(db.Model):
         if self.submitted_at is None:
             return None
         return int((self.submitted_at - self.started_at).total_seconds())
+
+
+class AskTally(db.Model):
+    """How often a survey's thank-you page showed the Sight+ ask and how often it was clicked.
+    Counts only: who saw or clicked it is never recorded."""
+
+    __tablename__ = "survey_ask_tally"
+
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"), primary_key=True)
+    views: Mapped[int] = mapped_column(default=0, server_default="0")
+    clicks: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class SurveyTally(db.Model):

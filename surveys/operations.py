@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.datastructures import MultiDict
@@ -25,7 +25,9 @@ from sight.db import utcnow
 from surveys.answers import raw_from_answers, read_page
 from surveys.definition import load_definition
 from surveys.definition.walk import iter_questions, page_answer_keys, questions_changed, visible_answers, visible_pages
-from surveys.models import Response, Survey, SurveyStatus, SurveyVersion
+from surveys.models import AskTally, Response, Survey, SurveyStatus, SurveyVersion
+from surveys.retention import Retention
+from surveys.tallies import untally
 
 DEFAULT_SURVEY_FILE = Path(__file__).resolve().parent / "data" / "reader-survey.yaml"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -70,14 +72,22 @@ def version_has_responses(session: Session, version: SurveyVersion) -> bool:
 
 
 def import_definition(
-    session: Session, definition: dict, actor: User | None, now: datetime, *, source: str = "import"
+    session: Session,
+    definition: dict,
+    actor: User | None,
+    now: datetime,
+    *,
+    source: str = "import",
+    new_status: SurveyStatus = SurveyStatus.open,
+    retention: Retention | None = None,
 ) -> ImportResult:
-    """Create the survey, or bring it up to `definition` following the versioning rule:
-    changed questions or options make a new version when the current one has any response
-    (finished or not); anything else updates the current version in place."""
+    """Create the survey (with `new_status` and `retention`), or bring it up to `definition`
+    following the versioning rule: changed questions or options make a new version when the
+    current one has any response (finished or not); anything else updates the current version
+    in place."""
     survey = survey_by_slug(session, definition["slug"])
     if survey is None:
-        return create_survey(session, definition, actor, now, source=source)
+        return create_survey(session, definition, actor, now, status=new_status, source=source, retention=retention)
     return update_definition(session, survey, definition, actor, now, source=source)
 
 
@@ -89,7 +99,9 @@ def create_survey(
     *,
     status: SurveyStatus = SurveyStatus.open,
     source: str = "create",
+    retention: Retention | None = None,
 ) -> ImportResult:
+    """A new survey; `retention` None keeps the schema's defaults."""
     settings = definition["settings"]
     survey = Survey(
         slug=definition["slug"],
@@ -103,9 +115,13 @@ def create_survey(
     version = SurveyVersion(
         number=1, definition=definition, created_at=now, created_by_id=actor.id if actor else None
     )
+    if retention is not None:
+        survey.text_retention_months = retention.text_months
+        survey.unfinished_retention_days = retention.unfinished_days
     survey.versions.append(version)
     session.add(survey)
     session.flush()
+    session.add(AskTally(survey_id=survey.id))
     record_audit(
         session,
         actor=actor,
@@ -211,7 +227,15 @@ def duplicate_survey(
     """A copy of the current version under a new slug, closed until staff open it."""
     definition = copy.deepcopy(survey.current_version.definition)
     definition["slug"], definition["title"] = slug, title
-    result = create_survey(session, definition, actor, now, status=SurveyStatus.closed, source=f"duplicate:{survey.slug}")
+    result = create_survey(
+        session,
+        definition,
+        actor,
+        now,
+        status=SurveyStatus.closed,
+        source=f"duplicate:{survey.slug}",
+        retention=Retention.of(survey),
+    )
     record_audit(
         session,
         actor=actor,
@@ -228,7 +252,7 @@ def seed_default_survey(session: Session, app) -> list[str]:
     definition = load_definition(DEFAULT_SURVEY_FILE.read_text(encoding="utf-8"))
     if survey_by_slug(session, definition["slug"]) is not None:
         return [f"Survey {definition['slug']}: already there."]
-    create_survey(session, definition, None, utcnow(), source="seed")
+    create_survey(session, definition, None, utcnow(), source="seed", retention=Retention.from_config(app.config))
     return [f"Survey {definition['slug']}: created (version 1)."]
 
 
@@ -332,6 +356,27 @@ def start_response(
     session.add(response)
     session.flush()
     return response
+
+
+def response_by_token(session: Session, survey: Survey, token: str) -> Response | None:
+    return session.scalar(select(Response).where(Response.resume_token == token[:100], Response.survey_id == survey.id))
+
+
+def delete_own_response(session: Session, response: Response, now: datetime) -> None:
+    """A reader deletes their own response (no account needed): it is gone, not hidden. The
+    audit log says a response was deleted by its reader, and nothing of what it said."""
+    record_audit(
+        session,
+        actor=None,
+        action="survey.response_deleted",
+        target=f"survey:{response.survey.slug}",
+        details={"by": "reader", "finished": response.submitted_at is not None},
+        now=now,
+    )
+    # Its counts come out of the results' tallies first.
+    untally(session, [response.id])
+    session.delete(response)
+    session.flush()
 
 
 def resume_expires_at(response: Response) -> datetime:
@@ -462,3 +507,19 @@ def submit_response(
     except IntegrityError as exc:
         # Two tabs sending at once: the partial unique index keeps one per account.
         raise SurveyRefused("already_taken") from exc
+
+
+# --- the Sight+ ask on the thank-you page ---------------------------------------------------
+
+
+def ask_source(survey: Survey) -> str:
+    """The source a gift started from this survey's thank-you page carries."""
+    return f"survey:{survey.slug}"
+
+
+def count_ask(session: Session, survey: Survey, *, clicked: bool) -> None:
+    """One more view of the ask (or click on it), counted in the database, never who."""
+    column = AskTally.clicks if clicked else AskTally.views
+    session.execute(
+        update(AskTally).where(AskTally.survey_id == survey.id).values({column: column + 1})
+    )

@@ -8,13 +8,16 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from surveys.definition import walk
-from surveys.models import Response, Survey, SurveyVersion
+from surveys.models import AskTally, Response, Survey, SurveyVersion
 from surveys.search import matches, search_terms, text_value, with_words
 
+# How many sources and referring articles the results page lists, and the name of "none given".
+ORIGINS_SHOWN = 10
+NOT_GIVEN = "(none)"
 # Rows fetched at a time when walking every response of a survey.
 BATCH = 500
 
@@ -28,15 +31,7 @@ class ResponseFilter:
     version: int | None = None
     status: str = "finished"  # finished | unfinished | all
     sight_plus: bool | None = None  # only responses that stored this value
-
-
-def reading_session(engine: Engine) -> Session:
-    """A session for a long read such as an export: on SQLite a deferred transaction, which does
-    not hold the write lock that readers' submissions need; on PostgreSQL one snapshot, so that
-    a count and the rows streamed after it agree."""
-    if engine.dialect.name == "sqlite":
-        return Session(engine.execution_options(sqlite_deferred=True))
-    return Session(engine.execution_options(isolation_level="REPEATABLE READ"))
+    utm_source: str | None = None
 
 
 def day_bounds(first: date | None, last: date | None, zone: tzinfo) -> tuple[datetime | None, datetime | None]:
@@ -78,6 +73,8 @@ def select_responses(survey_id: int, flt: ResponseFilter, *columns) -> Select:
         )
     if flt.sight_plus is not None:
         stmt = stmt.where(Response.sight_plus == flt.sight_plus)
+    if flt.utm_source is not None:
+        stmt = stmt.where(Response.utm_source == flt.utm_source)
     return stmt
 
 
@@ -102,9 +99,21 @@ def versions_in(session: Session, survey: Survey, flt: ResponseFilter) -> dict[i
     return {v.number: v.definition for v in survey.versions if v.number in numbers}
 
 
-def stream_responses(session: Session, survey_id: int, flt: ResponseFilter):
+# Where the reader came from, in the order of the exports' metadata columns.
+TRACKING_COLUMNS = (
+    Response.utm_source,
+    Response.utm_medium,
+    Response.utm_campaign,
+    Response.utm_term,
+    Response.utm_content,
+    Response.referrer_url,
+)
+
+
+def stream_responses(session: Session, survey_id: int, flt: ResponseFilter, *, tracking: bool = False):
     """(id, version number, started_at, submitted_at, sight_plus, answers) of each selected
-    response, oldest first, fetched in batches so memory does not grow with the survey."""
+    response, then with `tracking` the TRACKING_COLUMNS, oldest first, fetched in batches so
+    memory does not grow with the survey."""
     stmt = select_responses(
         survey_id,
         flt,
@@ -114,6 +123,7 @@ def stream_responses(session: Session, survey_id: int, flt: ResponseFilter):
         Response.submitted_at,
         Response.sight_plus,
         Response.answers,
+        *(TRACKING_COLUMNS if tracking else ()),
     ).order_by(Response.id)
     # Core rows straight from the connection: the ORM's per-row loading is not needed for columns.
     yield from session.connection().execute(stmt.execution_options(yield_per=BATCH))
@@ -418,3 +428,52 @@ def week_start(now: datetime, zone: tzinfo) -> datetime:
     """Monday 00:00 of `now`'s week in the display time zone, as UTC."""
     local = now.astimezone(zone).date()
     return day_bounds(local - timedelta(days=local.weekday()), None, zone)[0]
+
+
+# --- where readers came from ----------------------------------------------------------------
+
+
+@dataclass
+class Origins:
+    """The most common utm_source values and referring articles of the selected responses."""
+
+    sources: list[Bar]
+    articles: list[Bar]
+
+
+def reader_origins(session: Session, survey_id: int, flt: ResponseFilter) -> Origins:
+    total = count_responses(session, survey_id, flt)
+
+    def most_common(column) -> list[Bar]:
+        counted = func.count(Response.id)
+        rows = session.execute(
+            select_responses(survey_id, flt, column, counted).group_by(column).order_by(counted.desc(), column).limit(ORIGINS_SHOWN)
+        )
+        return [Bar(value or NOT_GIVEN, count, _percent(count, total)) for value, count in rows]
+
+    return Origins(most_common(Response.utm_source), most_common(Response.referrer_url))
+
+
+# --- the Sight+ ask on the thank-you page ---------------------------------------------------------
+
+
+@dataclass
+class AskFigures:
+    views: int  # thank-you pages that showed the ask
+    clicks: int
+    gifts: int | None = None  # completed gifts started from it (asked of membership by the view)
+
+    @property
+    def click_rate(self) -> str:
+        return f"{_percent(self.clicks, self.views):.1f}%" if self.views else "no views yet"
+
+
+def ask_figures(session: Session, survey_id: int) -> AskFigures:
+    tally = session.get(AskTally, survey_id)
+    return AskFigures(tally.views, tally.clicks) if tally else AskFigures(0, 0)
+
+
+def asks_by_slug(session: Session) -> dict[str, AskFigures]:
+    """The ask's figures of every survey, for the dashboard."""
+    rows = session.execute(select(Survey.slug, AskTally.views, AskTally.clicks).outerjoin(AskTally, AskTally.survey_id == Survey.id))
+    return {slug: AskFigures(views or 0, clicks or 0) for slug, views, clicks in rows}

@@ -47,6 +47,12 @@ class ResultFilterForm(Form):
         description="Only responses a signed-in reader linked to their account know this.",
     )
 
+    utm_source = StringField(
+        "Came from (utm_source)",
+        validators=[Optional(), Length(max=200)],
+        description="Only responses whose link had this utm_source.",
+    )
+
     def __init__(self, formdata, survey: Survey):
         super().__init__(formdata)
         numbers = [str(v.number) for v in survey.versions]
@@ -75,6 +81,7 @@ class ResultFilterForm(Form):
             version=int(self.version.data) if self.version.data else None,
             status=self.status.data,
             sight_plus={"yes": True, "no": False}.get(self.sight_plus.data),
+            utm_source=(self.utm_source.data or "").strip() or None,
         )
 
     def query_args(self) -> dict[str, str]:

@@ -11,14 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.roles import staff_required
-from sight.db import utcnow
+from membership import gifts_from_source
+from sight.db import read_session, utcnow
 from sight.errors import render_error
 from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
-from surveys.export import FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
+from surveys.export import EXTENSIONS, FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
 from surveys.models import Survey
 from surveys.insight import results_insight
-from surveys.results import reading_session, text_answers, text_fields
+from surveys.operations import ask_source
+from surveys.results import ask_figures, asks_by_slug, reader_origins, text_answers, text_fields
+from surveys.retention import personal_data_ids
 from surveys.tallies import refresh_every_survey, refresh_tallies, survey_activity, tallied_results
 from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
 
@@ -60,23 +63,37 @@ def _refresh_tallies(slug: str) -> None:
 @staff_required
 def staff_results(slug: str):
     _refresh_tallies(slug)
-    with reading_session(db.engine) as reader:
+    with read_session(db.engine) as reader:
         survey = _survey(reader, slug)
         form = ResultFilterForm(request.args, survey)
         export_form = ExportForm(request.args, survey)
         if not form.validate():
             return (
-                render_template("surveys/staff/results.html", survey=survey, form=form, export_form=export_form, results=None),
+                render_template(
+                    "surveys/staff/results.html",
+                    survey=survey,
+                    form=form,
+                    export_form=export_form,
+                    results=None,
+                    personal_data_ids=personal_data_ids(survey),
+                ),
                 400,
             )
         results = tallied_results(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
         definitions = {v.number: v.definition for v in survey.versions}
+        origins = reader_origins(reader, survey.id, form.response_filter(_zone()))
+        ask = ask_figures(reader, survey.id)
+        # Surveys asks membership through its one public function.
+        ask.gifts = gifts_from_source(ask_source(survey))
         return render_template(
             "surveys/staff/results.html",
             survey=survey,
             form=form,
             export_form=export_form,
             results=results,
+            origins=origins,
+            ask=ask,
+            personal_data_ids=personal_data_ids(survey),
             filters=form.query_args(),
             text_fields=text_fields(survey),
             insight=results_insight(results, definitions),
@@ -86,7 +103,7 @@ def staff_results(slug: str):
 @staff_required
 def staff_text_answers(slug: str, field_name: str):
     _refresh_tallies(slug)
-    with reading_session(db.engine) as reader:
+    with read_session(db.engine) as reader:
         survey = _survey(reader, slug)
         fields = text_fields(survey)
         if field_name not in fields:
@@ -115,7 +132,7 @@ def _closing(chunks, reader: Session):
 
 def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension: str):
     """Plan the download in a snapshot, write the audit entry, then stream from that snapshot."""
-    reader = reading_session(db.engine)
+    reader = read_session(db.engine)
     try:
         survey = _survey(reader, slug)
         form = ExportForm(request.args, survey)
@@ -138,7 +155,8 @@ def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension:
     except BaseException:
         reader.close()
         raise
-    response = Response(stream_with_context(_closing(chunks, reader)), mimetype=mimetype)
+    # content_type as given: a mimetype would get a second "; charset=utf-8".
+    response = Response(stream_with_context(_closing(chunks, reader)), content_type=mimetype)
     # Also when the client goes away before the end, and the generator never finishes.
     response.call_on_close(reader.close)
     filename = export_filename(slug, what, extension, now.astimezone(_zone()))
@@ -152,7 +170,7 @@ def staff_export(slug: str, fmt: str):
     if fmt not in FORMATS:
         _refuse(404, "We don't make that kind of file", "Exports come as .csv, .xlsx or .json (JSON Lines).")
     return _start_download(
-        slug, fmt, lambda reader, plan, bom: export_chunks(reader, plan, fmt, bom), FORMATS[fmt], fmt
+        slug, fmt, lambda reader, plan, bom: export_chunks(reader, plan, fmt, bom), FORMATS[fmt], EXTENSIONS[fmt]
     )
 
 
@@ -168,12 +186,17 @@ def survey_panel(session: Session, now: datetime) -> DashboardPanel:
     couple of minutes the invitation promises."""
     refresh_every_survey(session, _zone_name())
     activity = survey_activity(session, now, _zone(), _zone_name())
+    asks = asks_by_slug(session)
     panel = DashboardPanel(title="Reader surveys")
     for survey in activity:
         panel.figures += [
             (f"{survey.title}: finished responses", f"{survey.total:,}"),
             (f"{survey.title}: this week (from Monday)", f"{survey.this_week:,}"),
             (f"{survey.title}: median time to finish", survey.duration_text),
+            (
+                f"{survey.title}: Sight+ ask clicked",
+                f"{asks[survey.slug].clicks:,} of {asks[survey.slug].views:,} thank-you pages ({asks[survey.slug].click_rate})",
+            ),
         ]
         if len(survey.versions) > 1:
             panel.figures += [

@@ -209,7 +209,8 @@ def _local_day(bound: datetime | None, zone: tzinfo) -> date | None | bool:
 
 
 def answerable(flt: ResponseFilter, zone: tzinfo) -> bool:
-    return flt.status == "finished" and _local_day(flt.since, zone) is not False and _local_day(flt.until, zone) is not False
+    # Tallies are kept by version, day and Sight+; where a reader came from is not among them.
+    return flt.status == "finished" and flt.utm_source is None and _local_day(flt.since, zone) is not False and _local_day(flt.until, zone) is not False
 
 
 def _latest_texts(session: Session, survey: Survey, flt: ResponseFilter, tallies: list[_Tally]) -> None:

@@ -15,20 +15,25 @@ from limits import parse as parse_limit
 from membership import sight_plus_at
 from sight.db import utcnow
 from sight.extensions import csrf, db, limiter
-from surveys.captcha import verify_captcha
+from sight.captcha import verify_captcha
+from sight.security import reads_nul_itself
 from surveys.answers import raw_from_answers, read_page
-from surveys.definition.walk import page_answer_keys, page_field_names, shown_questions, visible_pages
-from surveys.forms import HONEYPOT_FIELD, HONEYPOT_LABEL, PageForm, StartForm
+from surveys.definition.walk import labelled_answers, page_answer_keys, page_field_names, shown_questions, visible_pages
+from surveys.forms import HONEYPOT_FIELD, HONEYPOT_LABEL, DeleteAnswersForm, PageForm, StartForm
 from surveys.models import Response, Survey
 from surveys.question_view import question_views
 from surveys.operations import (
     SurveyRefused,
     account_has_submitted,
+    ask_source,
     availability,
+    count_ask,
+    delete_own_response,
     find_resumable,
     TRACKING_LENGTH,
     UTM_KEYS,
     referring_article,
+    response_by_token,
     resume_expires_at,
     save_page,
     start_refusal,
@@ -276,12 +281,16 @@ def take_resume(slug: str, token: str):
     if response is None:
         return _refusal_page(survey, "link_expired", 404)
     if response.submitted_at is not None:
-        return _refusal_page(survey, "already_sent")
+        # A sent response's link shows the reader their answers, which they may delete.
+        reply = redirect(url_for("surveys.own_answers", slug=survey.slug))
+        _set_cookie(reply, "done", survey, response.resume_token, DONE_COOKIE_SECONDS)
+        return reply
     reply = redirect(_page_url(survey, response.current_page))
     _set_cookie(reply, "resume", survey, response.resume_token, response.version.definition["settings"]["resume_days"] * 86400)
     return reply
 
 
+@reads_nul_itself
 @csrf.exempt
 @limiter.limit(lambda: current_app.config["SURVEY_PAGE_RATE_LIMIT"], methods=["POST"], key_func=_address_and_browser)
 def take_page(slug: str, number: int):
@@ -362,7 +371,8 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
         return _refusal_page(survey, refused.reason)
     # The reply is made before the commit, which would expire `survey` and read it again.
     reply = redirect(url_for("surveys.take_thanks", slug=survey.slug))
-    _set_cookie(reply, "done", survey, True, DONE_COOKIE_SECONDS)
+    # The browser that answered keeps the response's token, so the reader can see and delete it.
+    _set_cookie(reply, "done", survey, response.resume_token, DONE_COOKIE_SECONDS)
     reply.delete_cookie(_cookie_name("resume", survey), path=f"/surveys/{survey.slug}")
     db.session.commit()
     return reply
@@ -416,6 +426,9 @@ def take_thanks(slug: str):
     survey = _survey_or_404(slug)
     # A member is thanked; everyone else sees the Sight+ ask (here, never among the questions).
     member = current_user.is_authenticated and sight_plus_at(current_user.id, utcnow())
+    if not member:
+        count_ask(db.session, survey, clicked=False)
+        db.session.commit()
     return render_template(
         "surveys/thanks.html",
         survey=survey,
@@ -423,3 +436,44 @@ def take_thanks(slug: str):
         member=member,
         threshold_cents=current_app.config["SIGHT_PLUS_THRESHOLD_CENTS"],
     )
+
+
+def take_ask(slug: str):
+    """The Sight+ card's link: counted (not who clicked), then on to giving, with the source."""
+    survey = _survey_or_404(slug)
+    count_ask(db.session, survey, clicked=True)
+    db.session.commit()
+    return redirect("/donate?" + urlencode({"source": ask_source(survey)}))
+
+
+def _own_response(survey: Survey) -> Response | None:
+    """The response this browser sent (or is answering), found by the token its cookie holds."""
+    token = _read_cookie("done", survey, DONE_COOKIE_SECONDS)
+    if not isinstance(token, str):
+        token = _read_cookie("resume", survey, RESUME_COOKIE_SECONDS)
+    return response_by_token(db.session, survey, token) if isinstance(token, str) else None
+
+
+def own_answers(slug: str):
+    survey = _survey_or_404(slug)
+    response = _own_response(survey)
+    answers = labelled_answers(response.version.definition, response.answers) if response else []
+    return render_template(
+        "surveys/own_answers.html", survey=survey, response=response, answers=answers, form=DeleteAnswersForm()
+    )
+
+
+@csrf.exempt  # the form checks its token, with the survey pages' longer lifetime
+def delete_own_answers(slug: str):
+    survey = _survey_or_404(slug)
+    form = DeleteAnswersForm()
+    response = _own_response(survey)
+    if not form.validate() or response is None:
+        flash("Nothing was deleted: please try again from this page.", "error")
+        return redirect(url_for("surveys.own_answers", slug=slug))
+    delete_own_response(db.session, response, utcnow())
+    db.session.commit()
+    reply = make_response(render_template("surveys/answers_deleted.html", survey=survey))
+    reply.delete_cookie(_cookie_name("done", survey), path=f"/surveys/{survey.slug}")
+    reply.delete_cookie(_cookie_name("resume", survey), path=f"/surveys/{survey.slug}")
+    return reply

@@ -1,7 +1,7 @@
 """search free-text answers by words: one row per word of a finished response's answer
 
 Revision ID: i12_search
-Revises: i13_survey_promise_and_draft
+Revises: i10_totp_failures_and_job_runs
 Create Date: 2026-11-30 22:55:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'i12_search'
-down_revision = 'i13_survey_promise_and_draft'
+down_revision = 'i10_totp_failures_and_job_runs'
 branch_labels = None
 depends_on = None
 

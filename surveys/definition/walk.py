@@ -50,6 +50,45 @@ def option_label(question: Mapping, value: str) -> str:
     return value
 
 
+def free_text_keys(definition: Mapping) -> set[str]:
+    """The answer keys a reader types freely (text, email, "Other" texts): what retention removes."""
+    keys: set[str] = set()
+    for question in iter_questions(definition):
+        if question.get("type") in TEXT_TYPES:
+            keys.add(question["id"])
+        if question.get("other"):
+            keys.add(f"{question['id']}_other")
+    return keys
+
+
+def personal_data_questions(definition: Mapping) -> list[dict]:
+    """The questions that ask who the reader is (an email address): staff are told the survey
+    collects personal data."""
+    return [question for question in iter_questions(definition) if question.get("type") == "email"]
+
+
+def labelled_answers(definition: Mapping, answers: Mapping) -> list[dict]:
+    """A response as a reader reads it: each answered question's label and the answer's labels."""
+    shown = []
+    for question in iter_questions(definition):
+        qid = question["id"]
+        if qid not in answers:
+            continue
+        value = answers[qid]
+        if question["type"] == "matrix":
+            rows, columns = dict(matrix_rows(question)), dict(matrix_columns(question))
+            answer = [f"{rows.get(row, row)}: {columns.get(str(column), column)}" for row, column in value.items()]
+        elif question["type"] in CHOICE_TYPES:
+            labels = dict(options(question))
+            answer = [labels.get(str(v), str(v)) for v in (value if isinstance(value, list) else [value])]
+        else:
+            answer = [str(value)]
+        if f"{qid}_other" in answers:
+            answer.append(str(answers[f"{qid}_other"]))
+        shown.append({"question_id": qid, "question": question["label"], "answer": "; ".join(answer)})
+    return shown
+
+
 def questions_changed(old: Mapping, new: Mapping) -> bool:
     """Whether answers to `old` could mean something else under `new` (a new version is due)."""
     return old["pages"] != new["pages"]
@@ -86,16 +125,19 @@ def visible_answers(definition: Mapping, answers: Mapping) -> dict:
     return kept
 
 
-def page_field_names(page: Mapping) -> set[str]:
-    names: set[str] = set()
-    for question in page["questions"]:
-        if question["type"] == "matrix":
-            names.update(f"{question['id']}[{row['value']}]" for row in question["rows"])
-        else:
-            names.add(question["id"])
-        if question.get("other"):
-            names.add(f"{question['id']}_other")
+def question_field_names(question: Mapping) -> set[str]:
+    """The form fields a question is answered in (DEFINITION.md)."""
+    if question["type"] == "matrix":
+        names = {f"{question['id']}[{row['value']}]" for row in question["rows"]}
+    else:
+        names = {question["id"]}
+    if question.get("other"):
+        names.add(f"{question['id']}_other")
     return names
+
+
+def page_field_names(page: Mapping) -> set[str]:
+    return set().union(*(question_field_names(question) for question in page["questions"]))
 
 
 def page_answer_keys(page: Mapping) -> set[str]:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from accounts.cli import DEV_STAFF_EMAIL, DEV_STAFF_PASSWORD, DEV_STAFF_TOTP_SECRET
 from accounts.models import Role, User
-from tests.accounts.conftest import give_code, sign_in
+from tests.accounts.conftest import give_code, page_text, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,3 +121,20 @@ def test_seed_refuses_the_development_account_in_production(make_app, user_by_em
     assert "Not creating the development account" in result.output
     assert DEV_STAFF_PASSWORD not in result.output
     assert user_by_email(DEV_STAFF_EMAIL) is None
+
+
+def test_the_development_account_cannot_sign_in_where_others_can_reach_the_site(make_app, app):
+    runner = make_app(APP_ENV="development").test_cli_runner()
+    assert runner.invoke(args=["seed"]).exit_code == 0
+    on_this_computer = app.test_client()
+    sign_in(on_this_computer, DEV_STAFF_EMAIL, DEV_STAFF_PASSWORD)
+    give_code(on_this_computer, DEV_STAFF_TOTP_SECRET)
+    assert on_this_computer.get("/staff/").status_code == 200
+
+    # The same database served at a public address: the published password opens nothing,
+    # and the session started before no longer counts.
+    app.config["PUBLIC_URL"] = "https://sight.example.org"
+    elsewhere = app.test_client()
+    assert sign_in(elsewhere, DEV_STAFF_EMAIL, DEV_STAFF_PASSWORD).headers["Location"] == "/sign-in"
+    assert "cannot sign in on a site that others can reach" in page_text(elsewhere.get("/sign-in"))
+    assert on_this_computer.get("/staff/").status_code == 302

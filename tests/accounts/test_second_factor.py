@@ -82,16 +82,15 @@ def test_five_wrong_codes_end_the_attempt(client, make_user):
     assert client.get("/sign-in/totp").headers["Location"] == "/sign-in"
 
 
-def test_code_attempts_for_one_account_are_rate_limited(app, make_user):
+def test_wrong_codes_count_across_sign_ins(app, make_user):
     admin = make_user("admin@example.com", role=Role.admin, totp=True)
     statuses = []
-    for _ in range(2):
+    for attempts in (3, 2):
         client = app.test_client()
         sign_in(client, admin.email)
-        for _ in range(3):
-            statuses.append(give_code(client, admin.totp_secret, code="000000").status_code)
-    # Starting again from the password does not buy more guesses.
-    assert statuses == [200] * 5 + [429]
+        statuses += [give_code(client, admin.totp_secret, code="000000").status_code for _ in range(attempts)]
+    # Starting again from the password buys no more guesses: the fifth wrong code in a row ends it.
+    assert statuses == [200] * 4 + [302]
 
 
 def test_an_emailed_link_still_asks_staff_for_their_code(client, make_user, mailbox):
@@ -133,3 +132,37 @@ def test_a_code_typed_in_other_digits_counts(session):
     code = pyotp.TOTP(user.totp_secret).at(now)
     arabic_indic = code.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
     assert ops.verify_totp(session, user, arabic_indic, now=now)
+
+
+def test_wrong_codes_are_counted_on_the_server_so_an_older_cookie_does_not_reset_them(app, make_user):
+    admin = make_user("admin@example.com", role=Role.admin, totp=True)
+    client = app.test_client()
+    sign_in(client, admin.email)
+    before_any_failure = client.get_cookie("session").value
+    for _ in range(4):
+        assert "That code isn't right" in page_text(give_code(client, admin.totp_secret, code="000000"))
+
+    # Four wrong codes so far; the cookie from before them says none.
+    client.set_cookie("session", before_any_failure)
+    response = give_code(client, admin.totp_secret, code="000000")
+    assert response.headers["Location"] == "/sign-in"
+    assert "wrong too many times" in page_text(client.get("/sign-in"))
+
+    # That waiting sign-in is over, whichever cookie comes back: the password is asked again.
+    client.set_cookie("session", before_any_failure)
+    assert client.get("/sign-in/totp").headers["Location"] == "/sign-in"
+    assert client.get("/staff/").status_code == 302
+
+
+def test_a_right_code_starts_the_count_again(app, make_user):
+    admin = make_user("admin@example.com", role=Role.admin, totp=True)
+    client = app.test_client()
+    sign_in(client, admin.email)
+    give_code(client, admin.totp_secret, code="000000")
+    assert give_code(client, admin.totp_secret).headers["Location"] == "/account"
+    submit_form(client, "/sign-out", {}, page_url="/account/settings")
+
+    sign_in(client, admin.email)
+    # One wrong code before, four after: five in all, but never five in a row.
+    for _ in range(4):
+        assert "That code isn't right" in page_text(give_code(client, admin.totp_secret, code="000000"))

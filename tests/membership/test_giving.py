@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 
 from sqlalchemy import func, select
 
@@ -38,9 +37,7 @@ def test_a_one_off_gift_of_26_makes_the_donor_sight_plus(app, client, give, mail
     body = receipt.get_content()
     assert "Thank you for your gift of $26" in body
     assert "You are Sight+ until" in body
-    manage_link = re.search(r"http://\S+/manage/\S+", body).group(0)
-    manage = client.get(manage_link.split("127.0.0.1:5000")[-1])
-    assert manage.status_code == 200
+    assert "/manage/" not in body  # a one-off gift has nothing to manage
 
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == "new.donor@example.com"))

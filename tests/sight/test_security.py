@@ -15,6 +15,7 @@ PRODUCTION_SECRETS = {
     "STRIPE_SECRET_KEY": "sk_live_example",
     "STRIPE_PUBLISHABLE_KEY": "pk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
+    "MAIL_URL": "smtp://mail.example.org:587",
 }
 
 
@@ -103,6 +104,12 @@ def test_production_refuses_to_start_naming_each_missing_secret():
         create_app({"ENVIRON": {"APP_ENV": "production", **partial}})
     assert "STRIPE_WEBHOOK_SECRET" in str(error.value)
     assert "STRIPE_SECRET_KEY" not in str(error.value)
+
+    # Without MAIL_URL, sign-in and reset links would be written to the log.
+    without_mail = {name: value for name, value in PRODUCTION_SECRETS.items() if name != "MAIL_URL"}
+    with pytest.raises(ConfigError) as error:
+        create_app({"ENVIRON": {"APP_ENV": "production", **without_mail}})
+    assert str(error.value) == "APP_ENV=production needs these settings: MAIL_URL"
 
     with pytest.raises(ConfigError) as error:
         create_app({"ENVIRON": {"APP_ENV": "production", **PRODUCTION_SECRETS, "SECRET_KEY": "dev"}})

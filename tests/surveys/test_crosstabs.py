@@ -41,7 +41,7 @@ def test_a_question_against_sight_plus_counts_what_the_responses_say(responses):
     table = crosstab(dims["read_frequency"], dims["sight_plus"], responses)
     answered = [r for r in responses if "read_frequency" in r.answers]
     assert table.base == len(answered)
-    assert table.column_labels == ["Sight+ members", "Other signed-in readers", "Not signed in"]
+    assert table.column_labels == ["Sight+ members", "Other signed-in readers", "Not linked to an account"]
     status = {True: 0, False: 1, None: 2}
     for row, value in zip(table.table, ["daily", "weekly", "monthly", "rarely"], strict=True):
         in_row = [r for r in answered if r.answers["read_frequency"] == value]

@@ -41,15 +41,22 @@ def test_the_download_holds_the_readers_linked_responses_as_values(app, client):
     ]
     assert responses[0]["submitted_at"].startswith("2026-11-20T01:02:03")
     assert responses[1]["submitted_at"] is None
+    # Readable without the definition: each question and answer by its label.
+    assert responses[0]["answers_labelled"] == [
+        {"question_id": "colour", "question": "Favourite colour", "answer": "Other (please specify); Teal"},
+        {"question_id": "email", "question": "Email", "answer": "alex@example.com"},
+        {"question_id": "score", "question": "Score", "answer": "7"},
+        {"question_id": "grid", "question": "How much do you like", "answer": "News: A lot"},
+    ]
 
 
-def test_closing_keeps_submitted_answers_anonymously_without_the_email(app, client):
+def test_closing_keeps_submitted_answers_anonymously_without_email_or_free_text(app, client):
     user_id = linked_survey(app, client)
     close_my_account(client)
     with app.app_context():
         stored = db.session.scalars(select(Response).order_by(Response.id)).all()
         assert [(r.user_id, r.answers) for r in stored] == [
-            (None, {key: value for key, value in ANSWERS.items() if key != "email"}),
+            (None, {"colour": "other", "score": 7, "grid": {"news": "2"}}),
             (None, {"colour": "blue", "email": "someone.else@example.com"}),
         ]
         assert db.session.scalar(select(Response).where(Response.user_id == user_id)) is None
@@ -64,6 +71,6 @@ def test_staff_exports_still_show_the_anonymous_response(app, client):
     export = staff.get("/staff/surveys/all-types/export.csv")
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
     assert [(row["colour"], row["colour_other"], row["email"]) for row in rows] == [
-        ("Other (please specify)", "Teal", ""),
+        ("Other (please specify)", "", ""),
         ("Blue", "", "someone.else@example.com"),
     ]

@@ -50,7 +50,7 @@ def test_intro_then_pages_with_progress_then_thanks(app, client, make_survey, re
         "story": "Once.", "email": "me@example.com", "age": 42, "score": 9, "grid": {"news": "2", "sport": "1"},
     }
     thanks = client.get(f"/surveys/{slug}/thanks").get_data(as_text=True)
-    assert "Thanks for testing." in thanks and 'href="/sight-plus"' in thanks and "$26" in thanks
+    assert "Thanks for testing." in thanks and 'href="/surveys/all-types/sight-plus"' in thanks and "$26" in thanks
 
 
 def test_every_question_type_is_labelled_and_choices_are_in_fieldsets(client, make_survey, reader_for):
@@ -266,7 +266,8 @@ def test_resume_link_on_another_device_and_its_expiry(app, client, make_survey, 
     assert phone.get(f"/surveys/{slug}").headers["Location"] == f"/surveys/{slug}/page/2"
     reader_for(slug, phone).send(2, GOOD_PAGE_2, action="submit")
     assert responses(app)[0].submitted_at is not None
-    assert "already been sent" in app.test_client().get(link).get_data(as_text=True)
+    # Once sent, the link shows the reader their answers (which they may delete).
+    assert app.test_client().get(link).headers["Location"] == f"/surveys/{slug}/my-answers"
 
     laptop = app.test_client()
     reader_for(slug, laptop).start()
@@ -435,3 +436,17 @@ def test_a_survey_closed_half_way_stores_no_more_answers(app, client, make_surve
 def test_unknown_survey_is_a_404(client):
     assert client.get("/surveys/nope").status_code == 404
     assert client.post("/surveys/nope/page/1").status_code == 404
+
+
+def test_a_nul_character_keeps_the_other_answers_and_says_what_was_wrong(app, make_survey, reader_for):
+    slug = make_survey()
+    reader = reader_for(slug)
+    reader.start()
+    reply = reader.send(1, {**GOOD_PAGE_1, "dog_name": "Re\x00x"})
+    assert reply.status_code == 422
+    html = reply.get_data(as_text=True)
+    assert "Your dog&#39;s name: This answer has an invisible character (NUL)" in html
+    assert 'value="blue" checked' in html and 'value="Rex"' in html
+    assert responses(app)[0].answers == {}
+    assert reader.send(1, GOOD_PAGE_1).status_code == 302
+    assert responses(app)[0].answers["dog_name"] == "Rex"

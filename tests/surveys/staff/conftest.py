@@ -7,11 +7,7 @@ import copy
 import secrets
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
-from accounts.models import Role
 from surveys.models import Response, Survey, SurveyVersion
-from tests.helpers import create_user, sign_in_as
 
 UTC = timezone.utc
 
@@ -137,6 +133,7 @@ def add_response(
     started_at: datetime | None = None,
     sight_plus: bool | None = None,
     user=None,
+    **tracking: str,
 ) -> Response:
     version_row = next(v for v in survey.versions if v.number == version)
     response = Response(
@@ -148,15 +145,8 @@ def add_response(
         started_at=started_at or (submitted_at - timedelta(seconds=seconds)),
         submitted_at=submitted_at,
         sight_plus=sight_plus,
+        **tracking,
     )
     session.add(response)
     session.commit()
     return response
-
-
-@pytest.fixture
-def staff_client(app, session):
-    """A test client signed in as a staff member."""
-    client = app.test_client()
-    sign_in_as(client, create_user(session, "staff@sight.example", role=Role.staff, name="Sam Staff"))
-    return client

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from accounts.models import Role
-from sight.extensions import db
 from surveys.definition import load_definition, validate_definition
 from surveys.models import Survey
 from tests.helpers import create_user, csrf_token_from, sign_in_as, sign_in_url

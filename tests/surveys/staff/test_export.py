@@ -43,7 +43,10 @@ ANSWERS_V2 = {
     "agree": {"news": "2", "science": "3"},
 }
 
-METADATA = ["response_id", "survey_version", "submitted_at", "duration_seconds", "sight_plus"]
+METADATA = [
+    "response_id", "survey_version", "submitted_at", "duration_seconds", "sight_plus",
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "referrer",
+]  # fmt: skip
 SUMMARY_HEADERS = METADATA + [
     "read_frequency", "found_via", "found_via_other", "sections", "sections_other", "device", "new_question",
     "nickname", "comment", "email", "age", "recommend", "agree[news]", "agree[culture]", "agree[science]",
@@ -59,6 +62,8 @@ def expected_rows(first_id: int, layout: str, values: str) -> list[dict]:
     first = {
         "response_id": first_id, "survey_version": 1, "submitted_at": "2026-11-20T01:02:03Z",
         "duration_seconds": 95, "sight_plus": "yes",
+        "utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring", "utm_term": "climate",
+        "utm_content": "footer", "referrer": "/news/a-story",
         "read_frequency": "daily" if codes else "Every day",
         "found_via": "other" if codes else "Other (please specify)",
         "found_via_other": 'A friend, who said "hi"',
@@ -75,6 +80,8 @@ def expected_rows(first_id: int, layout: str, values: str) -> list[dict]:
     second = {
         "response_id": first_id + 1, "survey_version": 2, "submitted_at": "2026-11-21T23:00:00Z",
         "duration_seconds": 130, "sight_plus": None,
+        "utm_source": None, "utm_medium": None, "utm_campaign": None, "utm_term": None, "utm_content": None,
+        "referrer": None,
         "read_frequency": "daily" if codes else "Daily",
         "found_via": None, "found_via_other": None,
         "sections": "news; sport; other" if codes else "News; Sport; Other (please specify)",
@@ -99,7 +106,10 @@ def expected_rows(first_id: int, layout: str, values: str) -> list[dict]:
 @pytest.fixture
 def two_versions(session):
     survey = make_survey(session, (V1, V2))
-    first = add_response(session, survey, ANSWERS_V1, version=1, sight_plus=True)
+    first = add_response(
+        session, survey, ANSWERS_V1, version=1, sight_plus=True, utm_source="newsletter", utm_medium="email",
+        utm_campaign="spring", utm_term="climate", utm_content="footer", referrer_url="/news/a-story",
+    )
     add_response(
         session, survey, ANSWERS_V2, version=2, submitted_at=datetime(2026, 11, 21, 23, 0, tzinfo=UTC), seconds=130
     )
@@ -240,6 +250,7 @@ def test_codebook_lists_ids_versions_labels_and_options(staff_client, two_versio
     assert ("sections_other", "2", "", "") in lines
     assert ("old_question", "1", "", "") in lines
     assert ("response_id", "", "", "") in lines
+    assert {"utm_source", "utm_term", "utm_content", "referrer"} <= {r["column"] for r in rows if r["type"] == "metadata"}
     xlsx = parse_xlsx(staff_client.get("/staff/surveys/reader-survey/export.xlsx").data, "Codebook")[1]
     assert len(xlsx) == len(rows)
 
@@ -281,3 +292,26 @@ def test_cli_refuses_bad_filters_and_unknown_surveys_without_writing(app, two_ve
     unknown = runner.invoke(args=["surveys", "export", "nope", "--format", "csv", "-o", str(out)])
     assert unknown.exit_code != 0 and "no survey" in unknown.output
     assert not out.exists()
+
+
+def test_content_types_name_their_charset_once_and_json_lines_are_named_jsonl(staff_client, two_versions):
+    def headers(url: str):
+        reply = staff_client.get(url)
+        reply.close()
+        return reply.headers
+
+    assert headers("/staff/surveys/reader-survey/export.csv")["Content-Type"] == "text/csv; charset=utf-8"
+    json_lines = headers("/staff/surveys/reader-survey/export.json")
+    assert json_lines["Content-Type"] == "application/x-ndjson; charset=utf-8"
+    assert json_lines["Content-Disposition"].endswith('.jsonl"')
+    assert headers("/staff/surveys/reader-survey/codebook.csv")["Content-Type"] == "text/csv; charset=utf-8"
+
+
+def test_cli_export_can_write_the_codebook_beside_it(app, staff_client, two_versions, tmp_path):
+    out, codebook = tmp_path / "export.csv", tmp_path / "codebook.csv"
+    result = app.test_cli_runner().invoke(
+        args=["surveys", "export", "reader-survey", "--format", "csv", "-o", str(out), "--codebook", str(codebook)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Wrote the codebook to {codebook}" in result.output
+    assert codebook.read_bytes() == staff_client.get("/staff/surveys/reader-survey/codebook.csv").data

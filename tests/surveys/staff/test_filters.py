@@ -153,3 +153,22 @@ def test_a_format_we_do_not_make_is_a_404_page(staff_client, responses, fmt):
 ])  # fmt: skip
 def test_free_text_page_refuses_what_it_cannot_show(staff_client, responses, field, query, status):
     assert staff_client.get(f"/staff/surveys/reader-survey/answers/{field}?{query}").status_code == status
+
+
+def test_where_readers_came_from_is_a_filter_and_a_panel(staff_client, session):
+    survey = make_survey(session, (V1,))
+    for name, source, article in [
+        ("a", "newsletter", "/news/one"), ("b", "newsletter", "/news/two"), ("c", "facebook", "/news/one"), ("d", None, None),
+    ]:  # fmt: skip
+        add_response(session, survey, {"nickname": name}, utm_source=source, referrer_url=article)
+    assert exported_names(staff_client, "utm_source=newsletter") == {"a", "b"}
+    assert exported_names(staff_client, "utm_source=nowhere") == set()
+
+    page = staff_client.get("/staff/surveys/reader-survey").get_data(as_text=True)
+    panel = page[page.index("Where readers came from") :]
+    assert "newsletter" in panel and "facebook" in panel and "/news/one" in panel and "/news/two" in panel
+    assert '<th scope="row">newsletter</th><td class="num">2</td><td class="num">50%</td>' in panel
+    assert '<th scope="row">/news/one</th><td class="num">2</td>' in panel
+    assert '<th scope="row">(none)</th><td class="num">1</td>' in panel
+    filtered = staff_client.get("/staff/surveys/reader-survey?utm_source=facebook").get_data(as_text=True)
+    assert "Responses</dt><dd>1</dd>" in filtered.replace("\n", "").replace("  ", "")

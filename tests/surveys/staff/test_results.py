@@ -90,7 +90,10 @@ def test_results_page_shows_charts_with_data_tables_and_the_matrix_grid(staff_cl
         f'<td class="num">{every_day.low:.0f}–{every_day.high:.0f}%</td></tr>'
     ) in html
     assert '<tr><th scope="row">21 November 2026</th><td class="num">0</td></tr>' in html
-    assert '<table class="grid">' in html and '<td class="num heat-3">2 <span class="pct">67%</span></td>' in html
+    news_agree = Share(2, 3)
+    assert '<table class="grid">' in html and (
+        f'<td class="num heat-3">2 <span class="pct">67%<span class="margin"> ±{news_agree.margin:.0f}</span></span></td>'
+    ) in html
     assert '1 “Other” answers, searchable' in html
     assert "/staff/surveys/reader-survey/export.csv" in html
     assert 'style="' not in html and "<script>" not in html
@@ -155,6 +158,7 @@ def test_dashboard_panel_gives_totals_this_week_and_time_against_the_promise(app
             "Sight reader survey: finished responses": "4",
             "Sight reader survey: this week (from Monday)": "0",
             "Sight reader survey: median time to finish": "2 min 0 s, within the 2 minutes promised",
+            "Sight reader survey: Sight+ ask clicked": "0 of 0 thank-you pages (no views yet)",
         }
         assert panel.link_url == "/staff/surveys/reader-survey"
         # Sunday 22 November is in the week that began on Monday 16th.

@@ -9,7 +9,7 @@ from urllib.error import URLError
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
-log = logging.getLogger("sight.surveys")
+log = logging.getLogger("sight.captcha")
 
 
 def verify_captcha(verify_url: str, secret: str, token: str, remote_ip: str | None, timeout: float = 5) -> bool:
