@@ -1,7 +1,7 @@
 """a survey's newest responses without a sort
 
 Revision ID: i12_newest_responses
-Revises: i12_search
+Revises: i11_history
 Create Date: 2026-11-30 23:30:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'i12_newest_responses'
-down_revision = 'i12_search'
+down_revision = 'i11_history'
 branch_labels = None
 depends_on = None
 
