@@ -39,6 +39,8 @@ WIDTHS = (390, 1280)
 NOT_PAGES = {
     "static", "sight.healthz", "accounts.download_data", "membership.staff_members_export",
     "surveys.staff_codebook", "surveys.manage_download", "surveys.staff_export",
+    # Charts and cross-tabs as files, and the redirect to the first of the responses.
+    "surveys.staff_chart", "surveys.staff_crosstab_csv", "surveys.staff_first_response",
 }
 
 
@@ -190,10 +192,16 @@ def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_s
                  f"/staff/benefits/{people['benefit']}", "/staff/members", f"/staff/members/{people['donor_user']}",
                  "/staff/members/reconcile", "/staff/surveys", "/staff/surveys/new", "/staff/surveys/import",
                  "/staff/surveys/reader-survey", "/staff/surveys/reader-survey/answers/comment",
-                 "/staff/surveys/reader-survey/edit", "/staff/surveys/reader-survey/duplicate"):
+                 "/staff/surveys/reader-survey/edit", "/staff/surveys/reader-survey/duplicate",
+                 "/staff/surveys/new/builder", "/staff/surveys/reader-survey/builder",
+                 "/staff/surveys/reader-survey/builder/questions/read_frequency",
+                 "/staff/surveys/reader-survey/builder/pages/reading", "/staff/surveys/reader-survey/promise",
+                 "/staff/surveys/reader-survey/crosstab", "/staff/surveys/reader-survey/sight-plus",
+                 "/staff/surveys/reader-survey/responses"):
         staff.open(path)
     staff.submit_empty("/staff/benefits/new", "Save", "new benefit with errors")
     staff.submit_empty("/staff/surveys/new", "Check", "new survey with errors")
+    staff.submit_empty("/staff/surveys/new/builder", "Create the survey", "new survey in the builder with errors")
     staff.close()
 
     first_sign_in = Proof(browser, live_server, "new staff", problems, visited)
