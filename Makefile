@@ -34,6 +34,12 @@ test-sqlite:
 test-postgres:
 	scripts/with_postgres.sh $(PY) -m pytest
 
+# The chaos replay at full size on both databases; prints its figures (bench/README.md).
+.PHONY: chaos
+chaos: install system-packages
+	CHAOS_PAYMENTS=300 $(PY) -m pytest tests/chaos -q -s
+	CHAOS_PAYMENTS=300 scripts/with_postgres.sh $(PY) -m pytest tests/chaos -q -s
+
 # Speed figures as ratios to baselines measured in the same run (bench/README.md); sizes from BENCH_* variables.
 bench: install
 	@if ! command -v wrk >/dev/null || ! test -x /usr/lib/postgresql/15/bin/initdb; then \

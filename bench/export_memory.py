@@ -28,7 +28,8 @@ from sight import create_app  # noqa: E402
 from sight.extensions import db  # noqa: E402
 from surveys.export import FORMATS, export_chunks, plan_export  # noqa: E402
 from surveys.models import Response, Survey, SurveyVersion  # noqa: E402
-from surveys.results import ResponseFilter, reading_session  # noqa: E402
+from sight.db import read_session  # noqa: E402
+from surveys.results import ResponseFilter  # noqa: E402
 
 CHOICES = [{"value": f"o{n}", "label": f"Option {n}"} for n in range(6)]
 DEFINITION = {
@@ -97,7 +98,7 @@ def fill(app, count: int) -> None:
 
 def peak_of_export(app, fmt: str) -> tuple[int, int, float]:
     """(peak bytes traced, bytes produced, seconds) for one whole export."""
-    with app.app_context(), reading_session(db.engine) as reader:
+    with app.app_context(), read_session(db.engine) as reader:
         survey = reader.query(Survey).filter_by(slug="bench").one()
         tracemalloc.reset_peak()
         before = tracemalloc.get_traced_memory()[0]

@@ -28,7 +28,8 @@ from sight import create_app  # noqa: E402
 from sight.extensions import db  # noqa: E402
 from surveys import insight  # noqa: E402
 from surveys.models import Response, Survey  # noqa: E402
-from surveys.results import ResponseFilter, reading_session  # noqa: E402
+from sight.db import read_session  # noqa: E402
+from surveys.results import ResponseFilter  # noqa: E402
 
 ROUNDS = 5
 
@@ -36,7 +37,7 @@ ROUNDS = 5
 def timed(app, read) -> list[float]:
     seconds = []
     for _ in range(ROUNDS):
-        with app.app_context(), reading_session(db.engine) as reader:
+        with app.app_context(), read_session(db.engine) as reader:
             survey = reader.scalar(select(Survey).where(Survey.slug == "bench"))
             began = time.perf_counter()
             read(reader, survey)

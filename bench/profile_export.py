@@ -23,7 +23,8 @@ from bench.run import SURVEY, make_app, start_localstripe  # noqa: E402
 from sight.extensions import db  # noqa: E402
 from surveys.export import export_chunks, plan_export  # noqa: E402
 from surveys.models import Survey  # noqa: E402
-from surveys.results import ResponseFilter, reading_session  # noqa: E402
+from sight.db import read_session  # noqa: E402
+from surveys.results import ResponseFilter  # noqa: E402
 
 
 def main() -> None:
@@ -39,7 +40,7 @@ def main() -> None:
         with app.app_context():
             data.fill_responses(SURVEY, count)
             profile = cProfile.Profile()
-            with reading_session(db.engine) as reader:
+            with read_session(db.engine) as reader:
                 began = time.perf_counter()
                 profile.enable()
                 survey = reader.query(Survey).filter_by(slug=SURVEY).one()

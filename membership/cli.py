@@ -121,20 +121,22 @@ def init_app(app: Flask) -> None:
 
     @stripe_group.command("reconcile")
     @click.option("--dry-run", is_flag=True, help="Report the differences without changing anything.")
-    @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only Stripe events from this date (UTC).")
+    @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only Stripe events and charges from this date (UTC).")
     def reconcile_command(dry_run: bool, since: datetime | None):
-        """Re-read Stripe and repair the ledger after missed webhooks."""
-        drift = reconcile(
+        """Re-read Stripe and repair the ledger after missed webhooks (one commit per repair)."""
+        report = reconcile(
             db.session,
             context_for(app),
             since=since.replace(tzinfo=UTC) if since else None,
             now=utcnow(),
+            dry_run=dry_run,
         )
-        if dry_run:
-            db.session.rollback()
-        else:
-            db.session.commit()
-        for line in drift:
+        for line in report.lines:
             click.echo(line)
-        verb = "found" if dry_run else "repaired"
-        click.echo(f"{len(drift)} difference(s) {verb}." if drift else "The ledger matches Stripe.")
+        click.echo(report.summary())
+        if report.months:
+            click.echo("Net of refunds per month (UTC), ledger against Stripe:")
+            for line in report.month_lines():
+                click.echo(f"  {line}")
+        if report.failures:
+            raise SystemExit(1)

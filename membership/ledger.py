@@ -18,16 +18,25 @@ from sqlalchemy.orm import Session
 from membership.context import MembershipContext
 from membership.donors import donor_for_customer
 from membership.models import (
+    AdjustmentKind,
     Donation,
     DonationStatus,
     Donor,
     GiftKind,
+    LedgerAdjustment,
     LedgerEntry,
     Subscription,
     SubscriptionStatus,
 )
 from membership.receipts import queue_receipt
-from membership.stripe_api import ChargeResult, InvoiceResult, PaymentResult, SubscriptionResult
+from membership.stripe_api import (
+    ChargeResult,
+    DisputeResult,
+    InvoiceResult,
+    PaymentResult,
+    RefundResult,
+    SubscriptionResult,
+)
 
 log = logging.getLogger("sight.membership")
 
@@ -216,6 +225,8 @@ def sync_subscription(session: Session, result: SubscriptionResult, now: datetim
             current_period_end=result.current_period_end,
             cancel_at_period_end=result.cancel_at_period_end,
             replaces_stripe_id=result.metadata.get("replaces") or None,
+            started_at=result.started_at or now,
+            ended_at=result.ended_at,
             created_at=now,
             updated_at=now,
         )
@@ -232,6 +243,8 @@ def sync_subscription(session: Session, result: SubscriptionResult, now: datetim
     subscription.currency = result.currency
     subscription.current_period_end = result.current_period_end
     subscription.cancel_at_period_end = result.cancel_at_period_end
+    subscription.started_at = result.started_at or subscription.started_at
+    subscription.ended_at = result.ended_at
     subscription.updated_at = now
     return subscription
 
@@ -250,16 +263,43 @@ def entry_for_charge(session: Session, charge: ChargeResult) -> LedgerEntry | No
     return entry
 
 
-def apply_refund(entry: LedgerEntry, charge: ChargeResult) -> None:
-    """Stripe's refunded total is the truth; a lost dispute is on top of it. Never lowered."""
-    refunded = min(entry.amount_cents, charge.amount_refunded_cents + entry.dispute_lost_cents)
-    entry.refunded_cents = max(entry.refunded_cents, refunded)
+def _add_adjustment(
+    session: Session, entry: LedgerEntry, kind: AdjustmentKind, stripe_id: str, cents: int, at: datetime, now: datetime
+) -> None:
+    adjustment = LedgerAdjustment(
+        entry=entry, kind=kind, stripe_object_id=stripe_id, amount_cents=cents, occurred_at=at, recorded_at=now
+    )
+    session.add(adjustment)
+    entry.refunded_cents = min(entry.amount_cents, sum(a.amount_cents for a in entry.adjustments))
+    if kind is AdjustmentKind.dispute_lost:
+        entry.dispute_lost_cents = cents
 
 
-def apply_dispute_lost(entry: LedgerEntry, disputed_cents: int) -> None:
-    """A charge has at most one dispute, so a second notice of the same loss changes nothing."""
-    if entry.dispute_lost_cents > 0:
-        return
-    lost = min(disputed_cents, entry.amount_cents - entry.refunded_cents)
-    entry.dispute_lost_cents = lost
-    entry.refunded_cents += lost
+def apply_refunds(session: Session, entry: LedgerEntry, refunds: list[RefundResult], now: datetime) -> int:
+    """Record each of the charge's refunds once, with Stripe's time; returns the cents newly refunded.
+
+    Refunds recorded before they had rows of their own (no Stripe id) stand for the oldest ones.
+    """
+    recorded = {a.stripe_object_id for a in entry.adjustments}
+    undated = sum(a.amount_cents for a in entry.adjustments if a.kind is AdjustmentKind.refund and a.stripe_object_id is None)
+    before = entry.refunded_cents
+    for refund in sorted(refunds, key=lambda r: (r.created, r.id)):
+        if refund.status != "succeeded" or refund.id in recorded:
+            continue
+        if undated >= refund.amount_cents:
+            undated -= refund.amount_cents
+            continue
+        _add_adjustment(session, entry, AdjustmentKind.refund, refund.id, refund.amount_cents, refund.created, now)
+    return entry.refunded_cents - before
+
+
+def apply_dispute_lost(session: Session, entry: LedgerEntry, dispute: DisputeResult, now: datetime) -> int:
+    """A charge has at most one dispute, so a second notice of the same loss changes nothing;
+    returns the cents it took."""
+    if dispute.status != "lost" or entry.dispute_lost_cents > 0:
+        return 0
+    lost = min(dispute.amount_cents, entry.amount_cents - entry.refunded_cents)
+    if lost <= 0:
+        return 0
+    _add_adjustment(session, entry, AdjustmentKind.dispute_lost, dispute.id, lost, dispute.created, now)
+    return lost

@@ -94,9 +94,38 @@ class LedgerEntry(db.Model):
 
     donor: Mapped[Donor] = relationship(back_populates="entries")
 
+    adjustments: Mapped[list[LedgerAdjustment]] = relationship(
+        back_populates="entry", order_by="LedgerAdjustment.occurred_at"
+    )
+
     @property
     def net_cents(self) -> int:
         return self.amount_cents - self.refunded_cents
+
+
+class AdjustmentKind(enum.Enum):
+    refund = "refund"
+    dispute_lost = "dispute_lost"
+
+
+class LedgerAdjustment(db.Model):
+    """A refund or a lost dispute, with Stripe's time, so that the net of an entry as it stood at
+    any past instant is known. The entry's refunded_cents is their running total."""
+
+    __tablename__ = "ledger_adjustment"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[AdjustmentKind] = mapped_column(_enum(AdjustmentKind, "adjustment_kind"))
+    # The Refund or Dispute id: recording it twice is impossible. Empty only for rows carried
+    # over from before adjustments had rows of their own.
+    stripe_object_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    amount_cents: Mapped[int]
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    entry: Mapped[LedgerEntry] = relationship(back_populates="adjustments")
 
 
 class DonationStatus(enum.Enum):
@@ -173,6 +202,9 @@ class Subscription(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     current_period_end: Mapped[datetime]
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    # Stripe's start_date and ended_at: an annual gift counts from its start, and until it ended.
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
     # A new yearly amount the donor asked for; it is charged from the next renewal.
     pending_amount_cents: Mapped[int | None]
     # Changing the amount schedules a new annual gift that starts when this one ends;

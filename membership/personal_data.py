@@ -3,7 +3,8 @@
 Closing keeps the ledger (amounts, dates, refunds, Stripe ids: the accounts need them) and
 removes what the donor wrote with a gift. Annual gifts stop renewing at the end of the year
 already paid for: nobody could be told about a renewal any more, and no one should be charged
-for an account they closed. The Stripe Customer stays, because the ledger's charges point at it.
+for an account they closed. The Stripe Customer stays, because the ledger's charges point at it,
+but without a name or an email; stored webhook events that mention it are redacted too.
 """
 
 from __future__ import annotations
@@ -17,9 +18,18 @@ from accounts.models import User
 from accounts.operations import AccountError
 from membership.donors import donor_for_user
 from membership.giving import cancel_annual_gift
-from membership.models import ComplimentaryGrant, Donation, DonationStatus, LedgerEntry, Subscription, SubscriptionStatus
 from membership.context import MembershipContext
+from membership.models import (
+    ComplimentaryGrant,
+    Donation,
+    DonationStatus,
+    LedgerEntry,
+    StripeEvent,
+    Subscription,
+    SubscriptionStatus,
+)
 from membership.stripe_api import NotFound, StripeProblem
+from membership.webhook import redact_personal_details
 
 RENEWING = (SubscriptionStatus.active, SubscriptionStatus.past_due)
 
@@ -104,11 +114,22 @@ def close_giving(session: Session, ctx: MembershipContext, user: User, now: date
                 cancel_annual_gift(session, ctx, gift, now)
             except NotFound:
                 continue  # Stripe has no such subscription: nothing left to renew
+        if donor.stripe_customer_id:
+            try:
+                ctx.gateway.scrub_customer(donor.stripe_customer_id)
+            except NotFound:
+                pass  # deleted in Stripe already: nothing of the person left there
     except StripeProblem as problem:
         raise AccountError(
-            "We couldn't reach our payment provider to stop your annual gift, so your account is "
-            "still open. Please try again in a minute."
+            "We couldn't reach our payment provider to stop your annual gift and remove your details, "
+            "so your account is still open. Please try again in a minute."
         ) from problem
+    if donor.stripe_customer_id:
+        mentioning = session.scalars(
+            select(StripeEvent).where(StripeEvent.body.contains(donor.stripe_customer_id), StripeEvent.processed_at.is_not(None))
+        )
+        for event in mentioning:
+            event.body = redact_personal_details(event.body)
     for model in (LedgerEntry, Donation):
         session.execute(
             update(model)

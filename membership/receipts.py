@@ -216,7 +216,10 @@ def queue_payment_failed_notice(
 
 
 def send_renewal_reminders(session: Session, ctx: MembershipContext, now: datetime) -> int:
-    """Remind every donor whose annual gift renews within 14 days; safe to run as often as you like."""
+    """Remind every donor whose annual gift renews within 14 days; safe to run as often as you like.
+
+    A batch job: each reminder is committed on its own, so a donor giving meanwhile waits for one
+    reminder at most, and a failure part-way keeps the reminders already queued."""
     due = session.scalars(
         select(Subscription).where(
             Subscription.status == SubscriptionStatus.active,
@@ -241,5 +244,6 @@ def send_renewal_reminders(session: Session, ctx: MembershipContext, now: dateti
             ctx.links,
             now,
         )
+        session.commit()
         sent += 1
     return sent

@@ -1,59 +1,140 @@
-"""Reconcile: re-read Stripe's events and objects and repair the ledger after missed webhooks."""
+"""Reconcile: re-read Stripe and repair the ledger after missed webhooks.
+
+Stripe is asked from two sides: its events (payments, annual gifts) and the charges themselves
+(which Stripe keeps for good, unlike the 30 days of events, and which carry their refunds and
+disputes; localstripe sends no `charge.refunded` at all). Each repair is one item in a
+transaction of its own, committed before the next: Stripe is read before anything is written,
+so no write transaction waits on Stripe, a donor giving meanwhile waits for one item at most,
+and a failure costs that item only, counted as a failure.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from accounts.models import User
 from membership.context import MembershipContext
 from membership.donors import NotYetRecorded
-from membership.ledger import apply_payment_intent, apply_refund, record_invoice, sync_subscription
-from membership.models import Donor, LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
-from membership.webhook import charge_facts, ensure_entry
+from membership.ledger import (
+    apply_dispute_lost,
+    apply_payment_intent,
+    apply_refunds,
+    entry_for_charge,
+    record_invoice,
+    sync_subscription,
+)
+from membership.models import Donor, GiftKind, LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
+from membership.stripe_api import ChargeResult, StripeProblem
 from sight.audit import record_audit
+from sight.db import read_session
 from sight.templating import format_money
 
+INVOICE_PAID = ("invoice.paid", "invoice.payment_succeeded")
 # An annual gift here that Stripe renews, retries or has scheduled.
 LIVE = (SubscriptionStatus.active, SubscriptionStatus.past_due, SubscriptionStatus.trialing)
 
 
-def _entry(session: Session, stripe_object_id: str) -> LedgerEntry | None:
-    return session.scalar(select(LedgerEntry).where(LedgerEntry.stripe_object_id == stripe_object_id))
+@dataclass(frozen=True)
+class Finding:
+    """One difference, in words: `outcome` is "repaired", "would repair", "failed" or "note"."""
+
+    outcome: str
+    text: str
+
+
+@dataclass(frozen=True)
+class MonthTotals:
+    month: str  # YYYY-MM, UTC
+    ledger_cents: int
+    stripe_cents: int
+
+
+@dataclass
+class ReconcileReport:
+    dry_run: bool
+    findings: list[Finding] = field(default_factory=list)
+    months: list[MonthTotals] = field(default_factory=list)
+
+    @property
+    def repairs(self) -> list[Finding]:
+        return [f for f in self.findings if f.outcome in ("repaired", "would repair")]
+
+    @property
+    def failures(self) -> list[Finding]:
+        return [f for f in self.findings if f.outcome == "failed"]
+
+    @property
+    def lines(self) -> list[str]:
+        return [f.text for f in self.findings]
+
+    def month_lines(self) -> list[str]:
+        return [
+            f"{m.month}: ledger {format_money(m.ledger_cents)}, Stripe {format_money(m.stripe_cents)}"
+            + (" (the same)" if m.ledger_cents == m.stripe_cents else f", a difference of {format_money(m.stripe_cents - m.ledger_cents)}")
+            for m in self.months
+        ]
+
+    def summary(self) -> str:
+        verb = "would be repaired" if self.dry_run else "repaired"
+        text = f"{len(self.repairs)} difference(s) {verb}, {len(self.failures)} failure(s)."
+        return "The ledger matches Stripe." if not self.findings else text
 
 
 def reconcile(
-    session: Session,
-    ctx: MembershipContext,
-    *,
-    since: datetime | None,
-    now: datetime,
-) -> list[str]:
-    """Bring the ledger and subscriptions in line with Stripe; returns one line per difference.
+    session: Session, ctx: MembershipContext, *, since: datetime | None, now: datetime, dry_run: bool
+) -> ReconcileReport:
+    """Compare the ledger and annual gifts with Stripe and, unless `dry_run`, repair them.
 
-    The caller commits (or, for a dry run, rolls back: the differences are the same).
+    Commits after each repair (a batch job: see the module's docstring); a dry run writes nothing.
     """
-    # Before repairs from events: Stripe keeps events for 30 days, subscriptions for ever.
-    drift: list[str] = subscriptions_without_a_gift(session, ctx)
-    seen: set[str] = set()
-    for event in ctx.gateway.events_since(since):
-        obj = event.get("data", {}).get("object", {})
-        object_id = obj.get("id")
-        if not object_id or (event["type"], object_id) in seen:
-            continue
-        seen.add((event["type"], object_id))
+    report = ReconcileReport(dry_run=dry_run)
+    verb = "Would record" if dry_run else "Recorded"
+
+    def item(what: str, repair: Callable[[], str | None]) -> None:
         try:
-            drift.extend(_reconcile_one(session, ctx, event["type"], object_id, now))
-        except NotYetRecorded as exc:
-            drift.append(f"cannot record {object_id}: {exc}")
-    unprocessed = session.scalars(
-        select(StripeEvent.event_id).where(StripeEvent.processed_at.is_(None))
-    ).all()
-    if unprocessed:
-        drift.append(f"{len(unprocessed)} stored webhook event(s) never applied: {', '.join(unprocessed)}")
-    return drift
+            text = repair()
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+        except (StripeProblem, NotYetRecorded, SQLAlchemyError) as exc:
+            session.rollback()
+            report.findings.append(Finding("failed", f"Failed: {what}: {exc}"))
+            return
+        if text:
+            report.findings.append(Finding("would repair" if dry_run else "repaired", text))
+
+    # Stripe keeps events for 30 days, subscriptions for ever.
+    report.findings += [Finding("note", line) for line in subscriptions_without_a_gift(session, ctx)]
+    payments, invoices, subscriptions = _from_events(ctx, since)
+    charges = [c for c in ctx.gateway.charges_since(since) if c.status == "succeeded"]
+
+    for payment_id in payments:
+        item(payment_id, lambda payment_id=payment_id: _missing_payment(session, ctx, payment_id, verb, now))
+    for invoice_id in invoices:
+        item(invoice_id, lambda invoice_id=invoice_id: _missing_invoice(session, ctx, invoice_id, verb, now))
+    for charge in charges:
+        item(charge.id, lambda charge=charge: _charge(session, ctx, charge, verb, now))
+    for subscription_id in subscriptions:
+        item(subscription_id, lambda subscription_id=subscription_id: _subscription(session, ctx, subscription_id, dry_run, now))
+
+    session.rollback()
+    # The comparison after the repairs reads one snapshot, and takes no lock while it does.
+    with read_session(session.get_bind()) as reader:
+        unapplied = reader.scalars(select(StripeEvent.event_id).where(StripeEvent.processed_at.is_(None))).all()
+        report.months = _months(reader, charges, since)
+    if unapplied:
+        report.findings.append(
+            Finding("note", f"{len(unapplied)} stored webhook event(s) never applied (see the webhook log): {', '.join(unapplied)}")
+        )
+    return report
 
 
 def subscriptions_without_a_gift(session: Session, ctx: MembershipContext) -> list[str]:
@@ -73,52 +154,122 @@ def subscriptions_without_a_gift(session: Session, ctx: MembershipContext) -> li
     ]
 
 
-def _reconcile_one(
-    session: Session,
-    ctx: MembershipContext,
-    event_type: str,
-    object_id: str,
-    now: datetime,
-) -> list[str]:
+def _from_events(ctx: MembershipContext, since: datetime | None) -> tuple[list[str], list[str], list[str]]:
+    payments: dict[str, None] = {}
+    invoices: dict[str, None] = {}
+    subscriptions: dict[str, None] = {}
+    for event in ctx.gateway.events_since(since):
+        object_id = event.get("data", {}).get("object", {}).get("id")
+        if not object_id:
+            continue
+        if event["type"] == "payment_intent.succeeded":
+            payments[object_id] = None
+        elif event["type"] in INVOICE_PAID:
+            invoices[object_id] = None
+        elif event["type"].startswith("customer.subscription."):
+            subscriptions[object_id] = None
+    return list(payments), list(invoices), list(subscriptions)
+
+
+def _recorded(session: Session, stripe_object_id: str) -> bool:
+    return session.scalar(select(LedgerEntry.id).where(LedgerEntry.stripe_object_id == stripe_object_id)) is not None
+
+
+def _gift_words(entry_kind: GiftKind, cents: int, object_id: str, paid_at: datetime | None) -> str:
+    kind = "an annual gift" if entry_kind is GiftKind.recurring else "a one-off gift"
+    paid = f", paid {paid_at:%-d %B %Y}" if paid_at else ""
+    return f"{kind} of {format_money(cents)} ({object_id}{paid})"
+
+
+def _missing_payment(session: Session, ctx: MembershipContext, payment_id: str, verb: str, now: datetime) -> str | None:
+    if _recorded(session, payment_id):
+        return None
+    payment = ctx.gateway.retrieve_payment_intent(payment_id)
+    entry = apply_payment_intent(session, payment, ctx, now)
+    if entry is None:
+        return None
+    return f"{verb} {_gift_words(GiftKind.one_off, entry.amount_cents, payment_id, entry.paid_at)} that no webhook brought."
+
+
+def _missing_invoice(session: Session, ctx: MembershipContext, invoice_id: str, verb: str, now: datetime) -> str | None:
+    if _recorded(session, invoice_id):
+        return None
+    entry = record_invoice(session, ctx, invoice_id, now)
+    if entry is None:
+        return None
+    return f"{verb} {_gift_words(GiftKind.recurring, entry.amount_cents, invoice_id, entry.paid_at)} that no webhook brought."
+
+
+def _charge(session: Session, ctx: MembershipContext, charge: ChargeResult, verb: str, now: datetime) -> str | None:
+    """A payment whose events are gone or were missed, its refunds, and its disputes."""
     gateway = ctx.gateway
-    if event_type == "payment_intent.succeeded":
-        if _entry(session, object_id) is not None:
-            return []
-        entry = apply_payment_intent(session, gateway.retrieve_payment_intent(object_id), ctx, now)
-        return [f"missing gift {object_id}: {format_money(entry.amount_cents)} recorded"] if entry else []
-    if event_type in ("invoice.paid", "invoice.payment_succeeded"):
-        if _entry(session, object_id) is not None:
-            return []
-        entry = record_invoice(session, ctx, object_id, now)
-        return [f"missing annual gift {object_id}: {format_money(entry.amount_cents)} recorded"] if entry else []
-    if event_type.startswith("customer.subscription."):
-        result = gateway.retrieve_subscription(object_id)
-        ours = session.scalar(select(Subscription).where(Subscription.stripe_subscription_id == object_id))
-        before = None if ours is None else (ours.status.value, ours.current_period_end, ours.yearly_amount_cents, ours.cancel_at_period_end)
-        after = (result.status, result.current_period_end, result.yearly_amount_cents, result.cancel_at_period_end)
-        if before == after:
-            return []
-        sync_subscription(session, result, now)
-        return [f"annual gift {object_id}: {before or 'missing'} -> {after[0]}, renews {after[1]:%Y-%m-%d}, {format_money(after[2])}"]
-    if event_type == "charge.refunded":
-        facts = charge_facts(gateway, object_id)
-        charge = facts.charge
-        entry = ensure_entry(session, ctx, facts, now)
-        before = entry.refunded_cents
-        apply_refund(entry, charge)
-        if entry.refunded_cents == before:
-            return []
-        return [f"refund on {entry.stripe_object_id}: {format_money(before)} -> {format_money(entry.refunded_cents)}"]
-    return []
+    refunds = gateway.refunds_of_charge(charge.id) if charge.amount_refunded_cents else []
+    disputes = gateway.disputes_of_charge(charge.id) if charge.disputed else []
+    words: list[str] = []
+    entry = entry_for_charge(session, charge)
+    if entry is None and charge.payment_intent_id:
+        payment = gateway.retrieve_payment_intent(charge.payment_intent_id)
+        invoice_id = charge.invoice_id or payment.invoice_id
+        if payment.metadata.get("kind") == GiftKind.one_off.value:
+            entry = apply_payment_intent(session, payment, ctx, now)
+        elif invoice_id:
+            entry = record_invoice(session, ctx, invoice_id, now)
+        if entry is not None:
+            words.append(f"{verb} {_gift_words(entry.kind, entry.amount_cents, entry.stripe_object_id, entry.paid_at)} found among Stripe's charges")
+    if entry is None:
+        return None  # not a donation made here (or its donor is unknown): reported in the monthly totals
+    if entry.charge_id is None:
+        entry.charge_id = charge.id
+    refunded = apply_refunds(session, entry, refunds, now)
+    if refunded:
+        words.append(f"{verb} {format_money(refunded)} refunded on {entry.stripe_object_id} ({format_money(entry.refunded_cents)} of {format_money(entry.amount_cents)} refunded in all)")
+    for dispute in disputes:
+        lost = apply_dispute_lost(session, entry, dispute, now)
+        if lost:
+            words.append(f"{verb} a lost dispute of {format_money(lost)} on {entry.stripe_object_id}")
+    return "; ".join(words) + "." if words else None
+
+
+def _subscription(session: Session, ctx: MembershipContext, subscription_id: str, dry_run: bool, now: datetime) -> str | None:
+    result = ctx.gateway.retrieve_subscription(subscription_id)
+    ours = session.scalar(select(Subscription).where(Subscription.stripe_subscription_id == subscription_id))
+    before = None if ours is None else (ours.status.value, ours.current_period_end, ours.yearly_amount_cents, ours.cancel_at_period_end)
+    after = (result.status, result.current_period_end, result.yearly_amount_cents, result.cancel_at_period_end)
+    if before == after:
+        return None
+    sync_subscription(session, result, now)
+    was = "not known here" if before is None else before[0]
+    verb = "Would update" if dry_run else "Updated"
+    return (
+        f"{verb} the annual gift {subscription_id} of {format_money(result.yearly_amount_cents)} a year: "
+        f"{was} → {result.status}, current year ends {result.current_period_end:%-d %B %Y}."
+    )
+
+
+def _months(session: Session, charges: list[ChargeResult], since: datetime | None) -> list[MonthTotals]:
+    """Net given per month (UTC), ledger against Stripe's charges, for the donors known here."""
+    stripe: dict[str, int] = defaultdict(int)
+    customers = set(session.scalars(select(LedgerEntry.customer_id).distinct()))
+    for charge in charges:
+        if charge.customer in customers and charge.created is not None:
+            stripe[f"{charge.created:%Y-%m}"] += charge.amount_cents - charge.amount_refunded_cents
+    ledger: dict[str, int] = defaultdict(int)
+    query = select(LedgerEntry.paid_at, LedgerEntry.amount_cents - LedgerEntry.refunded_cents + LedgerEntry.dispute_lost_cents)
+    if since is not None:
+        query = query.where(LedgerEntry.paid_at >= since)
+    for paid_at, net_of_refunds in session.execute(query):
+        ledger[f"{paid_at.astimezone(UTC):%Y-%m}"] += net_of_refunds
+    return [MonthTotals(month, ledger.get(month, 0), stripe.get(month, 0)) for month in sorted(set(stripe) | set(ledger))]
 
 
 def record_reconcile(
-    session: Session, *, drift: list[str], since: datetime | None, actor: User, now: datetime
+    session: Session, *, report: ReconcileReport, since: datetime | None, actor: User, now: datetime
 ) -> None:
     """Audit a repair made from the staff page: what differed, and from when."""
     details = {
         "since": since.astimezone(UTC).isoformat().replace("+00:00", "Z") if since else None,
-        "differences": len(drift),
-        "lines": drift[:200],
+        "differences": len(report.repairs),
+        "failures": len(report.failures),
+        "lines": report.lines[:200],
     }
     record_audit(session, actor=actor, action="stripe.reconcile", target="ledger", details=details, now=now)

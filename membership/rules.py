@@ -24,16 +24,17 @@ COUNTING_STATUSES = frozenset({"active", "past_due"})
 
 @dataclass(frozen=True)
 class Gift:
-    """A ledger entry: `key` is its Stripe object id, so a repeated entry counts once."""
+    """A ledger entry: `key` is its Stripe object id, so a repeated entry counts once.
+    `taken_back` holds each refund and lost dispute as (when, cents)."""
 
     key: str
     paid_at: datetime
     amount_cents: int
-    refunded_cents: int = 0
+    taken_back: tuple[tuple[datetime, int], ...] = ()
 
-    @property
-    def net_cents(self) -> int:
-        return self.amount_cents - self.refunded_cents
+    def net_at(self, t: datetime) -> int:
+        """The net as it stood at t: only what was taken back by then counts."""
+        return self.amount_cents - min(self.amount_cents, sum(cents for at, cents in self.taken_back if at <= t))
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,21 @@ class AnnualGift:
     status: str
     yearly_amount_cents: int
     current_period_end: datetime
+    # Stripe's start_date and ended_at: the gift counts from its start and, once it has ended,
+    # only before its end (when its status was still one that counts).
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    def counts_at(self, t: datetime) -> bool:
+        if self.started_at is not None and t < self.started_at:
+            return False
+        if self.ended_at is not None:
+            return t < self.ended_at
+        return self.status in COUNTING_STATUSES
+
+    def end(self, grace: timedelta) -> datetime:
+        """The first instant it no longer counts if nothing changes (an end still to come is a change)."""
+        return self.current_period_end + grace + RESOLUTION
 
 
 @dataclass(frozen=True)
@@ -72,22 +88,22 @@ class SightPlusStatus:
 
 
 def _unique_gifts(gifts: Iterable[Gift]) -> list[Gift]:
-    """The same Stripe object seen twice is one gift; refunds only grow, so keep the largest."""
+    """The same Stripe object seen twice is one gift; refunds only grow, so keep the one that knows most."""
     by_key: dict[str, Gift] = {}
     for gift in gifts:
         seen = by_key.get(gift.key)
-        if seen is None or gift.refunded_cents > seen.refunded_cents:
+        if seen is None or len(gift.taken_back) > len(seen.taken_back):
             by_key[gift.key] = gift
     return sorted(by_key.values(), key=lambda g: (g.paid_at, g.key))
 
 
-def _gifts_until(window: list[Gift], threshold_cents: int) -> datetime | None:
+def _gifts_until(window: list[Gift], t: datetime, threshold_cents: int) -> datetime | None:
     """When the gifts now in the window stop adding up to the threshold: the oldest drop out first."""
-    remaining = sum(g.net_cents for g in window)
+    remaining = sum(g.net_at(t) for g in window)
     if remaining < threshold_cents:
         return None
     for gift in window:
-        remaining -= gift.net_cents
+        remaining -= gift.net_at(t)
         if remaining < threshold_cents:
             return gift.paid_at + WINDOW
     return None  # only reached with a threshold of 0 or less: never lapses
@@ -105,21 +121,17 @@ def sight_plus_status(
     gifts = [g for g in _unique_gifts(gifts) if t - WINDOW < g.paid_at <= t]
     annual_gifts = list(annual_gifts)
     grants = list(grants)
-    in_window = sum(g.net_cents for g in gifts)
+    in_window = sum(g.net_at(t) for g in gifts)
     grace = timedelta(days=grace_days)
 
     # (reason, exclusive end) for each rule that holds at t.
     holding: list[tuple[str, datetime]] = []
-    gifts_end = _gifts_until(gifts, threshold_cents)
+    gifts_end = _gifts_until(gifts, t, threshold_cents)
     if gifts_end is not None:
         holding.append(("gifts", gifts_end))
     for annual in annual_gifts:
-        end = annual.current_period_end + grace + RESOLUTION
-        if (
-            annual.status in COUNTING_STATUSES
-            and annual.yearly_amount_cents >= threshold_cents
-            and t < end
-        ):
+        end = annual.end(grace)
+        if annual.counts_at(t) and annual.yearly_amount_cents >= threshold_cents and t < end:
             holding.append(("annual_gift", end))
     for grant in grants:
         if grant.starts_at <= t < grant.effective_end:
@@ -166,14 +178,15 @@ def was_member_on(
 ) -> bool:
     """Whether the donor was Sight+ at any moment of `day` (a calendar day in `zone`).
 
-    Membership only begins at the start of the day, when a gift is paid or when a grant
-    starts, so those are the only instants that need checking.
+    Membership only begins at the start of the day, when a gift is paid, an annual gift
+    starts or a grant starts, so those are the only instants that need checking.
     """
     gifts, annual_gifts, grants = list(gifts), list(annual_gifts), list(grants)
     start = datetime.combine(day, time.min, tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
     instants = {start}
     instants.update(g.paid_at for g in gifts if start <= g.paid_at < end)
+    instants.update(a.started_at for a in annual_gifts if a.started_at and start <= a.started_at < end)
     instants.update(g.starts_at for g in grants if start <= g.starts_at < end)
     return any(
         sight_plus_status(

@@ -86,6 +86,10 @@ class ResendReceiptForm(FlaskForm):
     """Only the CSRF token: the receipt and the address come from the ledger."""
 
 
+class MemberOnDayForm(Form):
+    on = DateField("Was this person Sight+ on", validators=[Optional()])
+
+
 class ReconcileFilterForm(Form):
     since = DateField(
         "Stripe events since",

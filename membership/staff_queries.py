@@ -9,17 +9,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
 from membership.context import Settings
 from membership.models import ComplimentaryGrant, Donor, LedgerEntry, Subscription, SubscriptionStatus
-from membership.rules import AnnualGift, Gift, Grant, SightPlusStatus, sight_plus_status
+from membership.rules import WINDOW, AnnualGift, Gift, Grant, SightPlusStatus, sight_plus_status, was_member_on
 from membership.status import as_annual, as_gift, as_grant, giving_of, sight_plus_statuses
 from sight.audit import record_audit
 from sight.models import AuditEntry, OutboxMessage
@@ -259,14 +259,6 @@ def member_csv(summaries: Iterable[MemberSummary], currency: str) -> tuple[list[
     return headers, rows()
 
 
-def export_session(engine: Engine) -> Session:
-    """A read-only session for a long export: on SQLite a deferred transaction, so that it does
-    not hold the write lock; on PostgreSQL one snapshot for the whole file."""
-    if engine.dialect.name == "sqlite":
-        return Session(engine.execution_options(sqlite_deferred=True))
-    return Session(engine.execution_options(isolation_level="REPEATABLE READ"))
-
-
 def record_members_export(
     session: Session, *, filters: dict, actor: User, now: datetime
 ) -> AuditEntry:
@@ -289,66 +281,76 @@ def finish_members_export(session: Session, audit_id: int, rows: int) -> None:
 
 @dataclass(frozen=True)
 class Period:
-    """A stretch of Sight+: `ends_at` is exclusive, and for the current one where it ends if nothing changes."""
+    """A stretch of Sight+: `ends_at` is exclusive, and for the current one where it ends if nothing
+    changes; `ended_by` says what ended a past one."""
 
     starts_at: datetime
     ends_at: datetime
     reasons: tuple[str, ...]
     current: bool
+    ended_by: str | None
+
+
+ENDINGS = {
+    "refund": "ended by a refund",
+    "dispute_lost": "ended by a lost dispute",
+    "gifts_aged": "its gifts passed 12 months",
+    "annual_ended": "ended when the annual gift stopped",
+    "annual_lapsed": "ended when the annual gift was not renewed",
+    "grant_ended": "ended with the complimentary membership",
+}
 
 
 def status_history(
     gifts: list[Gift],
-    annual: list[tuple[datetime, AnnualGift]],
+    annual: list[AnnualGift],
     grants: list[Grant],
+    adjustments: list[tuple[datetime, str]],
     now: datetime,
     *,
     threshold_cents: int,
     grace_days: int,
 ) -> list[Period]:
-    """When the donor was Sight+ and why, newest first, by applying the rule at every instant
-    where membership can begin: a gift paid, an annual gift first known (`annual` pairs each
-    with that instant, since Stripe only tells us its present state), a grant starting.
+    """When the donor was Sight+ and why, newest first. The rule answers for each past instant
+    as it stood then (a gift from its payment, a refund from its time, an annual gift from its
+    start), so it is applied at every instant where the answer can change.
 
-    The ledger is read as it stands today: a refund counts from the day of the gift.
+    `adjustments` names the refunds and lost disputes ("refund", "dispute_lost") by their time.
     """
-
-    def at(t: datetime, gifts_, annual_, grants_) -> SightPlusStatus:
-        known = [a for since, a in annual_ if since <= t]
-        return sight_plus_status(
-            gifts_, known, grants_, t, threshold_cents=threshold_cents, grace_days=grace_days
-        )
-
-    instants = sorted(
-        {g.paid_at for g in gifts} | {since for since, _ in annual} | {g.starts_at for g in grants}
-    )
+    grace = timedelta(days=grace_days)
+    # What happens at each instant, to say what ended a period there.
+    happenings: dict[datetime, str] = {}
+    for gift in gifts:
+        happenings.setdefault(gift.paid_at + WINDOW, "gifts_aged")
+    for gift in annual:
+        happenings.setdefault(gift.end(grace), "annual_lapsed")
+        if gift.ended_at:
+            happenings[gift.ended_at] = "annual_ended"
+    for grant in grants:
+        happenings.setdefault(grant.effective_end, "grant_ended")
+    for at, kind in adjustments:
+        happenings[at] = kind
+    instants = {g.paid_at for g in gifts} | {a.started_at for a in annual if a.started_at} | {g.starts_at for g in grants}
+    instants |= set(happenings)
     periods: list[Period] = []
     start: datetime | None = None
-    end: datetime | None = None
     reasons: list[str] = []
+    def at(t: datetime, gifts_, annual_, grants_) -> SightPlusStatus:
+        return sight_plus_status(gifts_, annual_, grants_, t, threshold_cents=threshold_cents, grace_days=grace_days)
 
-    def close() -> None:
-        periods.append(Period(start, end, tuple(reasons), start <= now < end))
-
-    for t in (t for t in instants if t <= now):
-        if start is not None and t > end:
-            close()
-            start = None
+    for t in sorted(i for i in instants if i <= now):
         status = at(t, gifts, annual, grants)
-        if not status.is_member:
-            continue
-        if start is None:
-            start, end, reasons = t, status.until, []
-        end = max(end, status.until)
-        for reason, only in (
-            ("gifts", (gifts, [], [])),
-            ("annual_gift", ([], annual, [])),
-            ("complimentary", ([], [], grants)),
-        ):
-            if reason not in reasons and at(t, *only).is_member:
-                reasons.append(reason)
+        if status.is_member:
+            if start is None:
+                start, reasons = t, []
+            for reason, alone in (("gifts", (gifts, [], [])), ("annual_gift", ([], annual, [])), ("complimentary", ([], [], grants))):
+                if reason not in reasons and at(t, *alone).is_member:
+                    reasons.append(reason)
+        elif start is not None:
+            periods.append(Period(start, t, tuple(reasons), False, happenings.get(t)))
+            start = None
     if start is not None:
-        close()
+        periods.append(Period(start, at(now, gifts, annual, grants).until, tuple(reasons), True, None))
     return periods[::-1]
 
 
@@ -381,16 +383,9 @@ def member_detail(session: Session, user: User, settings: Settings, now: datetim
     )
 
     gifts = [as_gift(e) for e in entries]
-    # An annual gift counts from its first paid renewal or from when we first heard of it.
-    first_paid: dict[str, datetime] = {}
-    for entry in reversed(entries):
-        if entry.subscription_id:
-            first_paid.setdefault(entry.subscription_id, entry.paid_at)
-    annual = [
-        (min(s.created_at, first_paid.get(s.stripe_subscription_id, s.created_at)), as_annual(s))
-        for s in subscriptions
-    ]
+    annual = [as_annual(s) for s in subscriptions]
     rule_grants = [as_grant(g) for g in grants]
+    adjustments = [(a.occurred_at, a.kind.value) for e in entries for a in e.adjustments]
     rule = {"threshold_cents": settings.threshold_cents, "grace_days": settings.grace_days}
     return MemberDetail(
         user=user,
@@ -402,8 +397,22 @@ def member_detail(session: Session, user: User, settings: Settings, now: datetim
         revocable={
             g.id for g, r in zip(grants, rule_grants) if g.revoked_at is None and r.effective_end > now
         },
-        history=status_history(gifts, annual, rule_grants, now, **rule),
+        history=status_history(gifts, annual, rule_grants, adjustments, now, **rule),
         mail=mail,
+    )
+
+
+def was_member_on_day(session: Session, user: User, day: date, zone: ZoneInfo, settings: Settings) -> bool:
+    """"Was this person Sight+ on `day`?" (a calendar day where staff are), as things stood then."""
+    giving = giving_of(session, [user.id])[user.id]
+    return was_member_on(
+        map(as_gift, giving.entries),
+        map(as_annual, giving.subscriptions),
+        map(as_grant, giving.grants),
+        day,
+        zone,
+        threshold_cents=settings.threshold_cents,
+        grace_days=settings.grace_days,
     )
 
 

@@ -32,6 +32,7 @@ from membership.reconcile import reconcile, record_reconcile
 from membership.staff_forms import (
     GrantForm,
     MemberExportForm,
+    MemberOnDayForm,
     MemberFilterForm,
     ReconcileFilterForm,
     RepairForm,
@@ -39,19 +40,20 @@ from membership.staff_forms import (
     RevokeForm,
 )
 from membership.staff_queries import (
+    ENDINGS,
     REASONS,
     account_with_email,
-    export_session,
     finish_members_export,
     iter_members,
     member_csv,
     member_detail,
     members_page,
     record_members_export,
+    was_member_on_day,
 )
 from membership.stripe_api import StripeProblem
 from membership.views import STRIPE_UNAVAILABLE, context
-from sight.db import utcnow
+from sight.db import read_session, utcnow
 from sight.errors import render_error
 from sight.extensions import db
 
@@ -115,7 +117,7 @@ def staff_members_export():
 
     def generate():
         count = 0
-        with export_session(db.engine) as read:
+        with read_session(db.engine) as read:
             headers, rows = member_csv(
                 iter_members(read, search=search, status=status, settings=app_settings, now=now),
                 app_settings.currency,
@@ -165,6 +167,10 @@ def _member_or_404(user_id: int) -> User:
 def _render_member(user: User, grant_form=None, revoke_forms=None, status_code=200):
     detail = member_detail(db.session, user, context().settings, utcnow())
     revoke_forms = revoke_forms or {}
+    on_day_form = MemberOnDayForm(request.args)
+    member_on_day = None
+    if on_day_form.on.data and on_day_form.validate():
+        member_on_day = was_member_on_day(db.session, user, on_day_form.on.data, _zone(), context().settings)
     return (
         render_template(
             "membership/staff/member.html",
@@ -177,6 +183,9 @@ def _render_member(user: User, grant_form=None, revoke_forms=None, status_code=2
             },
             resend_form=ResendReceiptForm(prefix="resend"),
             settings=context().settings,
+            endings=ENDINGS,
+            on_day_form=on_day_form,
+            member_on_day=member_on_day,
         ),
         status_code,
     )
@@ -251,19 +260,15 @@ def _since(day) -> datetime | None:
 def staff_reconcile():
     form = ReconcileFilterForm(request.args)
     if not form.validate():
-        return render_template("membership/staff/reconcile.html", form=form, drift=None, repair_form=None), 400
+        return render_template("membership/staff/reconcile.html", form=form, report=None, repair_form=None), 400
     try:
-        drift = reconcile(
-            db.session, context(), since=_since(form.since.data), now=utcnow()
-        )
+        report = reconcile(db.session, context(), since=_since(form.since.data), now=utcnow(), dry_run=True)
     except StripeProblem:
+        db.session.rollback()
         log.exception("Reconcile report: Stripe did not answer")
         return render_error(503, "Stripe isn't answering", STRIPE_UNAVAILABLE.replace(" Nothing was charged;", ""))
-    finally:
-        # A report only: what reconcile would repair is rolled back.
-        db.session.rollback()
     repair_form = RepairForm(prefix="repair", data={"since": form.since.data})
-    return render_template("membership/staff/reconcile.html", form=form, drift=drift, repair_form=repair_form)
+    return render_template("membership/staff/reconcile.html", form=form, report=report, repair_form=repair_form)
 
 
 def staff_reconcile_repair():
@@ -272,16 +277,16 @@ def staff_reconcile_repair():
         abort(400)
     since, now = _since(form.since.data), utcnow()
     try:
-        drift = reconcile(db.session, context(), since=since, now=now)
+        report = reconcile(db.session, context(), since=since, now=now, dry_run=False)
     except StripeProblem:
         db.session.rollback()
         log.exception("Reconcile repair: Stripe did not answer")
-        return render_error(503, "Stripe isn't answering", "Nothing was changed. Please try again in a minute.")
-    record_reconcile(db.session, drift=drift, since=since, actor=current_user, now=now)
+        return render_error(503, "Stripe isn't answering", "What was repaired before it stopped answering is kept. Please try again in a minute.")
+    record_reconcile(db.session, report=report, since=since, actor=current_user, now=now)
     db.session.commit()
-    if drift:
-        shown = "; ".join(drift[:5]) + (" …" if len(drift) > 5 else "")
-        flash(f"Repaired {len(drift)} difference(s) with Stripe (all are in the audit log): {shown}", "success")
+    if report.findings:
+        shown = "; ".join(report.lines[:5]) + (" …" if len(report.lines) > 5 else "")
+        flash(f"{report.summary()} (all are in the audit log): {shown}", "error" if report.failures else "success")
     else:
         flash("Nothing to repair: the ledger matches Stripe.", "success")
     since_day = form.since.data.isoformat() if form.since.data else None

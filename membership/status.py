@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from membership.context import Settings
 from membership.models import ComplimentaryGrant, Donor, LedgerEntry, Subscription
@@ -19,7 +19,8 @@ BATCH = 500
 
 
 def as_gift(entry: LedgerEntry) -> Gift:
-    return Gift(entry.stripe_object_id, entry.paid_at, entry.amount_cents, entry.refunded_cents)
+    taken_back = tuple((a.occurred_at, a.amount_cents) for a in entry.adjustments)
+    return Gift(entry.stripe_object_id, entry.paid_at, entry.amount_cents, taken_back)
 
 
 def as_annual(subscription: Subscription) -> AnnualGift:
@@ -28,6 +29,8 @@ def as_annual(subscription: Subscription) -> AnnualGift:
         subscription.status.value,
         subscription.yearly_amount_cents,
         subscription.current_period_end,
+        subscription.started_at,
+        subscription.ended_at,
     )
 
 
@@ -57,7 +60,7 @@ class Giving:
 
 
 def giving_of(session: Session, user_ids: Iterable[int]) -> dict[int, Giving]:
-    """Each person's giving, four queries per batch of people however many gifts they made."""
+    """Each person's giving, five queries per batch of people however many gifts they made."""
     ids = list(dict.fromkeys(user_ids))
     result = {user_id: Giving() for user_id in ids}
     for start in range(0, len(ids), BATCH):
@@ -67,6 +70,7 @@ def giving_of(session: Session, user_ids: Iterable[int]) -> dict[int, Giving]:
             result[donor.user_id].donor = donor
         for entry in session.scalars(
             select(LedgerEntry)
+            .options(selectinload(LedgerEntry.adjustments))
             .where(LedgerEntry.donor_id.in_(list(donors)))
             .order_by(LedgerEntry.paid_at, LedgerEntry.id)
         ):

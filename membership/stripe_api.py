@@ -24,7 +24,11 @@ class CardDeclined(Exception):
     """The card was declined; the message is Stripe's and is safe to show the donor."""
 
 
-class NotFound(StripeProblem):
+class Refused(StripeProblem):
+    """Stripe refused the request itself (a 4xx that is not the card's): trying again will not help."""
+
+
+class NotFound(Refused):
     pass
 
 
@@ -102,6 +106,7 @@ class SubscriptionResult:
     cancel_at_period_end: bool
     latest_invoice_id: str | None
     metadata: dict = field(default_factory=dict)
+    started_at: datetime | None = None
     ended_at: datetime | None = None
 
     @property
@@ -123,6 +128,26 @@ class ChargeResult:
     customer: str | None
     payment_intent_id: str | None
     invoice_id: str | None
+    status: str = "succeeded"
+    created: datetime | None = None
+    disputed: bool = False
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    id: str
+    amount_cents: int
+    status: str
+    created: datetime
+
+
+@dataclass(frozen=True)
+class DisputeResult:
+    id: str
+    charge_id: str
+    amount_cents: int
+    status: str
+    created: datetime
 
 
 def _setup(obj) -> SetupResult:
@@ -194,6 +219,7 @@ def _subscription(obj) -> SubscriptionResult:
         cancel_at_period_end=bool(_get(obj, "cancel_at_period_end", False)),
         latest_invoice_id=_id(_get(obj, "latest_invoice")),
         metadata=dict(_get(obj, "metadata", {})),
+        started_at=_time(_get(obj, "start_date")),
         ended_at=_time(_get(obj, "ended_at")),
     )
 
@@ -207,6 +233,24 @@ def _charge(obj) -> ChargeResult:
         customer=_id(_get(obj, "customer")),
         payment_intent_id=_id(_get(obj, "payment_intent")),
         invoice_id=_id(_get(obj, "invoice")),
+        status=_get(obj, "status", "succeeded"),
+        created=_time(_get(obj, "created")),
+        disputed=bool(_get(obj, "disputed", False)),
+    )
+
+
+def _refund(obj) -> RefundResult:
+    return RefundResult(id=obj["id"], amount_cents=int(obj["amount"]), status=_get(obj, "status", "succeeded"), created=_time(obj["created"]))
+
+
+def dispute_from(obj, closed_at: datetime | None = None) -> DisputeResult:
+    """A dispute object (from the API, or a charge.dispute.closed event's payload)."""
+    return DisputeResult(
+        id=obj["id"],
+        charge_id=_id(obj["charge"]),
+        amount_cents=int(obj["amount"]),
+        status=obj["status"],
+        created=closed_at or _time(obj["created"]),
     )
 
 
@@ -230,6 +274,8 @@ class StripeGateway:
         except stripe.InvalidRequestError as exc:
             if exc.http_status == 404:
                 raise NotFound(str(exc)) from exc
+            if exc.http_status and 400 <= exc.http_status < 500 and exc.http_status != 429:
+                raise Refused(str(exc)) from exc
             raise StripeProblem(str(exc)) from exc
         except stripe.StripeError as exc:
             raise StripeProblem(str(exc)) from exc
@@ -249,6 +295,10 @@ class StripeGateway:
             self._key(idempotency_key),
         )
         return customer["id"]
+
+    def scrub_customer(self, customer: str) -> None:
+        """Remove the person from a Customer whose account closed; its payments stay for the accounts."""
+        self._call(self.v1.customers.update, customer, {"name": "", "email": "", "phone": "", "description": ""})
 
     def create_setup_intent(self, *, customer: str, metadata: dict, idempotency_key: str) -> SetupResult:
         return _setup(
@@ -397,20 +447,32 @@ class StripeGateway:
     def retrieve_charge(self, charge_id: str) -> ChargeResult:
         return _charge(self._call(self.v1.charges.retrieve, charge_id))
 
+    def refunds_of_charge(self, charge_id: str) -> list[RefundResult]:
+        return [_refund(r) for r in self._list(self.v1.refunds.list, {"charge": charge_id})]
+
+    def disputes_of_charge(self, charge_id: str) -> list[DisputeResult]:
+        return [dispute_from(d) for d in self._list(self.v1.disputes.list, {"charge": charge_id})]
+
     # --- reconciliation ----------------------------------------------------------------
 
-    def events_since(self, since: datetime | None) -> Iterator[dict]:
-        params: dict = {"limit": 100}
-        if since is not None:
-            params["created"] = {"gte": int(since.timestamp())}
-        page = self._call(self.v1.events.list, params)
+    def _list(self, method, params: dict) -> Iterator[dict]:
+        params = {"limit": 100, **params}
+        page = self._call(method, params)
         while True:
             yield from page["data"]
             if not page["has_more"] or not page["data"]:
                 return
-            page = self._call(
-                self.v1.events.list, {**params, "starting_after": page["data"][-1]["id"]}
-            )
+            page = self._call(method, {**params, "starting_after": page["data"][-1]["id"]})
+
+    def charges_since(self, since: datetime | None) -> Iterator[ChargeResult]:
+        """Every charge from `since`: the payments themselves, which Stripe keeps for good."""
+        # "gt" a second before rather than "gte": localstripe filters charges by "gt" only.
+        params = {"created": {"gt": int(since.timestamp()) - 1}} if since is not None else {}
+        return (_charge(c) for c in self._list(self.v1.charges.list, params))
+
+    def events_since(self, since: datetime | None) -> Iterator[dict]:
+        params = {"created": {"gte": int(since.timestamp())}} if since is not None else {}
+        return self._list(self.v1.events.list, params)
 
     def verify_event(self, payload: bytes, signature: str | None, secret: str, tolerance: int) -> dict:
         try:

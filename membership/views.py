@@ -44,7 +44,7 @@ from membership.giving import (
 from membership.forms import OTHER, CancelForm, ChangeAmountForm, ConfirmCardForm, DonateForm, NewLinkForm, ResumeForm
 from membership.models import Donation, DonationStatus, Donor, GiftKind, LedgerEntry
 from membership.status import sight_plus_status_of
-from membership.stripe_api import BadSignature, StripeProblem
+from membership.stripe_api import BadSignature, Refused, StripeProblem
 from membership.webhook import MAX_ID, apply_stored_event, event_problem, note_failure, read_stripe, store_event
 from sight.captcha import verify_captcha
 from sight.db import utcnow
@@ -505,6 +505,12 @@ def stripe_webhook():
         note_failure(db.session, event_id, f"not yet recorded: {exc}")
         db.session.commit()
         return {"status": "retry", "reason": str(exc)}, 409
+    except Refused as exc:
+        # The event names something Stripe will not give us: a retry cannot succeed.
+        db.session.rollback()
+        note_failure(db.session, event_id, f"Stripe refused to read it: {exc}")
+        db.session.commit()
+        return {"error": "Stripe refused to read what the event names"}, 400
     except Exception as exc:
         db.session.rollback()
         log.exception("Applying Stripe event %s failed", event_id)

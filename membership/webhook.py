@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,7 @@ from membership.ledger import (
     apply_dispute_lost,
     apply_invoice,
     apply_payment_intent,
-    apply_refund,
+    apply_refunds,
     entry_for_charge,
     sync_subscription,
 )
@@ -31,8 +31,10 @@ from membership.stripe_api import (
     ChargeResult,
     InvoiceResult,
     PaymentResult,
+    RefundResult,
     StripeGateway,
     SubscriptionResult,
+    dispute_from,
 )
 
 INVOICE_PAID = {"invoice.payment_succeeded", "invoice.paid"}
@@ -100,6 +102,8 @@ class StripeFacts:
     invoice: InvoiceResult | None = None
     subscription: SubscriptionResult | None = None
     charge: ChargeResult | None = None
+    # The charge's refunds, each with Stripe's time.
+    refunds: tuple[RefundResult, ...] = ()
     # Scheduled successors (new amounts) cancelled because the gift they replace ended early.
     cancelled_successors: tuple[SubscriptionResult, ...] = ()
 
@@ -144,7 +148,10 @@ def charge_facts(gateway: StripeGateway, charge_id: str) -> StripeFacts:
     payment = gateway.retrieve_payment_intent(charge.payment_intent_id) if charge.payment_intent_id else None
     invoice_id = charge.invoice_id or (payment.invoice_id if payment else None)
     invoice = _invoice_facts(gateway, invoice_id) if invoice_id else StripeFacts()
-    return StripeFacts(payment=payment, invoice=invoice.invoice, subscription=invoice.subscription, charge=charge)
+    refunds = tuple(gateway.refunds_of_charge(charge_id)) if charge.amount_refunded_cents else ()
+    return StripeFacts(
+        payment=payment, invoice=invoice.invoice, subscription=invoice.subscription, charge=charge, refunds=refunds
+    )
 
 
 def is_processed(session: Session, event_id: str) -> bool:
@@ -167,10 +174,37 @@ def apply_stored_event(
     event = json.loads(stored.body)
     outcome = "applied" if stored.type in HANDLED else "ignored"
     if outcome == "applied":
-        _apply(session, ctx, stored.type, event["data"]["object"], facts, now)
+        event_time = datetime.fromtimestamp(event["created"], UTC) if isinstance(event.get("created"), int) else now
+        _apply(session, ctx, stored.type, event["data"]["object"], facts, event_time, now)
     stored.processed_at = now
     stored.error = None
+    # Applied: what is kept for inspection and replay need not name anyone any more.
+    stored.body = redact_personal_details(stored.body)
     return outcome
+
+
+# Fields of Stripe objects that describe a person; an event keeps its ids, amounts and states.
+PERSONAL_FIELDS = frozenset({
+    "name", "email", "phone", "address", "shipping", "billing_details", "description",
+    "receipt_email", "customer_email", "customer_name", "customer_phone", "customer_address",
+    "customer_shipping", "card_holder_name",
+})
+
+
+def redact_personal_details(body: str) -> str:
+    """The stored event with every personal field emptied (a body that is not JSON is dropped)."""
+
+    def walk(value):
+        if isinstance(value, dict):
+            return {k: (None if k in PERSONAL_FIELDS else walk(v)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    try:
+        return json.dumps(walk(json.loads(body)))
+    except ValueError:
+        return "{}"
 
 
 def note_failure(session: Session, event_id: str, error: str) -> None:
@@ -180,7 +214,13 @@ def note_failure(session: Session, event_id: str, error: str) -> None:
 
 
 def _apply(
-    session: Session, ctx: MembershipContext, event_type: str, obj: dict, facts: StripeFacts, now: datetime
+    session: Session,
+    ctx: MembershipContext,
+    event_type: str,
+    obj: dict,
+    facts: StripeFacts,
+    event_time: datetime,
+    now: datetime,
 ) -> None:
     if event_type == "payment_intent.succeeded":
         apply_payment_intent(session, facts.payment, ctx, now)
@@ -197,9 +237,10 @@ def _apply(
         for result in (facts.subscription, *facts.cancelled_successors):
             sync_subscription(session, result, now)
     elif event_type == "charge.refunded":
-        apply_refund(ensure_entry(session, ctx, facts, now), facts.charge)
+        apply_refunds(session, ensure_entry(session, ctx, facts, now), list(facts.refunds), now)
     elif event_type == "charge.dispute.closed" and facts.charge is not None:
-        apply_dispute_lost(ensure_entry(session, ctx, facts, now), int(obj["amount"]))
+        # The loss dates from the event: a dispute's own `created` is when it was opened.
+        apply_dispute_lost(session, ensure_entry(session, ctx, facts, now), dispute_from(obj, closed_at=event_time), now)
 
 
 def ensure_entry(session: Session, ctx: MembershipContext, facts: StripeFacts, now: datetime) -> LedgerEntry:

@@ -103,6 +103,7 @@ def main() -> None:
             [str(BIN / "flask"), "run", "--host", "127.0.0.1", "--port", str(APP_PORT), "--debug"],
             cwd=ROOT, env=ENV,
         ))
+        processes.append(subprocess.Popen([str(BIN / "flask"), "mail", "worker"], cwd=ROOT, env=ENV))
         wait_for(APP_PORT)
         print(
             "\n  Sight is running:\n"

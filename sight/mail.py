@@ -1,22 +1,27 @@
-"""The mail outbox: queue inside the caller's transaction, deliver after it commits.
+"""The mail outbox: queue inside the caller's transaction; a separate worker delivers it.
 
-Queued mail is delivered right after the commit that wrote it (best effort) and by
-`flask mail send`, which also retries failed sends with backoff. Without MAIL_URL the
-message is written to the log instead, which is how development reads its sign-in links.
+A request only queues: the message is a row written in the same transaction as the change
+that caused it, so it exists exactly when that change committed (never from a rolled-back
+transaction or a released savepoint), and no request waits on an SMTP server. `flask mail
+worker` sends due mail as it arrives and retries failed sends with backoff; `flask mail send`
+does one pass (for cron). Without MAIL_URL the message is written to the log instead, which
+is how development reads its sign-in links.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import smtplib
+import threading
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from urllib.parse import unquote, urlsplit
 
 import click
-from flask import Flask, current_app, has_app_context
-from sqlalchemy import event, select, update
+from flask import Flask
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sight.db import utcnow
@@ -26,6 +31,7 @@ from sight.models import OutboxMessage
 log = logging.getLogger("sight.mail")
 
 CLAIM_SECONDS = 300
+WORKER_POLL_SECONDS = 2.0
 MAX_BACKOFF = timedelta(hours=6)
 
 
@@ -142,31 +148,29 @@ def transport_from_config(app: Flask) -> MailTransport:
     return MailTransport(app.config.get("MAIL_URL"), app.config["MAIL_FROM"])
 
 
-@event.listens_for(Session, "after_flush")
-def _remember_new_mail(session, flush_context):
-    new_ids = [obj.id for obj in session.new if isinstance(obj, OutboxMessage)]
-    if new_ids:
-        session.info.setdefault("outbox_ids", []).extend(new_ids)
+def deliver_due(session: Session, transport: MailTransport, now: datetime) -> tuple[int, int]:
+    """One pass of the worker: try every due message once; returns (sent, due)."""
+    message_ids = due_message_ids(session, now)
+    sent = deliver(session, transport, message_ids, now)
+    session.rollback()  # end the last read, so that nothing stays open between passes
+    return sent, len(message_ids)
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_rolled_back_mail(session, previous_transaction):
-    session.info.pop("outbox_ids", None)
-
-
-@event.listens_for(Session, "after_commit")
-def _deliver_after_commit(session):
-    message_ids = session.info.pop("outbox_ids", None)
-    if not message_ids or not has_app_context():
-        return
-    app = current_app._get_current_object()
-    if app.config.get("MAIL_DELIVER_AFTER_COMMIT", True) is False:
-        return
-    try:
-        with Session(db.engine) as delivery_session:
-            deliver(delivery_session, transport_from_config(app), message_ids, utcnow())
-    except Exception:  # best effort: `flask mail send` picks up whatever is left
-        log.exception("Delivering mail after commit failed; it stays queued")
+def run_worker(app: Flask, stop: threading.Event, poll_seconds: float = WORKER_POLL_SECONDS) -> None:
+    """Send due mail every `poll_seconds` until `stop` is set; an error in one pass is logged
+    and the next pass tries again, so a database restart does not end the worker."""
+    transport = transport_from_config(app)
+    while not stop.is_set():
+        with app.app_context():
+            try:
+                sent, due = deliver_due(db.session, transport, utcnow())
+                if due:
+                    log.info("Mail worker sent %d of %d due message(s)", sent, due)
+            except Exception:
+                log.exception("Mail worker pass failed; retrying in %.1fs", poll_seconds)
+            finally:
+                db.session.remove()
+        stop.wait(poll_seconds)
 
 
 def init_app(app: Flask) -> None:
@@ -176,8 +180,18 @@ def init_app(app: Flask) -> None:
 
     @mail_group.command("send")
     def send_command():
-        """Send every queued message that is due (safe to run from cron)."""
-        now = utcnow()
-        ids = due_message_ids(db.session, now)
-        sent = deliver(db.session, transport_from_config(app), ids, now)
-        click.echo(f"Sent {sent} of {len(ids)} due message(s).")
+        """Send every queued message that is due, once (safe to run from cron)."""
+        sent, due = deliver_due(db.session, transport_from_config(app), utcnow())
+        click.echo(f"Sent {sent} of {due} due message(s).")
+
+    @mail_group.command("worker")
+    @click.option("--poll", "poll_seconds", type=click.FloatRange(min=0.05), default=WORKER_POLL_SECONDS,
+                  show_default=True, help="Seconds between looks at the outbox.")
+    def worker_command(poll_seconds: float):
+        """Send queued mail as it arrives, until stopped (SIGTERM or Ctrl-C)."""
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        click.echo(f"Mail worker: sending queued mail every {poll_seconds:g}s; stop with Ctrl-C.")
+        run_worker(app, stop, poll_seconds)
+        click.echo("Mail worker stopped.")

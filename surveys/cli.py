@@ -13,13 +13,13 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from sight.db import utcnow
+from sight.db import read_session, utcnow
 from sight.extensions import db
 from surveys.definition import DefinitionError, dump_definition, load_definition
 from surveys.export import FORMATS, codebook_chunks, export_chunks, plan_export, record_export
 from surveys.models import Survey, SurveyVersion
 from surveys.operations import definition_for_download, import_definition, survey_by_slug
-from surveys.results import reading_session
+
 from surveys.retention import Retention, purge_survey
 from surveys.staff_forms import ExportForm
 from surveys.tallies import refresh_tallies
@@ -112,7 +112,7 @@ def export_command(
         "bom": "1" if bom else None,
     }
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
-    with reading_session(db.engine) as reader:
+    with read_session(db.engine) as reader:
         survey = reader.scalar(select(Survey).where(Survey.slug == slug))
         if survey is None:
             raise click.ClickException(f"There is no survey with the slug {slug!r}.")

@@ -354,10 +354,12 @@ def csv_chunks(rows: Iterable[list], bom: bool = False) -> Iterator[bytes]:
 
 def jsonl_chunks(headers: list[str], rows: Iterable[list]) -> Iterator[bytes]:
     """One JSON object per response, keyed by the same column names; empty cells are null."""
+    # One encoder for the whole export: json.dumps with options makes a new one for every call.
+    encode = json.JSONEncoder(ensure_ascii=False).encode
     lines: list[str] = []
     size = 0
     for row in rows:
-        line = json.dumps(dict(zip(headers, row, strict=True)), ensure_ascii=False) + "\n"
+        line = encode(dict(zip(headers, row, strict=True))) + "\n"
         lines.append(line)
         size += len(line)
         if size >= CHUNK_BYTES:

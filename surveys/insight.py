@@ -126,11 +126,9 @@ def stream_facts(session: Session, survey_id: int, flt: ResponseFilter, question
     """What a cross-tab needs of each selected response, fetched in batches: only the answers to
     `question_ids`, taken out of the stored answers by the database rather than decoding them all."""
     answers = [Response.answers[qid].label(qid) for qid in question_ids]
-    stmt = (
-        select_responses(survey_id, flt, SurveyVersion.number, Response.sight_plus, Response.utm_source, *answers)
-        .join(SurveyVersion, Response.version_id == SurveyVersion.id)
-        .order_by(Response.id)
-    )
+    stmt = select_responses(
+        survey_id, flt, SurveyVersion.number, Response.sight_plus, Response.utm_source, *answers
+    ).order_by(Response.id)
     for number, sight_plus, source, *values in session.execute(stmt, execution_options={"yield_per": BATCH}):
         found = {qid: value for qid, value in zip(question_ids, values, strict=True) if value is not None}
         yield ResponseFacts(number, sight_plus, source, found)

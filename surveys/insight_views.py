@@ -1,7 +1,7 @@
 """Staff insight pages: cross-tabs (with their CSV), Sight+ members beside other readers, one
 whole response with previous and next, each survey's promise, and every chart as SVG or PNG.
 
-Reads run in a reading session (see results.reading_session), like the results page. URLs are
+Reads run in a read session (sight.db.read_session), like the results page. URLs are
 in surveys/blueprint.py."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from accounts.roles import staff_required
 from sight.audit import record_audit
-from sight.db import utcnow
+from sight.db import read_session, utcnow
 from sight.errors import render_error
 from sight.extensions import db
 from surveys import charts, insight
@@ -25,7 +25,6 @@ from surveys.export import FORMATS, csv_chunks, export_filename, sheet_rows
 from surveys.insight_forms import CrossTabForm
 from surveys.models import Survey
 from surveys.operations import survey_by_slug
-from surveys.results import reading_session
 from surveys.tallies import refresh_tallies, tallied_results
 from surveys.staff_forms import ResultFilterForm
 
@@ -50,9 +49,7 @@ def _bad(form) -> None:
 
 
 def _reader():
-    # The transaction that loaded the signed-in user would hold SQLite's write lock during a long read.
-    db.session.rollback()
-    return reading_session(db.engine)
+    return read_session(db.engine)
 
 
 # --- cross-tabs -------------------------------------------------------------------------------------
@@ -193,7 +190,7 @@ def staff_chart(slug: str, name: str, fmt: str):
     if survey_id is not None:
         refresh_tallies(db.session, survey_id, current_app.config["DISPLAY_TIMEZONE"])
     db.session.commit()
-    with reading_session(db.engine) as reader:
+    with read_session(db.engine) as reader:
         survey = _survey(reader, slug)
         chart = _chart(reader, survey, name)
     if chart is None:

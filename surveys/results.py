@@ -8,7 +8,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from surveys.definition import walk
@@ -34,15 +34,6 @@ class ResponseFilter:
     utm_source: str | None = None
 
 
-def reading_session(engine: Engine) -> Session:
-    """A session for a long read such as an export: on SQLite a deferred transaction, which does
-    not hold the write lock that readers' submissions need; on PostgreSQL one snapshot, so that
-    a count and the rows streamed after it agree."""
-    if engine.dialect.name == "sqlite":
-        return Session(engine.execution_options(sqlite_deferred=True))
-    return Session(engine.execution_options(isolation_level="REPEATABLE READ"))
-
-
 def day_bounds(first: date | None, last: date | None, zone: tzinfo) -> tuple[datetime | None, datetime | None]:
     """Local calendar days `first`..`last` (inclusive) as UTC bounds."""
     since = datetime.combine(first, time(), zone).astimezone(timezone.utc) if first else None
@@ -58,9 +49,11 @@ def response_time():
 
 
 def select_responses(survey_id: int, flt: ResponseFilter, *columns) -> Select:
-    """The responses `flt` selects, from `survey_response` alone, so that a count or a probe can
-    be answered from its indexes."""
+    """The responses `flt` selects. `survey_version` is joined only when a column comes from it,
+    so that a count or a probe is answered from `survey_response`'s indexes alone."""
     stmt = select(*columns).select_from(Response).where(Response.survey_id == survey_id)
+    if any(getattr(getattr(column, "expression", None), "table", None) is SurveyVersion.__table__ for column in columns):
+        stmt = stmt.join(SurveyVersion, Response.version_id == SurveyVersion.id)
     if flt.status == "finished":
         stmt = stmt.where(Response.submitted_at.is_not(None))
         when = Response.submitted_at
@@ -121,21 +114,17 @@ def stream_responses(session: Session, survey_id: int, flt: ResponseFilter, *, t
     """(id, version number, started_at, submitted_at, sight_plus, answers) of each selected
     response, then with `tracking` the TRACKING_COLUMNS, oldest first, fetched in batches so
     memory does not grow with the survey."""
-    stmt = (
-        select_responses(
-            survey_id,
-            flt,
-            Response.id,
-            SurveyVersion.number,
-            Response.started_at,
-            Response.submitted_at,
-            Response.sight_plus,
-            Response.answers,
-            *(TRACKING_COLUMNS if tracking else ()),
-        )
-        .join(SurveyVersion, Response.version_id == SurveyVersion.id)
-        .order_by(Response.id)
-    )
+    stmt = select_responses(
+        survey_id,
+        flt,
+        Response.id,
+        SurveyVersion.number,
+        Response.started_at,
+        Response.submitted_at,
+        Response.sight_plus,
+        Response.answers,
+        *(TRACKING_COLUMNS if tracking else ()),
+    ).order_by(Response.id)
     # Core rows straight from the connection: the ORM's per-row loading is not needed for columns.
     yield from session.connection().execute(stmt.execution_options(yield_per=BATCH))
 

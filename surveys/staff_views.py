@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from accounts.roles import staff_required
 from membership import gifts_from_source
-from sight.db import utcnow
+from sight.db import read_session, utcnow
 from sight.errors import render_error
 from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
@@ -20,7 +20,7 @@ from surveys.export import EXTENSIONS, FORMATS, codebook_chunks, export_chunks, 
 from surveys.models import Survey
 from surveys.insight import results_insight
 from surveys.operations import ask_source
-from surveys.results import ask_figures, asks_by_slug, reader_origins, reading_session, text_answers, text_fields
+from surveys.results import ask_figures, asks_by_slug, reader_origins, text_answers, text_fields
 from surveys.retention import personal_data_ids
 from surveys.tallies import refresh_every_survey, refresh_tallies, survey_activity, tallied_results
 from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
@@ -63,7 +63,7 @@ def _refresh_tallies(slug: str) -> None:
 @staff_required
 def staff_results(slug: str):
     _refresh_tallies(slug)
-    with reading_session(db.engine) as reader:
+    with read_session(db.engine) as reader:
         survey = _survey(reader, slug)
         form = ResultFilterForm(request.args, survey)
         export_form = ExportForm(request.args, survey)
@@ -103,7 +103,7 @@ def staff_results(slug: str):
 @staff_required
 def staff_text_answers(slug: str, field_name: str):
     _refresh_tallies(slug)
-    with reading_session(db.engine) as reader:
+    with read_session(db.engine) as reader:
         survey = _survey(reader, slug)
         fields = text_fields(survey)
         if field_name not in fields:
@@ -132,7 +132,7 @@ def _closing(chunks, reader: Session):
 
 def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension: str):
     """Plan the download in a snapshot, write the audit entry, then stream from that snapshot."""
-    reader = reading_session(db.engine)
+    reader = read_session(db.engine)
     try:
         survey = _survey(reader, slug)
         form = ExportForm(request.args, survey)

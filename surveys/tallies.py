@@ -209,7 +209,7 @@ def _local_day(bound: datetime | None, zone: tzinfo) -> date | None | bool:
 
 
 def answerable(flt: ResponseFilter, zone: tzinfo) -> bool:
-    # Tallies are kept per day, version and Sight+ snapshot; a source filter needs the responses.
+    # Tallies are kept by version, day and Sight+; where a reader came from is not among them.
     return flt.status == "finished" and flt.utm_source is None and _local_day(flt.since, zone) is not False and _local_day(flt.until, zone) is not False
 
 

@@ -54,27 +54,43 @@ def wait_for_port(port: int, timeout: float = 20) -> None:
 
 
 class Mailbox:
-    """What the SMTP server received: a list of email.message.Message."""
+    """What the SMTP server received: a list of email.message.Message.
+
+    Requests only queue mail; `flask mail worker` sends it. Reading `messages` first does what
+    the worker does on each look at the outbox, for the apps of the running test, as a reader
+    opening their inbox a moment later would find it. `received` is what arrived so far, without
+    that pass."""
 
     def __init__(self):
-        self.messages = []
+        self.received = []
         self.refuse = False
+        self.apps = []
         self._arrived = threading.Condition()
 
-    async def handle_DATA(self, server, session, envelope):
-        if self.refuse:
-            return "451 Requested action aborted: try again later"
-        with self._arrived:
-            self.messages.append(message_from_bytes(envelope.content, policy=email_policy))
-            self._arrived.notify_all()
-        return "250 Message accepted for delivery"
+    def run_mail_worker(self) -> None:
+        from sight.db import utcnow
+        from sight.mail import deliver_due, transport_from_config
+
+        # The test's own app first: its mail settings are the ones the test is about.
+        for app in reversed(self.apps):
+            with app.app_context():
+                deliver_due(db.session, transport_from_config(app), utcnow())
+                db.session.remove()
+
+    @property
+    def messages(self) -> list:
+        self.run_mail_worker()
+        return self.received
 
     def wait_for(self, address: str, timeout: float = 10):
-        """The newest message to `address`, waiting for it to arrive (mail sent from another thread)."""
-        with self._arrived:
-            if not self._arrived.wait_for(lambda: self.to(address), timeout):
+        """The newest message to `address`, waiting for it (queued from another thread, then sent by the worker)."""
+        deadline = time.monotonic() + timeout
+        while not self.to(address):
+            if time.monotonic() > deadline:
                 raise AssertionError(f"no mail reached {address} in {timeout}s")
-            return self.to(address)[-1]
+            with self._arrived:
+                self._arrived.wait(0.1)
+        return self.to(address)[-1]
 
     def to(self, address: str) -> list:
         return [m for m in self.messages if m["To"] == address]
@@ -84,11 +100,27 @@ class Mailbox:
         return [m.get_content() for m in messages]
 
 
+class SmtpHandler:
+    """aiosmtpd's handler: files each message in the mailbox (kept apart from it, because
+    aiosmtpd reads every attribute of its handler, and the mailbox's `messages` sends mail)."""
+
+    def __init__(self, mailbox: Mailbox):
+        self.mailbox = mailbox
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.mailbox.refuse:
+            return "451 Requested action aborted: try again later"
+        with self.mailbox._arrived:
+            self.mailbox.received.append(message_from_bytes(envelope.content, policy=email_policy))
+            self.mailbox._arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+
 @pytest.fixture(scope="session")
 def smtp_server():
     mailbox = Mailbox()
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller = Controller(SmtpHandler(mailbox), hostname="127.0.0.1", port=port)
     controller.start()
     yield mailbox, port
     controller.stop()
@@ -97,7 +129,7 @@ def smtp_server():
 @pytest.fixture
 def mailbox(smtp_server) -> Mailbox:
     mailbox, _ = smtp_server
-    mailbox.messages.clear()
+    mailbox.received.clear()
     mailbox.refuse = False
     return mailbox
 
@@ -172,12 +204,15 @@ def _module_app(app_config, _migrated_schema):
 
 
 @pytest.fixture
-def make_app(app_config, _module_app):
+def make_app(app_config, _module_app, smtp_server):
     """Build an app of the test's own, with extra config.
 
     After the test every table is emptied, rate limits are forgotten and the module's app gets
     its config back, so that each test starts from the same place.
     """
+    mailbox, _ = smtp_server
+    # The apps whose outbox the tests' mail worker empties.
+    mailbox.apps[:] = [_module_app]
     apps = []
     saved_config = dict(_module_app.config)
     # Building an app picks the password-hashing profile for the whole process; an app made
@@ -187,6 +222,7 @@ def make_app(app_config, _module_app):
     def factory(**overrides):
         app = create_app({**app_config, **overrides})
         apps.append(app)
+        mailbox.apps.append(app)
         return app
 
     yield factory
@@ -198,6 +234,7 @@ def make_app(app_config, _module_app):
     _module_app.config.update(saved_config)
     # Limits are counted in one store per process, whichever app counted them.
     limiter.reset()
+    mailbox.apps.clear()
     with _module_app.app_context():
         empty_all_tables()
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, update
+from werkzeug.datastructures import MultiDict
 
 from accounts.models import Role, User
 from membership.models import Donation, Donor
 from sight.db import utcnow
 from sight.extensions import db
-from tests.helpers import create_user, sign_in_as, submit_form
+from tests.helpers import create_user, csrf_token_from, sign_in_as, submit_form
 
 
 GIFT = {"amount": "2600", "other_amount": "", "frequency": "once", "name": "Alex Donor",
@@ -122,3 +125,25 @@ def test_the_surveys_captcha_can_guard_donate(make_app):
 
 def test_without_donate_captcha_the_form_asks_for_none(client):
     assert "data-sitekey" not in client.get("/donate").get_data(as_text=True)
+
+
+FIELDS = ["amount", "other_amount", "frequency", "name", "email", "message", "currency", "csrf_token", "x"]
+VALUES = st.one_of(
+    st.sampled_from(["", "2600", "other", "once", "yearly", "aud", "usd", "abc", "2600.5", "1e9", "-5", "9" * 40,
+                     "a@example.com", "$1,000.505", "NZ$5"]),
+    st.text(max_size=200),
+)
+
+
+@pytest.fixture
+def unlimited_client(make_app):
+    """So that every example reaches the form, not the rate limit."""
+    return make_app(DONATE_RATE_LIMIT="100000 per hour", DONATE_EMAIL_RATE_LIMIT="100000 per hour").test_client()
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fields=st.lists(st.tuples(st.sampled_from(FIELDS), VALUES), max_size=10))
+def test_any_donate_form_gets_an_answer_never_a_server_error(unlimited_client, fields):
+    token = csrf_token_from(unlimited_client.get("/donate").get_data(as_text=True))
+    response = unlimited_client.post("/donate", data=MultiDict([("csrf_token", token), *fields]))
+    assert response.status_code in (200, 302, 400), response.status_code
+

@@ -122,15 +122,15 @@ def test_reconcile_repairs_a_missed_payment_and_dry_run_writes_nothing(app, give
         db.session.commit()
     runner = app.test_cli_runner()
     dry = runner.invoke(args=["stripe", "reconcile", "--dry-run"])
-    assert "missing gift pi_" in dry.output and "difference(s) found" in dry.output
+    assert "Would record a one-off gift of $26 (pi_" in dry.output and "difference(s) would be repaired" in dry.output
     with app.app_context():
         assert db.session.scalar(select(func.count(LedgerEntry.id))) == 0
     real = runner.invoke(args=["stripe", "reconcile", "--since", utcnow().strftime("%Y-%m-%d")])
-    assert "missing gift pi_" in real.output
+    assert "Recorded a one-off gift of $26 (pi_" in real.output
     with app.app_context():
         assert db.session.scalar(select(func.count(LedgerEntry.id))) == 1
     again = runner.invoke(args=["stripe", "reconcile"])
-    assert "missing gift" not in again.output
+    assert "Recorded a one-off gift" not in again.output
 
 
 def latest_link(mailbox, email: str) -> str:

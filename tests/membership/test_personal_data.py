@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from accounts.models import Role, User
-from membership.models import Donor, LedgerEntry, Subscription
+from membership.models import Donor, LedgerEntry, StripeEvent, Subscription
 from membership.context import context_for
 from membership.grants import grant_complimentary
 from membership.receipts import queue_payment_failed_notice, queue_receipt
@@ -98,3 +98,31 @@ def test_no_receipt_or_notice_goes_to_a_closed_account(app, client, give, mailbo
         queue_receipt(db.session, entry, ctx, now)
         queue_payment_failed_notice(db.session, db.session.scalar(select(Subscription)), "in_late", 2600, ctx.links, now)
         assert db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.sent_at.is_(None))) == 0
+
+
+def test_closing_leaves_no_name_or_email_in_stripe_or_stored_events_and_kills_the_manage_link(
+    app, client, give, mailbox, stripe_client, signed_event
+):
+    give("2600", frequency="yearly", email=EMAIL, name="Gale Giver")
+    manage_link = next(
+        line for body in mailbox.bodies(EMAIL) for line in body.split() if "/manage/" in line
+    ).removeprefix(app.config["PUBLIC_URL"])
+    assert client.get(manage_link).status_code == 200
+    with app.app_context():
+        customer = db.session.scalar(select(Donor)).stripe_customer_id
+    assert stripe_client.v1.customers.retrieve(customer).email == EMAIL
+    # A webhook that carried their details, applied before they closed the account.
+    charge = {"id": "ch_none", "object": "charge", "customer": customer, "receipt_email": EMAIL,
+              "billing_details": {"name": "Gale Giver", "email": EMAIL}}
+    body, headers = signed_event("customer.updated", {"id": customer, "object": "customer", "email": EMAIL, "name": "Gale Giver", "charge": charge})
+    assert client.post("/stripe/webhook", data=body, headers=headers).status_code == 200
+
+    sign_in_donor(app, client)
+    close_my_account(client)
+
+    remote = stripe_client.v1.customers.retrieve(customer)
+    assert not remote.email and not remote.name
+    with app.app_context():
+        bodies = db.session.scalars(select(StripeEvent.body)).all()
+    assert bodies and not [b for b in bodies if EMAIL in b or "Gale Giver" in b]
+    assert client.get(manage_link).status_code == 404

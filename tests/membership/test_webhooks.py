@@ -7,12 +7,15 @@ import time
 import urllib.request
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from membership.context import context_for
 from membership.donors import find_or_create_donor
 from membership.giving import ensure_customer
 from membership.models import LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
+from membership.webhook import HANDLED
 from sight.db import utcnow
 from sight.extensions import db
 
@@ -180,13 +183,25 @@ def test_an_event_about_an_unknown_customer_asks_stripe_to_retry(app, client, si
         assert stored.processed_at is None and "not yet recorded" in stored.error
 
 
-def test_a_failing_handler_answers_500_and_commits_nothing(app, client, signed_event):
-    body, headers = signed_event("payment_intent.succeeded", {"id": "pi_doesnotexist"})
-    assert post(client, body, headers).status_code == 500
+def test_a_failing_handler_answers_500_and_commits_nothing(make_app, signed_event):
+    # Stripe cannot be reached (nothing listens on port 9): Stripe should deliver the event again.
+    app = make_app(STRIPE_API_BASE="http://127.0.0.1:9")
+    body, headers = signed_event("payment_intent.succeeded", {"id": "pi_123"})
+    assert post(app.test_client(), body, headers).status_code == 500
     assert count(app, LedgerEntry) == 0
     with app.app_context():
         stored = db.session.scalar(select(StripeEvent))
         assert stored.processed_at is None and stored.error
+
+
+def test_an_event_naming_what_stripe_does_not_know_answers_400_and_keeps_why(app, client, signed_event):
+    # Delivering it again cannot help, so it is not a 5xx for Stripe to retry for days.
+    body, headers = signed_event("payment_intent.succeeded", {"id": "pi_doesnotexist"})
+    assert post(client, body, headers).status_code == 400
+    assert count(app, LedgerEntry) == 0
+    with app.app_context():
+        stored = db.session.scalar(select(StripeEvent))
+        assert stored.processed_at is None and stored.error.startswith("Stripe refused to read it")
 
 
 def test_a_refund_before_the_payment_event_converges(app, client, signed_event, unrecorded_payment, stripe_client):
@@ -279,3 +294,26 @@ def test_an_event_id_longer_than_any_stripe_id_gets_400_and_is_not_stored(app, c
     body, headers = signed_event("payment_intent.succeeded", {"id": "pi_123"}, event_id="evt_" + "x" * 300)
     assert post(client, body, headers).status_code == 400
     assert count(app, StripeEvent) == 0
+
+
+IDS = st.one_of(
+    st.none(), st.integers(), st.text(max_size=40), st.just("x" * 300),
+    st.sampled_from(["pi_nope", "in_nope", "sub_nope", "ch_nope", "", "../v1/charges", "pi_1?expand=x"]),
+)
+OBJECTS = st.fixed_dictionaries(
+    {},
+    optional={"id": IDS, "charge": IDS, "status": st.sampled_from(["lost", "won", ""]),
+              "amount": st.one_of(st.integers(), st.text(max_size=5)), "object": st.text(max_size=10)},
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(event_type=st.one_of(st.sampled_from(sorted(HANDLED)), st.text(max_size=30)), obj=OBJECTS)
+def test_any_signed_event_gets_an_answer_never_a_server_error(app, client, signed_event, event_type, obj):
+    body, headers = signed_event(event_type, obj)
+    response = post(client, body, headers)
+    assert response.status_code in (200, 400, 409), response.get_data(as_text=True)[:300]
+    if response.status_code == 400:
+        with app.app_context():
+            stored = db.session.scalar(select(StripeEvent).order_by(StripeEvent.id.desc()))
+            assert stored.error and stored.processed_at is None

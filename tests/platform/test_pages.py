@@ -35,12 +35,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.pages]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
 WIDTHS = (390, 1280)
-# Not pages: files, JSON, the health check, and the webhook.
+# Not pages: files, JSON, the health check, and a counted redirect.
 NOT_PAGES = {
     "static", "sight.healthz", "accounts.download_data", "membership.staff_members_export",
-    "surveys.staff_codebook", "surveys.manage_download", "surveys.staff_export",
-    # Charts and cross-tabs as files, and the redirect to the first of the responses.
-    "surveys.staff_chart", "surveys.staff_crosstab_csv", "surveys.staff_first_response",
+    "surveys.staff_codebook", "surveys.manage_download", "surveys.staff_export", "surveys.staff_chart",
+    "surveys.staff_crosstab_csv", "surveys.take_ask",
+    # The redirect to the first of the selected responses (its page is opened).
+    "surveys.staff_first_response",
 }
 
 
@@ -56,7 +57,10 @@ class Proof:
         self.page.on("console", lambda message: self.console.append(message.text) if message.type == "error" else None)
 
     def open(self, path: str, name: str | None = None) -> None:
-        self.page.goto(self.base + path)
+        response = self.page.goto(self.base + path)
+        self.visited.add(path)
+        if response.status >= 500:
+            self.problems.append(f"{self.role} {name or path}: the server failed ({response.status})")
         self.check(name or path)
 
     def check(self, name: str) -> None:
@@ -146,6 +150,7 @@ def take_the_survey(proof: Proof, app) -> None:
     page.get_by_role("button", name="Send my answers").click()
     page.wait_for_url("**/thanks")
     proof.check("survey thanks")
+    proof.open("/surveys/reader-survey/my-answers", "the reader's own answers")
 
 
 def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_server, browser, people):
@@ -193,11 +198,11 @@ def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_s
                  "/staff/members/reconcile", "/staff/surveys", "/staff/surveys/new", "/staff/surveys/import",
                  "/staff/surveys/reader-survey", "/staff/surveys/reader-survey/answers/comment",
                  "/staff/surveys/reader-survey/edit", "/staff/surveys/reader-survey/duplicate",
+                 "/staff/surveys/reader-survey/promise", "/staff/surveys/reader-survey/crosstab",
+                 "/staff/surveys/reader-survey/sight-plus", "/staff/surveys/reader-survey/responses",
                  "/staff/surveys/new/builder", "/staff/surveys/reader-survey/builder",
-                 "/staff/surveys/reader-survey/builder/questions/read_frequency",
-                 "/staff/surveys/reader-survey/builder/pages/reading", "/staff/surveys/reader-survey/promise",
-                 "/staff/surveys/reader-survey/crosstab", "/staff/surveys/reader-survey/sight-plus",
-                 "/staff/surveys/reader-survey/responses"):
+                 "/staff/surveys/reader-survey/builder/pages/reading",
+                 "/staff/surveys/reader-survey/builder/questions/read_frequency"):
         staff.open(path)
     staff.submit_empty("/staff/benefits/new", "Save", "new benefit with errors")
     staff.submit_empty("/staff/surveys/new", "Check", "new survey with errors")

@@ -1,6 +1,13 @@
-"""The mail outbox against a real SMTP server: sent after commit, kept and retried when refused."""
+"""The mail outbox against a real SMTP server: a commit only queues, the worker sends what
+committed, and a refused send is kept and retried."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select, update
 
@@ -23,9 +30,13 @@ def queue_and_commit(app, to: str = "reader@example.com") -> None:
         db.session.commit()
 
 
-def test_mail_is_delivered_over_smtp_right_after_the_commit(app, mailbox):
+def test_a_commit_only_queues_and_the_worker_delivers_over_smtp(app, mailbox):
     queue_and_commit(app)
-    [message] = mailbox.to("reader@example.com")
+    assert mailbox.received == []  # nothing left during the commit
+    [queued] = outbox(app)
+    assert queued.sent_at is None and queued.attempts == 0
+
+    [message] = mailbox.to("reader@example.com")  # the worker's next look at the outbox
     assert message["Subject"] == "Your receipt"
     assert message["From"] == app.config["MAIL_FROM"]
     assert message.get_content().strip() == "Thank you for giving $26."
@@ -45,6 +56,7 @@ def test_mail_in_a_rolled_back_transaction_is_never_sent(app, mailbox):
 def test_a_refused_send_stays_queued_and_is_retried_after_the_backoff_once(app, mailbox):
     mailbox.refuse = True
     queue_and_commit(app)
+    mailbox.run_mail_worker()
     [stored] = outbox(app)
     assert stored.sent_at is None
     assert stored.attempts == 1
@@ -80,8 +92,57 @@ def test_without_mail_url_the_message_goes_to_the_log(make_app, mailbox, caplog)
     app = make_app(MAIL_URL=None)
     with caplog.at_level("INFO", logger="sight.mail"):
         queue_and_commit(app, to="dev@example.com")
+        mailbox.run_mail_worker()
     assert mailbox.messages == []
     assert "Mail to dev@example.com: Your receipt" in caplog.text
     assert "Thank you for giving $26." in caplog.text
     [stored] = outbox(app)
     assert stored.sent_at is not None
+
+
+def test_mail_queued_in_savepoints_leaves_only_after_the_outermost_commit(app, mailbox):
+    """A batch queues a receipt per item inside savepoints: releasing one is not a commit."""
+    with app.app_context():
+        for n in range(3):
+            with db.session.begin_nested():
+                queue_mail(db.session, to=f"donor{n}@example.com", subject="Receipt", body=f"Gift {n}")
+        # The write transaction is still open: a worker looking now finds nothing to send, and
+        # does not wait for the lock this transaction holds.
+        mailbox.run_mail_worker()
+        assert mailbox.received == []
+        db.session.commit()
+    assert sorted(m["To"] for m in mailbox.messages) == [f"donor{n}@example.com" for n in range(3)]
+    assert all(stored.sent_at is not None for stored in outbox(app))
+
+
+def test_flask_mail_worker_sends_queued_mail_until_it_is_stopped(app, app_config, mailbox):
+    """The real command, as production runs it beside the app servers."""
+    environment = {
+        **os.environ,
+        "APP_ENV": "test",
+        "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
+        "MAIL_URL": app_config["MAIL_URL"],
+        "SECRET_KEY": app_config["SECRET_KEY"],
+        "FLASK_APP": "wsgi.py",
+    }
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).with_name("flask")), "mail", "worker", "--poll", "0.1"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        queue_and_commit(app, to="first@example.com")
+        queue_and_commit(app, to="second@example.com")
+        deadline = time.monotonic() + 30
+        while len(mailbox.received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert sorted(m["To"] for m in mailbox.received) == ["first@example.com", "second@example.com"]
+    assert worker.returncode == 0, output
+    assert "Mail worker stopped." in output
+    assert all(stored.sent_at is not None and stored.attempts == 1 for stored in outbox(app))

@@ -19,7 +19,7 @@ from surveys.models import Response
 from surveys.operations import DEFAULT_SURVEY_FILE, import_definition
 from surveys.definition import load_definition
 from accounts.models import Role, User
-from tests.helpers import create_user, csrf_token_from
+from tests.helpers import csrf_token_from, make_user
 
 ALL_TYPES = {
     "slug": "all-types",
@@ -99,14 +99,8 @@ def responses(app) -> list[Response]:
 
 
 def account(app, email: str = "reader@example.com", role: Role = Role.reader) -> User:
-    """A user, detached with its id loaded. Made in an app context of its own: with the
-    `session` fixture's context pushed, the client's requests would share its session."""
-    with app.app_context():
-        user = create_user(db.session, email, role=role)
-        db.session.refresh(user)
-        db.session.expunge(user)
-        db.session.rollback()
-    return user
+    """A user, detached with its id loaded (tests.helpers.make_user)."""
+    return make_user(app, email, role=role)
 
 
 def backdate_responses(app, seconds: int = 3600) -> None:

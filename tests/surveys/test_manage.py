@@ -9,7 +9,6 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from accounts.models import Role
 from sight.extensions import db
 from sight.models import AuditEntry
 from surveys.definition import dump_definition, load_definition, validate_definition
@@ -27,12 +26,6 @@ MANAGE_URLS = [
     ("post", "/staff/surveys/all-types/close"),
     ("post", "/staff/surveys/all-types/dates"),
 ]
-
-
-@pytest.fixture
-def staff_client(app, client):
-    sign_in_as(client, account(app, "staff@example.com", Role.staff))
-    return client
 
 
 def audit_actions(app) -> list[tuple[str, str | None]]:
@@ -107,7 +100,7 @@ def test_preview_then_create(app, staff_client):
     assert created.headers["Location"] == "/staff/surveys/fresh/edit"
     state = survey_state(app, "fresh")
     assert state["status"] == "closed" and state["versions"] == [1]
-    assert audit_actions(app) == [("survey.create", "staff@example.com")]
+    assert audit_actions(app) == [("survey.create", "sam@sight.example")]
     duplicate = submit_form(staff_client, "/staff/surveys/new", {"definition": text, "action": "save"})
     assert "exists already" in duplicate.get_data(as_text=True)
 
@@ -159,7 +152,7 @@ def test_duplicate_makes_a_closed_copy(app, staff_client, make_survey):
     for bad, message in (("all-types", "exists already"), ("Bad Slug", "lowercase letters"), ("new", "reserved")):
         refused = submit_form(staff_client, f"/staff/surveys/{slug}/duplicate", {"slug": bad, "title": "X"})
         assert refused.status_code == 422 and message in refused.get_data(as_text=True)
-    assert ("survey.duplicate", "staff@example.com") in audit_actions(app)
+    assert ("survey.duplicate", "sam@sight.example") in audit_actions(app)
 
 
 def test_open_close_and_dates(app, staff_client, make_survey, reader_for):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from accounts.models import Role
 from sight.extensions import db
 from sight.models import AuditEntry
-from tests.helpers import csrf_token_from
-from tests.surveys.conftest import responses
+from tests.helpers import csrf_token_from, sign_in_as
+from tests.surveys.conftest import account, responses
 from tests.surveys.test_taking import GOOD_PAGE_1, GOOD_PAGE_2
 
 
@@ -36,9 +37,15 @@ def test_the_browser_that_answered_sees_its_answers_with_labels_and_deletes_them
     assert stranger.post(f"/surveys/{slug}/my-answers/delete", data={"csrf_token": token}).status_code == 302
     assert len(responses(app)) == 1
 
+    staff = app.test_client()
+    sign_in_as(staff, account(app, "staff@example.com", Role.staff))
+    assert "<dt>Responses</dt><dd>1</dd>" in staff.get(f"/staff/surveys/{slug}").get_data(as_text=True)  # counted
+
     deleted = client.post(f"/surveys/{slug}/my-answers/delete", data={"csrf_token": csrf_token_from(mine)})
     assert deleted.status_code == 200 and "Your answers have been deleted" in deleted.get_data(as_text=True)
     assert responses(app) == []
+    # Gone from the results' counts as well.
+    assert "<dt>Responses</dt><dd>0</dd>" in staff.get(f"/staff/surveys/{slug}").get_data(as_text=True)
     with app.app_context():
         [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "survey.response_deleted")).all()
         assert entry.details == {"by": "reader", "finished": True} and entry.actor_email is None

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from sight.extensions import db
 from sight.models import AuditEntry
-from surveys.models import Response, Survey
+from surveys.models import Response, Survey, SurveyAnswerWord
 from surveys.retention import months_before
+from surveys.tallies import refresh_tallies
 from tests.helpers import submit_form
 from tests.surveys.staff.conftest import V1, add_response, make_survey, staff_client  # noqa: F401  (a fixture)
 
@@ -38,7 +39,11 @@ def test_purge_removes_old_free_text_and_old_unfinished_responses_and_audits_cou
     stale = add_response(session, survey, {"nickname": "half"}, submitted_at=None, started_at=NOW - timedelta(days=31))
     fresh = add_response(session, survey, {"nickname": "half"}, submitted_at=None, started_at=NOW - timedelta(days=29))
     ids = old.id, recent.id, stale.id, fresh.id
-    session.commit()  # the purge runs in its own session: this one must not hold the database
+    # Counted for the results, and its words indexed for search, as the results page would.
+    refresh_tallies(session, survey.id, "Australia/Sydney")
+    session.commit()
+    assert session.scalar(select(SurveyAnswerWord.id).where(SurveyAnswerWord.response_id == ids[0], SurveyAnswerWord.word == "lovely"))
+    session.rollback()  # reading began a transaction; the command writes on its own
 
     result = app.test_cli_runner().invoke(args=["surveys", "purge"])
     assert result.exit_code == 0, result.output
@@ -53,6 +58,8 @@ def test_purge_removes_old_free_text_and_old_unfinished_responses_and_audits_cou
         assert entry.target == "survey:reader-survey" and entry.actor_email is None
         assert (entry.details["responses_with_text_removed"], entry.details["answers_removed"], entry.details["unfinished_deleted"]) == (1, 4, 1)
         assert "Zoë" not in str(entry.details)
+        # The search index forgets the removed words too.
+        assert db.session.scalars(select(SurveyAnswerWord.word).where(SurveyAnswerWord.response_id == ids[0])).all() == []
 
     again = app.test_cli_runner().invoke(args=["surveys", "purge"])
     assert "free text removed from 0 responses (0 answers); 0 unfinished responses deleted" in again.output

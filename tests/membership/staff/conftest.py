@@ -1,8 +1,8 @@
 """Factories for members, their gifts, annual gifts and grants, written straight to the database.
 
-`db_session` is the tests' own session. On SQLite it begins deferred transactions, so that a test
-reading the database never holds the write lock a request it makes then needs; and it keeps
-loaded values after a commit. Call `fresh(db_session)` before reading what a request wrote.
+`db_session` is the tests' own session. Its reads take no lock (sight/db.py), so a test reading
+the database never holds the write lock a request it makes then needs; and it keeps loaded
+values after a commit. Call `fresh(db_session)` before reading what a request wrote.
 """
 
 from __future__ import annotations
@@ -14,18 +14,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from accounts.models import Role, User
 from membership.models import (
+    AdjustmentKind,
     ComplimentaryGrant,
     Donor,
     GiftKind,
+    LedgerAdjustment,
     LedgerEntry,
     Subscription,
     SubscriptionStatus,
 )
 from sight.db import utcnow
 from sight.extensions import db
-from tests.helpers import create_user, sign_in_as
+from tests.helpers import create_user
 
 _ids = itertools.count(1)
 
@@ -35,9 +36,7 @@ def days_ago(days: float) -> datetime:
 
 
 def make_donor(session, email: str, name: str = "", *, created_at: datetime | None = None) -> Donor:
-    user = User(email=email.lower(), name=name, role=Role.reader, created_at=created_at or utcnow())
-    session.add(user)
-    session.flush()
+    user = create_user(session, email, password=None, name=name, created_at=created_at or utcnow())
     donor = Donor(user_id=user.id, stripe_customer_id=f"cus_test{next(_ids)}")
     session.add(donor)
     session.commit()
@@ -51,9 +50,11 @@ def add_gift(
     paid_at: datetime,
     *,
     refunded: int = 0,
+    refunded_at: datetime | None = None,
     kind: GiftKind = GiftKind.one_off,
     subscription_id: str | None = None,
 ) -> LedgerEntry:
+    """A gift; `refunded` cents go back at `refunded_at` (by default when it was paid)."""
     entry = LedgerEntry(
         donor_id=donor.id,
         stripe_object_id=f"pi_test{next(_ids)}",
@@ -66,6 +67,13 @@ def add_gift(
         customer_id=donor.stripe_customer_id,
     )
     session.add(entry)
+    if refunded:
+        session.add(
+            LedgerAdjustment(
+                entry=entry, kind=AdjustmentKind.refund, stripe_object_id=f"re_test{next(_ids)}",
+                amount_cents=refunded, occurred_at=refunded_at or paid_at,
+            )
+        )
     session.commit()
     return entry
 
@@ -89,6 +97,7 @@ def add_annual(
         current_period_end=period_end or utcnow() + timedelta(days=200),
         cancel_at_period_end=cancel_at_period_end,
         created_at=created_at or utcnow(),
+        started_at=created_at or utcnow(),
     )
     session.add(subscription)
     session.commit()
@@ -118,7 +127,7 @@ def db_session(app):
     # the whole test.
     with app.app_context():
         engine = db.engine
-    session = Session(engine.execution_options(sqlite_deferred=True), expire_on_commit=False)
+    session = Session(engine, expire_on_commit=False)
     yield session
     session.close()
 
@@ -128,17 +137,6 @@ def fresh(session: Session) -> Session:
     session.rollback()
     session.expire_all()
     return session
-
-
-@pytest.fixture
-def staff_user(db_session) -> User:
-    return create_user(db_session, "staff@sight.example", role=Role.staff, name="Sam Staff")
-
-
-@pytest.fixture
-def staff_client(client, staff_user):
-    sign_in_as(client, staff_user)
-    return client
 
 
 def at(year: int, month: int, day: int, hour: int = 0) -> datetime:

@@ -96,7 +96,7 @@ def test_a_grant_makes_the_reader_sight_plus_until_the_end_date_and_is_audited(s
     assert is_member(db_session, reader.id, ends_at - timedelta(microseconds=1))
     assert not is_member(db_session, reader.id, ends_at)
     [audit] = db_session.scalars(select(AuditEntry)).all()
-    assert (audit.action, audit.target, audit.actor_email) == ("membership.grant", f"user:{reader.id}", "staff@sight.example")
+    assert (audit.action, audit.target, audit.actor_email) == ("membership.grant", f"user:{reader.id}", staff_user.email)
     assert audit.details["reason"] == "Guest columnist, summer 2026"
     # the member is now in the list, under complimentary
     listing = staff_client.get("/staff/members?status=complimentary").get_data(as_text=True)
@@ -199,3 +199,26 @@ def test_a_closed_account_is_not_given_sight_plus(staff_client, db_session, staf
     assert response.status_code == 400
     fresh(db_session)
     assert db_session.scalar(select(func.count(ComplimentaryGrant.id))) == 0
+
+
+def test_staff_can_ask_whether_a_donor_was_sight_plus_on_a_day_and_see_what_ended_it(staff_client, db_session):
+    """A receipt called them a member; a refund later ended it. History keeps both true."""
+    donor = make_donor(db_session, "refunded@example.com", "Rae Refunded")
+    add_gift(db_session, donor, 2600, days_ago(60), refunded=2600, refunded_at=days_ago(40))
+    page = f"/staff/members/{donor.user_id}"
+
+    html = staff_client.get(page).get_data(as_text=True)
+    history = text_of(html[html.index('id="status-history"'):html.index("</ul>", html.index('id="status-history"'))])
+    assert "Never Sight+" not in html
+    assert history.count("Sight+") == 1 and "ended by a refund" in history
+    assert "Not Sight+." in text_of(html)
+
+    def answer(day) -> str:
+        response = staff_client.get(f"{page}?on={day.isoformat()}")
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        return text_of(html[html.index('id="member-on-day"'):html.index("</p>", html.index('id="member-on-day"'))])
+
+    assert "Yes: Sight+ at some time on" in answer(days_ago(50).astimezone(SYDNEY).date())
+    assert "No: not Sight+ at some time on" in answer(days_ago(30).astimezone(SYDNEY).date())
+    assert "No: not Sight+ at some time on" in answer(days_ago(70).astimezone(SYDNEY).date())

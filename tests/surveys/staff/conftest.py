@@ -7,11 +7,7 @@ import copy
 import secrets
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
-from accounts.models import Role
 from surveys.models import Response, Survey, SurveyVersion
-from tests.helpers import create_user, sign_in_as
 
 UTC = timezone.utc
 
@@ -154,11 +150,3 @@ def add_response(
     session.add(response)
     session.commit()
     return response
-
-
-@pytest.fixture
-def staff_client(app, session):
-    """A test client signed in as a staff member."""
-    client = app.test_client()
-    sign_in_as(client, create_user(session, "staff@sight.example", role=Role.staff, name="Sam Staff"))
-    return client
