@@ -188,10 +188,19 @@ def topology_database_url():
 
 
 @pytest.fixture(scope="session")
-def topology(tmp_path_factory, topology_database_url, smtp_server, localstripe_url):
+def topology(tmp_path_factory, topology_database_url, smtp_server):
     work = tmp_path_factory.mktemp("topology")
     processes: list[subprocess.Popen] = []
     try:
+        # A localstripe of its own: `flask stripe reconcile` reads every payment Stripe holds,
+        # and the rest of the suite's payments belong to donors of another database.
+        stripe_port = free_port()
+        processes.append(_start(
+            [sys.executable, str(ROOT / "scripts" / "localstripe_server.py"), "--port", str(stripe_port)],
+            work / "localstripe.log",
+        ))
+        wait_for_port(stripe_port)
+        localstripe_url = f"http://127.0.0.1:{stripe_port}"
         yield _build_topology(work, processes, topology_database_url, smtp_server[1], localstripe_url)
     finally:
         for process in reversed(processes):

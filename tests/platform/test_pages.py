@@ -51,7 +51,8 @@ class Proof:
     def __init__(self, browser, base: str, role: str, problems: list, visited: set):
         self.context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
         self.page = self.context.new_page()
-        self.page.set_default_timeout(15_000)
+        # The reconcile page asks Stripe (localstripe) before it answers: slow on a busy machine.
+        self.page.set_default_timeout(60_000)
         self.base, self.role, self.problems, self.visited = base, role, problems, visited
         self.console: list[str] = []
         self.page.on("console", lambda message: self.console.append(message.text) if message.type == "error" else None)
