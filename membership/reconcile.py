@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -113,7 +113,7 @@ def reconcile(
 
     # Stripe keeps events for 30 days, subscriptions for ever.
     report.findings += [Finding("note", line) for line in subscriptions_without_a_gift(session, ctx)]
-    payments, invoices, subscriptions = _from_events(ctx, since)
+    payments, invoices, subscriptions, disputes_closed = _from_events(ctx, since)
     charges = [c for c in ctx.gateway.charges_since(since) if c.status == "succeeded"]
 
     for payment_id in payments:
@@ -121,7 +121,7 @@ def reconcile(
     for invoice_id in invoices:
         item(invoice_id, lambda invoice_id=invoice_id: _missing_invoice(session, ctx, invoice_id, verb, now))
     for charge in charges:
-        item(charge.id, lambda charge=charge: _charge(session, ctx, charge, verb, now))
+        item(charge.id, lambda charge=charge: _charge(session, ctx, charge, disputes_closed, verb, now))
     for subscription_id in subscriptions:
         item(subscription_id, lambda subscription_id=subscription_id: _subscription(session, ctx, subscription_id, dry_run, now))
 
@@ -154,10 +154,14 @@ def subscriptions_without_a_gift(session: Session, ctx: MembershipContext) -> li
     ]
 
 
-def _from_events(ctx: MembershipContext, since: datetime | None) -> tuple[list[str], list[str], list[str]]:
+def _from_events(
+    ctx: MembershipContext, since: datetime | None
+) -> tuple[list[str], list[str], list[str], dict[str, datetime]]:
+    """The payments, invoices and subscriptions the events name, and when each dispute closed."""
     payments: dict[str, None] = {}
     invoices: dict[str, None] = {}
     subscriptions: dict[str, None] = {}
+    disputes_closed: dict[str, datetime] = {}
     for event in ctx.gateway.events_since(since):
         object_id = event.get("data", {}).get("object", {}).get("id")
         if not object_id:
@@ -168,7 +172,9 @@ def _from_events(ctx: MembershipContext, since: datetime | None) -> tuple[list[s
             invoices[object_id] = None
         elif event["type"].startswith("customer.subscription."):
             subscriptions[object_id] = None
-    return list(payments), list(invoices), list(subscriptions)
+        elif event["type"] == "charge.dispute.closed":
+            disputes_closed[object_id] = datetime.fromtimestamp(event["created"], UTC)
+    return list(payments), list(invoices), list(subscriptions), disputes_closed
 
 
 def _recorded(session: Session, stripe_object_id: str) -> bool:
@@ -200,8 +206,20 @@ def _missing_invoice(session: Session, ctx: MembershipContext, invoice_id: str, 
     return f"{verb} {_gift_words(GiftKind.recurring, entry.amount_cents, invoice_id, entry.paid_at)} that no webhook brought."
 
 
-def _charge(session: Session, ctx: MembershipContext, charge: ChargeResult, verb: str, now: datetime) -> str | None:
-    """A payment whose events are gone or were missed, its refunds, and its disputes."""
+def _charge(
+    session: Session,
+    ctx: MembershipContext,
+    charge: ChargeResult,
+    disputes_closed: dict[str, datetime],
+    verb: str,
+    now: datetime,
+) -> str | None:
+    """A payment whose events are gone or were missed, its refunds, and its disputes.
+
+    A lost dispute dates from its `charge.dispute.closed` event, as the webhook dates it; a
+    dispute keeps no time of its own for its verdict, so once Stripe's events are gone (30 days)
+    it dates from its opening, when Stripe took the money back.
+    """
     gateway = ctx.gateway
     refunds = gateway.refunds_of_charge(charge.id) if charge.amount_refunded_cents else []
     disputes = gateway.disputes_of_charge(charge.id) if charge.disputed else []
@@ -224,6 +242,7 @@ def _charge(session: Session, ctx: MembershipContext, charge: ChargeResult, verb
     if refunded:
         words.append(f"{verb} {format_money(refunded)} refunded on {entry.stripe_object_id} ({format_money(entry.refunded_cents)} of {format_money(entry.amount_cents)} refunded in all)")
     for dispute in disputes:
+        dispute = replace(dispute, created=disputes_closed.get(dispute.id, dispute.created))
         lost = apply_dispute_lost(session, entry, dispute, now)
         if lost:
             words.append(f"{verb} a lost dispute of {format_money(lost)} on {entry.stripe_object_id}")

@@ -13,7 +13,8 @@ for the cardholder's bank and its verdict:
     POST /_test/disputes               charge=ch_…[&reason=fraudulent]  -> the dispute, needs_response
     POST /_test/disputes/{id}/close    status=won|lost                  -> the dispute, closed
 
-No webhook is sent for either (the app must find them by asking Stripe).
+Each sends Stripe's event (`charge.dispute.created`, `charge.dispute.closed`) to the webhooks
+configured, and keeps it in the events list, as Stripe does.
 
     python scripts/localstripe_server.py --port 8420 --state instance/localstripe.pickle
 """
@@ -28,6 +29,7 @@ from pathlib import Path
 from aiohttp import web
 from localstripe import resources, server
 from localstripe.errors import UserError
+from localstripe.webhooks import schedule_webhook
 
 
 def keep_state_in(path: Path | None) -> None:
@@ -105,6 +107,7 @@ async def open_dispute(request: web.Request) -> web.Response:
         raise UserError(400, f"Charge {charge.id} has already been disputed.")
     dispute = Dispute(charge, reason)
     charge.disputed = True
+    schedule_webhook(resources.Event("charge.dispute.created", dispute))
     return server.json_response(dispute._export())
 
 
@@ -115,6 +118,7 @@ async def close_dispute(request: web.Request) -> web.Response:
     if data.get("status") not in ("won", "lost") or dispute.status in ("won", "lost"):
         raise UserError(400, "Bad request")
     dispute.status = data["status"]
+    schedule_webhook(resources.Event("charge.dispute.closed", dispute))
     return server.json_response(dispute._export())
 
 

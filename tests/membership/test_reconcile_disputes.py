@@ -70,6 +70,13 @@ def reconcile(app, gift: Gift, *, dry_run: bool = False) -> str:
     return "\n".join([*report.lines, report.summary()])
 
 
+def time_closed(stripe_client, gift: Gift, dispute_id: str) -> datetime:
+    """When Stripe's `charge.dispute.closed` event (delivered to no one here) says it closed."""
+    events = stripe_client.v1.events.list({"type": "charge.dispute.closed", "created": {"gte": int(gift.since.timestamp())}})
+    [closed] = [e for e in events.data if e.data.object.id == dispute_id]
+    return datetime.fromtimestamp(closed.created, UTC)
+
+
 def adjustments(app) -> list[tuple[AdjustmentKind, str, int, datetime]]:
     with app.app_context():
         return [
@@ -116,7 +123,9 @@ def test_a_lost_dispute_no_webhook_told_of_is_recorded_by_reconcile_once(app, gi
     # An open dispute decides nothing yet.
     assert "dispute" not in reconcile(app, gift)
     assert adjustments(app) == []
+    time.sleep(1.1)  # the verdict comes later than the dispute
     bank(localstripe_url, f"/{dispute['id']}/close", {"status": "lost"})
+    lost_at = time_closed(stripe_client, gift, dispute["id"])
 
     dry = reconcile(app, gift, dry_run=True)
     assert f"Would record a lost dispute of $26 on {gift.payment_intent_id}" in dry
@@ -127,10 +136,11 @@ def test_a_lost_dispute_no_webhook_told_of_is_recorded_by_reconcile_once(app, gi
     real = reconcile(app, gift)
     assert f"Recorded a lost dispute of $26 on {gift.payment_intent_id}" in real
     assert "1 difference(s) repaired, 0 failure(s)." in real
-    lost_at = datetime.fromtimestamp(dispute["created"], UTC)
+    # Lost when Stripe said so, as a webhook would have dated it (the dispute's `created` is its opening).
+    assert lost_at > datetime.fromtimestamp(dispute["created"], UTC)
     assert adjustments(app) == [(AdjustmentKind.dispute_lost, dispute["id"], 2600, lost_at)]
     assert net_and_sight_plus(app, gift) == (0, False)
-    # History stays true: until the dispute the donor was Sight+.
+    # History stays true: until the loss the donor was Sight+, while the dispute was open too.
     assert sight_plus_then(app, gift, lost_at - timedelta(seconds=1))
 
     again = reconcile(app, gift)
@@ -162,7 +172,29 @@ def test_a_partial_refund_then_a_lost_dispute_are_both_found_on_the_charge(app, 
     assert f"Recorded a lost dispute of $16 on {gift.payment_intent_id}" in output
     assert set(adjustments(app)) == {
         (AdjustmentKind.refund, refund.id, 1000, datetime.fromtimestamp(refund.created, UTC)),
-        (AdjustmentKind.dispute_lost, dispute["id"], 1600, datetime.fromtimestamp(dispute["created"], UTC)),
+        (AdjustmentKind.dispute_lost, dispute["id"], 1600, time_closed(stripe_client, gift, dispute["id"])),
     }
     assert net_and_sight_plus(app, gift) == (0, False)
     assert "dispute" not in reconcile(app, gift)
+
+
+def test_a_lost_dispute_the_webhook_brought_is_dated_alike_and_reconcile_leaves_it(
+    app, give, stripe_client, localstripe_url, live_server, localstripe_webhook
+):
+    gift = gift_and_its_charge(app, give, stripe_client, "told@example.com")
+    localstripe_webhook(live_server)
+    dispute = bank(localstripe_url, "", {"charge": gift.charge_id})
+    time.sleep(1.1)  # the verdict comes later than the dispute
+    bank(localstripe_url, f"/{dispute['id']}/close", {"status": "lost"})
+    lost_at = time_closed(stripe_client, gift, dispute["id"])
+    expected = [(AdjustmentKind.dispute_lost, dispute["id"], 2600, lost_at)]
+
+    deadline = time.monotonic() + 10
+    while adjustments(app) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert adjustments(app) == expected
+
+    output = reconcile(app, gift)
+    assert "dispute" not in output and "repaired" not in output
+    assert adjustments(app) == expected
+    assert net_and_sight_plus(app, gift) == (0, False)
