@@ -109,6 +109,14 @@ def test_the_test_stripe_keeps_disputes_as_stripe_shows_them(app, give, stripe_c
     assert (dispute.amount, dispute.currency, dispute.charge, dispute.payment_intent) == (2600, "aud", gift.charge_id, gift.payment_intent_id)
     assert (dispute.status, dispute.reason) == ("needs_response", "fraudulent")
     assert stripe_client.v1.charges.retrieve(gift.charge_id).disputed is True
+    # Stripe's pagination, a page at a time, newest first, as the app's lists walk it.
+    page, seen = stripe_client.v1.disputes.list({"limit": 1}), []
+    while True:
+        seen += [d.id for d in page.data]
+        if not page.has_more:
+            break
+        page = stripe_client.v1.disputes.list({"limit": 1, "starting_after": page.data[-1].id})
+    assert seen[0] == opened["id"] and len(seen) == len(set(seen))
     # The verdict changes the dispute, never the charge's refunds: Stripe counts a lost dispute apart.
     bank(localstripe_url, f"/{opened['id']}/close", {"status": "lost"})
     assert stripe_client.v1.disputes.retrieve(opened["id"]).status == "lost"
