@@ -51,7 +51,8 @@ def keep_state_in(path: Path | None) -> None:
 
 
 class Dispute(resources.StripeObject):
-    """Stripe's Dispute object, with the fields Stripe documents that a reconcile reads."""
+    """Stripe's Dispute object, with the fields of Stripe's that the app reads (only listed and
+    retrieved: Stripe has no API to create one)."""
 
     object = "dispute"
     _id_prefix = "dp_"
@@ -61,27 +62,13 @@ class Dispute(resources.StripeObject):
 
     def __init__(self, charge: resources.Charge, reason: str):
         super().__init__()
-        self.amount = charge.amount - (charge.amount_refunded or 0)
+        self.amount = charge.amount - charge.amount_refunded  # what is left to dispute
         self.currency = charge.currency
         self.charge = charge.id
         self.payment_intent = charge.payment_intent
         self.reason = reason
         self.status = "needs_response"
-        self.is_charge_refundable = False
-        self.balance_transactions = []  # Stripe's "zero, one, or two"; the app reads none
         self.metadata = {}
-
-    @classmethod
-    def _api_create(cls, **data):
-        raise UserError(405, "Method Not Allowed")
-
-    @classmethod
-    def _api_update(cls, id, **data):
-        raise UserError(405, "Method Not Allowed")
-
-    @classmethod
-    def _api_delete(cls, id):
-        raise UserError(405, "Method Not Allowed")
 
     @classmethod
     def _api_list_all(cls, url, charge=None, payment_intent=None, limit=None, starting_after=None, **kwargs):
