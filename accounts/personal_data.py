@@ -122,7 +122,7 @@ def erase_account_details(session: Session, user: User, now: datetime) -> None:
     session.execute(
         update(OutboxMessage)
         .where(_mail_to(user))
-        .values(to_address=closed_email(user), body_text=REMOVED, user_id=user.id)
+        .values(to_address=closed_email(user), body_text=REMOVED, body_html=None, user_id=user.id)
         .execution_options(synchronize_session=False)
     )
 

@@ -114,7 +114,7 @@ def test_managing_an_annual_gift_and_the_webhook_call_stripe_with_no_write_trans
 
     give("2600", frequency="yearly", email="manage@example.com")
     [receipt] = mailbox.to("manage@example.com")
-    path = re.search(r"/manage/\S+", receipt.get_content()).group(0)
+    path = re.search(r"/manage/\S+", receipt.get_body(("plain",)).get_content()).group(0)
     assert submit_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path).status_code == 302
     from membership.models import Subscription
     from sight.extensions import db

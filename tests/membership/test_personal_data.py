@@ -124,5 +124,8 @@ def test_closing_leaves_no_name_or_email_in_stripe_or_stored_events_and_kills_th
     assert not remote.email and not remote.name
     with app.app_context():
         bodies = db.session.scalars(select(StripeEvent.body)).all()
+        # The receipt's HTML part greeted them by name: it goes with the rest of the mail's content.
+        html_parts = db.session.scalars(select(OutboxMessage.body_html).where(OutboxMessage.body_html.is_not(None))).all()
     assert bodies and not [b for b in bodies if EMAIL in b or "Gale Giver" in b]
+    assert html_parts == []
     assert client.get(manage_link).status_code == 404
