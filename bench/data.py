@@ -28,6 +28,7 @@ from membership.giving import ensure_customer
 from membership.models import Donor, GiftKind, LedgerEntry
 from membership.stripe_api import StripeGateway
 from sight.extensions import db
+from surveys.definition import walk
 from surveys.models import Response, Survey, SurveyVersion
 
 BATCH = 10_000
@@ -80,8 +81,9 @@ def last_page_answers(rng: random.Random) -> dict:
     answers: dict = {
         "more_of": {row: rng.choice(["less", "same", "more"]) for row in ("investigations", "explainers", "local", "podcasts")},
         "recommend": rng.randint(0, 10),
-        "hear_about_sight_plus": rng.choice(["yes", "no"]),
     }
+    if rng.random() < 0.3:
+        answers["recommend_better"] = _comment(rng)
     if rng.random() < 0.6:
         answers["comment"] = _comment(rng)
     return answers
@@ -145,11 +147,14 @@ def prepare_last_pages(app: Flask, survey_slug: str, count: int, *, seed: int) -
         csrf_token = generate_csrf()
         session_cookie = app.session_interface.get_signing_serializer(app).dumps(dict(session))
     resume = URLSafeTimedSerializer(app.secret_key, salt="survey-resume")
+    asked = walk.page_field_names(definition["pages"][last])
     lines = []
     for token in tokens:
         answers = last_page_answers(rng)
         fields = [(f"more_of[{row}]", column) for row, column in answers["more_of"].items()]
-        fields += [(key, str(answers[key])) for key in ("recommend", "hear_about_sight_plus", "comment") if key in answers]
+        fields += [(key, str(value)) for key, value in answers.items() if key != "more_of"]
+        # Only what the last page asks: a field it does not have refuses the whole page.
+        fields = [(name, value) for name, value in fields if name in asked]
         fields += [("csrf_token", csrf_token), ("action", "submit")]
         cookie = (
             f"{app.config['SESSION_COOKIE_NAME']}={session_cookie}; "

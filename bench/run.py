@@ -196,12 +196,23 @@ def run_seconds(command: list[str]) -> float:
 
 
 def peak_rss_mib(command: list[str], env: dict[str, str]) -> float:
-    """The peak resident memory of a whole process (its own, not its children's)."""
+    """The peak resident memory of a whole process, from its own high-water mark (VmHWM), read
+    until it ends. (wait4's ru_maxrss would also count the copy of this big process that the
+    child was before it exec'd.)"""
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _pid, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
+    status = Path(f"/proc/{process.pid}/status")
+    peak_kib = 0
+    while process.poll() is None:
+        try:
+            match = re.search(r"VmHWM:\s+(\d+) kB", status.read_text())
+        except OSError:  # ended between the two checks
+            break
+        if match:
+            peak_kib = max(peak_kib, int(match.group(1)))
+        time.sleep(0.02)
+    if process.wait() != 0:
         raise RuntimeError(f"{command} failed")
-    return usage.ru_maxrss / 1024
+    return peak_kib / 1024
 
 
 # --- figures ------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from datetime import timedelta
 import click
 from flask import Flask
 from flask.cli import with_appcontext
-from sqlalchemy.orm import Session
 
 from sight.db import utcnow
 from sight.extensions import db
@@ -39,10 +38,11 @@ def _find_command(app: Flask, name: str) -> click.Command | None:
 
 
 def _save_run(name: str, started_at, finished_at, error: str | None) -> None:
-    # A session of its own: the job commits (or rolls back) its own work in db.session.
-    with Session(db.engine) as session:
-        session.merge(JobRun(name=name, started_at=started_at, finished_at=finished_at, error=error))
-        session.commit()
+    # In the job's own session, between its transactions: a second connection would wait on
+    # the job's SQLite write lock. Whatever the job left unfinished is rolled back first.
+    db.session.rollback()
+    db.session.merge(JobRun(name=name, started_at=started_at, finished_at=finished_at, error=error))
+    db.session.commit()
 
 
 def _recorded(name: str, callback):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
@@ -45,6 +45,7 @@ from surveys.drafts import (
 )
 from surveys.models import Survey
 from surveys.operations import survey_by_slug
+from surveys.retention import Retention
 
 OUTCOMES = {
     "new_version": "Saved as version {n}: the earlier version has responses, which keep their questions and labels.",
@@ -407,7 +408,9 @@ def builder_new():
         except DefinitionError as exc:
             problems = exc.problems
         else:
-            result = create_built_survey(db.session, definition, current_user, utcnow())
+            result = create_built_survey(
+                db.session, definition, current_user, utcnow(), retention=Retention.from_config(current_app.config)
+            )
             db.session.commit()
             flash("Survey created. It is closed until you open it; add more questions below.", "success")
             return redirect(url_for("surveys.builder_overview", slug=result.survey.slug))

@@ -18,6 +18,7 @@ from accounts.models import User
 from sight.audit import record_audit
 from surveys.models import Survey, SurveyStatus
 from surveys.operations import ImportResult, create_survey, update_definition
+from surveys.retention import Retention
 
 
 class DraftChanged(Exception):
@@ -70,9 +71,13 @@ def discard_draft(survey: Survey, now: datetime) -> None:
     survey.updated_at = now
 
 
-def create_built_survey(session: Session, definition: dict, actor: User | None, now: datetime) -> ImportResult:
+def create_built_survey(
+    session: Session, definition: dict, actor: User | None, now: datetime, *, retention: Retention
+) -> ImportResult:
     """A survey started in the builder: closed until staff open it, like New and Duplicate."""
-    return create_survey(session, definition, actor, now, status=SurveyStatus.closed, source="builder")
+    return create_survey(
+        session, definition, actor, now, status=SurveyStatus.closed, source="builder", retention=retention
+    )
 
 
 def set_promise(session: Session, survey: Survey, minutes: int, actor: User | None, now: datetime) -> None:

@@ -13,14 +13,13 @@ import csv
 import functools
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape as xml_escape
 
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from sight.audit import Actor, record_audit
@@ -41,6 +40,8 @@ EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "json": "jsonl"}
 CHUNK_BYTES = 64 * 1024
 MULTIPLE_SEPARATOR = "; "
 FORMULA_FIRST_CHARACTERS = frozenset(FORMULA_TRIGGERS)
+# Control characters XML cannot carry (tab, line feed and carriage return it can).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010\013\014\016-\037]")
 
 
 # --- columns --------------------------------------------------------------------------------
@@ -461,9 +462,18 @@ def _xlsx_row(number: int, row: list) -> bytes:
     return f'<row r="{number}">{"".join(cells)}</row>'.encode()
 
 
+def _column_letter(number: int) -> str:
+    """1 -> A, 26 -> Z, 27 -> AA: a spreadsheet's name for its column."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 @functools.cache
 def _column_letters(count: int) -> list[str]:
-    return [get_column_letter(n) for n in range(1, count + 1)]
+    return [_column_letter(n) for n in range(1, count + 1)]
 
 
 def xlsx_chunks(sheets: Iterable[tuple[str, Iterable[list]]]) -> Iterator[bytes]:

@@ -99,6 +99,8 @@ class Response(db.Model):
             postgresql_where=text("submitted_at IS NOT NULL"),
             sqlite_where=text("submitted_at IS NOT NULL"),
         ),
+        # A survey's newest responses without a sort (the latest free-text answers of its results).
+        Index("ix_survey_response_survey_newest", "survey_id", "id"),
         # Finished responses not yet counted in the tallies (surveys.tallies): few at any time.
         Index(
             "ix_survey_response_untallied",

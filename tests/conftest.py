@@ -269,7 +269,7 @@ def make_user(app):
 
 @pytest.fixture
 def staff_user(app) -> User:
-    return helpers.make_user(app, "sam@sight.example", role=Role.staff, name="Sam Staff")
+    return helpers.make_user(app, "staff@sight.example", role=Role.staff, name="Sam Staff")
 
 
 @pytest.fixture

@@ -40,6 +40,8 @@ NOT_PAGES = {
     "static", "sight.healthz", "accounts.download_data", "membership.staff_members_export",
     "surveys.staff_codebook", "surveys.manage_download", "surveys.staff_export", "surveys.staff_chart",
     "surveys.staff_crosstab_csv", "surveys.take_ask",
+    # The redirect to the first of the selected responses (its page is opened).
+    "surveys.staff_first_response",
 }
 
 
@@ -204,6 +206,7 @@ def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_s
         staff.open(path)
     staff.submit_empty("/staff/benefits/new", "Save", "new benefit with errors")
     staff.submit_empty("/staff/surveys/new", "Check", "new survey with errors")
+    staff.submit_empty("/staff/surveys/new/builder", "Create the survey", "new survey in the builder with errors")
     staff.close()
 
     first_sign_in = Proof(browser, live_server, "new staff", problems, visited)

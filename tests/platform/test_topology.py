@@ -181,6 +181,26 @@ def test_the_timers_commands_run_against_the_topology(topology, unit):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_mail_worker_unit_sends_a_sign_in_link_requested_through_nginx(topology, accounts, smtp_server):
+    mailbox, _ = smtp_server
+    unit = "sight-mail-worker.service"
+    log = topology.logs / "mail-worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            unit_exec_start(unit), cwd=ROOT, env={**topology.env, **unit_environment(unit)},
+            stdout=output, stderr=subprocess.STDOUT,
+        )
+    try:
+        address = "worker@example.com"
+        topology.flask("users", "create", address, input=PASSWORD + "\n")
+        assert topology.client().submit("/sign-in/link", {"email": address}).status_code == 200
+        message = mailbox.wait_for(address, timeout=60)
+        assert f"{topology.url}/sign-in/link/" in message.get_content()
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=30) == 0, log.read_text()
+
+
 def test_each_request_is_one_json_line_under_the_id_nginx_gave_it(topology):
     response = topology.client().get("/healthz")
     assert response.status_code == 200 and response.json()["database"] == "ok"

@@ -100,7 +100,7 @@ def test_preview_then_create(app, staff_client):
     assert created.headers["Location"] == "/staff/surveys/fresh/edit"
     state = survey_state(app, "fresh")
     assert state["status"] == "closed" and state["versions"] == [1]
-    assert audit_actions(app) == [("survey.create", "sam@sight.example")]
+    assert audit_actions(app) == [("survey.create", "staff@sight.example")]
     duplicate = submit_form(staff_client, "/staff/surveys/new", {"definition": text, "action": "save"})
     assert "exists already" in duplicate.get_data(as_text=True)
 
@@ -152,7 +152,7 @@ def test_duplicate_makes_a_closed_copy(app, staff_client, make_survey):
     for bad, message in (("all-types", "exists already"), ("Bad Slug", "lowercase letters"), ("new", "reserved")):
         refused = submit_form(staff_client, f"/staff/surveys/{slug}/duplicate", {"slug": bad, "title": "X"})
         assert refused.status_code == 422 and message in refused.get_data(as_text=True)
-    assert ("survey.duplicate", "sam@sight.example") in audit_actions(app)
+    assert ("survey.duplicate", "staff@sight.example") in audit_actions(app)
 
 
 def test_open_close_and_dates(app, staff_client, make_survey, reader_for):

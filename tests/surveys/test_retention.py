@@ -15,7 +15,9 @@ from surveys.models import Response, Survey, SurveyAnswerWord
 from surveys.retention import months_before
 from surveys.tallies import refresh_tallies
 from tests.helpers import submit_form
-from tests.surveys.staff.conftest import V1, add_response, make_survey, staff_client  # noqa: F401  (a fixture)
+from tests.surveys.staff.conftest import V1, add_response, make_survey
+from tests.surveys.staff.test_builder_pages import create as create_built
+from tests.surveys.staff.test_builder_pages import current as built
 
 UTC = timezone.utc
 NOW = datetime.now(UTC)
@@ -75,7 +77,7 @@ def test_new_surveys_take_the_configured_retention(make_app, tmp_path):
         assert (survey.text_retention_months, survey.unfinished_retention_days) == (6, 7)
 
 
-def test_staff_see_and_set_the_policy_and_whether_a_survey_collects_personal_data(app, session, staff_client):
+def test_staff_see_and_set_the_policy_and_whether_a_survey_collects_personal_data(app, session, staff_client, staff_user):
     make_survey(session, (V1,))  # V1 asks for an email
     editor = " ".join(staff_client.get("/staff/surveys/reader-survey/edit").get_data(as_text=True).split())
     assert "This survey collects personal data:</strong> an email address (<code>email</code>)" in editor
@@ -92,7 +94,7 @@ def test_staff_see_and_set_the_policy_and_whether_a_survey_collects_personal_dat
     editor = " ".join(staff_client.get("/staff/surveys/reader-survey/edit").get_data(as_text=True).split())
     assert "removed 6 months after submission; unfinished responses are deleted 7 days after" in editor
     [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "survey.retention")).all()
-    assert entry.details == {"text_months": 6, "unfinished_days": 7} and entry.actor_email == "staff@sight.example"
+    assert entry.details == {"text_months": 6, "unfinished_days": 7} and entry.actor_email == staff_user.email
 
 
 def test_a_survey_without_an_email_question_says_nothing_of_personal_data(session, staff_client):
@@ -101,3 +103,10 @@ def test_a_survey_without_an_email_question_says_nothing_of_personal_data(sessio
     make_survey(session, (no_email,))
     editor = staff_client.get("/staff/surveys/reader-survey/edit").get_data(as_text=True)
     assert "collects personal data" not in editor and "Retention:" in editor
+
+
+def test_a_survey_built_without_yaml_takes_the_configured_retention(app, session, staff_client):
+    app.config.update(SURVEY_RETENTION_MONTHS=6, UNFINISHED_RETENTION_DAYS=7)
+    assert create_built(staff_client).status_code == 302
+    survey = built(session)
+    assert (survey.text_retention_months, survey.unfinished_retention_days) == (6, 7)

@@ -255,13 +255,13 @@ def test_codebook_lists_ids_versions_labels_and_options(staff_client, two_versio
     assert len(xlsx) == len(rows)
 
 
-def test_every_export_is_audited_with_who_filters_and_rows(staff_client, two_versions, session):
+def test_every_export_is_audited_with_who_filters_and_rows(staff_client, staff_user, two_versions, session):
     staff_client.get("/staff/surveys/reader-survey/export.csv?values=codes&version=2").close()
     staff_client.get("/staff/surveys/reader-survey/codebook.csv").close()
     entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
     assert [(e.action, e.actor_email, e.target) for e in entries] == [
-        ("survey.export", "staff@sight.example", "survey:reader-survey"),
-        ("survey.export", "staff@sight.example", "survey:reader-survey"),
+        ("survey.export", staff_user.email, "survey:reader-survey"),
+        ("survey.export", staff_user.email, "survey:reader-survey"),
     ]
     assert entries[0].details == {"what": "csv", "filters": {"values": "codes", "version": "2"}, "rows": 1, "via": "web"}
     assert entries[1].details["what"] == "codebook"
