@@ -1,7 +1,7 @@
 """outbox: an optional HTML part beside the plain text
 
 Revision ID: i8b_outbox_html
-Revises: i11_history
+Revises: i12_newest_responses
 Create Date: 2026-11-30 23:45:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'i8b_outbox_html'
-down_revision = 'i11_history'
+down_revision = 'i12_newest_responses'
 branch_labels = None
 depends_on = None
 
