@@ -3,11 +3,15 @@
 Each package registers its part: `register_personal_data(app, "donations", fn)` where
 `fn(session, user) -> dict` (JSON-ready), and `register_erasure_step(app, fn)` where
 `fn(session, user, now)` removes or anonymises that package's personal details. Erasure steps run
-inside the same transaction as the closing of the account, before the email is replaced.
+inside the same transaction as the closing of the account, before the email is replaced; they
+never call another service, because that transaction must not wait on the network. What other
+services must forget is done by `register_after_close(app, fn)`, `fn(session, user_id, now)`, run
+once the closing has committed; such a step leaves its own mark to retry from when it fails.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -21,8 +25,11 @@ from sight.models import OutboxMessage
 
 PersonalDataProvider = Callable[[Session, User], dict]
 ErasureStep = Callable[[Session, User, datetime], None]
+AfterClose = Callable[[Session, int, datetime], None]
 
 REMOVED = "(removed when the account was closed)"
+
+log = logging.getLogger("accounts.personal_data")
 
 
 def register_personal_data(app: Flask, name: str, provider: PersonalDataProvider) -> None:
@@ -34,6 +41,14 @@ def register_personal_data(app: Flask, name: str, provider: PersonalDataProvider
 
 def register_erasure_step(app: Flask, step: ErasureStep) -> None:
     app.extensions.setdefault("accounts_erasure_steps", []).append(step)
+
+
+def register_after_close(app: Flask, step: AfterClose) -> None:
+    app.extensions.setdefault("accounts_after_close", []).append(step)
+
+
+def after_close_steps(app: Flask) -> list[AfterClose]:
+    return list(app.extensions.get("accounts_after_close", []))
 
 
 def personal_data_providers(app: Flask) -> dict[str, PersonalDataProvider]:
@@ -81,6 +96,18 @@ def close_account(
     session.flush()
 
 
+def finish_closing(session: Session, user_id: int, steps: Iterable[AfterClose], *, now: datetime) -> None:
+    """Run the after-close steps, each committed on its own. The account is closed already, whatever
+    happens here: a step that fails is logged and rolled back, and its package retries it later."""
+    for step in steps:
+        try:
+            step(session, user_id, now)
+            session.commit()
+        except Exception:  # any failure: the person must still see their account closed
+            session.rollback()
+            log.exception("After closing account %s, %s failed; it is retried later", user_id, step.__qualname__)
+
+
 def account_section(session: Session, user: User) -> dict:
     return {
         "email": user.email,
@@ -122,7 +149,7 @@ def erase_account_details(session: Session, user: User, now: datetime) -> None:
     session.execute(
         update(OutboxMessage)
         .where(_mail_to(user))
-        .values(to_address=closed_email(user), body_text=REMOVED, user_id=user.id)
+        .values(to_address=closed_email(user), body_text=REMOVED, body_html=None, user_id=user.id)
         .execution_options(synchronize_session=False)
     )
 

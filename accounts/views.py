@@ -35,9 +35,11 @@ from accounts.forms import (
 from accounts.models import TokenPurpose, User, normalize_email
 from accounts.passwords import verify_password
 from accounts.personal_data import (
+    after_close_steps,
     close_account,
     erasure_steps,
     export_personal_data,
+    finish_closing,
     personal_data_providers,
 )
 from sight.db import utcnow
@@ -455,12 +457,14 @@ def close():
             form.confirmation.errors.append(f'Type "{form.CONFIRMATION}" to confirm.')
         else:
             try:
-                close_account(db.session, user, erasure_steps(current_app), now=utcnow())
+                now = utcnow()
+                close_account(db.session, user, erasure_steps(current_app), now=now)
             except ops.AccountError as error:
                 db.session.rollback()
                 flash(error.message, "error")
                 return redirect(url_for("accounts.settings"))
             db.session.commit()
+            finish_closing(db.session, user.id, after_close_steps(current_app), now=now)
             logout_user()
             session.clear()
             flash("Your account is closed and your personal details have been removed.", "info")

@@ -12,13 +12,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from accounts.personal_data import register_erasure_step, register_personal_data
+from accounts.personal_data import register_after_close, register_erasure_step, register_personal_data
 from membership import cli
 from membership import models  # noqa: F401  (tables known to migrations)
 from membership.blueprint import bp
 from membership.context import context_for
 from membership.models import Donation, DonationStatus
-from membership.personal_data import close_giving, giving_section
+from membership.donors import donor_for_user
+from membership.personal_data import close_giving, finish_closing_in_stripe, giving_section
 from membership.status import sight_plus_status_of
 from sight.extensions import db
 
@@ -35,12 +36,15 @@ def gifts_from_source(source: str) -> int:
     )
 
 
-def _close_giving(session: Session, user: User, now: datetime) -> None:
-    close_giving(session, context_for(current_app), user, now)
+def _finish_closing_in_stripe(session: Session, user_id: int, now: datetime) -> None:
+    donor = donor_for_user(session, user_id)
+    if donor is not None:
+        finish_closing_in_stripe(session, context_for(current_app), donor.id, now)
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     cli.init_app(app)
     register_personal_data(app, "giving", giving_section)
-    register_erasure_step(app, _close_giving)
+    register_erasure_step(app, close_giving)
+    register_after_close(app, _finish_closing_in_stripe)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from membership.context import Settings, context_for
 from membership.giving import purge_abandoned_starts
-from membership.models import Benefit, StripeEvent
+from membership.models import Benefit, Donor, StripeEvent
 from membership.receipts import send_renewal_reminders
 from membership.reconcile import reconcile
 from membership.staff_queries import dashboard_panel
@@ -90,9 +90,20 @@ def failing_webhooks_check(session: Session, config: dict, now: datetime) -> lis
                           "`flask stripe reconcile` repairs the ledger.")]
 
 
+def erasures_due_check(session: Session, config: dict, now: datetime) -> list[Finding]:
+    """`flask doctor`: closed accounts whose annual gifts Stripe may still renew, or whose name and
+    email it still holds, because Stripe could not be reached when they closed."""
+    due = session.scalars(select(Donor.stripe_erasure_due_at).where(Donor.stripe_erasure_due_at.is_not(None))).all()
+    if not due:
+        return [Finding(OK, "Stripe has stopped the annual gifts and forgotten the details of every closed account.")]
+    return [Finding(FAIL, f"{len(due)} closed account(s), the oldest closed {min(due):%Y-%m-%d %H:%M} UTC, may still "
+                          "be renewed or named in Stripe; `flask stripe reconcile` finishes them.")]
+
+
 def init_app(app: Flask) -> None:
     register_seeder(app, seed_membership)
     register_doctor_check(app, failing_webhooks_check)
+    register_doctor_check(app, erasures_due_check)
     register_dashboard_panel(app, membership_panel(app.config))
 
     @app.cli.group("membership")

@@ -538,21 +538,6 @@ def new_manage_link(session: Session, ctx: MembershipContext, donor: Donor, now:
     queue_new_link(session, ctx, donor, now)
 
 
-def cancel_annual_gift(
-    session: Session, ctx: MembershipContext, subscription: Subscription, now: datetime
-) -> None:
-    """Stop renewing when the account closes (called inside the closing transaction, which must
-    not finish without Stripe's answer)."""
-    successor = scheduled_successor(session, subscription)
-    results = []
-    if successor is not None:
-        results.append(ctx.gateway.cancel_subscription_now(successor.stripe_subscription_id))
-    results.append(ctx.gateway.set_cancel_at_period_end(subscription.stripe_subscription_id, True))
-    for result in results:
-        sync_subscription(session, result, now)
-    subscription.pending_amount_cents = None
-
-
 def start_card_update(gateway: StripeGateway, annual: AnnualInHand, now: datetime) -> str:
     """Stripe only: a SetupIntent for a new card; returns its client secret for the Card Element."""
     setup = gateway.create_setup_intent(

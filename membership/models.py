@@ -48,6 +48,10 @@ class Donor(db.Model):
     # link" raise it, and every older link stops working.
     manage_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the account closes, cleared once Stripe has stopped the annual gifts and forgotten
+    # the person's name and email: Stripe is told after the closing commits, and retried by
+    # `flask stripe reconcile` while this is set.
+    stripe_erasure_due_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
     entries: Mapped[list[LedgerEntry]] = relationship(

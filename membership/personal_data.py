@@ -5,30 +5,36 @@ removes what the donor wrote with a gift. Annual gifts stop renewing at the end 
 already paid for: nobody could be told about a renewal any more, and no one should be charged
 for an account they closed. The Stripe Customer stays, because the ledger's charges point at it,
 but without a name or an email; stored webhook events that mention it are redacted too.
+
+Stripe is told after the closing commits, never inside it: the account closes even while Stripe
+is unreachable, the donor stays marked (`stripe_erasure_due_at`) until Stripe has done its part,
+`flask doctor` reports what is left, and `flask stripe reconcile` finishes it.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from accounts.operations import AccountError
-from membership.donors import donor_for_user
-from membership.giving import cancel_annual_gift
 from membership.context import MembershipContext
+from membership.donors import donor_for_user
+from membership.giving import scheduled_successor
+from membership.ledger import sync_subscription
 from membership.models import (
     ComplimentaryGrant,
     Donation,
     DonationStatus,
+    Donor,
     LedgerEntry,
     StripeEvent,
     Subscription,
     SubscriptionStatus,
 )
-from membership.stripe_api import NotFound, StripeProblem
+from membership.stripe_api import NotFound
 from membership.webhook import redact_personal_details
 
 RENEWING = (SubscriptionStatus.active, SubscriptionStatus.past_due)
@@ -99,32 +105,16 @@ def giving_section(session: Session, user: User) -> dict:
     }
 
 
-def close_giving(session: Session, ctx: MembershipContext, user: User, now: datetime) -> None:
+def close_giving(session: Session, user: User, now: datetime) -> None:
+    """The database side of closing, in the account's closing transaction: no Stripe call here
+    (a write transaction must not wait on the network); `finish_closing_in_stripe` follows the commit."""
     donor = donor_for_user(session, user.id)
     if donor is None:
         return
     # Every manage link dies with the account.
     donor.manage_version += 1
-    renewing = session.scalars(
-        select(Subscription).where(Subscription.donor_id == donor.id, Subscription.status.in_(RENEWING))
-    ).all()
-    try:
-        for gift in renewing:
-            try:
-                cancel_annual_gift(session, ctx, gift, now)
-            except NotFound:
-                continue  # Stripe has no such subscription: nothing left to renew
-        if donor.stripe_customer_id:
-            try:
-                ctx.gateway.scrub_customer(donor.stripe_customer_id)
-            except NotFound:
-                pass  # deleted in Stripe already: nothing of the person left there
-    except StripeProblem as problem:
-        raise AccountError(
-            "We couldn't reach our payment provider to stop your annual gift and remove your details, "
-            "so your account is still open. Please try again in a minute."
-        ) from problem
     if donor.stripe_customer_id:
+        donor.stripe_erasure_due_at = now
         mentioning = session.scalars(
             select(StripeEvent).where(StripeEvent.body.contains(donor.stripe_customer_id), StripeEvent.processed_at.is_not(None))
         )
@@ -137,3 +127,55 @@ def close_giving(session: Session, ctx: MembershipContext, user: User, now: date
             .values(message=None)
             .execution_options(synchronize_session="fetch")
         )
+
+
+def erasures_due_in_stripe(session: Session) -> list[int]:
+    """Donors of closed accounts whose annual gifts or details Stripe still has (oldest first)."""
+    return list(
+        session.scalars(
+            select(Donor.id).where(Donor.stripe_erasure_due_at.is_not(None)).order_by(Donor.stripe_erasure_due_at)
+        )
+    )
+
+
+def finish_closing_in_stripe(session: Session, ctx: MembershipContext, donor_id: int, now: datetime) -> bool:
+    """Stop a closed account's annual gifts renewing (a scheduled successor never starts) and remove
+    the person from its Stripe Customer; then record it, for the caller to commit. False if nothing
+    was due. Reads, ends that transaction, calls Stripe with none open, then writes. Raises
+    StripeProblem, leaving the donor due for the next try; every call is safe to repeat."""
+    donor = session.get(Donor, donor_id)
+    if donor is None or donor.stripe_erasure_due_at is None:
+        return False
+    customer = donor.stripe_customer_id
+    renewing = session.scalars(
+        select(Subscription).where(Subscription.donor_id == donor_id, Subscription.status.in_(RENEWING))
+    ).all()
+    to_stop = [gift.stripe_subscription_id for gift in renewing]
+    never_start = [
+        successor.stripe_subscription_id
+        for gift in renewing
+        if (successor := scheduled_successor(session, gift)) is not None
+    ]
+    session.rollback()
+
+    results = []
+    for subscription_id in never_start:
+        with suppress(NotFound):  # Stripe has no such subscription: nothing left to start
+            results.append(ctx.gateway.cancel_subscription_now(subscription_id))
+    for subscription_id in to_stop:
+        with suppress(NotFound):
+            results.append(ctx.gateway.set_cancel_at_period_end(subscription_id, True))
+    if customer:
+        with suppress(NotFound):  # deleted in Stripe already: nothing of the person left there
+            ctx.gateway.scrub_customer(customer)
+
+    for result in results:
+        sync_subscription(session, result, now)
+    session.execute(
+        update(Subscription)
+        .where(Subscription.stripe_subscription_id.in_(to_stop))
+        .values(pending_amount_cents=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.get(Donor, donor_id).stripe_erasure_due_at = None
+    return True

@@ -6,8 +6,10 @@ A reminder or failure notice is sent at most once: a unique key on `renewal_noti
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,6 +33,12 @@ from sight.templating import format_money
 
 REMINDER_LEAD = timedelta(days=14)
 
+# Mail is written outside any request, so it has its own environment on the app's templates;
+# autoescaping is on for every template, whatever its name.
+_email_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"), autoescape=True
+)
+
 
 def day(moment: datetime, zone: str) -> str:
     """A date as a donor reads it: in the display time zone, like the pages ("1 December 2027")."""
@@ -46,14 +54,28 @@ def _manage_link(links: Links, donor: Donor) -> str:
 
 
 def mail_donor(
-    session: Session, user: User, *, subject: str, lines: list[str], kind: str, now: datetime, name: str | None = None
+    session: Session,
+    user: User,
+    *,
+    subject: str,
+    lines: list[str],
+    kind: str,
+    now: datetime,
+    name: str | None = None,
+    html_template: str | None = None,
+    html_values: dict | None = None,
 ) -> None:
     """Write to a donor by name (`name`: the one given with a gift, else the account's), signed by
-    Sight; not once they have closed their account (the address is gone)."""
+    Sight; not once they have closed their account (the address is gone). With `html_template`, the
+    same words go as an HTML part too, rendered from `html_values` with autoescaping."""
     if user.closed_at is not None:
         return
-    body = "\n".join([f"Dear {name or user.name or 'reader'},", "", *lines, "", "Sight"])
-    queue_mail(session, to=user.email, subject=subject, body=body, kind=kind, user_id=user.id, now=now)
+    greeting = name or user.name or "reader"
+    body = "\n".join([f"Dear {greeting},", "", *lines, "", "Sight"])
+    html = None
+    if html_template is not None:
+        html = _email_templates.get_template(html_template).render(subject=subject, name=greeting, **(html_values or {}))
+    queue_mail(session, to=user.email, subject=subject, body=body, html=html, kind=kind, user_id=user.id, now=now)
 
 
 # --- receipts -------------------------------------------------------------------------
@@ -70,34 +92,50 @@ def queue_receipt(
     zone = settings.display_timezone
     annual = entry.kind is GiftKind.recurring
     gift = "annual gift" if annual else "gift"
-    lines = [
-        f"Thank you for your {gift} of {format_money(entry.amount_cents)} ({entry.currency.upper()}) to Sight.",
-        "",
-        f"Receipt number: {entry.id}",
-        f"Paid: {day_and_time(entry.paid_at, zone)}",
-        f"Amount: {format_money(entry.amount_cents)} {entry.currency.upper()}",
-        f"Received by: {settings.org_legal_name}" + (f", ABN {settings.org_abn}" if settings.org_abn else ""),
-        f"Stripe reference: {entry.stripe_object_id}",
-        *([settings.tax_statement] if settings.tax_statement else []),
-        "",
-    ]
+    currency = entry.currency.upper()
+    facts = {
+        "thanks": f"Thank you for your {gift} of {format_money(entry.amount_cents)} ({currency}) to Sight.",
+        "receipt_number": entry.id,
+        "paid": day_and_time(entry.paid_at, zone),
+        "amount": f"{format_money(entry.amount_cents)} {currency}",
+        "org_legal_name": settings.org_legal_name,
+        "org_abn": settings.org_abn,
+        "stripe_reference": entry.stripe_object_id,
+        "tax_statement": settings.tax_statement,
+        "account_url": links.account_url(),
+        # One-off gifts have nothing to manage.
+        "manage_url": _manage_link(links, donor) if annual else None,
+    }
     if status.is_member:
-        lines.append(f"You are Sight+ until {day(status.until, zone)}. Thank you for supporting us.")
+        facts["status"] = f"You are Sight+ until {day(status.until, zone)}. Thank you for supporting us."
     else:
-        lines.append(
+        facts["status"] = (
             f"You have given {format_money(status.cents_in_window)} of "
             f"{format_money(settings.threshold_cents)} in the last 12 months: "
             f"{format_money(status.cents_needed)} more makes you Sight+."
         )
-    lines += ["", f"Your receipts and Sight+ status: {links.account_url()}"]
+    lines = [
+        facts["thanks"],
+        "",
+        f"Receipt number: {entry.id}",
+        f"Paid: {facts['paid']}",
+        f"Amount: {facts['amount']}",
+        f"Received by: {settings.org_legal_name}" + (f", ABN {settings.org_abn}" if settings.org_abn else ""),
+        f"Stripe reference: {entry.stripe_object_id}",
+        *([settings.tax_statement] if settings.tax_statement else []),
+        "",
+        facts["status"],
+        "",
+        f"Your receipts and Sight+ status: {facts['account_url']}",
+    ]
     if annual:
         lines += [
             "Manage your annual gift (cancel, change the amount, update the card), no sign-in needed:",
-            _manage_link(links, donor),
+            facts["manage_url"],
         ]
     mail_donor(
         session, user, subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight", lines=lines, kind="receipt",
-        now=now, name=name,
+        now=now, name=name, html_template="membership/email/receipt.html", html_values=facts,
     )
 
 

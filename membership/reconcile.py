@@ -31,6 +31,7 @@ from membership.ledger import (
     sync_subscription,
 )
 from membership.models import Donor, GiftKind, LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
+from membership.personal_data import erasures_due_in_stripe, finish_closing_in_stripe
 from membership.stripe_api import ChargeResult, StripeProblem
 from sight.audit import record_audit
 from sight.db import read_session
@@ -111,6 +112,13 @@ def reconcile(
         if text:
             report.findings.append(Finding("would repair" if dry_run else "repaired", text))
 
+    # Closed accounts first: a gift Stripe still renews for someone who left is the costliest gap.
+    for donor_id in erasures_due_in_stripe(session):
+        if dry_run:  # a dry run calls Stripe only to read
+            report.findings.append(Finding("would repair", f"Would finish closing donor {donor_id} in Stripe"))
+        else:
+            item(f"closing donor {donor_id} in Stripe", lambda donor_id=donor_id: _finish_closing(session, ctx, donor_id, now))
+    session.rollback()
     # Stripe keeps events for 30 days, subscriptions for ever.
     report.findings += [Finding("note", line) for line in subscriptions_without_a_gift(session, ctx)]
     payments, invoices, subscriptions, disputes_closed = _from_events(ctx, since)
@@ -152,6 +160,12 @@ def subscriptions_without_a_gift(session: Session, ctx: MembershipContext) -> li
         for remote in ctx.gateway.live_subscriptions()
         if remote.customer in customers and remote.id not in live_here
     ]
+
+
+def _finish_closing(session: Session, ctx: MembershipContext, donor_id: int, now: datetime) -> str | None:
+    if finish_closing_in_stripe(session, ctx, donor_id, now):
+        return f"Finished closing donor {donor_id} in Stripe: annual gifts stopped, name and email removed"
+    return None
 
 
 def _from_events(

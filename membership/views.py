@@ -475,7 +475,7 @@ def stripe_webhook():
             current_app.config.get("STRIPE_WEBHOOK_TOLERANCE", 300),
         )
         event_id = event["id"]
-        if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID:
+        if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID or "\x00" in event_id:
             raise BadSignature("not an event id")
         if not isinstance(event.get("data", {}).get("object"), dict):
             raise BadSignature("not an event")

@@ -54,7 +54,8 @@ def store_event(session: Session, event: dict, body: str, now: datetime) -> Stri
     """Keep the delivery as it came; a repeated delivery only counts itself."""
     stored = StripeEvent(
         event_id=event["id"],
-        type=str(event.get("type", "")),
+        # PostgreSQL's text holds no NUL character; such a type is refused by `event_problem` anyway.
+        type=str(event.get("type", "")).replace("\x00", "\ufffd")[:100],
         livemode=bool(event.get("livemode", False)),
         body=body,
         received_at=now,
@@ -79,7 +80,7 @@ MAX_ID = 255
 
 def event_problem(event: dict) -> str | None:
     """Why a correctly signed event cannot be applied (None when it can): kept with the event."""
-    if not isinstance(event.get("type"), str) or len(event["type"]) > 100:
+    if not isinstance(event.get("type"), str) or len(event["type"]) > 100 or "\x00" in event["type"]:
         return "the event has no type"
     if event["type"] not in HANDLED:
         return None
@@ -91,6 +92,8 @@ def event_problem(event: dict) -> str | None:
         return "the event's object has no id"
     if len(object_id) > MAX_ID:
         return "the event's object id is longer than any Stripe id"
+    if "\x00" in object_id:
+        return "the event's object id holds a NUL character"
     return None
 
 

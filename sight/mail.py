@@ -41,16 +41,20 @@ def queue_mail(
     to: str,
     subject: str,
     body: str,
+    html: str | None = None,
     kind: str = "general",
     user_id: int | None = None,
     now: datetime | None = None,
 ) -> OutboxMessage:
-    """Add a message to the outbox; the caller's commit decides whether it is ever sent."""
+    """Add a message to the outbox; the caller's commit decides whether it is ever sent.
+
+    `html`, when given, is sent as an alternative to `body` (which every reader can fall back on)."""
     now = now or utcnow()
     message = OutboxMessage(
         to_address=to,
         subject=subject,
         body_text=body,
+        body_html=html,
         kind=kind,
         user_id=user_id,
         created_at=now,
@@ -81,6 +85,8 @@ class MailTransport:
         email["Subject"] = message.subject
         email["Message-ID"] = make_msgid(domain="sight.example")
         email.set_content(message.body_text)
+        if message.body_html:
+            email.add_alternative(message.body_html, subtype="html")
         if not self.mail_url:
             log.info("Mail to %s: %s\n%s", message.to_address, message.subject, message.body_text)
             return

@@ -24,6 +24,8 @@ class OutboxMessage(db.Model):
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(200))
     body_text: Mapped[str] = mapped_column(Text)
+    # Sent with the text as multipart/alternative when present (receipts).
+    body_html: Mapped[str | None] = mapped_column(Text)
     # What caused it ("receipt", "sign_in_link" …), so staff can see what a person was sent.
     kind: Mapped[str] = mapped_column(String(40), default="general")
     user_id: Mapped[int | None] = mapped_column(index=True)

@@ -97,7 +97,7 @@ class Mailbox:
 
     def bodies(self, address: str | None = None) -> list[str]:
         messages = self.messages if address is None else self.to(address)
-        return [m.get_content() for m in messages]
+        return [m.get_body(("plain",)).get_content() for m in messages]
 
 
 class SmtpHandler:

@@ -56,7 +56,7 @@ def test_typing_someones_email_neither_renames_nor_reveals_their_account(app, cl
     # A receipt greets the donor by the name given with that gift.
     give("2600", email="victim@example.com", name="Vic")
     [receipt] = mailbox.to("victim@example.com")
-    assert receipt.get_content().startswith("Dear Vic,")
+    assert receipt.get_body(("plain",)).get_content().startswith("Dear Vic,")
 
 
 def test_unpaid_starts_are_not_donors_and_are_purged(app, client, give):

@@ -34,7 +34,7 @@ def test_a_one_off_gift_of_26_makes_the_donor_sight_plus(app, client, give, mail
     assert entries[0].message == "Keep it up"
 
     [receipt] = mailbox.to("new.donor@example.com")
-    body = receipt.get_content()
+    body = receipt.get_body(("plain",)).get_content()
     assert "Thank you for your gift of $26" in body
     assert "You are Sight+ until" in body
     assert "/manage/" not in body  # a one-off gift has nothing to manage

@@ -17,7 +17,7 @@ from .conftest import data_attribute
 
 def manage_path(app, mailbox, email):
     [receipt] = [m for m in mailbox.to(email) if "receipt" in m["Subject"].lower()]
-    return re.search(r"/manage/\S+", receipt.get_content()).group(0)
+    return re.search(r"/manage/\S+", receipt.get_body(("plain",)).get_content()).group(0)
 
 
 def test_cancelling_reaches_stripe_and_keeps_the_paid_year(app, client, give, mailbox, stripe_client):

@@ -114,7 +114,7 @@ def test_managing_an_annual_gift_and_the_webhook_call_stripe_with_no_write_trans
 
     give("2600", frequency="yearly", email="manage@example.com")
     [receipt] = mailbox.to("manage@example.com")
-    path = re.search(r"/manage/\S+", receipt.get_content()).group(0)
+    path = re.search(r"/manage/\S+", receipt.get_body(("plain",)).get_content()).group(0)
     assert submit_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path).status_code == 302
     from membership.models import Subscription
     from sight.extensions import db
@@ -125,4 +125,32 @@ def test_managing_an_annual_gift_and_the_webhook_call_stripe_with_no_write_trans
     body, headers = signed_event("customer.subscription.updated", {"id": subscription_id})
     assert client.post("/stripe/webhook", data=body, headers=headers).status_code == 200
     assert any("/v1/subscriptions" in call for call in proxy.calls)
+    assert proxy.inside_transaction == []
+
+
+def test_closing_an_account_calls_stripe_with_no_write_transaction_open(app, client, give, mailbox, proxy):
+    import re
+
+    from accounts.models import User
+    from membership.models import Donor, Subscription
+    from sight.extensions import db
+    from sqlalchemy import select
+    from tests.helpers import close_my_account, sign_in_as
+
+    give("2600", frequency="yearly", email="closing@example.com")
+    [receipt] = mailbox.to("closing@example.com")
+    path = re.search(r"/manage/\S+", receipt.get_body(("plain",)).get_content()).group(0)
+    # A new amount from the next renewal: a scheduled successor that closing must cancel too.
+    assert submit_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path).status_code == 302
+    with app.app_context():
+        sign_in_as(client, db.session.scalar(select(User).where(User.email == "closing@example.com")))
+        customer = db.session.scalar(select(Donor.stripe_customer_id))
+        [current, successor] = db.session.scalars(select(Subscription.stripe_subscription_id).order_by(Subscription.id))
+    proxy.calls.clear()
+
+    close_my_account(client)
+
+    assert f"POST /v1/subscriptions/{current}" in proxy.calls  # stops renewing at the end of the year
+    assert f"DELETE /v1/subscriptions/{successor}" in proxy.calls  # never starts
+    assert f"POST /v1/customers/{customer}" in proxy.calls  # name and email removed
     assert proxy.inside_transaction == []

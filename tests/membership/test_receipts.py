@@ -3,6 +3,7 @@ link only for annual gifts, and "given in the last 12 months" once past the thre
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -47,6 +48,39 @@ def test_a_receipt_uses_sydney_dates_and_carries_the_legal_details(make_app):
 def test_an_annual_gifts_receipt_carries_its_manage_link(make_app):
     body = receipt_for(make_app(**ORGANISATION), GiftKind.recurring, "in_annual")
     assert "Manage your annual gift" in body and "/manage/" in body
+
+
+def mailed_receipt(app, mailbox, kind: GiftKind, key: str, name: str):
+    with app.app_context():
+        donor = find_or_create_donor(db.session, email=f"{key}@example.com", name="Rae", now=PAID)
+        entry, _ = record_payment(db.session, donor=donor, stripe_object_id=key, kind=kind, amount_cents=2600,
+                                  currency="aud", paid_at=PAID, now=PAID)
+        queue_receipt(db.session, entry, context_for(app), PAID, name=name)
+        db.session.commit()
+    [message] = mailbox.to(f"{key}@example.com")
+    assert message.get_content_type() == "multipart/alternative"
+    plain, html = message.iter_parts()
+    assert (plain.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    return plain.get_content(), html.get_content()
+
+
+def test_a_receipt_arrives_as_text_and_html_with_the_same_facts_and_the_name_escaped(make_app, mailbox):
+    app = make_app(**ORGANISATION)
+    text, html = mailed_receipt(app, mailbox, GiftKind.one_off, "pi_html", "<b>Zoë & co</b>")
+    assert "Dear <b>Zoë & co</b>," in text  # plain text is shown as it is: nothing to escape
+    assert "Dear &lt;b&gt;Zoë &amp; co&lt;/b&gt;," in html
+    assert "<b>Zoë" not in html and "<script" not in html
+    for fact in ("$26 AUD", "1 December 2026, 1:00 AM AEDT", "You are Sight+ until 1 December 2027",
+                 "Sight Media Pty Ltd, ABN 12 345 678 901", "Gifts to Sight are not tax deductible.", "pi_html"):
+        assert fact in text and fact in html
+    assert "/account" in html
+    assert "/manage/" not in html and "Manage your annual gift" not in html
+
+
+def test_an_annual_gifts_html_receipt_links_to_manage_it(make_app, mailbox):
+    text, html = mailed_receipt(make_app(**ORGANISATION), mailbox, GiftKind.recurring, "in_html", "Rae")
+    [manage_url] = re.findall(r"http\S+/manage/\S+", text)
+    assert f'<a href="{manage_url}">Manage your annual gift</a>' in html
 
 
 def test_past_the_threshold_the_account_says_how_much_was_given(app, client):

@@ -44,6 +44,19 @@ def test_a_commit_only_queues_and_the_worker_delivers_over_smtp(app, mailbox):
     assert stored.sent_at is not None and stored.attempts == 1 and stored.last_error is None
 
 
+def test_an_html_body_is_sent_after_the_text_as_alternatives(app, mailbox):
+    with app.app_context():
+        queue_mail(db.session, to="reader@example.com", subject="Your receipt", body="Thank you for giving $26.",
+                   html="<p>Thank you for giving <strong>$26</strong>.</p>", kind="receipt")
+        db.session.commit()
+    [message] = mailbox.to("reader@example.com")
+    assert message.get_content_type() == "multipart/alternative"
+    plain, html = message.iter_parts()  # the order mail readers rely on: the richest part last
+    assert plain.get_content_type() == "text/plain" and plain.get_content().strip() == "Thank you for giving $26."
+    assert html.get_content_type() == "text/html"
+    assert html.get_content().strip() == "<p>Thank you for giving <strong>$26</strong>.</p>"
+
+
 def test_mail_in_a_rolled_back_transaction_is_never_sent(app, mailbox):
     with app.app_context():
         queue_mail(db.session, to="reader@example.com", subject="Never", body="Never sent")
