@@ -121,7 +121,7 @@ def read_stripe(gateway: StripeGateway, event_type: str, obj: dict) -> StripeFac
         subscription = gateway.retrieve_subscription(obj["id"])
         return StripeFacts(subscription=subscription, cancelled_successors=cancel_orphaned_successors(gateway, subscription))
     if event_type == "charge.refunded" or (event_type == "charge.dispute.closed" and obj.get("status") == "lost"):
-        # localstripe has no disputes API, so a dispute's payload is all there is; its charge is re-read.
+        # The event names the dispute and its outcome; the charge it hits is re-read from Stripe.
         charge_id = obj["id"] if event_type == "charge.refunded" else obj["charge"]
         return charge_facts(gateway, charge_id if isinstance(charge_id, str) else charge_id["id"])
     return StripeFacts()
