@@ -30,6 +30,8 @@ def test_cancelling_reaches_stripe_and_keeps_the_paid_year(app, client, give, ma
     assert response.status_code == 302
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "will not renew" in page and "You are Sight+" in page
+    assert "<title>Manage your annual gift · Sight</title>" in page
+    assert page.count("Send me a new link") == 1
     with app.app_context():
         subscription = db.session.scalar(select(Subscription))
         assert subscription.cancel_at_period_end
