@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.datastructures import MultiDict
 
 from accounts.models import User
@@ -514,24 +515,35 @@ def submit_response(
     # What is recorded for every linked response, however it came to be linked.
     sight_plus = sight_plus_of(link_user_id) if link_user_id is not None else None
 
-    def finish() -> None:
-        response.answers = answers
-        response.current_page = last
-        response.submitted_at = now
-        response.user_id = link_user_id
-        response.sight_plus = sight_plus
-        session.flush()
-
+    # One conditional UPDATE rather than the unit of work: a second POST of the same response
+    # (a double click, two tabs) that read it before this one finished changes nothing.
+    values = {
+        "answers": answers,
+        "current_page": last,
+        "submitted_at": now,
+        "user_id": link_user_id,
+        "sight_plus": sight_plus,
+    }
+    finish = (
+        update(Response)
+        .where(Response.id == response.id, Response.submitted_at.is_(None))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
     if link_user_id is None:
         # Nothing unique can clash (the partial index holds linked responses only): no savepoint.
-        finish()
-        return
-    try:
-        with session.begin_nested():
-            finish()
-    except IntegrityError as exc:
-        # Two tabs sending at once: the partial unique index keeps one per account.
-        raise SurveyRefused("already_taken") from exc
+        finished = session.execute(finish).rowcount
+    else:
+        try:
+            with session.begin_nested():
+                finished = session.execute(finish).rowcount
+        except IntegrityError as exc:
+            # Two tabs sending at once: the partial unique index keeps one per account.
+            raise SurveyRefused("already_taken") from exc
+    if finished != 1:
+        raise SurveyRefused("already_sent")
+    for key, value in values.items():
+        set_committed_value(response, key, value)
 
 
 # --- the Sight+ ask on the thank-you page ---------------------------------------------------

@@ -363,6 +363,13 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
         return redirect(_page_url(survey, target))
     if _captcha_required(definition) and not _captcha_passed():
         return again("captcha", 400)
+    # The reply is made before the write: on SQLite the write lock is held from the UPDATE to
+    # the commit, so nothing else runs in between (and after the commit, `survey` would be read
+    # again).
+    reply = redirect(url_for("surveys.take_thanks", slug=survey.slug))
+    # The browser that answered keeps the response's token, so the reader can see and delete it.
+    _set_cookie(reply, "done", survey, response.resume_token, DONE_COOKIE_SECONDS)
+    reply.delete_cookie(_cookie_name("resume", survey.slug), path=f"/surveys/{survey.slug}")
     try:
         submit_response(
             db.session,
@@ -382,11 +389,6 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
         if refused.reason == "too_fast":
             return again("too_fast", 400, wait=refused.wait_seconds)
         return _refusal_page(survey, refused.reason)
-    # The reply is made before the commit, which would expire `survey` and read it again.
-    reply = redirect(url_for("surveys.take_thanks", slug=survey.slug))
-    # The browser that answered keeps the response's token, so the reader can see and delete it.
-    _set_cookie(reply, "done", survey, response.resume_token, DONE_COOKIE_SECONDS)
-    reply.delete_cookie(_cookie_name("resume", survey.slug), path=f"/surveys/{survey.slug}")
     db.session.commit()
     return reply
 
