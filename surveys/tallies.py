@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from surveys.definition import walk
 from surveys.models import Response, Survey, SurveyAnswerWord, SurveyTally, SurveyVersion
 from surveys.search import forget_words, index_words
+from surveys.statistics import median_of_counts
 from surveys.results import (
     DayCount,
     ResponseFilter,
@@ -298,18 +299,8 @@ def tallied_results(session: Session, survey: Survey, flt: ResponseFilter, zone:
 
 def _median_of_counts(counts: dict[int, int]) -> int | None:
     """`results.median` of a list given as value -> how many times it occurs."""
-    total = sum(counts.values())
-    if not total:
-        return None
-    ordered = sorted(counts)
-    wanted = [(total - 1) // 2, total // 2]
-    found, seen = [], 0
-    for value in ordered:
-        seen += counts[value]
-        while wanted and wanted[0] < seen:
-            found.append(value)
-            wanted.pop(0)
-    return round((found[0] + found[1]) / 2) if found[0] != found[1] else round(found[0])
+    middle = median_of_counts(counts)
+    return None if middle is None else round(middle)
 
 
 def _tally_from_counts(question: walk.MergedQuestion, per_field: dict[str, dict[str, int]]) -> _Tally:
@@ -317,8 +308,9 @@ def _tally_from_counts(question: walk.MergedQuestion, per_field: dict[str, dict[
     own = dict(per_field.get(question.id, {}))
     tally.answered = own.pop(ANSWERED, 0)
     if question.type == "number":
-        # A histogram back to the list `_Tally` summarises, so that mean and median agree exactly.
-        tally.numbers = [json.loads(value) for value, n in own.items() for _ in range(n)]
+        tally.numbers = Counter()
+        for value, n in own.items():
+            tally.numbers[json.loads(value)] += n
     elif question.type != "matrix":
         tally.counts = Counter(own)
     prefix = f"{question.id}["
