@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from surveys.definition import walk
 from surveys.models import Response, Survey, SurveyAnswerWord, SurveyMonthTally, SurveyTally, SurveyVersion
-from surveys.search import forget_words, index_words
+from surveys.search import forget_words, index_words, text_field_names
 from surveys.statistics import median_of_counts
 from surveys.results import (
     DayCount,
@@ -60,41 +60,44 @@ def _plus_key(value: bool | None) -> str:
     return "" if value is None else ("yes" if value else "no")
 
 
-def contributions(definition: dict, answers: dict) -> Counter:
-    """(field, value) -> 1 for what one response adds, following `results._Tally.add`."""
-    added: Counter = Counter()
-    for question in walk.questions(definition):
-        qid, kind = question["id"], question["type"]
+def question_kinds(definition: dict) -> list[tuple[str, str]]:
+    """(id, type) of each question of a version, walked once per version rather than per response."""
+    return [(question["id"], question["type"]) for question in walk.questions(definition)]
+
+
+def contributions(questions: list[tuple[str, str]], answers: dict):
+    """Each (field, value) one response adds 1 to, following `results._Tally.add`."""
+    for qid, kind in questions:
         answer = answers.get(qid)
         if answer is None or answer == "" or answer == [] or answer == {}:
             continue
-        added[qid, ANSWERED] += 1
+        yield qid, ANSWERED
         if kind == "multiple_choice":
             for value in answer if isinstance(answer, list) else [answer]:
-                added[qid, str(value)] += 1
+                yield qid, str(value)
         elif kind in walk.CHOICE_TYPES or kind == "rating":
-            added[qid, str(answer)] += 1
+            yield qid, str(answer)
         elif kind == "matrix" and isinstance(answer, dict):
             for row, column in answer.items():
-                added[f"{qid}[{row}]", str(column)] += 1
-                added[f"{qid}[{row}]", ANSWERED] += 1
+                yield f"{qid}[{row}]", str(column)
+                yield f"{qid}[{row}]", ANSWERED
         elif kind == "number" and isinstance(answer, int | float):
-            added[qid, json.dumps(answer)] += 1
+            yield qid, json.dumps(answer)
         if answers.get(f"{qid}_other"):
-            added[f"{qid}_other", ANSWERED] += 1
-    return added
+            yield f"{qid}_other", ANSWERED
 
 
 def _upsert(session: Session, model: type[SurveyTally] | type[SurveyMonthTally], period: str, rows: list[dict]) -> None:
     if not rows:
         return
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(model)
+    # Core rather than the ORM's bulk insert: the same statement, without its per-row work.
+    statement = dialect.insert(model.__table__)
     statement = statement.on_conflict_do_update(
         index_elements=["survey_id", "zone", "version_number", period, "sight_plus", "field", "value"],
-        set_={"count": model.count + statement.excluded.count},
+        set_={"count": model.__table__.c.count + statement.excluded.count},
     )
-    session.execute(statement, rows)
+    session.connection().execute(statement, rows)
 
 
 def _first_of_month(day: date) -> date:
@@ -104,22 +107,22 @@ def _first_of_month(day: date) -> date:
 def _add(session: Session, claimed, zone_name: str, sign: int) -> int:
     """Add (sign 1) or take back (sign -1) what the claimed responses say; returns how many."""
     zone = ZoneInfo(zone_name)
-    definitions: dict[int, tuple[int, dict]] = {}
+    versions: dict[int, tuple[int, list[tuple[str, str]], list[str]]] = {}
     totals: Counter = Counter()
     survey_id = None
     count = 0
     indexed = []
     for response_id, survey_id, version_id, started_at, submitted_at, plus, answers in claimed:
-        if version_id not in definitions:
+        if version_id not in versions:
             version = session.get(SurveyVersion, version_id)
-            definitions[version_id] = (version.number, version.definition)
-        number, definition = definitions[version_id]
+            versions[version_id] = (version.number, question_kinds(version.definition), text_field_names(version.definition))
+        number, questions, text_fields = versions[version_id]
         key = (survey_id, number, submitted_at.astimezone(zone).date(), _plus_key(plus))
         totals[key + (RESPONSES, ANSWERED)] += 1
         totals[key + (SECONDS, str(duration_seconds(started_at, submitted_at)))] += 1
-        for (field, value), n in contributions(definition, answers or {}).items():
-            totals[key + (field, value)] += n
-        indexed.append((survey_id, response_id, definition, answers or {}))
+        for pair in contributions(questions, answers or {}):
+            totals[key + pair] += 1
+        indexed.append((survey_id, response_id, text_fields, answers or {}))
         count += 1
     monthly: Counter = Counter()
     for (s, v, d, p, f, x), n in totals.items():
