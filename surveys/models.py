@@ -102,9 +102,13 @@ class Response(db.Model):
         # A survey's newest responses without a sort (the latest free-text answers of its results).
         Index("ix_survey_response_survey_newest", "survey_id", "id"),
         # Finished responses not yet counted in the tallies (surveys.tallies): few at any time.
+        # Three columns, so that SQLite's planner (which keeps no statistics here) prefers it to
+        # (survey_id, submitted_at) for "survey_id = ? AND tallied = 0 AND submitted_at IS NOT NULL".
         Index(
             "ix_survey_response_untallied",
             "survey_id",
+            "tallied",
+            "submitted_at",
             postgresql_where=text("submitted_at IS NOT NULL AND tallied = false"),
             sqlite_where=text("submitted_at IS NOT NULL AND tallied = 0"),
         ),

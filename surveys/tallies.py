@@ -152,12 +152,25 @@ _CLAIMED = (
 
 
 def _tally_zones(session: Session, survey_id: int) -> set[str]:
-    return set(session.scalars(select(SurveyTally.zone).where(SurveyTally.survey_id == survey_id).distinct()))
+    # The months hold the same zones as the days, in a thirtieth of the rows.
+    return set(session.scalars(select(SurveyMonthTally.zone).where(SurveyMonthTally.survey_id == survey_id).distinct()))
+
+
+def _counted_in_another_zone(session: Session, survey_id: int, zone_name: str) -> bool:
+    """Two probes of the month tallies' key (survey, zone, …), rather than listing the zones."""
+    return any(
+        session.scalar(select(SurveyMonthTally.id).where(SurveyMonthTally.survey_id == survey_id, other).limit(1)) is not None
+        for other in (SurveyMonthTally.zone < zone_name, SurveyMonthTally.zone > zone_name)
+    )
+
+
+def _untallied(survey_id: int):
+    return Response.survey_id == survey_id, Response.tallied == false(), Response.submitted_at.is_not(None)
 
 
 def refresh_tallies(session: Session, survey_id: int, zone_name: str) -> int:
     """Count every finished response not yet counted; returns how many were added. The caller commits."""
-    if _tally_zones(session, survey_id) - {zone_name}:
+    if _counted_in_another_zone(session, survey_id, zone_name):
         # Days were counted in another zone: count the whole survey again in this one.
         session.execute(delete(SurveyTally).where(SurveyTally.survey_id == survey_id))
         session.execute(delete(SurveyMonthTally).where(SurveyMonthTally.survey_id == survey_id))
@@ -168,14 +181,12 @@ def refresh_tallies(session: Session, survey_id: int, zone_name: str) -> int:
             .values(tallied=False)
             .execution_options(synchronize_session=False)
         )
+    elif session.scalar(select(Response.id).where(*_untallied(survey_id)).limit(1)) is None:
+        # Nothing new: a read, so that looking at results takes no write lock.
+        return 0
     added = 0
     while True:
-        pending = (
-            select(Response.id)
-            .where(Response.survey_id == survey_id, Response.submitted_at.is_not(None), Response.tallied == false())
-            .limit(BATCH)
-            .scalar_subquery()
-        )
+        pending = select(Response.id).where(*_untallied(survey_id)).limit(BATCH).scalar_subquery()
         # One statement claims and reads: a concurrent refresh skips the rows claimed here.
         claimed = session.execute(
             update(Response)
