@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.datastructures import MultiDict
 
 from accounts.models import User
@@ -384,19 +385,36 @@ def resume_expires_at(response: Response) -> datetime:
 
 
 def find_resumable(
-    session: Session, survey: Survey, *, token: str | None, user_id: int | None, now: datetime
+    session: Session,
+    slug: str,
+    *,
+    token: str | None,
+    user_id: int | None,
+    now: datetime,
+    survey_id: int | None = None,
 ) -> Response | None:
-    """The reader's response to this survey, by resume token (cookie or link) or, for a
-    signed-in reader on another device, by account; None once it can no longer be resumed."""
+    """The reader's response to the survey at `slug`, by resume token (cookie or link) or, for
+    a signed-in reader on another device, by account; None once it can no longer be resumed.
+    `survey_id`, when given, is the survey the token was issued for (a signed cookie says it).
+
+    Its survey and version come in the same query: every page reads both, and a reader's page
+    then costs one read."""
     response = None
-    # Its version comes in the same query: every page reads the version's definition.
-    with_version = select(Response).options(joinedload(Response.version))
+    with_survey = (
+        select(Response)
+        .join(Response.survey)
+        .options(contains_eager(Response.survey), joinedload(Response.version))
+        .where(Survey.slug == slug)
+    )
     if token:
-        response = session.scalar(with_version.where(Response.resume_token == token, Response.survey_id == survey.id))
+        by_token = with_survey.where(Response.resume_token == token)
+        if survey_id is not None:
+            by_token = by_token.where(Response.survey_id == survey_id)
+        response = session.scalar(by_token)
     if response is None and user_id is not None:
         response = session.scalar(
-            with_version
-            .where(Response.survey_id == survey.id, Response.user_id == user_id, Response.submitted_at.is_(None))
+            with_survey
+            .where(Response.user_id == user_id, Response.submitted_at.is_(None))
             .order_by(Response.started_at.desc())
             .limit(1)
         )
@@ -496,17 +514,36 @@ def submit_response(
         link_user_id = None
     # What is recorded for every linked response, however it came to be linked.
     sight_plus = sight_plus_of(link_user_id) if link_user_id is not None else None
-    try:
-        with session.begin_nested():
-            response.answers = answers
-            response.current_page = last
-            response.submitted_at = now
-            response.user_id = link_user_id
-            response.sight_plus = sight_plus
-            session.flush()
-    except IntegrityError as exc:
-        # Two tabs sending at once: the partial unique index keeps one per account.
-        raise SurveyRefused("already_taken") from exc
+
+    # One conditional UPDATE rather than the unit of work: a second POST of the same response
+    # (a double click, two tabs) that read it before this one finished changes nothing.
+    values = {
+        "answers": answers,
+        "current_page": last,
+        "submitted_at": now,
+        "user_id": link_user_id,
+        "sight_plus": sight_plus,
+    }
+    finish = (
+        update(Response)
+        .where(Response.id == response.id, Response.submitted_at.is_(None))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    if link_user_id is None:
+        # Nothing unique can clash (the partial index holds linked responses only): no savepoint.
+        finished = session.execute(finish).rowcount
+    else:
+        try:
+            with session.begin_nested():
+                finished = session.execute(finish).rowcount
+        except IntegrityError as exc:
+            # Two tabs sending at once: the partial unique index keeps one per account.
+            raise SurveyRefused("already_taken") from exc
+    if finished != 1:
+        raise SurveyRefused("already_sent")
+    for key, value in values.items():
+        set_committed_value(response, key, value)
 
 
 # --- the Sight+ ask on the thank-you page ---------------------------------------------------
