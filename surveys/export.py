@@ -22,7 +22,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from xml.sax.saxutils import escape as xml_escape
 
-from sqlalchemy import JSON, BigInteger, Integer, Select, String, Text, case, cast, extract, func, literal, literal_column, null, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Integer,
+    Select,
+    String,
+    Text,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -238,10 +254,12 @@ class _Cells:
             return self.quoted(_labelled(self.raw_in(cell.key, cell.part), cell.labels))
         if cell.kind == "joined":
             rows, position, value = self.elements(cell.key)
+            label, separator = _labelled(value, cell.labels), literal(MULTIPLE_SEPARATOR, String)
             if self.postgresql:
-                joined = func.string_agg(_labelled(value, cell.labels), aggregate_order_by(literal(MULTIPLE_SEPARATOR, String), position))
+                joined = func.string_agg(label, aggregate_order_by(separator, position))
             else:
-                joined = func.group_concat(_labelled(value, cell.labels), literal(MULTIPLE_SEPARATOR, String))
+                # json_each reads the list in order, and group_concat keeps the order it is given.
+                joined = func.group_concat(label, separator)
             return self.quoted(select(joined).select_from(rows).scalar_subquery())
         if cell.kind == "chosen":
             if cell.stored == "text":
@@ -249,7 +267,8 @@ class _Cells:
                 return case((value == cell.part, 1), (value.is_not(None), 0))
             rows, _position, value = self.elements(cell.key)
             chosen = select(1).select_from(rows).where(value == cell.part).exists()
-            listed = Response.answers.op("->", return_type=JSON)(literal(cell.key if self.postgresql else _json_path(cell.key), String))
+            path = cell.key if self.postgresql else _json_path(cell.key)
+            listed = Response.answers.op("->", return_type=JSON)(literal(path, String))
             return case((func.json_array_length(listed) > 0, case((chosen, 1), else_=0)))
         if cell.kind == "value" and cell.stored == "text":
             return self.quoted(func.nullif(self.raw(cell.key), ""))
@@ -312,6 +331,8 @@ class _Cells:
             .offset(0)
             .subquery()
         )
+        # The outer query reads the inner one's rows as they come, in the inner one's order (a
+        # sort of its own would hold every line before the first is sent).
         cells = list(inner.c)
         if self.rendering == JSON_LINES:
             # Keys and separators as one literal each; every cell is already JSON text.
@@ -332,7 +353,8 @@ class _Cells:
         fields = []
         for n, (value, numeric) in enumerate(zip(text, plan.numeric, strict=True)):
             value = func.coalesce(cast(value, String), _constant(""))
-            fields += [_constant('"' if n == 0 else '","'), value if numeric else func.replace(value, _constant('"'), _constant('""'))]
+            escaped = value if numeric else func.replace(value, _constant('"'), _constant('""'))
+            fields += [_constant('"' if n == 0 else '","'), escaped]
         return select(_concatenated([*fields, _constant('"')])).select_from(inner)
 
 
