@@ -14,6 +14,7 @@ import functools
 import io
 import itertools
 import json
+import operator
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,7 +22,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from xml.sax.saxutils import escape as xml_escape
 
-from sqlalchemy import JSON, BigInteger, Integer, String, case, cast, extract, func, literal, null, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Integer,
+    Select,
+    String,
+    Text,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -167,39 +184,53 @@ def export_columns(definitions: dict[int, dict], layout: str = "summary", values
 
 # --- cells picked out by the database ---------------------------------------------------------
 #
-# Each cell is an SQL expression over the stored answers (SQLite's JSON1, PostgreSQL's json
-# operators), so that rows arrive ready to write: no JSON decoding or call per cell in Python.
-# For a spreadsheet, text cells are neutralised in the same expression (labels ahead of time).
+# The database reads each cell from the stored answers (SQLite's JSON1, PostgreSQL's json
+# operators), labels it and, for CSV and JSON Lines, writes the whole line, so that Python
+# neither decodes answers nor touches a cell. The cells are read in an inner query that the
+# database may not fold into the outer one (OFFSET 0), so that the outer query's neutralising and
+# quoting, which mention each cell several times, read each cell once.
+
+# How the exported rows come: typed cells for a spreadsheet, or each response as one CSV line
+# (without its line end) or one JSON object.
+SHEET, CSV_LINES, JSON_LINES = "sheet", "csv", "json"
 
 
 class _Cells:
-    """The SQL of the cells of one export, for one database and with or without neutralising."""
+    """The SQL of one export's cells, for one database and one of the three renderings."""
 
-    def __init__(self, dialect: str, for_sheet: bool):
+    def __init__(self, dialect: str, rendering: str):
         self.postgresql = dialect == "postgresql"
-        self.for_sheet = for_sheet
+        self.rendering = rendering
 
     # -- reading the stored answers
 
     def raw(self, key: str):
-        """The stored value: on SQLite a string, number or NULL; on PostgreSQL its text."""
+        """A stored string as text (NULL when absent)."""
         if self.postgresql:
             return Response.answers.op("->>", return_type=String)(literal(key, String))
         return func.json_extract(Response.answers, literal(_json_path(key), String))
 
-    def json_value(self, key: str):
-        """The stored value as JSON: on SQLite numbers come as numbers, lists and objects as
-        JSON text; PostgreSQL's driver hands every value back decoded."""
+    def raw_in(self, key: str, part: str):
+        """A matrix answer's column for one row, as text."""
+        if self.postgresql:
+            inner = Response.answers.op("->", return_type=JSON)(literal(key, String))
+            return inner.op("->>", return_type=String)(literal(part, String))
+        return func.json_extract(Response.answers, literal(_json_path(key, part), String))
+
+    def token(self, key: str):
+        """A stored number as its JSON text, which is what Python's str() of it writes."""
+        if self.postgresql:
+            return cast(Response.answers.op("->", return_type=JSON)(literal(key, String)), Text)
+        return Response.answers.op("->", return_type=String)(literal(_json_path(key), String))
+
+    def typed(self, key: str):
+        """A stored number as a number (PostgreSQL's driver decodes the JSON value)."""
         if self.postgresql:
             return Response.answers.op("->", return_type=JSON)(literal(key, String))
         return func.json_extract(Response.answers, literal(_json_path(key), String))
 
-    def text(self, key: str, stored: str):
-        value = self.raw(key)
-        return cast(value, String) if stored == "number" and not self.postgresql else value
-
     def elements(self, key: str):
-        """The stored list as rows (position, value), positions counting from 0."""
+        """The stored list as rows (position from 0, value)."""
         if self.postgresql:
             each = func.json_array_elements_text(Response.answers.op("->", return_type=JSON)(literal(key, String)))
             rows = each.table_valued("value", with_ordinality="position").render_derived()
@@ -207,55 +238,45 @@ class _Cells:
         rows = func.json_each(Response.answers, literal(_json_path(key), String)).table_valued("key", "value").alias()
         return rows, rows.c.key, rows.c.value
 
+    def quoted(self, text):
+        """Text as a JSON string (NULL stays NULL on PostgreSQL, becomes null on SQLite)."""
+        if self.rendering != JSON_LINES:
+            return text
+        return cast(func.to_json(text), Text) if self.postgresql else func.json_quote(text)
+
     # -- cells
 
-    def neutralised(self, text):
-        if not self.for_sheet:
-            return text
-        return case((func.substr(text, 1, 1).in_(FORMULA_TRIGGERS), literal("'", String).concat(text)), else_=text)
-
-    def labelled(self, value, labels: tuple[tuple[str, str], ...], *, neutralise_it: bool = True):
-        """The label of a stored value (the value itself when it has none)."""
-        otherwise = self.neutralised(value) if neutralise_it else value
-        if not labels:
-            return otherwise
-        shown = {code: neutralise(label) if self.for_sheet and neutralise_it else label for code, label in labels}
-        return case(shown, value=value, else_=otherwise)
-
-    def cell(self, cell: Cell, decoded: bool = False):
+    def cell(self, cell: Cell):
         if cell.kind in ("label", "other"):
-            return self.labelled(func.nullif(self.text(cell.key, cell.stored), ""), cell.labels)
+            value = self.token(cell.key) if cell.stored == "number" else func.nullif(self.raw(cell.key), "")
+            return self.quoted(_labelled(value, cell.labels))
         if cell.kind == "matrix":
-            return self.labelled(self.raw_in(cell.key, cell.part), cell.labels)
+            return self.quoted(_labelled(self.raw_in(cell.key, cell.part), cell.labels))
         if cell.kind == "joined":
             rows, position, value = self.elements(cell.key)
-            # Only the first label begins the cell, so only it is neutralised.
-            shown = case((position == 0, self.labelled(value, cell.labels)), else_=self.labelled(value, cell.labels, neutralise_it=False))
+            label, separator = _labelled(value, cell.labels), literal(MULTIPLE_SEPARATOR, String)
             if self.postgresql:
-                joined = func.string_agg(shown, aggregate_order_by(literal(MULTIPLE_SEPARATOR, String), position))
+                joined = func.string_agg(label, aggregate_order_by(separator, position))
             else:
-                joined = func.group_concat(shown, literal(MULTIPLE_SEPARATOR, String))
-            return select(joined).select_from(rows).scalar_subquery()
+                # json_each reads the list in order, and group_concat keeps the order it is given.
+                joined = func.group_concat(label, separator)
+            return self.quoted(select(joined).select_from(rows).scalar_subquery())
         if cell.kind == "chosen":
             if cell.stored == "text":
                 value = func.nullif(self.raw(cell.key), "")
                 return case((value == cell.part, 1), (value.is_not(None), 0))
             rows, _position, value = self.elements(cell.key)
             chosen = select(1).select_from(rows).where(value == cell.part).exists()
-            return case((func.json_array_length(self.json_value(cell.key)) > 0, case((chosen, 1), else_=0)))
-        if cell.kind == "value" and decoded:
-            return case((self.raw(cell.key) == "", null()), else_=self.json_value(cell.key))
+            path = cell.key if self.postgresql else _json_path(cell.key)
+            listed = Response.answers.op("->", return_type=JSON)(literal(path, String))
+            return case((func.json_array_length(listed) > 0, case((chosen, 1), else_=0)))
         if cell.kind == "value" and cell.stored == "text":
-            return self.neutralised(func.nullif(self.raw(cell.key), ""))
-        if cell.kind == "value" and self.for_sheet:
-            # A number in a text column (the question's type changed) is text to a spreadsheet.
-            return self.neutralised(self.text(cell.key, cell.stored))
-        return self.json_value(cell.key)
-
-    def raw_in(self, key: str, part: str):
-        if self.postgresql:
-            return Response.answers.op("->", return_type=JSON)(literal(key, String)).op("->>", return_type=String)(literal(part, String))
-        return func.json_extract(Response.answers, literal(_json_path(key, part), String))
+            return self.quoted(func.nullif(self.raw(cell.key), ""))
+        if cell.kind == "value":
+            # A number in a text column (the question's type changed): a number to JSON, text to
+            # a spreadsheet, as str() writes it.
+            return self.token(cell.key)
+        return self.typed(cell.key) if self.rendering == SHEET else self.token(cell.key)
 
     # -- a column across versions
 
@@ -268,12 +289,9 @@ class _Cells:
                 versions.setdefault(cell, []).append(version_ids[number])
         if not versions:
             return null()
-        # On PostgreSQL a text column holding numbers from another version reads every answer
-        # as JSON, so that numbers stay numbers and the branches share a type.
-        decoded = self.postgresql and not self.for_sheet and len({cell.stored for cell in versions}) > 1
         if len(versions) == 1 and len(next(iter(versions.values()))) == len(version_ids):
-            return self.cell(next(iter(versions)), decoded)
-        return case(*((Response.version_id.in_(ids), self.cell(cell, decoded)) for cell, ids in versions.items()))
+            return self.cell(next(iter(versions)))
+        return case(*((Response.version_id.in_(ids), self.cell(cell)) for cell, ids in versions.items()))
 
     def metadata(self, version_numbers: dict[int, int]) -> list:
         """Response number, version, submitted_at, duration_seconds, sight_plus and tracking."""
@@ -289,14 +307,76 @@ class _Cells:
             whole = type_coerce(func.strftime("%s", submitted), Integer) - type_coerce(func.strftime("%s", started), Integer)
             fraction = cast(func.substr(submitted, 21), Integer) - cast(func.substr(started, 21), Integer)
             seconds = (whole * 1_000_000 + fraction) // 1_000_000
+        sight_plus = {True: "yes", False: "no"}
+        if self.rendering == JSON_LINES:
+            sight_plus = {given: json.dumps(text) for given, text in sight_plus.items()}
         return [
             Response.id,
             case(version_numbers, value=Response.version_id),
-            iso,
+            self.quoted(iso),
             seconds,
-            case((Response.sight_plus.is_(True), "yes"), (Response.sight_plus.is_(False), "no")),
-            *(self.neutralised(column) for column in TRACKING_COLUMNS),
+            case((Response.sight_plus.is_(True), sight_plus[True]), (Response.sight_plus.is_(False), sight_plus[False])),
+            *(self.quoted(column) for column in TRACKING_COLUMNS),
         ]
+
+    # -- rows
+
+    def statement(self, plan: ExportPlan) -> Select:
+        version_ids = {number: plan.version_ids[number] for number in plan.definitions}
+        expressions = self.metadata({version_id: number for number, version_id in version_ids.items()})
+        expressions += [self.column(column, version_ids) for column in plan.columns[len(METADATA) :]]
+        inner = (
+            select_responses(plan.survey_id, plan.filter, *(e.label(f"c{i}") for i, e in enumerate(expressions)))
+            .order_by(Response.id)
+            .offset(0)
+            .subquery()
+        )
+        # The outer query reads the inner one's rows as they come, in the inner one's order (a
+        # sort of its own would hold every line before the first is sent).
+        cells = list(inner.c)
+        if self.rendering == JSON_LINES:
+            # Keys and separators as one literal each; every cell is already JSON text.
+            line = [
+                piece
+                for n, (header, value) in enumerate(zip(plan.headers, cells, strict=True))
+                for piece in (
+                    literal(("{" if n == 0 else ", ") + json.dumps(header, ensure_ascii=False) + ": ", String),
+                    func.coalesce(cast(value, String), _constant("null")),
+                )
+            ]
+            return select(_concatenated([*line, _constant("}")])).select_from(inner)
+        neutralised = functools.partial(_neutralised, first_code=func.ascii if self.postgresql else func.unicode)
+        text = [value if numeric else neutralised(value) for value, numeric in zip(cells, plan.numeric, strict=True)]
+        if self.rendering == SHEET:
+            return select(*text).select_from(inner)
+        # RFC 4180 as csv.writer(quoting=QUOTE_ALL) writes it: every field quoted, quotes doubled.
+        fields = []
+        for n, (value, numeric) in enumerate(zip(text, plan.numeric, strict=True)):
+            value = func.coalesce(cast(value, String), _constant(""))
+            escaped = value if numeric else func.replace(value, _constant('"'), _constant('""'))
+            fields += [_constant('"' if n == 0 else '","'), escaped]
+        return select(_concatenated([*fields, _constant('"')])).select_from(inner)
+
+
+def _labelled(value, labels: tuple[tuple[str, str], ...]):
+    """The label of a stored value (the value itself when it has none)."""
+    return case(dict(labels), value=value, else_=value) if labels else value
+
+
+def _neutralised(text, first_code=func.unicode):
+    """A text cell a spreadsheet would run as a formula, made plain text (sight.spreadsheet)."""
+    triggers = [literal_column(str(ord(character))) for character in FORMULA_TRIGGERS]
+    return case((first_code(text).in_(triggers), _constant("'").concat(text)), else_=text)
+
+
+def _constant(text: str):
+    """One of this module's own SQL strings, written into the statement rather than bound: the
+    database then treats it as a constant, which is measurably cheaper per cell."""
+    return literal_column("'" + text.replace("'", "''") + "'", String)
+
+
+def _concatenated(parts: list):
+    return functools.reduce(lambda line, part: line.concat(part), parts[1:], parts[0])
 
 
 def _json_path(*keys: str) -> str:
@@ -380,15 +460,11 @@ def plan_export(
     )
 
 
-def export_rows(session: Session, plan: ExportPlan, *, for_sheet: bool = False) -> Iterator[Sequence]:
-    """One row of cell values per response, in column order, oldest first, read in batches so
-    that memory does not grow with the survey; `for_sheet` neutralises text cells against
-    formula injection (numeric columns are left as they are)."""
-    cells = _Cells(session.get_bind().dialect.name, for_sheet)
-    version_ids = {number: plan.version_ids[number] for number in plan.definitions}
-    expressions = cells.metadata({version_id: number for number, version_id in version_ids.items()})
-    expressions += [cells.column(column, version_ids) for column in plan.columns[len(METADATA) :]]
-    stmt = select_responses(plan.survey_id, plan.filter, *expressions).order_by(Response.id)
+def export_rows(session: Session, plan: ExportPlan, rendering: str) -> Iterator[Sequence]:
+    """The export's rows, oldest first, read in batches so that memory does not grow with the
+    survey: typed cells neutralised for a spreadsheet (SHEET), or one CSV line or JSON object per
+    response (CSV_LINES, JSON_LINES), each a row of one value."""
+    stmt = _Cells(session.get_bind().dialect.name, rendering).statement(plan)
     result = session.connection().execute(stmt.execution_options(yield_per=ROWS_PER_BATCH))
     for batch in result.partitions():
         yield from batch
@@ -410,7 +486,7 @@ def _sheet_cell(value, numeric: bool):
 def _sheet_export(session: Session, plan: ExportPlan) -> Iterator[Sequence]:
     """The export's headers, then its rows, neutralised for a spreadsheet."""
     yield [neutralise(h) for h in plan.headers]
-    yield from export_rows(session, plan, for_sheet=True)
+    yield from export_rows(session, plan, SHEET)
 
 
 def _batches(rows: Iterable[Sequence]) -> Iterator[list[Sequence]]:
@@ -433,20 +509,20 @@ def csv_chunks(rows: Iterable[Sequence], bom: bool = False) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-def jsonl_chunks(headers: list[str], rows: Iterable[Sequence]) -> Iterator[bytes]:
-    """One JSON object per response, keyed by the same column names; empty cells are null."""
-    # One encoder for the whole export: json.dumps with options makes a new one for every call.
-    encode = json.JSONEncoder(ensure_ascii=False).encode
-    lines: list[str] = []
-    size = 0
-    for batch in _batches(rows):
-        text = "\n".join(map(encode, map(dict, map(zip, itertools.repeat(headers), batch)))) + "\n"
-        lines.append(text)
+def _line_chunks(lines: Iterable[Sequence], end: str, first: str = "") -> Iterator[bytes]:
+    """Lines (rows of one value) joined with `end` after each, `first` ahead of them, in chunks."""
+    parts, size = [first], len(first)
+    for batch in _batches(lines):
+        text = end.join(map(_first, batch)) + end
+        parts.append(text)
         size += len(text)
         if size >= CHUNK_BYTES:
-            yield "".join(lines).encode()
-            lines, size = [], 0
-    yield "".join(lines).encode()
+            yield "".join(parts).encode()
+            parts, size = [], 0
+    yield "".join(parts).encode()
+
+
+_first = operator.itemgetter(0)
 
 
 class _Pipe(io.RawIOBase):
@@ -600,9 +676,10 @@ def xlsx_chunks(sheets: Iterable[tuple[str, Iterable[list]]]) -> Iterator[bytes]
 def export_chunks(session: Session, plan: ExportPlan, fmt: str, bom: bool = False) -> Iterator[bytes]:
     """The export file, a chunk at a time."""
     if fmt == "json":
-        yield from jsonl_chunks(plan.headers, export_rows(session, plan))
+        yield from _line_chunks(export_rows(session, plan, JSON_LINES), "\n")
     elif fmt == "csv":
-        yield from csv_chunks(_sheet_export(session, plan), bom)
+        header = b"".join(csv_chunks([[neutralise(h) for h in plan.headers]], bom)).decode()
+        yield from _line_chunks(export_rows(session, plan, CSV_LINES), "\r\n", header)
     elif fmt == "xlsx":
         yield from xlsx_chunks(
             [
