@@ -12,22 +12,25 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import json
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from xml.sax.saxutils import escape as xml_escape
 
+from sqlalchemy import JSON, BigInteger, Integer, String, case, cast, extract, func, literal, null, select, type_coerce
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from sight.audit import Actor, record_audit
 from sight.spreadsheet import FORMULA_TRIGGERS, neutralise
 
 from surveys.definition import walk
-from surveys.models import Survey
-from surveys.results import ResponseFilter, count_responses, duration_seconds, stream_responses, versions_in
+from surveys.models import Response, Survey
+from surveys.results import TRACKING_COLUMNS, ResponseFilter, count_responses, select_responses, versions_in
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -36,10 +39,10 @@ FORMATS = {
 }
 # The file name's extension: JSON Lines is not one JSON document.
 EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "json": "jsonl"}
-# A spreadsheet runs a cell that starts with one of these as a formula.
 CHUNK_BYTES = 64 * 1024
+# Rows fetched from the database, and handed to a writer, at a time.
+ROWS_PER_BATCH = 500
 MULTIPLE_SEPARATOR = "; "
-FORMULA_FIRST_CHARACTERS = frozenset(FORMULA_TRIGGERS)
 # Control characters XML cannot carry (tab, line feed and carriage return it can).
 ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010\013\014\016-\037]")
 
@@ -47,28 +50,27 @@ ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010\013\014\016-\037]")
 # --- columns --------------------------------------------------------------------------------
 
 
-class VersionLabels:
-    """The questions of one version and their labels, to read a response of that version."""
+@dataclass(frozen=True)
+class Cell:
+    """How the responses of one version fill one column: which answer, read how. Versions whose
+    cells are equal share one SQL expression."""
 
-    def __init__(self, definition: dict):
-        self.questions = {q["id"]: q for q in walk.questions(definition)}
-        self.options = {qid: dict(walk.options(q)) for qid, q in self.questions.items()}
-        self.rows = {qid: dict(walk.matrix_rows(q)) for qid, q in self.questions.items()}
-        self.columns = {qid: dict(walk.matrix_columns(q)) for qid, q in self.questions.items()}
+    kind: str  # label | joined | chosen | value | number | matrix | other
+    key: str  # the answer's key: the question id, or ID_other
+    # What the version stores under the key (models.py): text, list, number or object.
+    stored: str = "text"
+    # (value, label) pairs to show labels for stored values; empty when exporting codes.
+    labels: tuple[tuple[str, str], ...] = ()
+    part: str = ""  # the option of a 0/1 column, or the matrix row
 
 
 @dataclass(frozen=True)
 class Column:
     header: str
     numeric: bool
-    # For the labels of one version, how to read this column's cell from a response's answers;
-    # None when that version does not ask the question (the cell is then empty). Built once per
-    # version, so that each cell costs one small call (metadata columns have no reader).
-    reader: Callable[[VersionLabels], Callable[[dict], object] | None] | None = None
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    # Version number -> how its responses fill the column; a version that does not ask the
+    # question is absent (its cells are empty). Metadata columns have none.
+    cells: dict[int, Cell] = field(default_factory=dict)
 
 
 METADATA = [
@@ -80,7 +82,6 @@ METADATA = [
     # Where the reader came from: results.TRACKING_COLUMNS, in that order.
     *(Column(name, False) for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "referrer")),
 ]
-SIGHT_PLUS_CELL = {True: "yes", False: "no", None: None}
 METADATA_MEANING = {
     "response_id": "Response number",
     "survey_version": "Version of the survey the response answered",
@@ -96,113 +97,62 @@ METADATA_MEANING = {
 }
 
 
-# A stored answer of these types counts as not given when it is empty (0 and False are answers).
-EMPTY_TYPES = (str, list, dict)
-
-
-def _given(answer) -> bool:
-    # Most answers are truthy, and the first test settles them.
-    return bool(answer) or (answer is not None and type(answer) not in EMPTY_TYPES)
+def _stored(asked: dict) -> str:
+    """What a version keeps under a question's id (models.py), so that its cells are read right."""
+    kind = asked.get("type")
+    if kind == "multiple_choice":
+        return "list"
+    if kind == "matrix":
+        return "object"
+    return "number" if kind in walk.NUMERIC_TYPES else "text"
 
 
 def _question_columns(q: walk.MergedQuestion, layout: str, codes: bool) -> list[Column]:
     qid = q.id
 
-    def asks(make):
-        """A reader for the versions that ask the question; None for the others."""
-        return lambda v: make(v) if qid in v.questions else None
+    def labels(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        return () if codes else tuple(pairs)
 
-    def labeller(labels: dict):
-        if codes:
-            return str
+    def cells(make) -> dict[int, Cell]:
+        made = {number: make(asked, _stored(asked)) for number, asked in q.by_version.items()}
+        return {number: cell for number, cell in made.items() if cell is not None}
 
-        def label(value) -> str:
-            text = value if type(value) is str else str(value)
-            return labels.get(text, text)
-
-        return label
-
-    def single(v):
-        label = labeller(v.options[qid])
-
-        def cell(answers):
-            answer = answers.get(qid)
-            return label(answer) if _given(answer) else None
-
-        return cell
-
-    def joined(v):
-        label = labeller(v.options[qid])
-
-        def cell(answers):
-            answer = answers.get(qid)
-            if not _given(answer):
-                return None
-            return MULTIPLE_SEPARATOR.join(label(value) for value in (answer if isinstance(answer, list) else [answer]))
-
-        return cell
+    def choice(asked, stored):
+        # One cell: the label of the stored value, or of each chosen value joined with "; ".
+        kind = {"list": "joined", "object": None}.get(stored, "label")
+        return kind and Cell(kind, qid, stored, labels(walk.options(asked)))
 
     def chosen(value: str):
-        def reader(v):
-            if value not in v.options[qid]:
-                return None
-
-            def cell(answers):
-                answer = answers.get(qid)
-                if not _given(answer):
-                    return None
-                return 1 if value in [str(a) for a in (answer if isinstance(answer, list) else [answer])] else 0
-
-            return cell
-
-        return reader
-
-    def as_is(_v):
-        def cell(answers):
-            answer = answers.get(qid)
-            return None if not _given(answer) or isinstance(answer, dict | list) else answer
+        def cell(asked, stored):
+            offered = value in dict(walk.options(asked))
+            return Cell("chosen", qid, stored, part=value) if offered and stored in ("list", "text") else None
 
         return cell
 
-    def number(_v):
-        def cell(answers):
-            answer = answers.get(qid)
-            return answer if isinstance(answer, int | float) and not isinstance(answer, bool) else None
+    def as_is(_asked, stored):
+        return Cell("value", qid, stored) if stored in ("text", "number") else None
 
-        return cell
+    def number(_asked, stored):
+        return Cell("number", qid, stored) if stored == "number" else None
 
     def matrix_row(row: str):
-        def reader(v):
-            label = labeller(v.columns[qid])
+        def cell(asked, stored):
+            return Cell("matrix", qid, stored, labels(walk.matrix_columns(asked)), row) if stored == "object" else None
 
-            def cell(answers):
-                answer = answers.get(qid)
-                if not isinstance(answer, dict) or answer.get(row) is None:
-                    return None
-                return label(answer[row])
-
-            return cell
-
-        return reader
-
-    def other(_v):
-        key = f"{qid}_other"
-        return lambda answers: answers.get(key) or None
+        return cell
 
     if q.type == "multiple_choice" and layout == "details":
-        columns = [Column(f"{qid}[{value}]", True, asks(chosen(value))) for value, _ in q.options()]
-    elif q.type == "multiple_choice":
-        columns = [Column(qid, False, asks(joined))]
+        columns = [Column(f"{qid}[{value}]", True, cells(chosen(value))) for value, _ in q.options()]
     elif q.type in walk.CHOICE_TYPES:
-        columns = [Column(qid, False, asks(single))]
+        columns = [Column(qid, False, cells(choice))]
     elif q.type in walk.NUMERIC_TYPES:
-        columns = [Column(qid, True, asks(number))]
+        columns = [Column(qid, True, cells(number))]
     elif q.type == "matrix":
-        columns = [Column(f"{qid}[{row}]", False, asks(matrix_row(row))) for row, _ in q.rows()]
+        columns = [Column(f"{qid}[{row}]", False, cells(matrix_row(row))) for row, _ in q.rows()]
     else:
-        columns = [Column(qid, False, asks(as_is))]
+        columns = [Column(qid, False, cells(as_is))]
     if q.has_other:
-        columns.append(Column(f"{qid}_other", False, asks(other)))
+        columns.append(Column(f"{qid}_other", False, cells(lambda _asked, _stored: Cell("other", f"{qid}_other"))))
     return columns
 
 
@@ -213,6 +163,144 @@ def export_columns(definitions: dict[int, dict], layout: str = "summary", values
     for question in walk.merge_questions(definitions):
         columns.extend(_question_columns(question, layout, codes))
     return columns
+
+
+# --- cells picked out by the database ---------------------------------------------------------
+#
+# Each cell is an SQL expression over the stored answers (SQLite's JSON1, PostgreSQL's json
+# operators), so that rows arrive ready to write: no JSON decoding or call per cell in Python.
+# For a spreadsheet, text cells are neutralised in the same expression (labels ahead of time).
+
+
+class _Cells:
+    """The SQL of the cells of one export, for one database and with or without neutralising."""
+
+    def __init__(self, dialect: str, for_sheet: bool):
+        self.postgresql = dialect == "postgresql"
+        self.for_sheet = for_sheet
+
+    # -- reading the stored answers
+
+    def raw(self, key: str):
+        """The stored value: on SQLite a string, number or NULL; on PostgreSQL its text."""
+        if self.postgresql:
+            return Response.answers.op("->>", return_type=String)(literal(key, String))
+        return func.json_extract(Response.answers, literal(_json_path(key), String))
+
+    def json_value(self, key: str):
+        """The stored value as JSON: on SQLite numbers come as numbers, lists and objects as
+        JSON text; PostgreSQL's driver hands every value back decoded."""
+        if self.postgresql:
+            return Response.answers.op("->", return_type=JSON)(literal(key, String))
+        return func.json_extract(Response.answers, literal(_json_path(key), String))
+
+    def text(self, key: str, stored: str):
+        value = self.raw(key)
+        return cast(value, String) if stored == "number" and not self.postgresql else value
+
+    def elements(self, key: str):
+        """The stored list as rows (position, value), positions counting from 0."""
+        if self.postgresql:
+            each = func.json_array_elements_text(Response.answers.op("->", return_type=JSON)(literal(key, String)))
+            rows = each.table_valued("value", with_ordinality="position").render_derived()
+            return rows, rows.c.position - 1, rows.c.value
+        rows = func.json_each(Response.answers, literal(_json_path(key), String)).table_valued("key", "value").alias()
+        return rows, rows.c.key, rows.c.value
+
+    # -- cells
+
+    def neutralised(self, text):
+        if not self.for_sheet:
+            return text
+        return case((func.substr(text, 1, 1).in_(FORMULA_TRIGGERS), literal("'", String).concat(text)), else_=text)
+
+    def labelled(self, value, labels: tuple[tuple[str, str], ...], *, neutralise_it: bool = True):
+        """The label of a stored value (the value itself when it has none)."""
+        otherwise = self.neutralised(value) if neutralise_it else value
+        if not labels:
+            return otherwise
+        shown = {code: neutralise(label) if self.for_sheet and neutralise_it else label for code, label in labels}
+        return case(shown, value=value, else_=otherwise)
+
+    def cell(self, cell: Cell, decoded: bool = False):
+        if cell.kind in ("label", "other"):
+            return self.labelled(func.nullif(self.text(cell.key, cell.stored), ""), cell.labels)
+        if cell.kind == "matrix":
+            return self.labelled(self.raw_in(cell.key, cell.part), cell.labels)
+        if cell.kind == "joined":
+            rows, position, value = self.elements(cell.key)
+            # Only the first label begins the cell, so only it is neutralised.
+            shown = case((position == 0, self.labelled(value, cell.labels)), else_=self.labelled(value, cell.labels, neutralise_it=False))
+            if self.postgresql:
+                joined = func.string_agg(shown, aggregate_order_by(literal(MULTIPLE_SEPARATOR, String), position))
+            else:
+                joined = func.group_concat(shown, literal(MULTIPLE_SEPARATOR, String))
+            return select(joined).select_from(rows).scalar_subquery()
+        if cell.kind == "chosen":
+            if cell.stored == "text":
+                value = func.nullif(self.raw(cell.key), "")
+                return case((value == cell.part, 1), (value.is_not(None), 0))
+            rows, _position, value = self.elements(cell.key)
+            chosen = select(1).select_from(rows).where(value == cell.part).exists()
+            return case((func.json_array_length(self.json_value(cell.key)) > 0, case((chosen, 1), else_=0)))
+        if cell.kind == "value" and decoded:
+            return case((self.raw(cell.key) == "", null()), else_=self.json_value(cell.key))
+        if cell.kind == "value" and cell.stored == "text":
+            return self.neutralised(func.nullif(self.raw(cell.key), ""))
+        if cell.kind == "value" and self.for_sheet:
+            # A number in a text column (the question's type changed) is text to a spreadsheet.
+            return self.neutralised(self.text(cell.key, cell.stored))
+        return self.json_value(cell.key)
+
+    def raw_in(self, key: str, part: str):
+        if self.postgresql:
+            return Response.answers.op("->", return_type=JSON)(literal(key, String)).op("->>", return_type=String)(literal(part, String))
+        return func.json_extract(Response.answers, literal(_json_path(key, part), String))
+
+    # -- a column across versions
+
+    def column(self, column: Column, version_ids: dict[int, int]):
+        """The column's cell: one expression when every exported version fills it alike, else
+        one per kind of version (none for a version that does not ask the question)."""
+        versions: dict[Cell, list[int]] = {}
+        for number, cell in column.cells.items():
+            if number in version_ids:
+                versions.setdefault(cell, []).append(version_ids[number])
+        if not versions:
+            return null()
+        # On PostgreSQL a text column holding numbers from another version reads every answer
+        # as JSON, so that numbers stay numbers and the branches share a type.
+        decoded = self.postgresql and not self.for_sheet and len({cell.stored for cell in versions}) > 1
+        if len(versions) == 1 and len(next(iter(versions.values()))) == len(version_ids):
+            return self.cell(next(iter(versions)), decoded)
+        return case(*((Response.version_id.in_(ids), self.cell(cell, decoded)) for cell, ids in versions.items()))
+
+    def metadata(self, version_numbers: dict[int, int]) -> list:
+        """Response number, version, submitted_at, duration_seconds, sight_plus and tracking."""
+        submitted, started = Response.submitted_at, Response.started_at
+        if self.postgresql:
+            iso = func.to_char(func.timezone("UTC", submitted), literal('YYYY-MM-DD"T"HH24:MI:SS"Z"', String))
+            seconds = cast(func.trunc(extract("epoch", submitted - started)), BigInteger)
+        else:
+            iso = func.strftime(literal("%Y-%m-%dT%H:%M:%SZ", String), submitted)
+            # Whole seconds truncated, as int() of the exact difference: SQLite keeps times as
+            # text with six digits of microseconds from the 21st character, and its integer
+            # division truncates too.
+            whole = type_coerce(func.strftime("%s", submitted), Integer) - type_coerce(func.strftime("%s", started), Integer)
+            fraction = cast(func.substr(submitted, 21), Integer) - cast(func.substr(started, 21), Integer)
+            seconds = (whole * 1_000_000 + fraction) // 1_000_000
+        return [
+            Response.id,
+            case(version_numbers, value=Response.version_id),
+            iso,
+            seconds,
+            case((Response.sight_plus.is_(True), "yes"), (Response.sight_plus.is_(False), "no")),
+            *(self.neutralised(column) for column in TRACKING_COLUMNS),
+        ]
+
+
+def _json_path(*keys: str) -> str:
+    return "$" + "".join(f'."{key}"' for key in keys)
 
 
 # --- the codebook ---------------------------------------------------------------------------
@@ -259,6 +347,8 @@ class ExportPlan:
     slug: str
     filter: ResponseFilter
     definitions: dict[int, dict]
+    # Version number -> its row id, for the versions of the survey.
+    version_ids: dict[int, int]
     columns: list[Column]
     codebook: list[list]
     row_count: int
@@ -283,40 +373,25 @@ def plan_export(
         slug=survey.slug,
         filter=flt,
         definitions=definitions,
+        version_ids={v.number: v.id for v in survey.versions},
         columns=export_columns(definitions, layout, values),
         codebook=codebook_rows(definitions, layout),
         row_count=count_responses(session, survey.id, flt),
     )
 
 
-def export_rows(session: Session, plan: ExportPlan, *, for_sheet: bool = False) -> Iterator[list]:
-    """One list of cell values per response, in column order; `for_sheet` neutralises text
-    cells against formula injection (numeric columns are left as they are)."""
-    readers = {}
-    for number, definition in plan.definitions.items():
-        labels = VersionLabels(definition)
-        readers[number] = [column.reader(labels) for column in plan.columns[len(METADATA) :]]
-    text_columns = [i for i, column in enumerate(plan.columns) if not column.numeric]
-    for response_id, number, started_at, submitted_at, sight_plus, answers, *tracking in stream_responses(
-        session, plan.survey_id, plan.filter, tracking=True
-    ):
-        answers = answers or {}
-        row = [
-            response_id,
-            number,
-            _iso(submitted_at),
-            duration_seconds(started_at, submitted_at),
-            SIGHT_PLUS_CELL[sight_plus],
-            *tracking,
-        ]
-        row += [None if read is None else read(answers) for read in readers[number]]
-        if for_sheet:
-            for i in text_columns:
-                value = row[i]
-                if value is not None:
-                    text = value if type(value) is str else str(value)
-                    row[i] = "'" + text if text[:1] in FORMULA_FIRST_CHARACTERS else text
-        yield row
+def export_rows(session: Session, plan: ExportPlan, *, for_sheet: bool = False) -> Iterator[Sequence]:
+    """One row of cell values per response, in column order, oldest first, read in batches so
+    that memory does not grow with the survey; `for_sheet` neutralises text cells against
+    formula injection (numeric columns are left as they are)."""
+    cells = _Cells(session.get_bind().dialect.name, for_sheet)
+    version_ids = {number: plan.version_ids[number] for number in plan.definitions}
+    expressions = cells.metadata({version_id: number for number, version_id in version_ids.items()})
+    expressions += [cells.column(column, version_ids) for column in plan.columns[len(METADATA) :]]
+    stmt = select_responses(plan.survey_id, plan.filter, *expressions).order_by(Response.id)
+    result = session.connection().execute(stmt.execution_options(yield_per=ROWS_PER_BATCH))
+    for batch in result.partitions():
+        yield from batch
 
 
 def sheet_rows(headers: list[str], numeric: list[bool], rows: Iterable[list]) -> Iterator[list]:
@@ -332,20 +407,25 @@ def _sheet_cell(value, numeric: bool):
     return neutralise(str(value))
 
 
-def _sheet_export(plan: ExportPlan, rows: Iterator[list]) -> Iterator[list]:
-    """The export's headers, then its rows (neutralised by `export_rows(for_sheet=True)`)."""
+def _sheet_export(session: Session, plan: ExportPlan) -> Iterator[Sequence]:
+    """The export's headers, then its rows, neutralised for a spreadsheet."""
     yield [neutralise(h) for h in plan.headers]
-    yield from rows
+    yield from export_rows(session, plan, for_sheet=True)
 
 
-def csv_chunks(rows: Iterable[list], bom: bool = False) -> Iterator[bytes]:
+def _batches(rows: Iterable[Sequence]) -> Iterator[list[Sequence]]:
+    rows = iter(rows)
+    return iter(lambda: list(itertools.islice(rows, ROWS_PER_BATCH)), [])
+
+
+def csv_chunks(rows: Iterable[Sequence], bom: bool = False) -> Iterator[bytes]:
     """RFC 4180: every field quoted, CRLF line ends, UTF-8 (with a byte-order mark for Excel)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     if bom:
         buffer.write("\ufeff")
-    for row in rows:
-        writer.writerow(row)
+    for batch in _batches(rows):
+        writer.writerows(batch)
         if buffer.tell() >= CHUNK_BYTES:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -353,16 +433,16 @@ def csv_chunks(rows: Iterable[list], bom: bool = False) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-def jsonl_chunks(headers: list[str], rows: Iterable[list]) -> Iterator[bytes]:
+def jsonl_chunks(headers: list[str], rows: Iterable[Sequence]) -> Iterator[bytes]:
     """One JSON object per response, keyed by the same column names; empty cells are null."""
     # One encoder for the whole export: json.dumps with options makes a new one for every call.
     encode = json.JSONEncoder(ensure_ascii=False).encode
     lines: list[str] = []
     size = 0
-    for row in rows:
-        line = encode(dict(zip(headers, row, strict=True))) + "\n"
-        lines.append(line)
-        size += len(line)
+    for batch in _batches(rows):
+        text = "\n".join(map(encode, map(dict, map(zip, itertools.repeat(headers), batch)))) + "\n"
+        lines.append(text)
+        size += len(text)
         if size >= CHUNK_BYTES:
             yield "".join(lines).encode()
             lines, size = [], 0
@@ -522,11 +602,11 @@ def export_chunks(session: Session, plan: ExportPlan, fmt: str, bom: bool = Fals
     if fmt == "json":
         yield from jsonl_chunks(plan.headers, export_rows(session, plan))
     elif fmt == "csv":
-        yield from csv_chunks(_sheet_export(plan, export_rows(session, plan, for_sheet=True)), bom)
+        yield from csv_chunks(_sheet_export(session, plan), bom)
     elif fmt == "xlsx":
         yield from xlsx_chunks(
             [
-                ("Responses", _sheet_export(plan, export_rows(session, plan, for_sheet=True))),
+                ("Responses", _sheet_export(session, plan)),
                 ("Codebook", sheet_rows(CODEBOOK_HEADERS, CODEBOOK_NUMERIC, plan.codebook)),
             ]
         )

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from surveys.definition import walk
 from surveys.models import AskTally, Response, Survey, SurveyVersion
 from surveys.search import matches, search_terms, text_value, with_words
+from surveys.statistics import fmean_of_counts, median_of_counts
 
 # How many sources and referring articles the results page lists, and the name of "none given".
 ORIGINS_SHOWN = 10
@@ -237,7 +238,8 @@ class _Tally:
         self.counts: Counter = Counter()
         self.rows: dict[str, Counter] = {}
         self.row_answered: Counter = Counter()
-        self.numbers: list[float] = []
+        # Number -> how many gave it: a million answers are a few hundred distinct numbers.
+        self.numbers: Counter = Counter()
         self.texts: deque[str] = deque(maxlen=3)
         self.other_count = 0
 
@@ -256,7 +258,7 @@ class _Tally:
                 self.rows.setdefault(str(row), Counter())[str(column)] += 1
                 self.row_answered[str(row)] += 1
         elif kind == "number" and isinstance(answer, int | float):
-            self.numbers.append(answer)
+            self.numbers[answer] += 1
         else:
             self.texts.append(str(answer))
         other = answers.get(f"{qid}_other")
@@ -290,7 +292,7 @@ class _Tally:
                 result.matrix_rows.append(MatrixRow(row_label, base, cells))
         if self.numbers:
             result.numbers = NumberSummary(
-                min(self.numbers), statistics.median(self.numbers), statistics.fmean(self.numbers), max(self.numbers)
+                min(self.numbers), median_of_counts(self.numbers), fmean_of_counts(self.numbers), max(self.numbers)
             )
         return result
 

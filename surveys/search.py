@@ -58,18 +58,19 @@ def text_value(answers: dict, field: str) -> str | None:
     return str(value)
 
 
-def index_words(session: Session, responses: list[tuple[int, int, dict, dict]]) -> None:
-    """Index (survey id, response id, definition, answers) of finished responses."""
+def index_words(session: Session, responses: list[tuple[int, int, list[str], dict]]) -> None:
+    """Index (survey id, response id, its version's `text_field_names`, answers) of finished responses."""
     rows = []
-    for survey_id, response_id, definition, answers in responses:
-        for field in text_field_names(definition):
+    for survey_id, response_id, fields, answers in responses:
+        for field in fields:
             text = text_value(answers, field)
             if text is not None:
                 rows += [
-                    dict(survey_id=survey_id, response_id=response_id, field=field, word=word) for word in words(text)
+                    {"survey_id": survey_id, "response_id": response_id, "field": field, "word": word} for word in words(text)
                 ]
     if rows:
-        session.execute(insert(SurveyAnswerWord), rows)
+        # Core rather than the ORM's bulk insert: a million answers make millions of rows.
+        session.connection().execute(insert(SurveyAnswerWord.__table__), rows)
 
 
 def forget_words(session: Session, response_ids: list[int]) -> None:
