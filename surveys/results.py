@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
@@ -19,6 +20,9 @@ from surveys.statistics import fmean_of_counts, median_of_counts
 # How many sources and referring articles the results page lists, and the name of "none given".
 ORIGINS_SHOWN = 10
 NOT_GIVEN = "(none)"
+# Sources and referring articles are counted by their first this many characters (the tallies'
+# value column); an article's address longer than that is shown cut.
+ORIGIN_LENGTH = 300
 # Rows fetched at a time when walking every response of a survey.
 BATCH = 500
 
@@ -443,17 +447,31 @@ class Origins:
     articles: list[Bar]
 
 
+def origin_key(value: str | None) -> str:
+    """What a source or referring article is counted under: "" when none was given (empty or
+    missing alike), else its first ORIGIN_LENGTH characters, which is what the tallies keep."""
+    return (value or "")[:ORIGIN_LENGTH]
+
+
+def most_common_origins(counts: Mapping[str, int], total: int) -> list[Bar]:
+    """The ORIGINS_SHOWN most common keys, ties in the order of their text."""
+    ranked = sorted(((key, n) for key, n in counts.items() if n), key=lambda pair: (-pair[1], pair[0]))
+    return [Bar(key or NOT_GIVEN, n, _percent(n, total)) for key, n in ranked[:ORIGINS_SHOWN]]
+
+
 def reader_origins(session: Session, survey_id: int, flt: ResponseFilter) -> Origins:
+    """From the responses themselves (surveys.tallies.tallied_origins reads the tallies)."""
     total = count_responses(session, survey_id, flt)
 
-    def most_common(column) -> list[Bar]:
-        counted = func.count(Response.id)
-        rows = session.execute(
-            select_responses(survey_id, flt, column, counted).group_by(column).order_by(counted.desc(), column).limit(ORIGINS_SHOWN)
-        )
-        return [Bar(value or NOT_GIVEN, count, _percent(count, total)) for value, count in rows]
+    def counted(column) -> Counter:
+        counts: Counter = Counter()
+        for value, n in session.execute(select_responses(survey_id, flt, column, func.count(Response.id)).group_by(column)):
+            counts[origin_key(value)] += n
+        return counts
 
-    return Origins(most_common(Response.utm_source), most_common(Response.referrer_url))
+    return Origins(
+        most_common_origins(counted(Response.utm_source), total), most_common_origins(counted(Response.referrer_url), total)
+    )
 
 
 # --- the Sight+ ask on the thank-you page ---------------------------------------------------------
