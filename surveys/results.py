@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from surveys.definition import walk
 from surveys.models import AskTally, Response, Survey, SurveyVersion
-from surveys.search import matches, search_terms, text_value, with_words
+from surveys.search import matches, matching_responses, search_terms, text_value
 from surveys.statistics import fmean_of_counts, median_of_counts
 
 # How many sources and referring articles the results page lists, and the name of "none given".
@@ -53,34 +53,40 @@ def response_time():
     return func.coalesce(Response.submitted_at, Response.started_at)
 
 
+def filter_conditions(survey_id: int, flt: ResponseFilter) -> list:
+    """What `flt` asks of a response of the survey, beside being of the survey."""
+    conditions = []
+    if flt.status == "finished":
+        conditions.append(Response.submitted_at.is_not(None))
+        when = Response.submitted_at
+    else:
+        if flt.status == "unfinished":
+            conditions.append(Response.submitted_at.is_(None))
+        when = response_time()
+    if flt.since is not None:
+        conditions.append(when >= flt.since)
+    if flt.until is not None:
+        conditions.append(when < flt.until)
+    if flt.version is not None:
+        conditions.append(
+            Response.version_id.in_(
+                select(SurveyVersion.id).where(SurveyVersion.survey_id == survey_id, SurveyVersion.number == flt.version)
+            )
+        )
+    if flt.sight_plus is not None:
+        conditions.append(Response.sight_plus == flt.sight_plus)
+    if flt.utm_source is not None:
+        conditions.append(Response.utm_source == flt.utm_source)
+    return conditions
+
+
 def select_responses(survey_id: int, flt: ResponseFilter, *columns) -> Select:
     """The responses `flt` selects. `survey_version` is joined only when a column comes from it,
     so that a count or a probe is answered from `survey_response`'s indexes alone."""
     stmt = select(*columns).select_from(Response).where(Response.survey_id == survey_id)
     if any(getattr(getattr(column, "expression", None), "table", None) is SurveyVersion.__table__ for column in columns):
         stmt = stmt.join(SurveyVersion, Response.version_id == SurveyVersion.id)
-    if flt.status == "finished":
-        stmt = stmt.where(Response.submitted_at.is_not(None))
-        when = Response.submitted_at
-    else:
-        if flt.status == "unfinished":
-            stmt = stmt.where(Response.submitted_at.is_(None))
-        when = response_time()
-    if flt.since is not None:
-        stmt = stmt.where(when >= flt.since)
-    if flt.until is not None:
-        stmt = stmt.where(when < flt.until)
-    if flt.version is not None:
-        stmt = stmt.where(
-            Response.version_id.in_(
-                select(SurveyVersion.id).where(SurveyVersion.survey_id == survey_id, SurveyVersion.number == flt.version)
-            )
-        )
-    if flt.sight_plus is not None:
-        stmt = stmt.where(Response.sight_plus == flt.sight_plus)
-    if flt.utm_source is not None:
-        stmt = stmt.where(Response.utm_source == flt.utm_source)
-    return stmt
+    return stmt.where(*filter_conditions(survey_id, flt))
 
 
 def count_responses(session: Session, survey_id: int, flt: ResponseFilter) -> int:
@@ -358,15 +364,21 @@ def text_answers(
     terms = search_terms(search)
     first = (page - 1) * per_page
     if terms and flt.status == "finished":
-        selected = with_words(select_responses(survey_id, flt, Response.id), survey_id, field_name, terms)
-        total = session.scalar(select(func.count()).select_from(selected.subquery())) or 0
-        newest = session.execute(
-            select_responses(survey_id, flt, Response.id, Response.started_at, Response.submitted_at, Response.answers)
-            .where(Response.id.in_(selected))
-            .order_by(Response.id.desc())
-            .offset(first)
-            .limit(per_page)
-        )
+        # The index holds the survey's finished responses only, so the matches drive the
+        # query: "survey_id = ?" is left out, or SQLite would walk every response of the survey.
+        matching = matching_responses(survey_id, field_name, terms)
+        shown_columns = (Response.id, Response.started_at, Response.submitted_at, Response.answers)
+        if flt == ResponseFilter():
+            hits = matching.subquery()
+            total = session.scalar(select(func.count()).select_from(hits)) or 0
+            on_page = select(hits.c.response_id).order_by(hits.c.response_id.desc()).offset(first).limit(per_page)
+            newest = session.execute(select(*shown_columns).where(Response.id.in_(on_page)).order_by(Response.id.desc()))
+        else:
+            conditions = [Response.id.in_(matching), *filter_conditions(survey_id, flt)]
+            total = session.scalar(select(func.count(Response.id)).where(*conditions)) or 0
+            newest = session.execute(
+                select(*shown_columns).where(*conditions).order_by(Response.id.desc()).offset(first).limit(per_page)
+            )
         shown = [
             TextAnswer(response_id, submitted_at or started_at, text)
             for response_id, started_at, submitted_at, answers in newest
