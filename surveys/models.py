@@ -102,9 +102,13 @@ class Response(db.Model):
         # A survey's newest responses without a sort (the latest free-text answers of its results).
         Index("ix_survey_response_survey_newest", "survey_id", "id"),
         # Finished responses not yet counted in the tallies (surveys.tallies): few at any time.
+        # Three columns, so that SQLite's planner (which keeps no statistics here) prefers it to
+        # (survey_id, submitted_at) for "survey_id = ? AND tallied = 0 AND submitted_at IS NOT NULL".
         Index(
             "ix_survey_response_untallied",
             "survey_id",
+            "tallied",
+            "submitted_at",
             postgresql_where=text("submitted_at IS NOT NULL AND tallied = false"),
             sqlite_where=text("submitted_at IS NOT NULL AND tallied = 0"),
         ),
@@ -162,6 +166,10 @@ class SurveyTally(db.Model):
     __tablename__ = "survey_tally"
     __table_args__ = (
         UniqueConstraint("survey_id", "zone", "version_number", "day", "sight_plus", "field", "value", name="uq_survey_tally_key"),
+        # The days at either end of a range that does not start or stop on a month's first day.
+        Index("ix_survey_tally_day", "survey_id", "zone", "day"),
+        # Responses per day for the chart, without reading each day's other rows.
+        Index("ix_survey_tally_field_day", "survey_id", "zone", "field", "day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -169,6 +177,28 @@ class SurveyTally(db.Model):
     zone: Mapped[str] = mapped_column(String(64))
     version_number: Mapped[int]
     day: Mapped[date] = mapped_column(Date)
+    sight_plus: Mapped[str] = mapped_column(String(3))
+    field: Mapped[str] = mapped_column(String(300))
+    value: Mapped[str] = mapped_column(String(300))
+    count: Mapped[int]
+
+
+class SurveyMonthTally(db.Model):
+    """The counts of `SurveyTally` summed over a local calendar month (`month` is its first day),
+    kept beside them, so that results over years add up a few rows per month rather than per day."""
+
+    __tablename__ = "survey_month_tally"
+    __table_args__ = (
+        UniqueConstraint(
+            "survey_id", "zone", "month", "version_number", "sight_plus", "field", "value", name="uq_survey_month_tally_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"))
+    zone: Mapped[str] = mapped_column(String(64))
+    month: Mapped[date] = mapped_column(Date)
+    version_number: Mapped[int]
     sight_plus: Mapped[str] = mapped_column(String(3))
     field: Mapped[str] = mapped_column(String(300))
     value: Mapped[str] = mapped_column(String(300))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 
 # 95 % of a normal distribution lies within this many standard deviations of its mean.
 Z_95 = 1.959963984540054
@@ -84,6 +85,16 @@ def median_of_counts(counts: Mapping[float, int]) -> float | None:
             found.append(value)
         seen += n
     return (found[0] + found[1]) / 2
+
+
+def fmean_of_counts(counts: Mapping[float, int]) -> float | None:
+    """`statistics.fmean` of the values each repeated `count` times, to the last bit: fmean
+    divides the correctly rounded sum of the values as floats (`math.fsum`) by how many there
+    are, and the exact sum of the same floats, rounded once, is that sum."""
+    total = sum(counts.values())
+    if total == 0:
+        return None
+    return float(sum(Fraction(float(value)) * n for value, n in counts.items())) / total
 
 
 def mean_of_counts(counts: Mapping[float, int]) -> float | None:

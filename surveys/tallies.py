@@ -23,15 +23,17 @@ from collections import Counter, deque
 from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, false, func, select, true, update
+from sqlalchemy import delete, false, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from surveys.definition import walk
-from surveys.models import Response, Survey, SurveyAnswerWord, SurveyTally, SurveyVersion
-from surveys.search import forget_words, index_words
+from surveys.models import Response, Survey, SurveyAnswerWord, SurveyMonthTally, SurveyTally, SurveyVersion
+from surveys.search import forget_words, index_words, text_field_names
+from surveys.statistics import median_of_counts
 from surveys.results import (
     DayCount,
+    Origins,
     ResponseFilter,
     SurveyActivity,
     SurveyResults,
@@ -39,6 +41,9 @@ from surveys.results import (
     _Tally,
     day_bounds,
     duration_seconds,
+    most_common_origins,
+    origin_key,
+    reader_origins,
     select_responses,
     survey_results,
     week_start,
@@ -47,6 +52,9 @@ from surveys.results import (
 # Special fields beside question ids (which never start with "#").
 RESPONSES = "#responses"
 SECONDS = "#seconds"
+# Where readers came from: utm_source and the referring article (results.origin_key).
+SOURCE = "#source"
+ARTICLE = "#article"
 # The value under which a question's (or a matrix row's) number of answers is kept.
 ANSWERED = ""
 # Responses claimed and counted per statement.
@@ -59,72 +67,85 @@ def _plus_key(value: bool | None) -> str:
     return "" if value is None else ("yes" if value else "no")
 
 
-def contributions(definition: dict, answers: dict) -> Counter:
-    """(field, value) -> 1 for what one response adds, following `results._Tally.add`."""
-    added: Counter = Counter()
-    for question in walk.questions(definition):
-        qid, kind = question["id"], question["type"]
+def question_kinds(definition: dict) -> list[tuple[str, str]]:
+    """(id, type) of each question of a version, walked once per version rather than per response."""
+    return [(question["id"], question["type"]) for question in walk.questions(definition)]
+
+
+def contributions(questions: list[tuple[str, str]], answers: dict):
+    """Each (field, value) one response adds 1 to, following `results._Tally.add`."""
+    for qid, kind in questions:
         answer = answers.get(qid)
         if answer is None or answer == "" or answer == [] or answer == {}:
             continue
-        added[qid, ANSWERED] += 1
+        yield qid, ANSWERED
         if kind == "multiple_choice":
             for value in answer if isinstance(answer, list) else [answer]:
-                added[qid, str(value)] += 1
+                yield qid, str(value)
         elif kind in walk.CHOICE_TYPES or kind == "rating":
-            added[qid, str(answer)] += 1
+            yield qid, str(answer)
         elif kind == "matrix" and isinstance(answer, dict):
             for row, column in answer.items():
-                added[f"{qid}[{row}]", str(column)] += 1
-                added[f"{qid}[{row}]", ANSWERED] += 1
+                yield f"{qid}[{row}]", str(column)
+                yield f"{qid}[{row}]", ANSWERED
         elif kind == "number" and isinstance(answer, int | float):
-            added[qid, json.dumps(answer)] += 1
+            yield qid, json.dumps(answer)
         if answers.get(f"{qid}_other"):
-            added[f"{qid}_other", ANSWERED] += 1
-    return added
+            yield f"{qid}_other", ANSWERED
 
 
-def _upsert(session: Session, rows: list[dict]) -> None:
+def _upsert(session: Session, model: type[SurveyTally] | type[SurveyMonthTally], period: str, rows: list[dict]) -> None:
     if not rows:
         return
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(SurveyTally)
+    # Core rather than the ORM's bulk insert: the same statement, without its per-row work.
+    statement = dialect.insert(model.__table__)
     statement = statement.on_conflict_do_update(
-        index_elements=["survey_id", "zone", "version_number", "day", "sight_plus", "field", "value"],
-        set_={"count": SurveyTally.count + statement.excluded.count},
+        index_elements=["survey_id", "zone", "version_number", period, "sight_plus", "field", "value"],
+        set_={"count": model.__table__.c.count + statement.excluded.count},
     )
-    session.execute(statement, rows)
+    session.connection().execute(statement, rows)
+
+
+def _first_of_month(day: date) -> date:
+    return day.replace(day=1)
 
 
 def _add(session: Session, claimed, zone_name: str, sign: int) -> int:
     """Add (sign 1) or take back (sign -1) what the claimed responses say; returns how many."""
     zone = ZoneInfo(zone_name)
-    definitions: dict[int, tuple[int, dict]] = {}
+    versions: dict[int, tuple[int, list[tuple[str, str]], list[str]]] = {}
     totals: Counter = Counter()
     survey_id = None
     count = 0
     indexed = []
-    for response_id, survey_id, version_id, started_at, submitted_at, plus, answers in claimed:
-        if version_id not in definitions:
+    for response_id, survey_id, version_id, started_at, submitted_at, plus, answers, source, article in claimed:
+        if version_id not in versions:
             version = session.get(SurveyVersion, version_id)
-            definitions[version_id] = (version.number, version.definition)
-        number, definition = definitions[version_id]
+            versions[version_id] = (version.number, question_kinds(version.definition), text_field_names(version.definition))
+        number, questions, text_fields = versions[version_id]
         key = (survey_id, number, submitted_at.astimezone(zone).date(), _plus_key(plus))
         totals[key + (RESPONSES, ANSWERED)] += 1
         totals[key + (SECONDS, str(duration_seconds(started_at, submitted_at)))] += 1
-        for (field, value), n in contributions(definition, answers or {}).items():
-            totals[key + (field, value)] += n
-        indexed.append((survey_id, response_id, definition, answers or {}))
+        totals[key + (SOURCE, origin_key(source))] += 1
+        totals[key + (ARTICLE, origin_key(article))] += 1
+        for pair in contributions(questions, answers or {}):
+            totals[key + pair] += 1
+        indexed.append((survey_id, response_id, text_fields, answers or {}))
         count += 1
-    rows = [
-        dict(survey_id=s, zone=zone_name, version_number=v, day=d, sight_plus=p, field=f, value=x, count=sign * n)
-        for (s, v, d, p, f, x), n in totals.items()
-    ]
-    _upsert(session, rows)
+    monthly: Counter = Counter()
+    for (s, v, d, p, f, x), n in totals.items():
+        monthly[s, v, _first_of_month(d), p, f, x] += n
+    for model, period, counts in ((SurveyTally, "day", totals), (SurveyMonthTally, "month", monthly)):
+        rows = [
+            {"survey_id": s, "zone": zone_name, "version_number": v, period: d, "sight_plus": p, "field": f, "value": x, "count": sign * n}
+            for (s, v, d, p, f, x), n in counts.items()
+        ]
+        _upsert(session, model, period, rows)
+        if sign < 0 and survey_id is not None:
+            session.execute(delete(model).where(model.survey_id == survey_id, model.count == 0))
     if sign > 0:
         index_words(session, indexed)
-    if sign < 0 and survey_id is not None:
-        session.execute(delete(SurveyTally).where(SurveyTally.survey_id == survey_id, SurveyTally.count == 0))
     return count
 
 
@@ -136,18 +157,34 @@ _CLAIMED = (
     Response.submitted_at,
     Response.sight_plus,
     Response.answers,
+    Response.utm_source,
+    Response.referrer_url,
 )
 
 
 def _tally_zones(session: Session, survey_id: int) -> set[str]:
-    return set(session.scalars(select(SurveyTally.zone).where(SurveyTally.survey_id == survey_id).distinct()))
+    # The months hold the same zones as the days, in a thirtieth of the rows.
+    return set(session.scalars(select(SurveyMonthTally.zone).where(SurveyMonthTally.survey_id == survey_id).distinct()))
+
+
+def _counted_in_another_zone(session: Session, survey_id: int, zone_name: str) -> bool:
+    """Two probes of the month tallies' key (survey, zone, …), rather than listing the zones."""
+    return any(
+        session.scalar(select(SurveyMonthTally.id).where(SurveyMonthTally.survey_id == survey_id, other).limit(1)) is not None
+        for other in (SurveyMonthTally.zone < zone_name, SurveyMonthTally.zone > zone_name)
+    )
+
+
+def _untallied(survey_id: int):
+    return Response.survey_id == survey_id, Response.tallied == false(), Response.submitted_at.is_not(None)
 
 
 def refresh_tallies(session: Session, survey_id: int, zone_name: str) -> int:
     """Count every finished response not yet counted; returns how many were added. The caller commits."""
-    if _tally_zones(session, survey_id) - {zone_name}:
+    if _counted_in_another_zone(session, survey_id, zone_name):
         # Days were counted in another zone: count the whole survey again in this one.
         session.execute(delete(SurveyTally).where(SurveyTally.survey_id == survey_id))
+        session.execute(delete(SurveyMonthTally).where(SurveyMonthTally.survey_id == survey_id))
         session.execute(delete(SurveyAnswerWord).where(SurveyAnswerWord.survey_id == survey_id))
         session.execute(
             update(Response)
@@ -155,14 +192,12 @@ def refresh_tallies(session: Session, survey_id: int, zone_name: str) -> int:
             .values(tallied=False)
             .execution_options(synchronize_session=False)
         )
+    elif session.scalar(select(Response.id).where(*_untallied(survey_id)).limit(1)) is None:
+        # Nothing new: a read, so that looking at results takes no write lock.
+        return 0
     added = 0
     while True:
-        pending = (
-            select(Response.id)
-            .where(Response.survey_id == survey_id, Response.submitted_at.is_not(None), Response.tallied == false())
-            .limit(BATCH)
-            .scalar_subquery()
-        )
+        pending = select(Response.id).where(*_untallied(survey_id)).limit(BATCH).scalar_subquery()
         # One statement claims and reads: a concurrent refresh skips the rows claimed here.
         claimed = session.execute(
             update(Response)
@@ -247,37 +282,80 @@ def _latest_texts(session: Session, survey: Survey, flt: ResponseFilter, tallies
             return
 
 
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _periods(since: date | None, until: date | None) -> tuple[tuple[date | None, date | None] | None, list[tuple[date | None, date | None]]]:
+    """Local days `since <= day < until` (None: no bound) as the whole months within them,
+    read from the month tallies, and the days left at either end, read from the day tallies."""
+    first_month = since if since is None or since.day == 1 else _next_month(since)
+    end_month = until if until is None else _first_of_month(until)
+    if first_month is not None and end_month is not None and first_month >= end_month:
+        return None, [(since, until)]
+    days = []
+    if since is not None and since < first_month:
+        days.append((since, first_month))
+    if until is not None and end_month < until:
+        days.append((end_month, until))
+    return (first_month, end_month), days
+
+
+def _within(model, period, survey_id: int, zone_name: str, flt: ResponseFilter, first: date | None, end: date | None) -> list:
+    conditions = [model.survey_id == survey_id, model.zone == zone_name]
+    if first is not None:
+        conditions.append(period >= first)
+    if end is not None:
+        conditions.append(period < end)
+    if flt.version is not None:
+        conditions.append(model.version_number == flt.version)
+    if flt.sight_plus is not None:
+        conditions.append(model.sight_plus == _plus_key(flt.sight_plus))
+    return conditions
+
+
+def _summed_counts(
+    session: Session, survey_id: int, zone_name: str, flt: ResponseFilter, since: date | None, until: date | None, fields=None
+) -> Counter:
+    """(version number, field, value) -> count over the local days `since <= day < until`, of
+    every field or of `fields`."""
+    months, days = _periods(since, until)
+    parts = [(SurveyMonthTally, SurveyMonthTally.month, *months)] if months else []
+    parts += [(SurveyTally, SurveyTally.day, first, end) for first, end in days]
+    summed: Counter = Counter()
+    for model, period, first, end in parts:
+        conditions = _within(model, period, survey_id, zone_name, flt, first, end)
+        if fields is not None:
+            conditions.append(model.field.in_(fields))
+        rows = session.execute(
+            select(model.version_number, model.field, model.value, func.sum(model.count))
+            .where(*conditions)
+            .group_by(model.version_number, model.field, model.value)
+        )
+        for number, field, value, count in rows:
+            summed[number, field, value] += int(count)
+    return summed
+
+
 def tallied_results(session: Session, survey: Survey, flt: ResponseFilter, zone: tzinfo, zone_name: str) -> SurveyResults:
     """What `results.survey_results` says, from the tallies (refreshed by the caller) where they
     can answer `flt`, else from the responses themselves."""
     if not answerable(flt, zone):
         return survey_results(session, survey, flt, zone)
     since, until = _local_day(flt.since, zone), _local_day(flt.until, zone)
-    conditions = [SurveyTally.survey_id == survey.id, SurveyTally.zone == zone_name]
-    if since is not None:
-        conditions.append(SurveyTally.day >= since)
-    if until is not None:
-        conditions.append(SurveyTally.day < until)
-    if flt.version is not None:
-        conditions.append(SurveyTally.version_number == flt.version)
-    if flt.sight_plus is not None:
-        conditions.append(SurveyTally.sight_plus == _plus_key(flt.sight_plus))
-    numbers = set(session.scalars(select(SurveyTally.version_number).where(*conditions).distinct()))
+    summed = _summed_counts(session, survey.id, zone_name, flt, since, until)
+    numbers = {number for (number, field, _value), count in summed.items() if field == RESPONSES and count}
     if not numbers and survey.versions:
         numbers = {flt.version if flt.version is not None else survey.current_version.number}
     merged = walk.merge_questions({v.number: v.definition for v in survey.versions if v.number in numbers})
-    summed = session.execute(
-        select(SurveyTally.field, SurveyTally.value, func.sum(SurveyTally.count))
-        .where(*conditions, SurveyTally.field != RESPONSES)
-        .group_by(SurveyTally.field, SurveyTally.value)
-    ).all()
     per_field: dict[str, dict[str, int]] = {}
-    for field, value, count in summed:
-        if count:
-            per_field.setdefault(field, {})[value] = int(count)
+    for (_number, field, value), count in summed.items():
+        if count and field != RESPONSES:
+            values = per_field.setdefault(field, {})
+            values[value] = values.get(value, 0) + count
     per_day = session.execute(
         select(SurveyTally.day, func.sum(SurveyTally.count))
-        .where(*conditions, SurveyTally.field == RESPONSES)
+        .where(*_within(SurveyTally, SurveyTally.day, survey.id, zone_name, flt, since, until), SurveyTally.field == RESPONSES)
         .group_by(SurveyTally.day)
         .order_by(SurveyTally.day)
     ).all()
@@ -296,20 +374,24 @@ def tallied_results(session: Session, survey: Survey, flt: ResponseFilter, zone:
     )
 
 
+def tallied_origins(session: Session, survey: Survey, flt: ResponseFilter, zone: tzinfo, zone_name: str) -> Origins:
+    """What `results.reader_origins` says, from the tallies (refreshed by the caller) where they
+    can answer `flt`, else from the responses themselves."""
+    if not answerable(flt, zone):
+        return reader_origins(session, survey.id, flt)
+    since, until = _local_day(flt.since, zone), _local_day(flt.until, zone)
+    summed = _summed_counts(session, survey.id, zone_name, flt, since, until, fields=[RESPONSES, SOURCE, ARTICLE])
+    per_field: dict[str, Counter] = {RESPONSES: Counter(), SOURCE: Counter(), ARTICLE: Counter()}
+    for (_number, field, value), count in summed.items():
+        per_field[field][value] += count
+    total = sum(per_field[RESPONSES].values())
+    return Origins(most_common_origins(per_field[SOURCE], total), most_common_origins(per_field[ARTICLE], total))
+
+
 def _median_of_counts(counts: dict[int, int]) -> int | None:
     """`results.median` of a list given as value -> how many times it occurs."""
-    total = sum(counts.values())
-    if not total:
-        return None
-    ordered = sorted(counts)
-    wanted = [(total - 1) // 2, total // 2]
-    found, seen = [], 0
-    for value in ordered:
-        seen += counts[value]
-        while wanted and wanted[0] < seen:
-            found.append(value)
-            wanted.pop(0)
-    return round((found[0] + found[1]) / 2) if found[0] != found[1] else round(found[0])
+    middle = median_of_counts(counts)
+    return None if middle is None else round(middle)
 
 
 def _tally_from_counts(question: walk.MergedQuestion, per_field: dict[str, dict[str, int]]) -> _Tally:
@@ -317,8 +399,9 @@ def _tally_from_counts(question: walk.MergedQuestion, per_field: dict[str, dict[
     own = dict(per_field.get(question.id, {}))
     tally.answered = own.pop(ANSWERED, 0)
     if question.type == "number":
-        # A histogram back to the list `_Tally` summarises, so that mean and median agree exactly.
-        tally.numbers = [json.loads(value) for value, n in own.items() for _ in range(n)]
+        tally.numbers = Counter()
+        for value, n in own.items():
+            tally.numbers[json.loads(value)] += n
     elif question.type != "matrix":
         tally.counts = Counter(own)
     prefix = f"{question.id}["
@@ -336,30 +419,40 @@ def _tally_from_counts(question: walk.MergedQuestion, per_field: dict[str, dict[
 def survey_activity(session: Session, now: datetime, zone: tzinfo, zone_name: str) -> list[SurveyActivity]:
     """Finished responses per survey, in total and since Monday, and the median time to finish,
     of the survey and of each version against the minutes it promises, from the tallies
-    (refreshed by the caller)."""
+    (refreshed by the caller): the months for what is all time, the days of this week."""
     monday = week_start(now, zone).astimezone(zone).date()
     activity = []
     for survey in session.scalars(select(Survey).order_by(Survey.title)):
-        counted = [SurveyTally.survey_id == survey.id, SurveyTally.zone == zone_name]
-        total, this_week = session.execute(
-            select(func.sum(SurveyTally.count), func.sum(case((SurveyTally.day >= monday, SurveyTally.count), else_=0)))
-            .where(*counted, SurveyTally.field == RESPONSES)
-        ).one()
-        seconds = session.execute(
-            select(SurveyTally.version_number, SurveyTally.value, func.sum(SurveyTally.count))
-            .where(*counted, SurveyTally.field == SECONDS)
-            .group_by(SurveyTally.version_number, SurveyTally.value)
+        counts = session.execute(
+            select(SurveyMonthTally.field, SurveyMonthTally.version_number, SurveyMonthTally.value, func.sum(SurveyMonthTally.count))
+            .where(
+                SurveyMonthTally.survey_id == survey.id,
+                SurveyMonthTally.zone == zone_name,
+                SurveyMonthTally.field.in_([RESPONSES, SECONDS]),
+            )
+            .group_by(SurveyMonthTally.field, SurveyMonthTally.version_number, SurveyMonthTally.value)
         ).all()
+        this_week = session.scalar(
+            select(func.sum(SurveyTally.count)).where(
+                SurveyTally.survey_id == survey.id,
+                SurveyTally.zone == zone_name,
+                SurveyTally.field == RESPONSES,
+                SurveyTally.day >= monday,
+            )
+        )
+        total = 0
         by_version: dict[int, Counter] = {}
-        for number, value, n in seconds:
-            if n:
+        for field, number, value, n in counts:
+            if field == RESPONSES:
+                total += int(n)
+            elif n:
                 by_version.setdefault(number, Counter())[int(value)] += int(n)
         every: Counter = sum(by_version.values(), Counter())
         activity.append(
             SurveyActivity(
                 slug=survey.slug,
                 title=survey.title,
-                total=int(total or 0),
+                total=total,
                 this_week=int(this_week or 0),
                 median_seconds=_median_of_counts(every),
                 promise_minutes=survey.promise_minutes,

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from surveys.statistics import (
     Share,
+    fmean_of_counts,
     is_nps_question,
     median_of_counts,
     net_promoter,
@@ -57,6 +58,17 @@ def test_a_count_larger_than_its_base_is_a_bug_not_a_share():
 @given(st.lists(st.integers(min_value=-5, max_value=15), min_size=1, max_size=200))
 def test_the_median_of_counts_is_the_median_of_the_values(values):
     assert median_of_counts(Counter(values)) == stdlib.median(values)
+
+
+@given(
+    st.lists(
+        st.one_of(st.integers(min_value=-10**6, max_value=10**6), st.floats(min_value=-1e9, max_value=1e9)),
+        min_size=1,
+        max_size=200,
+    )
+)
+def test_the_mean_of_counts_is_fmean_of_the_values_to_the_last_bit(values):
+    assert fmean_of_counts(Counter(values)) == stdlib.fmean(values)
 
 
 def test_a_rating_summary_counts_every_point_of_the_scale():

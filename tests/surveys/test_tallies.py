@@ -10,14 +10,36 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, func, select
+from alembic.script import ScriptDirectory
+from flask_migrate import upgrade
+from sqlalchemy import delete, func, select, text
 
+from sight import create_app
 from sight.extensions import db
-from surveys.models import Response
+from surveys.models import Response, SurveyMonthTally
 from surveys.personal_data import unlink_survey_responses
-from surveys.results import ResponseFilter, day_bounds, survey_results
-from surveys.tallies import SurveyTally, refresh_tallies, tallied_results, untally
+from surveys.results import (
+    ORIGIN_LENGTH,
+    ResponseFilter,
+    day_bounds,
+    duration_seconds,
+    median,
+    reader_origins,
+    survey_results,
+    week_start,
+)
+from surveys.tallies import (
+    ARTICLE,
+    SOURCE,
+    SurveyTally,
+    refresh_tallies,
+    survey_activity,
+    tallied_origins,
+    tallied_results,
+    untally,
+)
 from tests.helpers import create_user
+from tests.sight.test_migrations import DATABASES, fresh_database
 from tests.surveys.staff.conftest import V1, V2, add_response, make_survey
 
 UTC = timezone.utc
@@ -73,7 +95,18 @@ def add_random_responses(session, survey, rng: random.Random, count: int, *, fir
             submitted_at=submitted if finished else None,
             started_at=submitted - timedelta(seconds=rng.choice([30, 61, 95, 95, 140, 400])),
             sight_plus=rng.choice([None, True, False]),
+            **random_origin(rng),
         )
+
+
+LONG_ADDRESS = "/2026/11/" + "a-very-long-headline-" * 20  # over ORIGIN_LENGTH: counted by its start
+
+
+def random_origin(rng: random.Random) -> dict:
+    return {
+        "utm_source": rng.choice([None, None, "newsletter", "twitter", "facebook"]),
+        "referrer_url": rng.choice([None, "", "/2026/11/housing", "/2026/11/budget", LONG_ADDRESS + "one", LONG_ADDRESS + "two"]),
+    }
 
 
 @pytest.fixture
@@ -106,12 +139,77 @@ def assert_tallies_equal_scans(session, survey, zone_name: str = SYDNEY_NAME, fi
     session.commit()
     for flt in filters:
         assert tallied_results(session, survey, flt, zone, zone_name) == survey_results(session, survey, flt, zone), flt
+        assert tallied_origins(session, survey, flt, zone, zone_name) == reader_origins(session, survey.id, flt), flt
 
 
 def test_tallies_equal_a_full_scan_under_every_filter(session, survey):
     scan = survey_results(session, survey, ResponseFilter(), SYDNEY)
     assert scan.total > 50 and len(scan.per_day) > 10  # the data is worth comparing
     assert_tallies_equal_scans(session, survey)
+
+
+def test_where_readers_came_from_counts_none_given_once_and_long_addresses_by_their_start(session, survey):
+    refresh_tallies(session, survey.id, SYDNEY_NAME)
+    origins = tallied_origins(session, survey, ResponseFilter(), SYDNEY, SYDNEY_NAME)
+    finished = session.execute(select(Response.referrer_url).where(Response.submitted_at.is_not(None))).scalars().all()
+    articles = {bar.label: bar.count for bar in origins.articles}
+    assert articles["(none)"] == sum(1 for url in finished if not url)
+    assert articles[(LONG_ADDRESS + "one")[:ORIGIN_LENGTH]] == sum(1 for url in finished if url and url.startswith(LONG_ADDRESS))
+    assert sum(articles.values()) == len(finished)
+
+
+def test_ranges_across_months_add_whole_months_to_the_days_at_either_end(session):
+    survey = make_survey(session, (V1, V2))
+    # Every ~29 hours from late September to January: each month has days either side of a cut.
+    rng = random.Random(21)
+    for n in range(90):
+        submitted = datetime(2026, 9, 25, 3, 0, tzinfo=UTC) + timedelta(minutes=1741 * n + rng.randint(0, 30))
+        add_response(
+            session,
+            survey,
+            random_answers(rng, 1 if n % 3 else 2),
+            version=1 if n % 3 else 2,
+            submitted_at=submitted,
+            started_at=submitted - timedelta(seconds=rng.choice([30, 61, 95, 140, 400])),
+            sight_plus=rng.choice([None, True, False]),
+            **random_origin(rng),
+        )
+    first_days = [local_day(date(2026, month, 1)) for month in (10, 11, 12)]
+    mid_month = [local_day(date(2026, 10, 17)), local_day(date(2026, 11, 2)), local_day(date(2026, 12, 31))]
+    filters = [ResponseFilter(since=since) for since in first_days + mid_month]
+    filters += [ResponseFilter(until=until) for until in first_days + mid_month]
+    filters += [
+        ResponseFilter(since=since, until=until, sight_plus=plus)
+        for since in first_days + mid_month
+        for until in first_days + mid_month
+        for plus in (None, True)
+        if since < until
+    ]
+    filters.append(ResponseFilter(since=mid_month[0], until=local_day(date(2026, 10, 20)), version=1))
+    assert_tallies_equal_scans(session, survey, filters=filters)
+
+
+def test_the_dashboard_figures_equal_a_full_scan(session):
+    survey = make_survey(session, (V1, V2))
+    add_random_responses(session, survey, random.Random(8), 120, first=datetime(2026, 10, 20, 3, 0, tzinfo=UTC))
+    refresh_tallies(session, survey.id, SYDNEY_NAME)
+    session.commit()
+    now = datetime(2026, 11, 4, 1, 0, tzinfo=UTC)
+    (activity,) = survey_activity(session, now, SYDNEY, SYDNEY_NAME)
+    finished = session.execute(
+        select(Response.started_at, Response.submitted_at, Response.version_id).where(Response.submitted_at.is_not(None))
+    ).all()
+    seconds = [duration_seconds(started, submitted) for started, submitted, _ in finished]
+    assert activity.total == len(finished)
+    assert activity.this_week == sum(submitted >= week_start(now, SYDNEY) for _, submitted, _ in finished)
+    assert 0 < activity.this_week < activity.total
+    assert activity.median_seconds == median(seconds)
+    by_version = {v.id: v.number for v in survey.versions}
+    assert [(v.number, v.finished, v.median_seconds) for v in activity.versions] == [
+        (number, len(times), median(times))
+        for number in (2, 1)
+        if (times := [duration_seconds(s, f) for s, f, version_id in finished if by_version[version_id] == number])
+    ]
 
 
 def test_a_second_refresh_adds_only_what_finished_since(session, survey):
@@ -135,12 +233,14 @@ def test_changed_and_deleted_responses_are_taken_back_out(session, survey):
     session.commit()
     assert_tallies_equal_scans(session, survey)
     assert session.scalar(select(func.min(SurveyTally.count))) > 0
+    assert session.scalar(select(func.min(SurveyMonthTally.count))) > 0
 
 
 def test_a_new_display_zone_counts_the_survey_again(session, survey):
     assert_tallies_equal_scans(session, survey, "UTC", filters=[ResponseFilter()])
     assert_tallies_equal_scans(session, survey)
     assert set(session.scalars(select(SurveyTally.zone).distinct())) == {SYDNEY_NAME}
+    assert set(session.scalars(select(SurveyMonthTally.zone).distinct())) == {SYDNEY_NAME}
 
 
 def test_filters_tallies_cannot_answer_read_the_responses(session, survey):
@@ -198,3 +298,65 @@ def test_the_tally_command_counts_what_is_not_yet_counted(app, session, survey):
     assert tallied_results(session, survey, ResponseFilter(), SYDNEY, SYDNEY_NAME) == survey_results(
         session, survey, ResponseFilter(), SYDNEY
     )
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_the_upgrade_sums_the_days_already_counted_into_months(app_config, tmp_path, kind):
+    with fresh_database(kind, tmp_path) as url:
+        app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            try:
+                migrate = app.extensions["migrate"]
+                scripts = ScriptDirectory.from_config(migrate.migrate.get_config(migrate.directory))
+                upgrade(revision=scripts.get_revision("i12results_month_tallies").down_revision)
+                db.session.execute(
+                    text(
+                        "INSERT INTO survey (id, slug, title, status, created_at, updated_at) "
+                        "VALUES (1, 's', 'S', 'open', :now, :now)"
+                    ),
+                    {"now": datetime(2026, 11, 1, tzinfo=UTC)},
+                )
+                days = [(date(2026, 10, 31), 1, "yes", "q", "a", 2), (date(2026, 11, 1), 1, "yes", "q", "a", 3),
+                        (date(2026, 11, 30), 1, "yes", "q", "a", 4), (date(2026, 11, 30), 2, "", "q", "a", 5)]
+                for day, number, plus, field, value, count in days:
+                    db.session.execute(
+                        text(
+                            "INSERT INTO survey_tally (survey_id, zone, version_number, day, sight_plus, field, value, count) "
+                            "VALUES (1, 'Australia/Sydney', :number, :day, :plus, :field, :value, :count)"
+                        ),
+                        dict(number=number, day=day, plus=plus, field=field, value=value, count=count),
+                    )
+                db.session.commit()
+                upgrade()
+                months = db.session.execute(
+                    select(SurveyMonthTally.month, SurveyMonthTally.version_number, SurveyMonthTally.sight_plus, SurveyMonthTally.count)
+                    .order_by(SurveyMonthTally.month, SurveyMonthTally.version_number)
+                ).all()
+                assert months == [(date(2026, 10, 1), 1, "yes", 2), (date(2026, 11, 1), 1, "yes", 7), (date(2026, 11, 1), 2, "", 5)]
+            finally:
+                db.session.remove()
+                db.engine.dispose()
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_the_upgrade_counts_where_the_readers_already_counted_came_from(app_config, tmp_path, kind):
+    with fresh_database(kind, tmp_path) as url:
+        app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            try:
+                migrate = app.extensions["migrate"]
+                scripts = ScriptDirectory.from_config(migrate.migrate.get_config(migrate.directory))
+                upgrade(revision=scripts.get_revision("i12results_origin_tallies").down_revision)
+                survey = make_survey(db.session, (V1, V2))
+                add_random_responses(db.session, survey, random.Random(4), 60, first=datetime(2026, 10, 25, 3, 0, tzinfo=UTC))
+                refresh_tallies(db.session, survey.id, SYDNEY_NAME)
+                # What the tallies held before they counted origins.
+                for model in (SurveyTally, SurveyMonthTally):
+                    db.session.execute(delete(model).where(model.field.in_([SOURCE, ARTICLE])))
+                db.session.commit()
+                upgrade()
+                for flt in FILTERS[:6] + [ResponseFilter(since=local_day(date(2026, 11, 1)))]:
+                    assert tallied_origins(db.session, survey, flt, SYDNEY, SYDNEY_NAME) == reader_origins(db.session, survey.id, flt)
+            finally:
+                db.session.remove()
+                db.engine.dispose()
