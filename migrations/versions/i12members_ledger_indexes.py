@@ -1,7 +1,7 @@
 """the ledger's indexes cover who is Sight+ through gifts, and a month's gifts net of refunds
 
 Revision ID: i12members_ledger_indexes
-Revises: i8b_donor_stripe_erasure_due
+Revises: i12results_origin_tallies
 Create Date: 2026-12-01 01:40:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'i12members_ledger_indexes'
-down_revision = 'i8b_donor_stripe_erasure_due'
+down_revision = 'i12results_origin_tallies'
 branch_labels = None
 depends_on = None
 
