@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
@@ -87,42 +87,48 @@ class MemberSummary:
         return REASONS[self.status.reason]
 
 
-def _who(search: str) -> list[ColumnElement[bool]]:
-    """Everyone who has paid, has an annual gift or was given Sight+, optionally matching `search`
-    in email or name (a gift started and never paid does not make a donor)."""
-    conditions = [
+def _listed(search: str, *columns) -> Select:
+    """`columns` of everyone who has paid, has an annual gift or was given Sight+, optionally
+    matching `search` in email or name (a gift started and never paid does not make a donor)."""
+    stmt = select(*columns).where(
         or_(
             exists().where(Donor.user_id == User.id, LedgerEntry.donor_id == Donor.id),
             exists().where(Donor.user_id == User.id, Subscription.donor_id == Donor.id),
             exists().where(ComplimentaryGrant.user_id == User.id),
         )
-    ]
+    )
+    return _matching(stmt, search)
+
+
+def _matching(stmt: Select, search: str) -> Select:
     search = search.strip()
-    if search:
-        conditions.append(
-            or_(User.email.icontains(search, autoescape=True), User.name.icontains(search, autoescape=True))
-        )
-    return conditions
+    if not search:
+        return stmt
+    return stmt.where(or_(User.email.icontains(search, autoescape=True), User.name.icontains(search, autoescape=True)))
 
 
-def _with_status(status: StatusFilter, settings: Settings, now: datetime) -> list[ColumnElement[bool]]:
-    """The status filter in SQL, for the list's pages and count; `_matches` says the same of
-    each summary (the property tests hold the two equal)."""
+def _listed_with_status(search: str, status: StatusFilter, settings: Settings, now: datetime, *columns) -> Select:
+    """The list's people with a status filter, in SQL, for its pages and count; `_matches` says
+    the same of each summary (the property tests hold the two equal)."""
     if status is StatusFilter.sight_plus:
-        return [User.id.in_(sight_plus_at(now, settings))]
+        # Each of the rule's three ways needs a gift, an annual gift or a grant, so everyone
+        # Sight+ is listed: a join to them alone, which both databases plan better than an IN.
+        members = sight_plus_at(now, settings).subquery()
+        return _matching(select(*columns).join(members, members.c.user_id == User.id), search)
+    stmt = _listed(search, *columns)
     if status is StatusFilter.not_sight_plus:
-        return [User.id.not_in(sight_plus_at(now, settings))]
+        return stmt.where(User.id.not_in(sight_plus_at(now, settings)))
     if status is StatusFilter.complimentary:
-        return [User.id.in_(covered_by_a_grant_at(now))]
+        return stmt.where(User.id.in_(covered_by_a_grant_at(now)))
     if status is StatusFilter.annual:
-        return [
+        return stmt.where(
             User.id.in_(
                 select(Donor.user_id)
                 .join(Subscription, Subscription.donor_id == Donor.id)
                 .where(Subscription.status.in_(CURRENT_ANNUAL))
             )
-        ]
-    return []
+        )
+    return stmt
 
 
 def _summaries(
@@ -178,7 +184,7 @@ def iter_members(
     batch_size: int = 500,
 ) -> Iterator[MemberSummary]:
     """Members by email, a batch at a time, so that memory stays flat however many there are."""
-    people = select(User).where(*_who(search)).order_by(User.email)
+    people = _listed(search, User).order_by(User.email)
     last_email: str | None = None
     while True:
         stmt = people if last_email is None else people.where(User.email > last_email)
@@ -216,10 +222,12 @@ def members_page(
 ) -> MemberPage:
     """One page of the filtered list, and how many match in all: the database filters, counts and
     pages; the rule then judges only the people shown."""
-    who = [*_who(search), *_with_status(status, settings, now)]
-    total = session.scalar(select(func.count(User.id)).where(*who))
+    total = session.scalar(_listed_with_status(search, status, settings, now, func.count(User.id)))
     users = session.scalars(
-        select(User).where(*who).order_by(User.email).limit(per_page).offset((page - 1) * per_page)
+        _listed_with_status(search, status, settings, now, User)
+        .order_by(User.email)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     ).all()
     items = list(_summaries(session, list(users), settings, now))
     return MemberPage(items, page, per_page, total)
