@@ -1,7 +1,8 @@
 """Read models for the staff pages: the members list and its CSV, one member's story, the dashboard.
 
 Nothing here stores a status: every "Sight+" below comes from `membership.status`, as the member
-area's does (the list's filters and the dashboard's count from its SQL form of the rule). Only the export's audit entry is written here (the caller commits).
+area's does (the list's filters and the dashboard's count from its SQL form of the rule). Only the
+export's audit entry is written here (the caller commits).
 """
 
 from __future__ import annotations
@@ -104,10 +105,14 @@ def _matching(stmt: Select, search: str) -> Select:
     search = search.strip()
     if not search:
         return stmt
-    return stmt.where(or_(User.email.icontains(search, autoescape=True), User.name.icontains(search, autoescape=True)))
+    return stmt.where(
+        or_(User.email.icontains(search, autoescape=True), User.name.icontains(search, autoescape=True))
+    )
 
 
-def _listed_with_status(search: str, status: StatusFilter, settings: Settings, now: datetime, *columns) -> Select:
+def _listed_with_status(
+    search: str, status: StatusFilter, settings: Settings, now: datetime, *columns
+) -> Select:
     """The list's people with a status filter, in SQL, for its pages and count; `_matches` says
     the same of each summary (the property tests hold the two equal)."""
     if status is StatusFilter.sight_plus:
