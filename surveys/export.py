@@ -193,6 +193,8 @@ def export_columns(definitions: dict[int, dict], layout: str = "summary", values
 # How the exported rows come: typed cells for a spreadsheet, or each response as one CSV line
 # (without its line end) or one JSON object.
 SHEET, CSV_LINES, JSON_LINES = "sheet", "csv", "json"
+# Values per call of SQLite's printf, below its limit on a function's arguments (127).
+PRINTF_VALUES = 100
 
 
 class _Cells:
@@ -335,27 +337,37 @@ class _Cells:
         # sort of its own would hold every line before the first is sent).
         cells = list(inner.c)
         if self.rendering == JSON_LINES:
-            # Keys and separators as one literal each; every cell is already JSON text.
-            line = [
-                piece
-                for n, (header, value) in enumerate(zip(plan.headers, cells, strict=True))
-                for piece in (
-                    literal(("{" if n == 0 else ", ") + json.dumps(header, ensure_ascii=False) + ": ", String),
-                    func.coalesce(cast(value, String), _constant("null")),
-                )
-            ]
-            return select(_concatenated([*line, _constant("}")])).select_from(inner)
+            # Every cell is already JSON text (or NULL for null).
+            keys = [("{" if n == 0 else ", ") + json.dumps(header, ensure_ascii=False) + ": " for n, header in enumerate(plan.headers)]
+            values = [func.coalesce(cast(value, String), _constant("null")) for value in cells]
+            return select(self.line(keys, values, [False] * len(cells), "}")).select_from(inner)
         neutralised = functools.partial(_neutralised, first_code=func.ascii if self.postgresql else func.unicode)
         text = [value if numeric else neutralised(value) for value, numeric in zip(cells, plan.numeric, strict=True)]
         if self.rendering == SHEET:
             return select(*text).select_from(inner)
         # RFC 4180 as csv.writer(quoting=QUOTE_ALL) writes it: every field quoted, quotes doubled.
-        fields = []
-        for n, (value, numeric) in enumerate(zip(text, plan.numeric, strict=True)):
-            value = func.coalesce(cast(value, String), _constant(""))
-            escaped = value if numeric else func.replace(value, _constant('"'), _constant('""'))
-            fields += [_constant('"' if n == 0 else '","'), escaped]
-        return select(_concatenated([*fields, _constant('"')])).select_from(inner)
+        openings = ['"' if n == 0 else '","' for n in range(len(text))]
+        values = [func.coalesce(cast(value, String), _constant("")) for value in text]
+        return select(self.line(openings, values, [not numeric for numeric in plan.numeric], '"')).select_from(inner)
+
+    def line(self, openings: list[str], values: list, doubled: list[bool], end: str):
+        """Each value after its opening text, then `end`; `doubled` values with their double
+        quotes doubled (for CSV)."""
+        if self.postgresql:
+            parts = []
+            for opening, value, double in zip(openings, values, doubled, strict=True):
+                parts += [literal(opening, String), func.replace(value, _constant('"'), _constant('""')) if double else value]
+            return _concatenated([*parts, literal(end, String)])
+        # SQLite's printf writes a line in one call (%w doubles double quotes), a few calls
+        # when there are more values than a function may take.
+        calls = []
+        for first in range(0, len(values), PRINTF_VALUES):
+            group = range(first, min(first + PRINTF_VALUES, len(values)))
+            layout = "".join(openings[n].replace("%", "%%") + ("%w" if doubled[n] else "%s") for n in group)
+            if group.stop == len(values):
+                layout += end.replace("%", "%%")
+            calls.append(func.printf(literal(layout, String), *(values[n] for n in group)))
+        return _concatenated(calls)
 
 
 def _labelled(value, labels: tuple[tuple[str, str], ...]):
