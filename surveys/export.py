@@ -472,14 +472,12 @@ def plan_export(
     )
 
 
-def export_rows(session: Session, plan: ExportPlan, rendering: str) -> Iterator[Sequence]:
-    """The export's rows, oldest first, read in batches so that memory does not grow with the
-    survey: typed cells neutralised for a spreadsheet (SHEET), or one CSV line or JSON object per
+def export_rows(session: Session, plan: ExportPlan, rendering: str) -> Iterator[list[Sequence]]:
+    """The export's rows in batches, oldest first, so that memory does not grow with the survey:
+    typed cells neutralised for a spreadsheet (SHEET), or one CSV line or JSON object per
     response (CSV_LINES, JSON_LINES), each a row of one value."""
     stmt = _Cells(session.get_bind().dialect.name, rendering).statement(plan)
-    result = session.connection().execute(stmt.execution_options(yield_per=ROWS_PER_BATCH))
-    for batch in result.partitions():
-        yield from batch
+    return session.connection().execute(stmt.execution_options(yield_per=ROWS_PER_BATCH)).partitions()
 
 
 def sheet_rows(headers: list[str], numeric: list[bool], rows: Iterable[list]) -> Iterator[list]:
@@ -498,7 +496,8 @@ def _sheet_cell(value, numeric: bool):
 def _sheet_export(session: Session, plan: ExportPlan) -> Iterator[Sequence]:
     """The export's headers, then its rows, neutralised for a spreadsheet."""
     yield [neutralise(h) for h in plan.headers]
-    yield from export_rows(session, plan, SHEET)
+    for batch in export_rows(session, plan, SHEET):
+        yield from batch
 
 
 def _batches(rows: Iterable[Sequence]) -> Iterator[list[Sequence]]:
@@ -521,10 +520,10 @@ def csv_chunks(rows: Iterable[Sequence], bom: bool = False) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-def _line_chunks(lines: Iterable[Sequence], end: str, first: str = "") -> Iterator[bytes]:
-    """Lines (rows of one value) joined with `end` after each, `first` ahead of them, in chunks."""
+def _line_chunks(batches: Iterable[list[Sequence]], end: str, first: str = "") -> Iterator[bytes]:
+    """Batches of lines (rows of one value), `end` after each line, `first` ahead of them all."""
     parts, size = [first], len(first)
-    for batch in _batches(lines):
+    for batch in batches:
         text = end.join(map(_first, batch)) + end
         parts.append(text)
         size += len(text)
