@@ -10,11 +10,13 @@ import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, Update, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -399,30 +401,48 @@ def find_resumable(
 
     Its survey and version come in the same query: every page reads both, and a reader's page
     then costs one read."""
+    statements = _resumable_statements()
     response = None
-    with_survey = (
-        select(Response)
-        .join(Response.survey)
-        .options(contains_eager(Response.survey), joinedload(Response.version))
-        .where(Survey.slug == slug)
-    )
     if token:
-        by_token = with_survey.where(Response.resume_token == token)
-        if survey_id is not None:
-            by_token = by_token.where(Response.survey_id == survey_id)
-        response = session.scalar(by_token)
+        if survey_id is None:
+            response = session.scalar(statements.by_token, {"slug": slug, "token": token})
+        else:
+            response = session.scalar(
+                statements.by_token_and_survey, {"slug": slug, "token": token, "survey_id": survey_id}
+            )
     if response is None and user_id is not None:
-        response = session.scalar(
-            with_survey
-            .where(Response.user_id == user_id, Response.submitted_at.is_(None))
-            .order_by(Response.started_at.desc())
-            .limit(1)
-        )
+        response = session.scalar(statements.by_account, {"slug": slug, "user_id": user_id})
     if response is None:
         return None
     if response.submitted_at is None and resume_expires_at(response) <= now:
         return None
     return response
+
+
+class _ResumableStatements(NamedTuple):
+    by_token: Select
+    by_token_and_survey: Select
+    by_account: Select
+
+
+@cache
+def _resumable_statements() -> _ResumableStatements:
+    """Built once, with bound parameters: every page a reader sends runs one of them, and
+    building a statement costs more than SQLite takes to run it."""
+    with_survey = (
+        select(Response)
+        .join(Response.survey)
+        .options(contains_eager(Response.survey), joinedload(Response.version))
+        .where(Survey.slug == bindparam("slug"))
+    )
+    by_token = with_survey.where(Response.resume_token == bindparam("token"))
+    return _ResumableStatements(
+        by_token=by_token,
+        by_token_and_survey=by_token.where(Response.survey_id == bindparam("survey_id")),
+        by_account=with_survey.where(Response.user_id == bindparam("user_id"), Response.submitted_at.is_(None))
+        .order_by(Response.started_at.desc())
+        .limit(1),
+    )
 
 
 def _merge_page(definition: dict, answers: dict, page_index: int, page_answers: dict) -> dict:
@@ -524,19 +544,14 @@ def submit_response(
         "user_id": link_user_id,
         "sight_plus": sight_plus,
     }
-    finish = (
-        update(Response)
-        .where(Response.id == response.id, Response.submitted_at.is_(None))
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
+    parameters = {"response_id": response.id, **{f"new_{key}": value for key, value in values.items()}}
     if link_user_id is None:
         # Nothing unique can clash (the partial index holds linked responses only): no savepoint.
-        finished = session.execute(finish).rowcount
+        finished = session.execute(_finish_statement(), parameters).rowcount
     else:
         try:
             with session.begin_nested():
-                finished = session.execute(finish).rowcount
+                finished = session.execute(_finish_statement(), parameters).rowcount
         except IntegrityError as exc:
             # Two tabs sending at once: the partial unique index keeps one per account.
             raise SurveyRefused("already_taken") from exc
@@ -544,6 +559,18 @@ def submit_response(
         raise SurveyRefused("already_sent")
     for key, value in values.items():
         set_committed_value(response, key, value)
+
+
+@cache
+def _finish_statement() -> Update:
+    """Built once, like `_resumable_statements`; the values are bound as `new_<column>`."""
+    columns = ("answers", "current_page", "submitted_at", "user_id", "sight_plus")
+    return (
+        update(Response)
+        .where(Response.id == bindparam("response_id"), Response.submitted_at.is_(None))
+        .values({column: bindparam(f"new_{column}") for column in columns})
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- the Sight+ ask on the thank-you page ---------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
@@ -13,12 +14,15 @@ from sqlalchemy.orm import Session
 
 from surveys.definition import walk
 from surveys.models import AskTally, Response, Survey, SurveyVersion
-from surveys.search import matches, search_terms, text_value, with_words
+from surveys.search import matches, matching_responses, search_terms, text_value
 from surveys.statistics import fmean_of_counts, median_of_counts
 
 # How many sources and referring articles the results page lists, and the name of "none given".
 ORIGINS_SHOWN = 10
 NOT_GIVEN = "(none)"
+# Sources and referring articles are counted by their first this many characters (the tallies'
+# value column); an article's address longer than that is shown cut.
+ORIGIN_LENGTH = 300
 # Rows fetched at a time when walking every response of a survey.
 BATCH = 500
 
@@ -49,34 +53,40 @@ def response_time():
     return func.coalesce(Response.submitted_at, Response.started_at)
 
 
+def filter_conditions(survey_id: int, flt: ResponseFilter) -> list:
+    """What `flt` asks of a response of the survey, beside being of the survey."""
+    conditions = []
+    if flt.status == "finished":
+        conditions.append(Response.submitted_at.is_not(None))
+        when = Response.submitted_at
+    else:
+        if flt.status == "unfinished":
+            conditions.append(Response.submitted_at.is_(None))
+        when = response_time()
+    if flt.since is not None:
+        conditions.append(when >= flt.since)
+    if flt.until is not None:
+        conditions.append(when < flt.until)
+    if flt.version is not None:
+        conditions.append(
+            Response.version_id.in_(
+                select(SurveyVersion.id).where(SurveyVersion.survey_id == survey_id, SurveyVersion.number == flt.version)
+            )
+        )
+    if flt.sight_plus is not None:
+        conditions.append(Response.sight_plus == flt.sight_plus)
+    if flt.utm_source is not None:
+        conditions.append(Response.utm_source == flt.utm_source)
+    return conditions
+
+
 def select_responses(survey_id: int, flt: ResponseFilter, *columns) -> Select:
     """The responses `flt` selects. `survey_version` is joined only when a column comes from it,
     so that a count or a probe is answered from `survey_response`'s indexes alone."""
     stmt = select(*columns).select_from(Response).where(Response.survey_id == survey_id)
     if any(getattr(getattr(column, "expression", None), "table", None) is SurveyVersion.__table__ for column in columns):
         stmt = stmt.join(SurveyVersion, Response.version_id == SurveyVersion.id)
-    if flt.status == "finished":
-        stmt = stmt.where(Response.submitted_at.is_not(None))
-        when = Response.submitted_at
-    else:
-        if flt.status == "unfinished":
-            stmt = stmt.where(Response.submitted_at.is_(None))
-        when = response_time()
-    if flt.since is not None:
-        stmt = stmt.where(when >= flt.since)
-    if flt.until is not None:
-        stmt = stmt.where(when < flt.until)
-    if flt.version is not None:
-        stmt = stmt.where(
-            Response.version_id.in_(
-                select(SurveyVersion.id).where(SurveyVersion.survey_id == survey_id, SurveyVersion.number == flt.version)
-            )
-        )
-    if flt.sight_plus is not None:
-        stmt = stmt.where(Response.sight_plus == flt.sight_plus)
-    if flt.utm_source is not None:
-        stmt = stmt.where(Response.utm_source == flt.utm_source)
-    return stmt
+    return stmt.where(*filter_conditions(survey_id, flt))
 
 
 def count_responses(session: Session, survey_id: int, flt: ResponseFilter) -> int:
@@ -354,15 +364,21 @@ def text_answers(
     terms = search_terms(search)
     first = (page - 1) * per_page
     if terms and flt.status == "finished":
-        selected = with_words(select_responses(survey_id, flt, Response.id), survey_id, field_name, terms)
-        total = session.scalar(select(func.count()).select_from(selected.subquery())) or 0
-        newest = session.execute(
-            select_responses(survey_id, flt, Response.id, Response.started_at, Response.submitted_at, Response.answers)
-            .where(Response.id.in_(selected))
-            .order_by(Response.id.desc())
-            .offset(first)
-            .limit(per_page)
-        )
+        # The index holds the survey's finished responses only, so the matches drive the
+        # query: "survey_id = ?" is left out, or SQLite would walk every response of the survey.
+        matching = matching_responses(survey_id, field_name, terms)
+        shown_columns = (Response.id, Response.started_at, Response.submitted_at, Response.answers)
+        if flt == ResponseFilter():
+            hits = matching.subquery()
+            total = session.scalar(select(func.count()).select_from(hits)) or 0
+            on_page = select(hits.c.response_id).order_by(hits.c.response_id.desc()).offset(first).limit(per_page)
+            newest = session.execute(select(*shown_columns).where(Response.id.in_(on_page)).order_by(Response.id.desc()))
+        else:
+            conditions = [Response.id.in_(matching), *filter_conditions(survey_id, flt)]
+            total = session.scalar(select(func.count(Response.id)).where(*conditions)) or 0
+            newest = session.execute(
+                select(*shown_columns).where(*conditions).order_by(Response.id.desc()).offset(first).limit(per_page)
+            )
         shown = [
             TextAnswer(response_id, submitted_at or started_at, text)
             for response_id, started_at, submitted_at, answers in newest
@@ -443,17 +459,31 @@ class Origins:
     articles: list[Bar]
 
 
+def origin_key(value: str | None) -> str:
+    """What a source or referring article is counted under: "" when none was given (empty or
+    missing alike), else its first ORIGIN_LENGTH characters, which is what the tallies keep."""
+    return (value or "")[:ORIGIN_LENGTH]
+
+
+def most_common_origins(counts: Mapping[str, int], total: int) -> list[Bar]:
+    """The ORIGINS_SHOWN most common keys, ties in the order of their text."""
+    ranked = sorted(((key, n) for key, n in counts.items() if n), key=lambda pair: (-pair[1], pair[0]))
+    return [Bar(key or NOT_GIVEN, n, _percent(n, total)) for key, n in ranked[:ORIGINS_SHOWN]]
+
+
 def reader_origins(session: Session, survey_id: int, flt: ResponseFilter) -> Origins:
+    """From the responses themselves (surveys.tallies.tallied_origins reads the tallies)."""
     total = count_responses(session, survey_id, flt)
 
-    def most_common(column) -> list[Bar]:
-        counted = func.count(Response.id)
-        rows = session.execute(
-            select_responses(survey_id, flt, column, counted).group_by(column).order_by(counted.desc(), column).limit(ORIGINS_SHOWN)
-        )
-        return [Bar(value or NOT_GIVEN, count, _percent(count, total)) for value, count in rows]
+    def counted(column) -> Counter:
+        counts: Counter = Counter()
+        for value, n in session.execute(select_responses(survey_id, flt, column, func.count(Response.id)).group_by(column)):
+            counts[origin_key(value)] += n
+        return counts
 
-    return Origins(most_common(Response.utm_source), most_common(Response.referrer_url))
+    return Origins(
+        most_common_origins(counted(Response.utm_source), total), most_common_origins(counted(Response.referrer_url), total)
+    )
 
 
 # --- the Sight+ ask on the thank-you page ---------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import Select, delete, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from surveys.definition import walk
 from surveys.models import Response, SurveyAnswerWord
@@ -77,20 +77,25 @@ def forget_words(session: Session, response_ids: list[int]) -> None:
     session.execute(delete(SurveyAnswerWord).where(SurveyAnswerWord.response_id.in_(response_ids)))
 
 
-def with_words(stmt: Select, survey_id: int, field: str, terms: list[str]) -> Select:
-    """`stmt` (over survey_response) kept to responses whose `field` has every term, by the index."""
-    for term in terms:
-        following = term[:-1] + chr(ord(term[-1]) + 1)
+def _has_word(word_table, survey_id: int, field: str, term: str) -> list:
+    following = term[:-1] + chr(ord(term[-1]) + 1)
+    return [
+        word_table.survey_id == survey_id,
+        word_table.field == field,
+        # A range the index can read; startswith keeps it exact under any collation.
+        word_table.word >= term,
+        word_table.word < following,
+        word_table.word.startswith(term, autoescape=True),
+    ]
+
+
+def matching_responses(survey_id: int, field: str, terms: list[str]) -> Select:
+    """The ids of the finished responses whose `field` has every term, read from the index alone
+    (one range per term), each once."""
+    stmt = select(SurveyAnswerWord.response_id).where(*_has_word(SurveyAnswerWord, survey_id, field, terms[0]))
+    for term in terms[1:]:
+        other = aliased(SurveyAnswerWord)
         stmt = stmt.where(
-            Response.id.in_(
-                select(SurveyAnswerWord.response_id).where(
-                    SurveyAnswerWord.survey_id == survey_id,
-                    SurveyAnswerWord.field == field,
-                    # A range the index can read; startswith keeps it exact under any collation.
-                    SurveyAnswerWord.word >= term,
-                    SurveyAnswerWord.word < following,
-                    SurveyAnswerWord.word.startswith(term, autoescape=True),
-                )
-            )
+            SurveyAnswerWord.response_id.in_(select(other.response_id).where(*_has_word(other, survey_id, field, term)))
         )
-    return stmt
+    return stmt.distinct()

@@ -20,9 +20,9 @@ from surveys.export import EXTENSIONS, FORMATS, codebook_chunks, export_chunks, 
 from surveys.models import Survey
 from surveys.insight import results_insight
 from surveys.operations import ask_source
-from surveys.results import ask_figures, asks_by_slug, reader_origins, text_answers, text_fields
+from surveys.results import ask_figures, asks_by_slug, text_answers, text_fields
 from surveys.retention import personal_data_ids
-from surveys.tallies import refresh_every_survey, refresh_tallies, survey_activity, tallied_results
+from surveys.tallies import refresh_every_survey, refresh_tallies, survey_activity, tallied_origins, tallied_results
 from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
 
 DEFAULT_SURVEY = "reader-survey"
@@ -81,7 +81,7 @@ def staff_results(slug: str):
             )
         results = tallied_results(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
         definitions = {v.number: v.definition for v in survey.versions}
-        origins = reader_origins(reader, survey.id, form.response_filter(_zone()))
+        origins = tallied_origins(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
         ask = ask_figures(reader, survey.id)
         # Surveys asks membership through its one public function.
         ask.gifts = gifts_from_source(ask_source(survey))

@@ -33,6 +33,7 @@ from surveys.search import forget_words, index_words, text_field_names
 from surveys.statistics import median_of_counts
 from surveys.results import (
     DayCount,
+    Origins,
     ResponseFilter,
     SurveyActivity,
     SurveyResults,
@@ -40,6 +41,9 @@ from surveys.results import (
     _Tally,
     day_bounds,
     duration_seconds,
+    most_common_origins,
+    origin_key,
+    reader_origins,
     select_responses,
     survey_results,
     week_start,
@@ -48,6 +52,9 @@ from surveys.results import (
 # Special fields beside question ids (which never start with "#").
 RESPONSES = "#responses"
 SECONDS = "#seconds"
+# Where readers came from: utm_source and the referring article (results.origin_key).
+SOURCE = "#source"
+ARTICLE = "#article"
 # The value under which a question's (or a matrix row's) number of answers is kept.
 ANSWERED = ""
 # Responses claimed and counted per statement.
@@ -112,7 +119,7 @@ def _add(session: Session, claimed, zone_name: str, sign: int) -> int:
     survey_id = None
     count = 0
     indexed = []
-    for response_id, survey_id, version_id, started_at, submitted_at, plus, answers in claimed:
+    for response_id, survey_id, version_id, started_at, submitted_at, plus, answers, source, article in claimed:
         if version_id not in versions:
             version = session.get(SurveyVersion, version_id)
             versions[version_id] = (version.number, question_kinds(version.definition), text_field_names(version.definition))
@@ -120,6 +127,8 @@ def _add(session: Session, claimed, zone_name: str, sign: int) -> int:
         key = (survey_id, number, submitted_at.astimezone(zone).date(), _plus_key(plus))
         totals[key + (RESPONSES, ANSWERED)] += 1
         totals[key + (SECONDS, str(duration_seconds(started_at, submitted_at)))] += 1
+        totals[key + (SOURCE, origin_key(source))] += 1
+        totals[key + (ARTICLE, origin_key(article))] += 1
         for pair in contributions(questions, answers or {}):
             totals[key + pair] += 1
         indexed.append((survey_id, response_id, text_fields, answers or {}))
@@ -148,6 +157,8 @@ _CLAIMED = (
     Response.submitted_at,
     Response.sight_plus,
     Response.answers,
+    Response.utm_source,
+    Response.referrer_url,
 )
 
 
@@ -303,16 +314,22 @@ def _within(model, period, survey_id: int, zone_name: str, flt: ResponseFilter, 
     return conditions
 
 
-def _summed_counts(session: Session, survey_id: int, zone_name: str, flt: ResponseFilter, since: date | None, until: date | None) -> Counter:
-    """(version number, field, value) -> count over the local days `since <= day < until`."""
+def _summed_counts(
+    session: Session, survey_id: int, zone_name: str, flt: ResponseFilter, since: date | None, until: date | None, fields=None
+) -> Counter:
+    """(version number, field, value) -> count over the local days `since <= day < until`, of
+    every field or of `fields`."""
     months, days = _periods(since, until)
     parts = [(SurveyMonthTally, SurveyMonthTally.month, *months)] if months else []
     parts += [(SurveyTally, SurveyTally.day, first, end) for first, end in days]
     summed: Counter = Counter()
     for model, period, first, end in parts:
+        conditions = _within(model, period, survey_id, zone_name, flt, first, end)
+        if fields is not None:
+            conditions.append(model.field.in_(fields))
         rows = session.execute(
             select(model.version_number, model.field, model.value, func.sum(model.count))
-            .where(*_within(model, period, survey_id, zone_name, flt, first, end))
+            .where(*conditions)
             .group_by(model.version_number, model.field, model.value)
         )
         for number, field, value, count in rows:
@@ -355,6 +372,20 @@ def tallied_results(session: Session, survey: Survey, flt: ResponseFilter, zone:
     return SurveyResults(
         sum(counted.values()), _median_of_counts(seconds), [t.result() for t in tallies], days, survey.promise_minutes
     )
+
+
+def tallied_origins(session: Session, survey: Survey, flt: ResponseFilter, zone: tzinfo, zone_name: str) -> Origins:
+    """What `results.reader_origins` says, from the tallies (refreshed by the caller) where they
+    can answer `flt`, else from the responses themselves."""
+    if not answerable(flt, zone):
+        return reader_origins(session, survey.id, flt)
+    since, until = _local_day(flt.since, zone), _local_day(flt.until, zone)
+    summed = _summed_counts(session, survey.id, zone_name, flt, since, until, fields=[RESPONSES, SOURCE, ARTICLE])
+    per_field: dict[str, Counter] = {RESPONSES: Counter(), SOURCE: Counter(), ARTICLE: Counter()}
+    for (_number, field, value), count in summed.items():
+        per_field[field][value] += count
+    total = sum(per_field[RESPONSES].values())
+    return Origins(most_common_origins(per_field[SOURCE], total), most_common_origins(per_field[ARTICLE], total))
 
 
 def _median_of_counts(counts: dict[int, int]) -> int | None:

@@ -32,8 +32,14 @@ def survey(session):
             {"comment": comment, "nickname": rng.choice(["Ann", "Bo"]), "sections": ["other"], "sections_other": comment.upper()},
             submitted_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=n) if n % 10 else None,
             started_at=datetime(2026, 10, 31, tzinfo=UTC) + timedelta(hours=n),
+            sight_plus=rng.choice([None, True, False]),
         )
-    refresh_tallies(session, survey.id, "Australia/Sydney")
+    # Another survey with the same words, which no search of the first may find.
+    other = make_survey(session, (V1,), slug="other-survey")
+    for n in range(10):
+        add_response(session, other, {"comment": "garden housing podcast the news 42"}, submitted_at=datetime(2026, 11, 2, n, tzinfo=UTC))
+    for each in (survey, other):
+        refresh_tallies(session, each.id, "Australia/Sydney")
     session.commit()
     return survey
 
@@ -45,6 +51,11 @@ def every_match(session, survey, field: str, search: str, flt: ResponseFilter) -
     for response in session.scalars(select(Response).where(Response.survey_id == survey.id).order_by(Response.id.desc())):
         finished = response.submitted_at is not None
         if flt.status == "finished" and not finished or flt.status == "unfinished" and finished:
+            continue
+        when = response.submitted_at or response.started_at
+        if flt.since is not None and when < flt.since or flt.until is not None and when >= flt.until:
+            continue
+        if flt.sight_plus is not None and response.sight_plus is not flt.sight_plus:
             continue
         text = response.answers.get(field)
         if text and matches(text, terms):
@@ -59,6 +70,23 @@ def test_the_index_finds_what_reading_every_answer_finds(session, survey, search
     flt = ResponseFilter(status=status)
     expected = every_match(session, survey, field, search, flt)
     pages = [text_answers(session, survey.id, flt, field, search, page, per_page=7) for page in range(1, 30)]
+    assert pages[0].total == len(expected)
+    assert [(a.response_id, a.text) for p in pages for a in p.answers] == expected
+
+
+@pytest.mark.parametrize("search", ["garden", "pod house", "4", "zzz"])
+@pytest.mark.parametrize(
+    "flt",
+    [
+        ResponseFilter(sight_plus=True),
+        ResponseFilter(since=datetime(2026, 11, 2, 5, tzinfo=UTC), until=datetime(2026, 11, 4, 17, tzinfo=UTC)),
+        ResponseFilter(version=1, sight_plus=False, since=datetime(2026, 11, 3, tzinfo=UTC)),
+        ResponseFilter(status="all", sight_plus=True),
+    ],
+)
+def test_the_index_finds_what_reading_every_answer_finds_under_filters(session, survey, search, flt):
+    expected = every_match(session, survey, "comment", search, flt)
+    pages = [text_answers(session, survey.id, flt, "comment", search, page, per_page=4) for page in range(1, 30)]
     assert pages[0].total == len(expected)
     assert [(a.response_id, a.text) for p in pages for a in p.answers] == expected
 

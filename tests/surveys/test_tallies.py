@@ -18,8 +18,26 @@ from sight import create_app
 from sight.extensions import db
 from surveys.models import Response, SurveyMonthTally
 from surveys.personal_data import unlink_survey_responses
-from surveys.results import ResponseFilter, day_bounds, duration_seconds, median, survey_results, week_start
-from surveys.tallies import SurveyTally, refresh_tallies, survey_activity, tallied_results, untally
+from surveys.results import (
+    ORIGIN_LENGTH,
+    ResponseFilter,
+    day_bounds,
+    duration_seconds,
+    median,
+    reader_origins,
+    survey_results,
+    week_start,
+)
+from surveys.tallies import (
+    ARTICLE,
+    SOURCE,
+    SurveyTally,
+    refresh_tallies,
+    survey_activity,
+    tallied_origins,
+    tallied_results,
+    untally,
+)
 from tests.helpers import create_user
 from tests.sight.test_migrations import DATABASES, fresh_database
 from tests.surveys.staff.conftest import V1, V2, add_response, make_survey
@@ -77,7 +95,18 @@ def add_random_responses(session, survey, rng: random.Random, count: int, *, fir
             submitted_at=submitted if finished else None,
             started_at=submitted - timedelta(seconds=rng.choice([30, 61, 95, 95, 140, 400])),
             sight_plus=rng.choice([None, True, False]),
+            **random_origin(rng),
         )
+
+
+LONG_ADDRESS = "/2026/11/" + "a-very-long-headline-" * 20  # over ORIGIN_LENGTH: counted by its start
+
+
+def random_origin(rng: random.Random) -> dict:
+    return {
+        "utm_source": rng.choice([None, None, "newsletter", "twitter", "facebook"]),
+        "referrer_url": rng.choice([None, "", "/2026/11/housing", "/2026/11/budget", LONG_ADDRESS + "one", LONG_ADDRESS + "two"]),
+    }
 
 
 @pytest.fixture
@@ -110,12 +139,23 @@ def assert_tallies_equal_scans(session, survey, zone_name: str = SYDNEY_NAME, fi
     session.commit()
     for flt in filters:
         assert tallied_results(session, survey, flt, zone, zone_name) == survey_results(session, survey, flt, zone), flt
+        assert tallied_origins(session, survey, flt, zone, zone_name) == reader_origins(session, survey.id, flt), flt
 
 
 def test_tallies_equal_a_full_scan_under_every_filter(session, survey):
     scan = survey_results(session, survey, ResponseFilter(), SYDNEY)
     assert scan.total > 50 and len(scan.per_day) > 10  # the data is worth comparing
     assert_tallies_equal_scans(session, survey)
+
+
+def test_where_readers_came_from_counts_none_given_once_and_long_addresses_by_their_start(session, survey):
+    refresh_tallies(session, survey.id, SYDNEY_NAME)
+    origins = tallied_origins(session, survey, ResponseFilter(), SYDNEY, SYDNEY_NAME)
+    finished = session.execute(select(Response.referrer_url).where(Response.submitted_at.is_not(None))).scalars().all()
+    articles = {bar.label: bar.count for bar in origins.articles}
+    assert articles["(none)"] == sum(1 for url in finished if not url)
+    assert articles[(LONG_ADDRESS + "one")[:ORIGIN_LENGTH]] == sum(1 for url in finished if url and url.startswith(LONG_ADDRESS))
+    assert sum(articles.values()) == len(finished)
 
 
 def test_ranges_across_months_add_whole_months_to_the_days_at_either_end(session):
@@ -132,6 +172,7 @@ def test_ranges_across_months_add_whole_months_to_the_days_at_either_end(session
             submitted_at=submitted,
             started_at=submitted - timedelta(seconds=rng.choice([30, 61, 95, 140, 400])),
             sight_plus=rng.choice([None, True, False]),
+            **random_origin(rng),
         )
     first_days = [local_day(date(2026, month, 1)) for month in (10, 11, 12)]
     mid_month = [local_day(date(2026, 10, 17)), local_day(date(2026, 11, 2)), local_day(date(2026, 12, 31))]
@@ -292,6 +333,30 @@ def test_the_upgrade_sums_the_days_already_counted_into_months(app_config, tmp_p
                     .order_by(SurveyMonthTally.month, SurveyMonthTally.version_number)
                 ).all()
                 assert months == [(date(2026, 10, 1), 1, "yes", 2), (date(2026, 11, 1), 1, "yes", 7), (date(2026, 11, 1), 2, "", 5)]
+            finally:
+                db.session.remove()
+                db.engine.dispose()
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_the_upgrade_counts_where_the_readers_already_counted_came_from(app_config, tmp_path, kind):
+    with fresh_database(kind, tmp_path) as url:
+        app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            try:
+                migrate = app.extensions["migrate"]
+                scripts = ScriptDirectory.from_config(migrate.migrate.get_config(migrate.directory))
+                upgrade(revision=scripts.get_revision("i12results_origin_tallies").down_revision)
+                survey = make_survey(db.session, (V1, V2))
+                add_random_responses(db.session, survey, random.Random(4), 60, first=datetime(2026, 10, 25, 3, 0, tzinfo=UTC))
+                refresh_tallies(db.session, survey.id, SYDNEY_NAME)
+                # What the tallies held before they counted origins.
+                for model in (SurveyTally, SurveyMonthTally):
+                    db.session.execute(delete(model).where(model.field.in_([SOURCE, ARTICLE])))
+                db.session.commit()
+                upgrade()
+                for flt in FILTERS[:6] + [ResponseFilter(since=local_day(date(2026, 11, 1)))]:
+                    assert tallied_origins(db.session, survey, flt, SYDNEY, SYDNEY_NAME) == reader_origins(db.session, survey.id, flt)
             finally:
                 db.session.remove()
                 db.engine.dispose()
