@@ -248,6 +248,29 @@ def answerable(flt: ResponseFilter, zone: tzinfo) -> bool:
     return flt.status == "finished" and flt.utm_source is None and _local_day(flt.since, zone) is not False and _local_day(flt.until, zone) is not False
 
 
+def _may_have_texts(question: walk.MergedQuestion) -> bool:
+    """A text question, one with "Other", or one whose type changed between versions (an old
+    version's answer may then be no choice or number of the newest type)."""
+    kinds = {asked.get("type") for asked in question.by_version.values()}
+    return question.has_other or bool(kinds & walk.TEXT_TYPES) or kinds != {question.type}
+
+
+def _texts_added(question: walk.MergedQuestion, answers: dict) -> list[str]:
+    """The texts `_Tally.add` appends for one response, in its order."""
+    answer = answers.get(question.id)
+    if answer is None or answer == "" or answer == [] or answer == {}:
+        return []
+    kind = question.type
+    plain = kind in walk.CHOICE_TYPES or kind == "rating" or kind == "multiple_choice"
+    plain = plain or (kind == "matrix" and isinstance(answer, dict))
+    plain = plain or (kind == "number" and isinstance(answer, int | float))
+    texts = [] if plain else [str(answer)]
+    other = answers.get(f"{question.id}_other")
+    if other:
+        texts.append(str(other))
+    return texts
+
+
 def _latest_texts(session: Session, survey: Survey, flt: ResponseFilter, tallies: list[_Tally]) -> None:
     """The newest few free-text answers per question, from the newest responses only."""
     newest = (
@@ -255,31 +278,25 @@ def _latest_texts(session: Session, survey: Survey, flt: ResponseFilter, tallies
         .order_by(Response.id.desc())
         .limit(LATEST_TEXTS_WINDOW)
     )
-    pending = {id(t): t for t in tallies}
-    for (answers,) in session.execute(newest, execution_options={"yield_per": 500}):
-        answers = answers or {}
-        for key, tally in list(pending.items()):
-            # What `_Tally.add` appends for one response, in the reverse order, since this walks back.
-            texts = []
-            question, answer = tally.question, answers.get(tally.question.id)
-            if answer is None or answer == "" or answer == [] or answer == {}:
-                continue
-            kind = question.type
-            plain = kind in walk.CHOICE_TYPES or kind == "rating" or kind == "multiple_choice"
-            plain = plain or (kind == "matrix" and isinstance(answer, dict))
-            plain = plain or (kind == "number" and isinstance(answer, int | float))
-            if not plain:
-                texts.append(str(answer))
-            other = answers.get(f"{question.id}_other")
-            if other:
-                texts.append(str(other))
-            for text in reversed(texts):
-                if len(tally.texts) < tally.texts.maxlen:
-                    tally.texts.appendleft(text)
-            if len(tally.texts) == tally.texts.maxlen:
-                del pending[key]
-        if not pending:
-            return
+    # Only these can be given a text (answers are checked against their version's question), so
+    # the walk stops as soon as each has its few, instead of reading the whole window for the
+    # choice questions, which never get one.
+    pending = {id(t): t for t in tallies if _may_have_texts(t.question)}
+    if not pending:
+        return
+    # Closed on the way out: stopping early leaves a server-side cursor open on PostgreSQL.
+    with session.execute(newest, execution_options={"yield_per": 100}) as rows:
+        for (answers,) in rows:
+            answers = answers or {}
+            for key, tally in list(pending.items()):
+                # Walking back from the newest, so each response's texts go in front, last first.
+                for text in reversed(_texts_added(tally.question, answers)):
+                    if len(tally.texts) < tally.texts.maxlen:
+                        tally.texts.appendleft(text)
+                if len(tally.texts) == tally.texts.maxlen:
+                    del pending[key]
+            if not pending:
+                return
 
 
 def _next_month(day: date) -> date:

@@ -4,6 +4,7 @@ at once."""
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 from datetime import date, datetime, timedelta, timezone
@@ -187,6 +188,26 @@ def test_ranges_across_months_add_whole_months_to_the_days_at_either_end(session
     ]
     filters.append(ResponseFilter(since=mid_month[0], until=local_day(date(2026, 10, 20)), version=1))
     assert_tallies_equal_scans(session, survey, filters=filters)
+
+
+def test_a_question_whose_type_changed_shows_old_answers_as_texts_as_a_scan_does(session):
+    # Version 2 asks "agree" as a number: version 1's grids are no number, so they show as texts.
+    v2 = copy.deepcopy(V2)
+    for page in v2["pages"]:
+        for index, question in enumerate(page["questions"]):
+            if question["id"] == "agree":
+                page["questions"][index] = {"id": "agree", "type": "number", "label": "How much do you agree?"}
+    survey = make_survey(session, (V1, v2))
+    rng = random.Random(17)
+    for n in range(30):
+        version = 1 if n % 2 else 2
+        answers = random_answers(rng, version)
+        if version == 2 and "agree" in answers:
+            answers["agree"] = rng.randint(1, 5)
+        add_response(session, survey, answers, version=version, submitted_at=datetime(2026, 11, 3, 1, tzinfo=UTC) + timedelta(hours=n))
+    assert_tallies_equal_scans(session, survey, filters=[ResponseFilter()])
+    agree = next(q for q in tallied_results(session, survey, ResponseFilter(), SYDNEY, SYDNEY_NAME).questions if q.id == "agree")
+    assert agree.latest_texts and agree.numbers
 
 
 def test_the_dashboard_figures_equal_a_full_scan(session):
