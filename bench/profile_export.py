@@ -1,16 +1,22 @@
-"""Where an export spends its time: cProfile over one whole export, in process.
+"""Where an export spends its time: cProfile over one whole export, in process, beside the
+database's own CSV of the same rows.
 
-    .venv/bin/python bench/profile_export.py [COUNT] [FORMAT]      (default 50000 csv)
+    .venv/bin/python bench/profile_export.py [COUNT] [FORMAT] [DATABASE]   (default 50000 csv)
 
-Fills a throwaway SQLite database with COUNT responses to the default survey (as `make bench`
-does), then exports them once under cProfile and prints the seconds, the time to the first
-chunk, and the functions that took the most time.
+Fills a SQLite database with COUNT responses to the default survey (as `make bench` does; in a
+throwaway folder, or in DATABASE, which a later run with the same COUNT reuses), then times the
+export (without the profiler) against `sqlite3 -csv` of `bench/run.py`'s `flat_query`,
+alternating, three rounds each, and prints the medians and their ratio; last, it exports once
+under cProfile and prints the seconds, the time to the first chunk, and the functions that took
+the most time.
 """
 
 from __future__ import annotations
 
 import cProfile
 import pstats
+import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -19,39 +25,64 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import data  # noqa: E402
-from bench.run import SURVEY, make_app, start_localstripe  # noqa: E402
+from bench.run import SURVEY, flat_query, make_app, run_seconds, start_localstripe  # noqa: E402
+from sight.db import read_session  # noqa: E402
 from sight.extensions import db  # noqa: E402
 from surveys.export import export_chunks, plan_export  # noqa: E402
-from surveys.models import Survey  # noqa: E402
-from sight.db import read_session  # noqa: E402
+from surveys.models import Response, Survey  # noqa: E402
 from surveys.results import ResponseFilter  # noqa: E402
+
+ROUNDS = 3
+
+
+def export_once(fmt: str) -> tuple[float, float, int]:
+    """(seconds, seconds to the first chunk, bytes) of one whole export."""
+    with read_session(db.engine) as reader:
+        began = time.perf_counter()
+        survey = reader.query(Survey).filter_by(slug=SURVEY).one()
+        chunks = export_chunks(reader, plan_export(reader, survey, ResponseFilter()), fmt)
+        size = len(next(chunks))
+        first = time.perf_counter() - began
+        size += sum(len(chunk) for chunk in chunks)
+        return time.perf_counter() - began, first, size
 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
     fmt = sys.argv[2] if len(sys.argv) > 2 else "csv"
     with tempfile.TemporaryDirectory() as tmp:
+        database = Path(sys.argv[3]) if len(sys.argv) > 3 else Path(tmp) / "profile.sqlite3"
+        fresh = not database.exists()
         localstripe = start_localstripe(Path(tmp))
         try:
-            app = make_app(f"sqlite:///{Path(tmp) / 'profile.sqlite3'}")
+            app = make_app(f"sqlite:///{database}")
         finally:
             localstripe.terminate()
             localstripe.wait(timeout=10)
         with app.app_context():
-            data.fill_responses(SURVEY, count)
+            if fresh or db.session.query(Response).count() != count:
+                db.session.query(Response).delete()
+                db.session.commit()
+                data.fill_responses(SURVEY, count)
+            query = flat_query(data.survey_and_version(SURVEY)[2])
+            sqlite3 = [shutil.which("sqlite3"), "-csv", str(database), query]
+            ours, theirs = [], []
+            for number in range(ROUNDS):
+                sides = ["db", "export"] if number % 2 else ["export", "db"]
+                for side in sides:
+                    if side == "db":
+                        theirs.append(run_seconds(sqlite3))
+                    else:
+                        ours.append(export_once(fmt)[0])
             profile = cProfile.Profile()
-            with read_session(db.engine) as reader:
-                began = time.perf_counter()
-                profile.enable()
-                survey = reader.query(Survey).filter_by(slug=SURVEY).one()
-                chunks = export_chunks(reader, plan_export(reader, survey, ResponseFilter()), fmt)
-                size = len(next(chunks))
-                first = time.perf_counter() - began
-                size += sum(len(chunk) for chunk in chunks)
-                profile.disable()
-                total = time.perf_counter() - began
+            profile.enable()
+            total, first, size = export_once(fmt)
+            profile.disable()
             db.engine.dispose()
-    print(f"{fmt} export of {count} responses: {total:.2f} s, first chunk after {first:.3f} s, {size / 1e6:.1f} MB")
+    mine, base = statistics.median(ours), statistics.median(theirs)
+    print(f"{fmt} export of {count} responses: {mine:.2f} s (rounds {', '.join(f'{s:.2f}' for s in ours)}); "
+          f"sqlite3 -csv of the same query: {base:.2f} s ({', '.join(f'{s:.2f}' for s in theirs)}); ratio {mine / base:.2f}")
+    print(f"under cProfile: {total:.2f} s, first chunk after {first:.3f} s, {size / 1e6:.1f} MB")
     stats = pstats.Stats(profile).strip_dirs()
     stats.sort_stats("tottime").print_stats(15)
 

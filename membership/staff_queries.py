@@ -1,7 +1,7 @@
 """Read models for the staff pages: the members list and its CSV, one member's story, the dashboard.
 
 Nothing here stores a status: every "Sight+" below comes from `membership.status`, as the member
-area's does. Only the export's audit entry is written here (the caller commits).
+area's does (the list's filters and the dashboard's count from its SQL form of the rule). Only the export's audit entry is written here (the caller commits).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
 from membership.context import Settings
 from membership.models import ComplimentaryGrant, Donor, LedgerEntry, Subscription, SubscriptionStatus
 from membership.rules import WINDOW, AnnualGift, Gift, Grant, SightPlusStatus, sight_plus_status, was_member_on
-from membership.status import as_annual, as_gift, as_grant, giving_of, sight_plus_statuses
+from membership.status import as_annual, as_gift, as_grant, covered_by_a_grant_at, giving_of, sight_plus_at
 from sight.audit import record_audit
 from sight.models import AuditEntry, OutboxMessage
 from sight.spreadsheet import neutralise
@@ -87,22 +87,42 @@ class MemberSummary:
         return REASONS[self.status.reason]
 
 
-def _people(search: str):
+def _who(search: str) -> list[ColumnElement[bool]]:
     """Everyone who has paid, has an annual gift or was given Sight+, optionally matching `search`
     in email or name (a gift started and never paid does not make a donor)."""
-    stmt = select(User).where(
+    conditions = [
         or_(
             exists().where(Donor.user_id == User.id, LedgerEntry.donor_id == Donor.id),
             exists().where(Donor.user_id == User.id, Subscription.donor_id == Donor.id),
             exists().where(ComplimentaryGrant.user_id == User.id),
         )
-    )
+    ]
     search = search.strip()
     if search:
-        stmt = stmt.where(
+        conditions.append(
             or_(User.email.icontains(search, autoescape=True), User.name.icontains(search, autoescape=True))
         )
-    return stmt.order_by(User.email)
+    return conditions
+
+
+def _with_status(status: StatusFilter, settings: Settings, now: datetime) -> list[ColumnElement[bool]]:
+    """The status filter in SQL, for the list's pages and count; `_matches` says the same of
+    each summary (the property tests hold the two equal)."""
+    if status is StatusFilter.sight_plus:
+        return [User.id.in_(sight_plus_at(now, settings))]
+    if status is StatusFilter.not_sight_plus:
+        return [User.id.not_in(sight_plus_at(now, settings))]
+    if status is StatusFilter.complimentary:
+        return [User.id.in_(covered_by_a_grant_at(now))]
+    if status is StatusFilter.annual:
+        return [
+            exists().where(
+                Donor.user_id == User.id,
+                Subscription.donor_id == Donor.id,
+                Subscription.status.in_(CURRENT_ANNUAL),
+            )
+        ]
+    return []
 
 
 def _summaries(
@@ -158,7 +178,7 @@ def iter_members(
     batch_size: int = 500,
 ) -> Iterator[MemberSummary]:
     """Members by email, a batch at a time, so that memory stays flat however many there are."""
-    people = _people(search)
+    people = select(User).where(*_who(search)).order_by(User.email)
     last_email: str | None = None
     while True:
         stmt = people if last_email is None else people.where(User.email > last_email)
@@ -194,14 +214,14 @@ def members_page(
     page: int,
     per_page: int = 50,
 ) -> MemberPage:
-    """One page of the filtered list, and how many match in all (status is the rule's, so counted here)."""
-    first = (page - 1) * per_page
-    items: list[MemberSummary] = []
-    total = 0
-    for summary in iter_members(session, search=search, status=status, settings=settings, now=now):
-        if first <= total < first + per_page:
-            items.append(summary)
-        total += 1
+    """One page of the filtered list, and how many match in all: the database filters, counts and
+    pages; the rule then judges only the people shown."""
+    who = [*_who(search), *_with_status(status, settings, now)]
+    total = session.scalar(select(func.count(User.id)).where(*who))
+    users = session.scalars(
+        select(User).where(*who).order_by(User.email).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    items = list(_summaries(session, list(users), settings, now))
     return MemberPage(items, page, per_page, total)
 
 
@@ -429,10 +449,7 @@ def dashboard_panel(session: Session, settings: Settings, zone: ZoneInfo, now: d
             func.count(LedgerEntry.id),
         ).where(LedgerEntry.paid_at >= month_start, LedgerEntry.paid_at <= now)
     ).one()
-    user_ids = session.scalars(
-        select(Donor.user_id).union(select(ComplimentaryGrant.user_id))
-    ).all()
-    members = sum(status.is_member for status in sight_plus_statuses(session, user_ids, now, settings=settings).values())
+    members = session.scalar(select(func.count()).select_from(sight_plus_at(now, settings).subquery()))
     return DashboardPanel(
         title="Donations and Sight+",
         figures=[

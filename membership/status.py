@@ -1,18 +1,36 @@
 """The one way to ask "is this person Sight+?": load what the rule needs for a batch of people
-in a fixed number of queries, then apply the pure rule of `membership.rules` to each."""
+in a fixed number of queries, then apply the pure rule of `membership.rules` to each.
+
+For counting and filtering everyone at once (the dashboard, the members list), `sight_plus_at`
+asks the same question in SQL; a property test holds it equal to the rule."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import CompoundSelect, Select, and_, case, func, or_, select, union
 from sqlalchemy.orm import Session, selectinload
 
 from membership.context import Settings
-from membership.models import ComplimentaryGrant, Donor, LedgerEntry, Subscription
-from membership.rules import AnnualGift, Gift, Grant, SightPlusStatus, sight_plus_status
+from membership.models import (
+    ComplimentaryGrant,
+    Donor,
+    LedgerAdjustment,
+    LedgerEntry,
+    Subscription,
+    SubscriptionStatus,
+)
+from membership.rules import (
+    COUNTING_STATUSES,
+    WINDOW,
+    AnnualGift,
+    Gift,
+    Grant,
+    SightPlusStatus,
+    sight_plus_status,
+)
 
 # Ids per IN (...) list: well under every database's limit on bound parameters.
 BATCH = 500
@@ -98,3 +116,70 @@ def sight_plus_statuses(
 
 def sight_plus_status_of(session: Session, user_id: int, t: datetime, *, settings: Settings) -> SightPlusStatus:
     return sight_plus_statuses(session, [user_id], t, settings=settings)[user_id]
+
+
+# --- the same rule in SQL, for everyone at once ------------------------------------------------
+
+
+def covered_by_a_grant_at(t: datetime) -> Select:
+    """Ids of the people a complimentary grant covers at t (rule 3): started by t, not yet ended,
+    and not revoked by t. A grant revoked before it started never covers anyone, as in the rule."""
+    return select(ComplimentaryGrant.user_id).where(
+        ComplimentaryGrant.starts_at <= t,
+        ComplimentaryGrant.ends_at > t,
+        or_(ComplimentaryGrant.revoked_at.is_(None), ComplimentaryGrant.revoked_at > t),
+    )
+
+
+def _through_gifts_at(t: datetime, threshold_cents: int) -> Select:
+    """Rule 1: the net of gifts paid in (t - 365 days, t], each net of what was taken back by t
+    (never below nothing), reaches the threshold. Stripe object ids are unique in the ledger, so
+    each row is one gift."""
+    taken_back = (
+        select(LedgerAdjustment.entry_id, func.sum(LedgerAdjustment.amount_cents).label("cents"))
+        .where(LedgerAdjustment.occurred_at <= t)
+        .group_by(LedgerAdjustment.entry_id)
+        .subquery()
+    )
+    taken = func.coalesce(taken_back.c.cents, 0)
+    net = case((taken >= LedgerEntry.amount_cents, 0), else_=LedgerEntry.amount_cents - taken)
+    return (
+        select(Donor.user_id)
+        .join(LedgerEntry, LedgerEntry.donor_id == Donor.id)
+        .outerjoin(taken_back, taken_back.c.entry_id == LedgerEntry.id)
+        .where(LedgerEntry.paid_at > t - WINDOW, LedgerEntry.paid_at <= t)
+        .group_by(Donor.user_id)
+        .having(func.sum(net) >= threshold_cents)
+    )
+
+
+def _through_an_annual_gift_at(t: datetime, threshold_cents: int, grace_days: int) -> Select:
+    """Rule 2: an annual gift of at least the threshold that counts at t (started by t; before its
+    end if it ended, else in a status that counts), with t no later than its period end plus grace
+    (`AnnualGift.end` is that instant plus 1 µs, exclusive)."""
+    counting = [SubscriptionStatus(status) for status in sorted(COUNTING_STATUSES)]
+    return (
+        select(Donor.user_id)
+        .join(Subscription, Subscription.donor_id == Donor.id)
+        .where(
+            Subscription.yearly_amount_cents >= threshold_cents,
+            Subscription.current_period_end >= t - timedelta(days=grace_days),
+            or_(Subscription.started_at.is_(None), Subscription.started_at <= t),
+            or_(
+                and_(Subscription.ended_at.is_(None), Subscription.status.in_(counting)),
+                Subscription.ended_at > t,
+            ),
+        )
+    )
+
+
+def sight_plus_at(t: datetime, settings: Settings) -> CompoundSelect:
+    """Ids of everyone Sight+ at t, each once: `sight_plus_status(...).is_member` for all at once."""
+    rules = [
+        _through_an_annual_gift_at(t, settings.threshold_cents, settings.grace_days),
+        covered_by_a_grant_at(t),
+    ]
+    # The rule's gifts never hold with a threshold of nothing (`rules._gifts_until`).
+    if settings.threshold_cents > 0:
+        rules.insert(0, _through_gifts_at(t, settings.threshold_cents))
+    return union(*rules)

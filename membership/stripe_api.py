@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import stripe
 
 PLAN_PRODUCT_NAME = "Sight annual gift"
 
@@ -261,12 +260,18 @@ def plan_id_for(amount_cents: int, currency: str) -> str:
 
 class StripeGateway:
     def __init__(self, secret_key: str, api_base: str):
+        # Imported on first use: the SDK (with its HTTP clients) is a fifth of an app's memory,
+        # and processes that never call Stripe (an export, a mail run) need not carry it.
+        import stripe
+
         self.client = stripe.StripeClient(
             secret_key, base_addresses={"api": api_base}, max_network_retries=2
         )
         self.v1 = self.client.v1
 
     def _call(self, method, *args, **kwargs):
+        import stripe
+
         try:
             result = method(*args, **kwargs)
         except stripe.CardError as exc:
@@ -475,6 +480,8 @@ class StripeGateway:
         return self._list(self.v1.events.list, params)
 
     def verify_event(self, payload: bytes, signature: str | None, secret: str, tolerance: int) -> dict:
+        import stripe
+
         try:
             event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance)
         except (ValueError, TypeError, AttributeError, stripe.SignatureVerificationError) as exc:

@@ -10,13 +10,16 @@ import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, Update, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.datastructures import MultiDict
 
 from accounts.models import User
@@ -384,27 +387,62 @@ def resume_expires_at(response: Response) -> datetime:
 
 
 def find_resumable(
-    session: Session, survey: Survey, *, token: str | None, user_id: int | None, now: datetime
+    session: Session,
+    slug: str,
+    *,
+    token: str | None,
+    user_id: int | None,
+    now: datetime,
+    survey_id: int | None = None,
 ) -> Response | None:
-    """The reader's response to this survey, by resume token (cookie or link) or, for a
-    signed-in reader on another device, by account; None once it can no longer be resumed."""
+    """The reader's response to the survey at `slug`, by resume token (cookie or link) or, for
+    a signed-in reader on another device, by account; None once it can no longer be resumed.
+    `survey_id`, when given, is the survey the token was issued for (a signed cookie says it).
+
+    Its survey and version come in the same query: every page reads both, and a reader's page
+    then costs one read."""
+    statements = _resumable_statements()
     response = None
-    # Its version comes in the same query: every page reads the version's definition.
-    with_version = select(Response).options(joinedload(Response.version))
     if token:
-        response = session.scalar(with_version.where(Response.resume_token == token, Response.survey_id == survey.id))
+        if survey_id is None:
+            response = session.scalar(statements.by_token, {"slug": slug, "token": token})
+        else:
+            response = session.scalar(
+                statements.by_token_and_survey, {"slug": slug, "token": token, "survey_id": survey_id}
+            )
     if response is None and user_id is not None:
-        response = session.scalar(
-            with_version
-            .where(Response.survey_id == survey.id, Response.user_id == user_id, Response.submitted_at.is_(None))
-            .order_by(Response.started_at.desc())
-            .limit(1)
-        )
+        response = session.scalar(statements.by_account, {"slug": slug, "user_id": user_id})
     if response is None:
         return None
     if response.submitted_at is None and resume_expires_at(response) <= now:
         return None
     return response
+
+
+class _ResumableStatements(NamedTuple):
+    by_token: Select
+    by_token_and_survey: Select
+    by_account: Select
+
+
+@cache
+def _resumable_statements() -> _ResumableStatements:
+    """Built once, with bound parameters: every page a reader sends runs one of them, and
+    building a statement costs more than SQLite takes to run it."""
+    with_survey = (
+        select(Response)
+        .join(Response.survey)
+        .options(contains_eager(Response.survey), joinedload(Response.version))
+        .where(Survey.slug == bindparam("slug"))
+    )
+    by_token = with_survey.where(Response.resume_token == bindparam("token"))
+    return _ResumableStatements(
+        by_token=by_token,
+        by_token_and_survey=by_token.where(Response.survey_id == bindparam("survey_id")),
+        by_account=with_survey.where(Response.user_id == bindparam("user_id"), Response.submitted_at.is_(None))
+        .order_by(Response.started_at.desc())
+        .limit(1),
+    )
 
 
 def _merge_page(definition: dict, answers: dict, page_index: int, page_answers: dict) -> dict:
@@ -496,17 +534,43 @@ def submit_response(
         link_user_id = None
     # What is recorded for every linked response, however it came to be linked.
     sight_plus = sight_plus_of(link_user_id) if link_user_id is not None else None
-    try:
-        with session.begin_nested():
-            response.answers = answers
-            response.current_page = last
-            response.submitted_at = now
-            response.user_id = link_user_id
-            response.sight_plus = sight_plus
-            session.flush()
-    except IntegrityError as exc:
-        # Two tabs sending at once: the partial unique index keeps one per account.
-        raise SurveyRefused("already_taken") from exc
+
+    # One conditional UPDATE rather than the unit of work: a second POST of the same response
+    # (a double click, two tabs) that read it before this one finished changes nothing.
+    values = {
+        "answers": answers,
+        "current_page": last,
+        "submitted_at": now,
+        "user_id": link_user_id,
+        "sight_plus": sight_plus,
+    }
+    parameters = {"response_id": response.id, **{f"new_{key}": value for key, value in values.items()}}
+    if link_user_id is None:
+        # Nothing unique can clash (the partial index holds linked responses only): no savepoint.
+        finished = session.execute(_finish_statement(), parameters).rowcount
+    else:
+        try:
+            with session.begin_nested():
+                finished = session.execute(_finish_statement(), parameters).rowcount
+        except IntegrityError as exc:
+            # Two tabs sending at once: the partial unique index keeps one per account.
+            raise SurveyRefused("already_taken") from exc
+    if finished != 1:
+        raise SurveyRefused("already_sent")
+    for key, value in values.items():
+        set_committed_value(response, key, value)
+
+
+@cache
+def _finish_statement() -> Update:
+    """Built once, like `_resumable_statements`; the values are bound as `new_<column>`."""
+    columns = ("answers", "current_page", "submitted_at", "user_id", "sight_plus")
+    return (
+        update(Response)
+        .where(Response.id == bindparam("response_id"), Response.submitted_at.is_(None))
+        .values({column: bindparam(f"new_{column}") for column in columns})
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- the Sight+ ask on the thank-you page ---------------------------------------------------

@@ -93,13 +93,13 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt=f"survey-{purpose}")
 
 
-def _cookie_name(purpose: str, survey: Survey) -> str:
-    return f"survey_{purpose}_{survey.slug}"
+def _cookie_name(purpose: str, slug: str) -> str:
+    return f"survey_{purpose}_{slug}"
 
 
 def _set_cookie(response, purpose: str, survey: Survey, value, max_age: int) -> None:
     response.set_cookie(
-        _cookie_name(purpose, survey),
+        _cookie_name(purpose, survey.slug),
         _serializer(purpose).dumps([survey.id, value]),
         max_age=max_age,
         path=f"/surveys/{survey.slug}",
@@ -109,15 +109,21 @@ def _set_cookie(response, purpose: str, survey: Survey, value, max_age: int) -> 
     )
 
 
-def _read_cookie(purpose: str, survey: Survey, max_age: int):
-    raw = request.cookies.get(_cookie_name(purpose, survey))
+def _read_signed_cookie(purpose: str, slug: str, max_age: int) -> tuple[int, object] | None:
+    """The (survey id, value) a survey's cookie was signed with, or None."""
+    raw = request.cookies.get(_cookie_name(purpose, slug))
     if not raw:
         return None
     try:
         survey_id, value = _serializer(purpose).loads(raw, max_age=max_age)
     except (BadSignature, ValueError, TypeError):
         return None
-    return value if survey_id == survey.id else None
+    return survey_id, value
+
+
+def _read_cookie(purpose: str, survey: Survey, max_age: int):
+    signed = _read_signed_cookie(purpose, survey.slug, max_age)
+    return signed[1] if signed and signed[0] == survey.id else None
 
 
 def _taken_in_browser(survey: Survey) -> bool:
@@ -135,9 +141,15 @@ def _survey_or_404(slug: str) -> Survey:
     return survey
 
 
-def _current_response(survey: Survey, now: datetime) -> Response | None:
-    token = _read_cookie("resume", survey, RESUME_COOKIE_SECONDS)
-    return find_resumable(db.session, survey, token=token, user_id=_user_id(), now=now)
+def _survey_and_response(slug: str, now: datetime) -> tuple[Survey, Response | None]:
+    """The survey and the reader's response to it (by resume cookie or account), in one read
+    when there is a response; 404 when there is no such survey."""
+    signed = _read_signed_cookie("resume", slug, RESUME_COOKIE_SECONDS)
+    survey_id, token = signed if signed and isinstance(signed[1], str) else (None, None)
+    response = find_resumable(db.session, slug, token=token, survey_id=survey_id, user_id=_user_id(), now=now)
+    if response is not None:
+        return response.survey, response
+    return _survey_or_404(slug), None
 
 
 def _refusal_page(survey: Survey, reason: str, status: int = 200):
@@ -167,9 +179,8 @@ def _page_url(survey: Survey, index: int) -> str:
 
 
 def take_intro(slug: str):
-    survey = _survey_or_404(slug)
     now = utcnow()
-    response = _current_response(survey, now)
+    survey, response = _survey_and_response(slug, now)
     if response is not None and response.submitted_at is None:
         return redirect(_page_url(survey, response.current_page))
     reason = start_refusal(db.session, survey, user_id=_user_id(), taken_in_browser=_taken_in_browser(survey), now=now)
@@ -254,7 +265,10 @@ def take_start(slug: str):
     if _start_captcha_due() and not _captcha_passed():
         return _render_intro(survey, form, PAGE_MESSAGES["captcha"], 400)
     _count_start_from_address()
-    existing = _current_response(survey, now)
+    token = _read_cookie("resume", survey, RESUME_COOKIE_SECONDS)
+    existing = find_resumable(
+        db.session, slug, token=token if isinstance(token, str) else None, survey_id=survey.id, user_id=_user_id(), now=now
+    )
     if existing is not None and existing.submitted_at is None:
         return redirect(_page_url(survey, existing.current_page))
     try:
@@ -276,10 +290,10 @@ def take_start(slug: str):
 
 
 def take_resume(slug: str, token: str):
-    survey = _survey_or_404(slug)
-    response = find_resumable(db.session, survey, token=token[:100], user_id=None, now=utcnow())
+    response = find_resumable(db.session, slug, token=token[:100], user_id=None, now=utcnow())
     if response is None:
-        return _refusal_page(survey, "link_expired", 404)
+        return _refusal_page(_survey_or_404(slug), "link_expired", 404)
+    survey = response.survey
     if response.submitted_at is not None:
         # A sent response's link shows the reader their answers, which they may delete.
         reply = redirect(url_for("surveys.own_answers", slug=survey.slug))
@@ -294,9 +308,8 @@ def take_resume(slug: str, token: str):
 @csrf.exempt
 @limiter.limit(lambda: current_app.config["SURVEY_PAGE_RATE_LIMIT"], methods=["POST"], key_func=_address_and_browser)
 def take_page(slug: str, number: int):
-    survey = _survey_or_404(slug)
     now = utcnow()
-    response = _current_response(survey, now)
+    survey, response = _survey_and_response(slug, now)
     if response is None:
         flash("Please start the survey here.", "info")
         return redirect(url_for("surveys.take_intro", slug=slug))
@@ -350,6 +363,13 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
         return redirect(_page_url(survey, target))
     if _captcha_required(definition) and not _captcha_passed():
         return again("captcha", 400)
+    # The reply is made before the write: on SQLite the write lock is held from the UPDATE to
+    # the commit, so nothing else runs in between (and after the commit, `survey` would be read
+    # again).
+    reply = redirect(url_for("surveys.take_thanks", slug=survey.slug))
+    # The browser that answered keeps the response's token, so the reader can see and delete it.
+    _set_cookie(reply, "done", survey, response.resume_token, DONE_COOKIE_SECONDS)
+    reply.delete_cookie(_cookie_name("resume", survey.slug), path=f"/surveys/{survey.slug}")
     try:
         submit_response(
             db.session,
@@ -369,11 +389,6 @@ def _post_page(survey: Survey, response: Response, index: int, form: PageForm, n
         if refused.reason == "too_fast":
             return again("too_fast", 400, wait=refused.wait_seconds)
         return _refusal_page(survey, refused.reason)
-    # The reply is made before the commit, which would expire `survey` and read it again.
-    reply = redirect(url_for("surveys.take_thanks", slug=survey.slug))
-    # The browser that answered keeps the response's token, so the reader can see and delete it.
-    _set_cookie(reply, "done", survey, response.resume_token, DONE_COOKIE_SECONDS)
-    reply.delete_cookie(_cookie_name("resume", survey), path=f"/surveys/{survey.slug}")
     db.session.commit()
     return reply
 
@@ -474,6 +489,6 @@ def delete_own_answers(slug: str):
     delete_own_response(db.session, response, utcnow())
     db.session.commit()
     reply = make_response(render_template("surveys/answers_deleted.html", survey=survey))
-    reply.delete_cookie(_cookie_name("done", survey), path=f"/surveys/{survey.slug}")
-    reply.delete_cookie(_cookie_name("resume", survey), path=f"/surveys/{survey.slug}")
+    reply.delete_cookie(_cookie_name("done", survey.slug), path=f"/surveys/{survey.slug}")
+    reply.delete_cookie(_cookie_name("resume", survey.slug), path=f"/surveys/{survey.slug}")
     return reply
