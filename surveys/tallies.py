@@ -179,8 +179,9 @@ def _untallied(survey_id: int):
     return Response.survey_id == survey_id, Response.tallied == false(), Response.submitted_at.is_not(None)
 
 
-def refresh_tallies(session: Session, survey_id: int, zone_name: str) -> int:
-    """Count every finished response not yet counted; returns how many were added. The caller commits."""
+def refresh_tallies(session: Session, survey_id: int, zone_name: str, *, limit: int | None = None) -> int:
+    """Count every finished response not yet counted, or about `limit` of them (whole batches);
+    returns how many were added. The caller commits."""
     if _counted_in_another_zone(session, survey_id, zone_name):
         # Days were counted in another zone: count the whole survey again in this one.
         session.execute(delete(SurveyTally).where(SurveyTally.survey_id == survey_id))
@@ -209,6 +210,8 @@ def refresh_tallies(session: Session, survey_id: int, zone_name: str) -> int:
         if not claimed:
             return added
         added += _add(session, claimed, zone_name, 1)
+        if limit is not None and added >= limit:
+            return added
 
 
 def untally(session: Session, response_ids: list[int]) -> None:

@@ -31,6 +31,7 @@ from surveys.results import (
 )
 from surveys.tallies import (
     ARTICLE,
+    BATCH,
     SOURCE,
     SurveyTally,
     refresh_tallies,
@@ -305,6 +306,23 @@ def test_closing_an_account_takes_its_email_answers_out_of_the_tallies(session, 
     assert_tallies_equal_scans(session, survey, filters=[ResponseFilter()])
     unlink_survey_responses(session, reader, datetime(2026, 11, 30, tzinfo=UTC))
     session.commit()
+    assert_tallies_equal_scans(session, survey, filters=[ResponseFilter()])
+
+
+def test_a_limited_refresh_counts_whole_batches_and_the_next_one_the_rest(session):
+    survey = make_survey(session, (V1,))
+    for n in range(BATCH + 30):
+        session.add(
+            Response(
+                survey_id=survey.id, version_id=survey.versions[0].id, resume_token=f"token-{n}", answers={"recommend": n % 11},
+                started_at=datetime(2026, 11, 2, tzinfo=UTC), submitted_at=datetime(2026, 11, 2, tzinfo=UTC) + timedelta(minutes=n),
+            )
+        )
+    session.commit()
+    assert refresh_tallies(session, survey.id, SYDNEY_NAME, limit=1) == BATCH
+    session.commit()
+    assert refresh_tallies(session, survey.id, SYDNEY_NAME, limit=1) == 30
+    assert refresh_tallies(session, survey.id, SYDNEY_NAME, limit=1) == 0
     assert_tallies_equal_scans(session, survey, filters=[ResponseFilter()])
 
 
