@@ -46,6 +46,7 @@ from surveys.results import (
     reader_origins,
     select_responses,
     survey_results,
+    texts_given,
     week_start,
 )
 
@@ -258,22 +259,6 @@ def _may_have_texts(question: walk.MergedQuestion) -> bool:
     return question.has_other or bool(kinds & walk.TEXT_TYPES) or kinds != {question.type}
 
 
-def _texts_added(question: walk.MergedQuestion, answers: dict) -> list[str]:
-    """The texts `_Tally.add` appends for one response, in its order."""
-    answer = answers.get(question.id)
-    if answer is None or answer == "" or answer == [] or answer == {}:
-        return []
-    kind = question.type
-    plain = kind in walk.CHOICE_TYPES or kind == "rating" or kind == "multiple_choice"
-    plain = plain or (kind == "matrix" and isinstance(answer, dict))
-    plain = plain or (kind == "number" and isinstance(answer, int | float))
-    texts = [] if plain else [str(answer)]
-    other = answers.get(f"{question.id}_other")
-    if other:
-        texts.append(str(other))
-    return texts
-
-
 def _latest_texts(session: Session, survey: Survey, flt: ResponseFilter, tallies: list[_Tally]) -> None:
     """The newest few free-text answers per question, from the newest responses only."""
     newest = (
@@ -293,7 +278,7 @@ def _latest_texts(session: Session, survey: Survey, flt: ResponseFilter, tallies
             answers = answers or {}
             for key, tally in list(pending.items()):
                 # Walking back from the newest, so each response's texts go in front, last first.
-                for text in reversed(_texts_added(tally.question, answers)):
+                for text in reversed(texts_given(tally.question, answers)):
                     if len(tally.texts) < tally.texts.maxlen:
                         tally.texts.appendleft(text)
                 if len(tally.texts) == tally.texts.maxlen:
