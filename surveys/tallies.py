@@ -27,7 +27,9 @@ from sqlalchemy import delete, false, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from surveys.crosstabs import FACT_DIMENSIONS, CrossTab, CrossTabCounter, Dimension
 from surveys.definition import walk
+from surveys.insight import Comparison, comparisons, dimensions_for, side_by_side, side_by_side_tables, survey_crosstab
 from surveys.models import Response, Survey, SurveyAnswerWord, SurveyMonthTally, SurveyTally, SurveyVersion
 from surveys.search import forget_words, index_words, text_field_names
 from surveys.statistics import median_of_counts
@@ -322,8 +324,8 @@ def _within(model, period, survey_id: int, zone_name: str, flt: ResponseFilter, 
 def _summed_counts(
     session: Session, survey_id: int, zone_name: str, flt: ResponseFilter, since: date | None, until: date | None, fields=None
 ) -> Counter:
-    """(version number, field, value) -> count over the local days `since <= day < until`, of
-    every field or of `fields`."""
+    """(version number, Sight+ key, field, value) -> count over the local days
+    `since <= day < until`, of every field or of `fields`."""
     months, days = _periods(since, until)
     parts = [(SurveyMonthTally, SurveyMonthTally.month, *months)] if months else []
     parts += [(SurveyTally, SurveyTally.day, first, end) for first, end in days]
@@ -333,12 +335,12 @@ def _summed_counts(
         if fields is not None:
             conditions.append(model.field.in_(fields))
         rows = session.execute(
-            select(model.version_number, model.field, model.value, func.sum(model.count))
+            select(model.version_number, model.sight_plus, model.field, model.value, func.sum(model.count))
             .where(*conditions)
-            .group_by(model.version_number, model.field, model.value)
+            .group_by(model.version_number, model.sight_plus, model.field, model.value)
         )
-        for number, field, value, count in rows:
-            summed[number, field, value] += int(count)
+        for number, plus, field, value, count in rows:
+            summed[number, plus, field, value] += int(count)
     return summed
 
 
@@ -349,12 +351,12 @@ def tallied_results(session: Session, survey: Survey, flt: ResponseFilter, zone:
         return survey_results(session, survey, flt, zone)
     since, until = _local_day(flt.since, zone), _local_day(flt.until, zone)
     summed = _summed_counts(session, survey.id, zone_name, flt, since, until)
-    numbers = {number for (number, field, _value), count in summed.items() if field == RESPONSES and count}
+    numbers = {number for (number, _plus, field, _value), count in summed.items() if field == RESPONSES and count}
     if not numbers and survey.versions:
         numbers = {flt.version if flt.version is not None else survey.current_version.number}
     merged = walk.merge_questions({v.number: v.definition for v in survey.versions if v.number in numbers})
     per_field: dict[str, dict[str, int]] = {}
-    for (_number, field, value), count in summed.items():
+    for (_number, _plus, field, value), count in summed.items():
         if count and field != RESPONSES:
             values = per_field.setdefault(field, {})
             values[value] = values.get(value, 0) + count
@@ -387,10 +389,80 @@ def tallied_origins(session: Session, survey: Survey, flt: ResponseFilter, zone:
     since, until = _local_day(flt.since, zone), _local_day(flt.until, zone)
     summed = _summed_counts(session, survey.id, zone_name, flt, since, until, fields=[RESPONSES, SOURCE, ARTICLE])
     per_field: dict[str, Counter] = {RESPONSES: Counter(), SOURCE: Counter(), ARTICLE: Counter()}
-    for (_number, field, value), count in summed.items():
+    for (_number, _plus, field, value), count in summed.items():
         per_field[field][value] += count
     total = sum(per_field[RESPONSES].values())
     return Origins(most_common_origins(per_field[SOURCE], total), most_common_origins(per_field[ARTICLE], total))
+
+
+# The cross-tab categories of the facts the tallies are kept by (surveys.crosstabs).
+_FACTS = {
+    "sight_plus": lambda number, plus: {"yes": "yes", "no": "no", "": "unknown"}[plus],
+    "version": lambda number, plus: str(number),
+}
+
+
+def _crossable(survey: Survey, rows: Dimension, columns: Dimension) -> bool:
+    """Whether the tallies can count this cross-tab: one side a fact they are kept by (Sight+,
+    version), the other such a fact too or a question asked with one type by every version
+    (an old version's answer of another type is counted otherwise than a cross-tab reads it)."""
+    questions = [d.key for d in (rows, columns) if d.key not in _FACTS]
+    if any(d.key in FACT_DIMENSIONS and d.key not in _FACTS for d in (rows, columns)) or len(questions) > 1:
+        return False
+    merged = {q.id: q for q in walk.merge_questions({v.number: v.definition for v in survey.versions})}
+    return all(len({asked.get("type") for asked in merged[key].by_version.values()}) == 1 for key in questions)
+
+
+def _crosstab_from_counts(rows: Dimension, columns: Dimension, summed: Counter) -> CrossTab:
+    """What `crosstabs.crosstab` counts over the responses, from their tallies."""
+    counter = CrossTabCounter(rows, columns)
+    question = rows if rows.key not in _FACTS else columns if columns.key not in _FACTS else None
+    wanted = RESPONSES if question is None else question.key
+    for (number, plus, field, value), n in summed.items():
+        if field != wanted or not n:
+            continue
+        fact = {key: of(number, plus) for key, of in _FACTS.items()}
+        if question is None or value == ANSWERED:
+            # Responses (that answered the question): the base, and each fact's share of it.
+            counter.base += n
+            if rows is not question:
+                counter.row_bases[fact[rows.key]] += n
+            if columns is not question:
+                counter.column_counts[fact[columns.key]] += n
+            if question is None:
+                counter.pairs[fact[rows.key], fact[columns.key]] += n
+        elif rows is question:
+            counter.row_bases[value] += n
+            counter.pairs[value, fact[columns.key]] += n
+        else:
+            counter.column_counts[value] += n
+            counter.pairs[fact[rows.key], value] += n
+    return counter.result()
+
+
+def tallied_crosstab(
+    session: Session, survey: Survey, flt: ResponseFilter, rows: str, columns: str, zone: tzinfo, zone_name: str
+) -> CrossTab:
+    """What `insight.survey_crosstab` says, from the tallies (refreshed by the caller) where
+    they can answer it, else from the responses themselves."""
+    dims = dimensions_for(survey)
+    if not answerable(flt, zone) or not _crossable(survey, dims[rows], dims[columns]):
+        return survey_crosstab(session, survey, flt, rows, columns)
+    since, until = _local_day(flt.since, zone), _local_day(flt.until, zone)
+    fields = [key for key in (rows, columns) if key not in _FACTS] or [RESPONSES]
+    summed = _summed_counts(session, survey.id, zone_name, flt, since, until, fields=fields)
+    return _crosstab_from_counts(dims[rows], dims[columns], summed)
+
+
+def tallied_side_by_side(session: Session, survey: Survey, flt: ResponseFilter, zone: tzinfo, zone_name: str) -> list[Comparison]:
+    """What `insight.side_by_side` says, from the tallies (refreshed by the caller) where they
+    can answer it, else from the responses themselves."""
+    tables = side_by_side_tables(survey)
+    if not answerable(flt, zone) or not all(_crossable(survey, rows, columns) for rows, columns in tables):
+        return side_by_side(session, survey, flt)
+    since, until = _local_day(flt.since, zone), _local_day(flt.until, zone)
+    summed = _summed_counts(session, survey.id, zone_name, flt, since, until, fields=[columns.key for _, columns in tables])
+    return comparisons([_crosstab_from_counts(rows, columns, summed) for rows, columns in tables])
 
 
 def _median_of_counts(counts: dict[int, int]) -> int | None:
