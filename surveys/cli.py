@@ -169,6 +169,10 @@ def purge_command():
         )
 
 
+# Responses counted per transaction by `flask surveys tally`.
+TALLY_CHUNK = 20_000
+
+
 @click.command("tally")
 @with_appcontext
 def tally_command():
@@ -176,7 +180,12 @@ def tally_command():
     the first look at a large survey's results does not do it)."""
     zone_name = current_app.config["DISPLAY_TIMEZONE"]
     for survey in db.session.scalars(select(Survey).order_by(Survey.slug)).all():
-        added = refresh_tallies(db.session, survey.id, zone_name)
+        added = 0
+        # A commit per chunk: a million responses are not one transaction holding the write lock
+        # against readers finishing the survey, and what was counted stays counted if stopped.
+        while counted := refresh_tallies(db.session, survey.id, zone_name, limit=TALLY_CHUNK):
+            db.session.commit()
+            added += counted
         db.session.commit()
         click.echo(f"{survey.slug}: {added} responses counted.")
 

@@ -161,20 +161,28 @@ class Comparison:
     answers: list[tuple[str, list[Share]]]  # (answer, its share in each group)
 
 
+def side_by_side_tables(survey: Survey) -> list[tuple[Dimension, Dimension]]:
+    """(rows, columns) of each table Sight+ beside other readers shows: Sight+ by every choice
+    and rating question."""
+    dims = dimensions_for(survey)
+    return [(dims["sight_plus"], dimension) for key, dimension in dims.items() if key not in FACT_DIMENSIONS]
+
+
 def side_by_side(session: Session, survey: Survey, flt: ResponseFilter) -> list[Comparison]:
     """Every choice and rating question for Sight+ members, other signed-in readers and responses
     not linked to an account, counted in one pass over the responses."""
-    dims = dimensions_for(survey)
-    counters = [
-        CrossTabCounter(dims["sight_plus"], dimension) for key, dimension in dims.items() if key not in FACT_DIMENSIONS
-    ]
+    counters = [CrossTabCounter(rows, columns) for rows, columns in side_by_side_tables(survey)]
     asked = [counter.columns.key for counter in counters]
     for facts in stream_facts(session, survey.id, flt, asked):
         for counter in counters:
             counter.add(facts)
-    comparisons = []
-    for counter in counters:
-        table = counter.result()
+    return comparisons([counter.result() for counter in counters])
+
+
+def comparisons(tables: list[CrossTab]) -> list[Comparison]:
+    """Sight+ by each question, as each answer's share of every group."""
+    found = []
+    for table in tables:
         groups = {label: 0 for _, label in table.rows.categories}
         cells = {row.label: row for row in table.table}
         groups.update({label: cells[label].base for label in cells})
@@ -183,8 +191,8 @@ def side_by_side(session: Session, survey: Survey, flt: ResponseFilter) -> list[
             answers.append(
                 (answer, [cells[group].cells[index].share if group in cells else Share(0, 0) for group in groups])
             )
-        comparisons.append(Comparison(table.columns.key, table.columns.label, list(groups.items()), answers))
-    return comparisons
+        found.append(Comparison(table.columns.key, table.columns.label, list(groups.items()), answers))
+    return found
 
 
 # --- one response, whole -------------------------------------------------------------------------

@@ -25,12 +25,16 @@ from surveys.export import FORMATS, csv_chunks, export_filename, sheet_rows
 from surveys.insight_forms import CrossTabForm
 from surveys.models import Survey
 from surveys.operations import survey_by_slug
-from surveys.tallies import refresh_tallies, tallied_results
+from surveys.tallies import refresh_tallies, tallied_crosstab, tallied_results, tallied_side_by_side
 from surveys.staff_forms import ResultFilterForm
 
 
 def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+
+
+def _zone_name() -> str:
+    return current_app.config["DISPLAY_TIMEZONE"]
 
 
 def _refuse(code: int, title: str, message: str):
@@ -61,12 +65,24 @@ def _crosstab(reader, slug: str):
     form.offer(insight.dimensions_for(survey))
     if not form.validate():
         return survey, form, None
-    table = insight.survey_crosstab(reader, survey, form.response_filter(_zone()), form.rows.data, form.columns.data)
+    table = tallied_crosstab(
+        reader, survey, form.response_filter(_zone()), form.rows.data, form.columns.data, _zone(), _zone_name()
+    )
     return survey, form, table
+
+
+def _refresh_tallies(slug: str) -> None:
+    """As the results page does: count what finished since the last look (a short write,
+    committed), then read the tallies in a snapshot."""
+    survey_id = db.session.scalar(select(Survey.id).where(Survey.slug == slug))
+    if survey_id is not None:
+        refresh_tallies(db.session, survey_id, _zone_name())
+    db.session.commit()
 
 
 @staff_required
 def staff_crosstab(slug: str):
+    _refresh_tallies(slug)
     with _reader() as reader:
         survey, form, table = _crosstab(reader, slug)
         chart = insight.crosstab_chart(table, f"{table.rows.label} by {table.columns.label}") if table else None
@@ -85,6 +101,7 @@ def staff_crosstab(slug: str):
 
 @staff_required
 def staff_crosstab_csv(slug: str):
+    _refresh_tallies(slug)
     with _reader() as reader:
         survey, form, table = _crosstab(reader, slug)
         if table is None:
@@ -113,12 +130,13 @@ def staff_crosstab_csv(slug: str):
 
 @staff_required
 def staff_side_by_side(slug: str):
+    _refresh_tallies(slug)
     with _reader() as reader:
         survey = _survey(reader, slug)
         form = ResultFilterForm(request.args, survey)
         if not form.validate():
             return render_template("surveys/staff/side_by_side.html", survey=survey, form=form, tables=None), 400
-        tables = insight.side_by_side(reader, survey, form.response_filter(_zone()))
+        tables = tallied_side_by_side(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
         return render_template(
             "surveys/staff/side_by_side.html", survey=survey, form=form, tables=tables, filters=form.query_args()
         )
@@ -167,8 +185,7 @@ def _chart(reader, survey: Survey, name: str) -> charts.Chart | None:
             _bad(form)
         return insight.crosstab_chart(table, f"{survey.title}: {table.rows.label} by {table.columns.label}")
     _, form = _selection(reader, survey.slug)
-    zone_name = current_app.config["DISPLAY_TIMEZONE"]
-    results = tallied_results(reader, survey, form.response_filter(_zone()), _zone(), zone_name)
+    results = tallied_results(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
     if name == "days":
         return insight.days_chart(results, f"{survey.title}: responses per day")
     kind, _, qid = name.partition("-")
@@ -185,11 +202,7 @@ def _chart(reader, survey: Survey, name: str) -> charts.Chart | None:
 
 @staff_required
 def staff_chart(slug: str, name: str, fmt: str):
-    # As the results page does: count what finished since the last look, then read the tallies.
-    survey_id = db.session.scalar(select(Survey.id).where(Survey.slug == slug))
-    if survey_id is not None:
-        refresh_tallies(db.session, survey_id, current_app.config["DISPLAY_TIMEZONE"])
-    db.session.commit()
+    _refresh_tallies(slug)
     with read_session(db.engine) as reader:
         survey = _survey(reader, slug)
         chart = _chart(reader, survey, name)

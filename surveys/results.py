@@ -239,6 +239,24 @@ def _percent(count: int, base: int) -> float:
     return count * 100 / base if base else 0.0
 
 
+def texts_given(question: walk.MergedQuestion, answers: dict) -> list[str]:
+    """What one response gives a question as text, in order: an answer that is no choice, grid
+    or number (a text question's, or an old version's of a question whose type changed), then
+    its "Other" text."""
+    answer = answers.get(question.id)
+    if answer is None or answer == "" or answer == [] or answer == {}:
+        return []
+    kind = question.type
+    plain = kind in walk.CHOICE_TYPES or kind == "rating" or kind == "multiple_choice"
+    plain = plain or (kind == "matrix" and isinstance(answer, dict))
+    plain = plain or (kind == "number" and isinstance(answer, int | float))
+    texts = [] if plain else [str(answer)]
+    other = answers.get(f"{question.id}_other")
+    if other:
+        texts.append(str(other))
+    return texts
+
+
 class _Tally:
     """Running counts for one question while the responses stream past."""
 
@@ -269,12 +287,9 @@ class _Tally:
                 self.row_answered[str(row)] += 1
         elif kind == "number" and isinstance(answer, int | float):
             self.numbers[answer] += 1
-        else:
-            self.texts.append(str(answer))
-        other = answers.get(f"{qid}_other")
-        if other:
+        if answers.get(f"{qid}_other"):
             self.other_count += 1
-            self.texts.append(str(other))
+        self.texts.extend(texts_given(self.question, answers))
 
     def result(self) -> QuestionResult:
         q = self.question

@@ -27,7 +27,9 @@ from sqlalchemy import delete, false, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from surveys.crosstabs import FACT_DIMENSIONS, CrossTab, CrossTabCounter, Dimension
 from surveys.definition import walk
+from surveys.insight import Comparison, comparisons, dimensions_for, side_by_side, side_by_side_tables, survey_crosstab
 from surveys.models import Response, Survey, SurveyAnswerWord, SurveyMonthTally, SurveyTally, SurveyVersion
 from surveys.search import forget_words, index_words, text_field_names
 from surveys.statistics import median_of_counts
@@ -46,6 +48,7 @@ from surveys.results import (
     reader_origins,
     select_responses,
     survey_results,
+    texts_given,
     week_start,
 )
 
@@ -179,8 +182,9 @@ def _untallied(survey_id: int):
     return Response.survey_id == survey_id, Response.tallied == false(), Response.submitted_at.is_not(None)
 
 
-def refresh_tallies(session: Session, survey_id: int, zone_name: str) -> int:
-    """Count every finished response not yet counted; returns how many were added. The caller commits."""
+def refresh_tallies(session: Session, survey_id: int, zone_name: str, *, limit: int | None = None) -> int:
+    """Count every finished response not yet counted, or about `limit` of them (whole batches);
+    returns how many were added. The caller commits."""
     if _counted_in_another_zone(session, survey_id, zone_name):
         # Days were counted in another zone: count the whole survey again in this one.
         session.execute(delete(SurveyTally).where(SurveyTally.survey_id == survey_id))
@@ -209,6 +213,8 @@ def refresh_tallies(session: Session, survey_id: int, zone_name: str) -> int:
         if not claimed:
             return added
         added += _add(session, claimed, zone_name, 1)
+        if limit is not None and added >= limit:
+            return added
 
 
 def untally(session: Session, response_ids: list[int]) -> None:
@@ -248,6 +254,13 @@ def answerable(flt: ResponseFilter, zone: tzinfo) -> bool:
     return flt.status == "finished" and flt.utm_source is None and _local_day(flt.since, zone) is not False and _local_day(flt.until, zone) is not False
 
 
+def _may_have_texts(question: walk.MergedQuestion) -> bool:
+    """A text question, one with "Other", or one whose type changed between versions (an old
+    version's answer may then be no choice or number of the newest type)."""
+    kinds = {asked.get("type") for asked in question.by_version.values()}
+    return question.has_other or bool(kinds & walk.TEXT_TYPES) or kinds != {question.type}
+
+
 def _latest_texts(session: Session, survey: Survey, flt: ResponseFilter, tallies: list[_Tally]) -> None:
     """The newest few free-text answers per question, from the newest responses only."""
     newest = (
@@ -255,31 +268,25 @@ def _latest_texts(session: Session, survey: Survey, flt: ResponseFilter, tallies
         .order_by(Response.id.desc())
         .limit(LATEST_TEXTS_WINDOW)
     )
-    pending = {id(t): t for t in tallies}
-    for (answers,) in session.execute(newest, execution_options={"yield_per": 500}):
-        answers = answers or {}
-        for key, tally in list(pending.items()):
-            # What `_Tally.add` appends for one response, in the reverse order, since this walks back.
-            texts = []
-            question, answer = tally.question, answers.get(tally.question.id)
-            if answer is None or answer == "" or answer == [] or answer == {}:
-                continue
-            kind = question.type
-            plain = kind in walk.CHOICE_TYPES or kind == "rating" or kind == "multiple_choice"
-            plain = plain or (kind == "matrix" and isinstance(answer, dict))
-            plain = plain or (kind == "number" and isinstance(answer, int | float))
-            if not plain:
-                texts.append(str(answer))
-            other = answers.get(f"{question.id}_other")
-            if other:
-                texts.append(str(other))
-            for text in reversed(texts):
-                if len(tally.texts) < tally.texts.maxlen:
-                    tally.texts.appendleft(text)
-            if len(tally.texts) == tally.texts.maxlen:
-                del pending[key]
-        if not pending:
-            return
+    # Only these can be given a text (answers are checked against their version's question), so
+    # the walk stops as soon as each has its few, instead of reading the whole window for the
+    # choice questions, which never get one.
+    pending = {id(t): t for t in tallies if _may_have_texts(t.question)}
+    if not pending:
+        return
+    # Closed on the way out: stopping early leaves a server-side cursor open on PostgreSQL.
+    with session.execute(newest, execution_options={"yield_per": 100}) as rows:
+        for (answers,) in rows:
+            answers = answers or {}
+            for key, tally in list(pending.items()):
+                # Walking back from the newest, so each response's texts go in front, last first.
+                for text in reversed(texts_given(tally.question, answers)):
+                    if len(tally.texts) < tally.texts.maxlen:
+                        tally.texts.appendleft(text)
+                if len(tally.texts) == tally.texts.maxlen:
+                    del pending[key]
+            if not pending:
+                return
 
 
 def _next_month(day: date) -> date:
@@ -317,8 +324,8 @@ def _within(model, period, survey_id: int, zone_name: str, flt: ResponseFilter, 
 def _summed_counts(
     session: Session, survey_id: int, zone_name: str, flt: ResponseFilter, since: date | None, until: date | None, fields=None
 ) -> Counter:
-    """(version number, field, value) -> count over the local days `since <= day < until`, of
-    every field or of `fields`."""
+    """(version number, Sight+ key, field, value) -> count over the local days
+    `since <= day < until`, of every field or of `fields`."""
     months, days = _periods(since, until)
     parts = [(SurveyMonthTally, SurveyMonthTally.month, *months)] if months else []
     parts += [(SurveyTally, SurveyTally.day, first, end) for first, end in days]
@@ -328,12 +335,12 @@ def _summed_counts(
         if fields is not None:
             conditions.append(model.field.in_(fields))
         rows = session.execute(
-            select(model.version_number, model.field, model.value, func.sum(model.count))
+            select(model.version_number, model.sight_plus, model.field, model.value, func.sum(model.count))
             .where(*conditions)
-            .group_by(model.version_number, model.field, model.value)
+            .group_by(model.version_number, model.sight_plus, model.field, model.value)
         )
-        for number, field, value, count in rows:
-            summed[number, field, value] += int(count)
+        for number, plus, field, value, count in rows:
+            summed[number, plus, field, value] += int(count)
     return summed
 
 
@@ -344,12 +351,12 @@ def tallied_results(session: Session, survey: Survey, flt: ResponseFilter, zone:
         return survey_results(session, survey, flt, zone)
     since, until = _local_day(flt.since, zone), _local_day(flt.until, zone)
     summed = _summed_counts(session, survey.id, zone_name, flt, since, until)
-    numbers = {number for (number, field, _value), count in summed.items() if field == RESPONSES and count}
+    numbers = {number for (number, _plus, field, _value), count in summed.items() if field == RESPONSES and count}
     if not numbers and survey.versions:
         numbers = {flt.version if flt.version is not None else survey.current_version.number}
     merged = walk.merge_questions({v.number: v.definition for v in survey.versions if v.number in numbers})
     per_field: dict[str, dict[str, int]] = {}
-    for (_number, field, value), count in summed.items():
+    for (_number, _plus, field, value), count in summed.items():
         if count and field != RESPONSES:
             values = per_field.setdefault(field, {})
             values[value] = values.get(value, 0) + count
@@ -382,10 +389,80 @@ def tallied_origins(session: Session, survey: Survey, flt: ResponseFilter, zone:
     since, until = _local_day(flt.since, zone), _local_day(flt.until, zone)
     summed = _summed_counts(session, survey.id, zone_name, flt, since, until, fields=[RESPONSES, SOURCE, ARTICLE])
     per_field: dict[str, Counter] = {RESPONSES: Counter(), SOURCE: Counter(), ARTICLE: Counter()}
-    for (_number, field, value), count in summed.items():
+    for (_number, _plus, field, value), count in summed.items():
         per_field[field][value] += count
     total = sum(per_field[RESPONSES].values())
     return Origins(most_common_origins(per_field[SOURCE], total), most_common_origins(per_field[ARTICLE], total))
+
+
+# The cross-tab categories of the facts the tallies are kept by (surveys.crosstabs).
+_FACTS = {
+    "sight_plus": lambda number, plus: {"yes": "yes", "no": "no", "": "unknown"}[plus],
+    "version": lambda number, plus: str(number),
+}
+
+
+def _crossable(survey: Survey, rows: Dimension, columns: Dimension) -> bool:
+    """Whether the tallies can count this cross-tab: one side a fact they are kept by (Sight+,
+    version), the other such a fact too or a question asked with one type by every version
+    (an old version's answer of another type is counted otherwise than a cross-tab reads it)."""
+    questions = [d.key for d in (rows, columns) if d.key not in _FACTS]
+    if any(d.key in FACT_DIMENSIONS and d.key not in _FACTS for d in (rows, columns)) or len(questions) > 1:
+        return False
+    merged = {q.id: q for q in walk.merge_questions({v.number: v.definition for v in survey.versions})}
+    return all(len({asked.get("type") for asked in merged[key].by_version.values()}) == 1 for key in questions)
+
+
+def _crosstab_from_counts(rows: Dimension, columns: Dimension, summed: Counter) -> CrossTab:
+    """What `crosstabs.crosstab` counts over the responses, from their tallies."""
+    counter = CrossTabCounter(rows, columns)
+    question = rows if rows.key not in _FACTS else columns if columns.key not in _FACTS else None
+    wanted = RESPONSES if question is None else question.key
+    for (number, plus, field, value), n in summed.items():
+        if field != wanted or not n:
+            continue
+        fact = {key: of(number, plus) for key, of in _FACTS.items()}
+        if question is None or value == ANSWERED:
+            # Responses (that answered the question): the base, and each fact's share of it.
+            counter.base += n
+            if rows is not question:
+                counter.row_bases[fact[rows.key]] += n
+            if columns is not question:
+                counter.column_counts[fact[columns.key]] += n
+            if question is None:
+                counter.pairs[fact[rows.key], fact[columns.key]] += n
+        elif rows is question:
+            counter.row_bases[value] += n
+            counter.pairs[value, fact[columns.key]] += n
+        else:
+            counter.column_counts[value] += n
+            counter.pairs[fact[rows.key], value] += n
+    return counter.result()
+
+
+def tallied_crosstab(
+    session: Session, survey: Survey, flt: ResponseFilter, rows: str, columns: str, zone: tzinfo, zone_name: str
+) -> CrossTab:
+    """What `insight.survey_crosstab` says, from the tallies (refreshed by the caller) where
+    they can answer it, else from the responses themselves."""
+    dims = dimensions_for(survey)
+    if not answerable(flt, zone) or not _crossable(survey, dims[rows], dims[columns]):
+        return survey_crosstab(session, survey, flt, rows, columns)
+    since, until = _local_day(flt.since, zone), _local_day(flt.until, zone)
+    fields = [key for key in (rows, columns) if key not in _FACTS] or [RESPONSES]
+    summed = _summed_counts(session, survey.id, zone_name, flt, since, until, fields=fields)
+    return _crosstab_from_counts(dims[rows], dims[columns], summed)
+
+
+def tallied_side_by_side(session: Session, survey: Survey, flt: ResponseFilter, zone: tzinfo, zone_name: str) -> list[Comparison]:
+    """What `insight.side_by_side` says, from the tallies (refreshed by the caller) where they
+    can answer it, else from the responses themselves."""
+    tables = side_by_side_tables(survey)
+    if not answerable(flt, zone) or not all(_crossable(survey, rows, columns) for rows, columns in tables):
+        return side_by_side(session, survey, flt)
+    since, until = _local_day(flt.since, zone), _local_day(flt.until, zone)
+    summed = _summed_counts(session, survey.id, zone_name, flt, since, until, fields=[columns.key for _, columns in tables])
+    return comparisons([_crosstab_from_counts(rows, columns, summed) for rows, columns in tables])
 
 
 def _median_of_counts(counts: dict[int, int]) -> int | None:

@@ -4,6 +4,7 @@ at once."""
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 from datetime import date, datetime, timedelta, timezone
@@ -16,6 +17,8 @@ from sqlalchemy import delete, func, select, text
 
 from sight import create_app
 from sight.extensions import db
+from surveys.crosstabs import FACT_DIMENSIONS
+from surveys.insight import dimensions_for, side_by_side, survey_crosstab
 from surveys.models import Response, SurveyMonthTally
 from surveys.personal_data import unlink_survey_responses
 from surveys.results import (
@@ -30,12 +33,15 @@ from surveys.results import (
 )
 from surveys.tallies import (
     ARTICLE,
+    BATCH,
     SOURCE,
     SurveyTally,
     refresh_tallies,
     survey_activity,
+    tallied_crosstab,
     tallied_origins,
     tallied_results,
+    tallied_side_by_side,
     untally,
 )
 from tests.helpers import create_user
@@ -189,6 +195,26 @@ def test_ranges_across_months_add_whole_months_to_the_days_at_either_end(session
     assert_tallies_equal_scans(session, survey, filters=filters)
 
 
+def test_a_question_whose_type_changed_shows_old_answers_as_texts_as_a_scan_does(session):
+    # Version 2 asks "agree" as a number: version 1's grids are no number, so they show as texts.
+    v2 = copy.deepcopy(V2)
+    for page in v2["pages"]:
+        for index, question in enumerate(page["questions"]):
+            if question["id"] == "agree":
+                page["questions"][index] = {"id": "agree", "type": "number", "label": "How much do you agree?"}
+    survey = make_survey(session, (V1, v2))
+    rng = random.Random(17)
+    for n in range(30):
+        version = 1 if n % 2 else 2
+        answers = random_answers(rng, version)
+        if version == 2 and "agree" in answers:
+            answers["agree"] = rng.randint(1, 5)
+        add_response(session, survey, answers, version=version, submitted_at=datetime(2026, 11, 3, 1, tzinfo=UTC) + timedelta(hours=n))
+    assert_tallies_equal_scans(session, survey, filters=[ResponseFilter()])
+    agree = next(q for q in tallied_results(session, survey, ResponseFilter(), SYDNEY, SYDNEY_NAME).questions if q.id == "agree")
+    assert agree.latest_texts and agree.numbers
+
+
 def test_the_dashboard_figures_equal_a_full_scan(session):
     survey = make_survey(session, (V1, V2))
     add_random_responses(session, survey, random.Random(8), 120, first=datetime(2026, 10, 20, 3, 0, tzinfo=UTC))
@@ -210,6 +236,28 @@ def test_the_dashboard_figures_equal_a_full_scan(session):
         for number in (2, 1)
         if (times := [duration_seconds(s, f) for s, f, version_id in finished if by_version[version_id] == number])
     ]
+
+
+def crosstab_figures(table):
+    return table.base, table.column_labels, table.table, table.column_totals
+
+
+def test_crosstabs_and_side_by_side_from_tallies_equal_a_full_scan(session, survey):
+    refresh_tallies(session, survey.id, SYDNEY_NAME)
+    session.commit()
+    questions = [key for key in dimensions_for(survey) if key not in FACT_DIMENSIONS]
+    assert len(questions) >= 4
+    crossed = [(fact, q) for fact in ("sight_plus", "version") for q in questions]
+    crossed += [(q, fact) for fact in ("sight_plus", "version") for q in questions]
+    crossed += [("sight_plus", "version"), ("version", "sight_plus"), ("version", "version")]
+    # What the tallies cannot count: read from the responses, as before.
+    crossed += [("source", questions[0]), (questions[0], questions[1]), ("sight_plus", "source")]
+    for flt in FILTERS + [ResponseFilter(status="all")]:
+        for rows, columns in crossed:
+            tallied = tallied_crosstab(session, survey, flt, rows, columns, SYDNEY, SYDNEY_NAME)
+            scanned = survey_crosstab(session, survey, flt, rows, columns)
+            assert crosstab_figures(tallied) == crosstab_figures(scanned), (flt, rows, columns)
+        assert tallied_side_by_side(session, survey, flt, SYDNEY, SYDNEY_NAME) == side_by_side(session, survey, flt), flt
 
 
 def test_a_second_refresh_adds_only_what_finished_since(session, survey):
@@ -284,6 +332,23 @@ def test_closing_an_account_takes_its_email_answers_out_of_the_tallies(session, 
     assert_tallies_equal_scans(session, survey, filters=[ResponseFilter()])
     unlink_survey_responses(session, reader, datetime(2026, 11, 30, tzinfo=UTC))
     session.commit()
+    assert_tallies_equal_scans(session, survey, filters=[ResponseFilter()])
+
+
+def test_a_limited_refresh_counts_whole_batches_and_the_next_one_the_rest(session):
+    survey = make_survey(session, (V1,))
+    for n in range(BATCH + 30):
+        session.add(
+            Response(
+                survey_id=survey.id, version_id=survey.versions[0].id, resume_token=f"token-{n}", answers={"recommend": n % 11},
+                started_at=datetime(2026, 11, 2, tzinfo=UTC), submitted_at=datetime(2026, 11, 2, tzinfo=UTC) + timedelta(minutes=n),
+            )
+        )
+    session.commit()
+    assert refresh_tallies(session, survey.id, SYDNEY_NAME, limit=1) == BATCH
+    session.commit()
+    assert refresh_tallies(session, survey.id, SYDNEY_NAME, limit=1) == 30
+    assert refresh_tallies(session, survey.id, SYDNEY_NAME, limit=1) == 0
     assert_tallies_equal_scans(session, survey, filters=[ResponseFilter()])
 
 
