@@ -8,6 +8,7 @@ and the ledger's unique key makes two different events about one payment record 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -76,6 +77,8 @@ def store_event(session: Session, event: dict, body: str, now: datetime) -> Stri
 
 # The longest Stripe id our columns hold.
 MAX_ID = 255
+# Every Stripe id (pi_…, in_…, sub_…, ch_…) is letters, digits and underscores.
+STRIPE_ID = re.compile(r"[A-Za-z0-9_]+")
 
 
 def event_problem(event: dict) -> str | None:
@@ -94,6 +97,9 @@ def event_problem(event: dict) -> str | None:
         return "the event's object id is longer than any Stripe id"
     if "\x00" in object_id:
         return "the event's object id holds a NUL character"
+    if not STRIPE_ID.fullmatch(object_id):
+        # Asking Stripe about it could only fail, and not always with an answer that says so.
+        return "the event's object id is not a Stripe id"
     return None
 
 

@@ -273,6 +273,10 @@ def test_subscription_events_re_read_stripe_so_an_old_event_cannot_regress(app, 
         ("payment_intent.succeeded", {"object": "payment_intent"}, "the event's object has no id"),
         ("invoice.paid", {"id": 12345}, "the event's object has no id"),
         ("charge.refunded", {"id": "ch_" + "x" * 300}, "the event's object id is longer than any Stripe id"),
+        # Stripe's ids are letters, digits and underscores; "{" once made the test Stripe answer
+        # a 404 that is not JSON, which came out as a 500.
+        ("charge.refunded", {"id": "{"}, "the event's object id is not a Stripe id"),
+        ("payment_intent.succeeded", {"id": "../v1/charges"}, "the event's object id is not a Stripe id"),
         ("charge.dispute.closed", {"id": "dp_1", "status": "lost", "amount": 100}, "the event's object has no id"),
     ],
 )
@@ -311,6 +315,7 @@ OBJECTS = st.fixed_dictionaries(
 @given(event_type=st.one_of(st.sampled_from(sorted(HANDLED)), st.text(max_size=30)), obj=OBJECTS)
 @example(event_type="\x00", obj={})  # PostgreSQL's text holds no NUL character
 @example(event_type="payment_intent.succeeded", obj={"id": "pi_\x00"})
+@example(event_type="charge.refunded", obj={"id": "{"})
 def test_any_signed_event_gets_an_answer_never_a_server_error(app, client, signed_event, event_type, obj):
     body, headers = signed_event(event_type, obj)
     response = post(client, body, headers)
