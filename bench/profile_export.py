@@ -6,15 +6,16 @@ database's own CSV of the same rows.
 Fills a SQLite database with COUNT responses to the default survey (as `make bench` does; in a
 throwaway folder, or in DATABASE, which a later run with the same COUNT reuses), then times the
 export (without the profiler) against `sqlite3 -csv` of `bench/run.py`'s `flat_query`,
-alternating, three rounds each, and prints the medians and their ratio; last, it exports once
-under cProfile and prints the seconds, the time to the first chunk, and the functions that took
-the most time.
+alternating, three rounds each, and prints the medians and their ratio, in seconds of the clock
+and in seconds of CPU (steadier on a shared machine); last, it exports once under cProfile and
+prints the seconds, the time to the first chunk, and the functions that took the most time.
 """
 
 from __future__ import annotations
 
 import cProfile
 import pstats
+import resource
 import shutil
 import statistics
 import sys
@@ -35,16 +36,24 @@ from surveys.results import ResponseFilter  # noqa: E402
 ROUNDS = 3
 
 
-def export_once(fmt: str) -> tuple[float, float, int]:
-    """(seconds, seconds to the first chunk, bytes) of one whole export."""
+def export_once(fmt: str) -> tuple[float, float, int, float]:
+    """(seconds, seconds to the first chunk, bytes, CPU seconds) of one whole export."""
     with read_session(db.engine) as reader:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         survey = reader.query(Survey).filter_by(slug=SURVEY).one()
         chunks = export_chunks(reader, plan_export(reader, survey, ResponseFilter()), fmt)
         size = len(next(chunks))
         first = time.perf_counter() - began
         size += sum(len(chunk) for chunk in chunks)
-        return time.perf_counter() - began, first, size
+        return time.perf_counter() - began, first, size, time.process_time() - cpu
+
+
+def sqlite3_once(command: list[str]) -> tuple[float, float]:
+    """(seconds, CPU seconds) of the sqlite3 shell."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = run_seconds(command)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def main() -> None:
@@ -71,17 +80,20 @@ def main() -> None:
                 sides = ["db", "export"] if number % 2 else ["export", "db"]
                 for side in sides:
                     if side == "db":
-                        theirs.append(run_seconds(sqlite3))
+                        theirs.append(sqlite3_once(sqlite3))
                     else:
-                        ours.append(export_once(fmt)[0])
+                        seconds, _first, _size, cpu = export_once(fmt)
+                        ours.append((seconds, cpu))
             profile = cProfile.Profile()
             profile.enable()
-            total, first, size = export_once(fmt)
+            total, first, size, _cpu = export_once(fmt)
             profile.disable()
             db.engine.dispose()
-    mine, base = statistics.median(ours), statistics.median(theirs)
-    print(f"{fmt} export of {count} responses: {mine:.2f} s (rounds {', '.join(f'{s:.2f}' for s in ours)}); "
-          f"sqlite3 -csv of the same query: {base:.2f} s ({', '.join(f'{s:.2f}' for s in theirs)}); ratio {mine / base:.2f}")
+    for n, unit in enumerate(("s", "s of CPU")):
+        mine, base = statistics.median(r[n] for r in ours), statistics.median(r[n] for r in theirs)
+        print(f"{fmt} export of {count} responses: {mine:.2f} {unit} ({', '.join(f'{r[n]:.2f}' for r in ours)}); "
+              f"sqlite3 -csv of the same query: {base:.2f} {unit} ({', '.join(f'{r[n]:.2f}' for r in theirs)}); "
+              f"ratio {mine / base:.2f}")
     print(f"under cProfile: {total:.2f} s, first chunk after {first:.3f} s, {size / 1e6:.1f} MB")
     stats = pstats.Stats(profile).strip_dirs()
     stats.sort_stats("tottime").print_stats(15)

@@ -73,7 +73,11 @@ class LedgerEntry(db.Model):
             "dispute_lost_cents >= 0 AND dispute_lost_cents <= refunded_cents",
             name="dispute_within_refunded",
         ),
-        Index("ix_ledger_entry_donor_paid_at", "donor_id", "paid_at"),
+        # Covers "each donor's gifts in a window, and their amounts": who is Sight+ through gifts
+        # is read from this index alone (`membership.status.sight_plus_at`).
+        Index("ix_ledger_entry_donor_paid_at_amount", "donor_id", "paid_at", "amount_cents"),
+        # Covers a month's gifts net of refunds (the dashboard) without reading the whole ledger.
+        Index("ix_ledger_entry_paid_at_amounts", "paid_at", "amount_cents", "refunded_cents"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

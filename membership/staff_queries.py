@@ -116,10 +116,10 @@ def _with_status(status: StatusFilter, settings: Settings, now: datetime) -> lis
         return [User.id.in_(covered_by_a_grant_at(now))]
     if status is StatusFilter.annual:
         return [
-            exists().where(
-                Donor.user_id == User.id,
-                Subscription.donor_id == Donor.id,
-                Subscription.status.in_(CURRENT_ANNUAL),
+            User.id.in_(
+                select(Donor.user_id)
+                .join(Subscription, Subscription.donor_id == Donor.id)
+                .where(Subscription.status.in_(CURRENT_ANNUAL))
             )
         ]
     return []

@@ -193,6 +193,8 @@ def export_columns(definitions: dict[int, dict], layout: str = "summary", values
 # How the exported rows come: typed cells for a spreadsheet, or each response as one CSV line
 # (without its line end) or one JSON object.
 SHEET, CSV_LINES, JSON_LINES = "sheet", "csv", "json"
+# Values per call of SQLite's printf, below its limit on a function's arguments (127).
+PRINTF_VALUES = 100
 
 
 class _Cells:
@@ -335,27 +337,37 @@ class _Cells:
         # sort of its own would hold every line before the first is sent).
         cells = list(inner.c)
         if self.rendering == JSON_LINES:
-            # Keys and separators as one literal each; every cell is already JSON text.
-            line = [
-                piece
-                for n, (header, value) in enumerate(zip(plan.headers, cells, strict=True))
-                for piece in (
-                    literal(("{" if n == 0 else ", ") + json.dumps(header, ensure_ascii=False) + ": ", String),
-                    func.coalesce(cast(value, String), _constant("null")),
-                )
-            ]
-            return select(_concatenated([*line, _constant("}")])).select_from(inner)
+            # Every cell is already JSON text (or NULL for null).
+            keys = [("{" if n == 0 else ", ") + json.dumps(header, ensure_ascii=False) + ": " for n, header in enumerate(plan.headers)]
+            values = [func.coalesce(cast(value, String), _constant("null")) for value in cells]
+            return select(self.line(keys, values, [False] * len(cells), "}")).select_from(inner)
         neutralised = functools.partial(_neutralised, first_code=func.ascii if self.postgresql else func.unicode)
         text = [value if numeric else neutralised(value) for value, numeric in zip(cells, plan.numeric, strict=True)]
         if self.rendering == SHEET:
             return select(*text).select_from(inner)
         # RFC 4180 as csv.writer(quoting=QUOTE_ALL) writes it: every field quoted, quotes doubled.
-        fields = []
-        for n, (value, numeric) in enumerate(zip(text, plan.numeric, strict=True)):
-            value = func.coalesce(cast(value, String), _constant(""))
-            escaped = value if numeric else func.replace(value, _constant('"'), _constant('""'))
-            fields += [_constant('"' if n == 0 else '","'), escaped]
-        return select(_concatenated([*fields, _constant('"')])).select_from(inner)
+        openings = ['"' if n == 0 else '","' for n in range(len(text))]
+        values = [func.coalesce(cast(value, String), _constant("")) for value in text]
+        return select(self.line(openings, values, [not numeric for numeric in plan.numeric], '"')).select_from(inner)
+
+    def line(self, openings: list[str], values: list, doubled: list[bool], end: str):
+        """Each value after its opening text, then `end`; `doubled` values with their double
+        quotes doubled (for CSV)."""
+        if self.postgresql:
+            parts = []
+            for opening, value, double in zip(openings, values, doubled, strict=True):
+                parts += [literal(opening, String), func.replace(value, _constant('"'), _constant('""')) if double else value]
+            return _concatenated([*parts, literal(end, String)])
+        # SQLite's printf writes a line in one call (%w doubles double quotes), a few calls
+        # when there are more values than a function may take.
+        calls = []
+        for first in range(0, len(values), PRINTF_VALUES):
+            group = range(first, min(first + PRINTF_VALUES, len(values)))
+            layout = "".join(openings[n].replace("%", "%%") + ("%w" if doubled[n] else "%s") for n in group)
+            if group.stop == len(values):
+                layout += end.replace("%", "%%")
+            calls.append(func.printf(literal(layout, String), *(values[n] for n in group)))
+        return _concatenated(calls)
 
 
 def _labelled(value, labels: tuple[tuple[str, str], ...]):
@@ -460,14 +472,12 @@ def plan_export(
     )
 
 
-def export_rows(session: Session, plan: ExportPlan, rendering: str) -> Iterator[Sequence]:
-    """The export's rows, oldest first, read in batches so that memory does not grow with the
-    survey: typed cells neutralised for a spreadsheet (SHEET), or one CSV line or JSON object per
+def export_rows(session: Session, plan: ExportPlan, rendering: str) -> Iterator[list[Sequence]]:
+    """The export's rows in batches, oldest first, so that memory does not grow with the survey:
+    typed cells neutralised for a spreadsheet (SHEET), or one CSV line or JSON object per
     response (CSV_LINES, JSON_LINES), each a row of one value."""
     stmt = _Cells(session.get_bind().dialect.name, rendering).statement(plan)
-    result = session.connection().execute(stmt.execution_options(yield_per=ROWS_PER_BATCH))
-    for batch in result.partitions():
-        yield from batch
+    return session.connection().execute(stmt.execution_options(yield_per=ROWS_PER_BATCH)).partitions()
 
 
 def sheet_rows(headers: list[str], numeric: list[bool], rows: Iterable[list]) -> Iterator[list]:
@@ -486,7 +496,8 @@ def _sheet_cell(value, numeric: bool):
 def _sheet_export(session: Session, plan: ExportPlan) -> Iterator[Sequence]:
     """The export's headers, then its rows, neutralised for a spreadsheet."""
     yield [neutralise(h) for h in plan.headers]
-    yield from export_rows(session, plan, SHEET)
+    for batch in export_rows(session, plan, SHEET):
+        yield from batch
 
 
 def _batches(rows: Iterable[Sequence]) -> Iterator[list[Sequence]]:
@@ -509,10 +520,10 @@ def csv_chunks(rows: Iterable[Sequence], bom: bool = False) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-def _line_chunks(lines: Iterable[Sequence], end: str, first: str = "") -> Iterator[bytes]:
-    """Lines (rows of one value) joined with `end` after each, `first` ahead of them, in chunks."""
+def _line_chunks(batches: Iterable[list[Sequence]], end: str, first: str = "") -> Iterator[bytes]:
+    """Batches of lines (rows of one value), `end` after each line, `first` ahead of them all."""
     parts, size = [first], len(first)
-    for batch in _batches(lines):
+    for batch in batches:
         text = end.join(map(_first, batch)) + end
         parts.append(text)
         size += len(text)
@@ -606,7 +617,7 @@ def _xlsx_row(number: int, row: list) -> bytes:
             continue
         if type(value) is str:
             # XML cannot carry most control characters; a reader's stray one must not end the export.
-            text = xml_escape(ILLEGAL_CHARACTERS_RE.sub("", value))
+            text = ILLEGAL_CHARACTERS_RE.sub("", value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             cells.append(f'<c r="{letter}{number}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>')
         elif isinstance(value, bool):
             cells.append(f'<c r="{letter}{number}" t="b"><v>{int(value)}</v></c>')
@@ -642,8 +653,10 @@ def xlsx_chunks(sheets: Iterable[tuple[str, Iterable[list]]]) -> Iterator[bytes]
             titles.append(title)
             with book.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True) as part:
                 part.write(XLSX_SHEET_HEAD)
-                for row_number, row in enumerate(rows, start=1):
-                    part.write(_xlsx_row(row_number, row))
+                row_number = 0
+                # A batch of rows per write: the compressor costs per call, not per byte.
+                for batch in _batches(rows):
+                    part.write(b"".join(_xlsx_row(row_number := row_number + 1, row) for row in batch))
                     if pipe.size >= CHUNK_BYTES:
                         yield pipe.take()
                 part.write(XLSX_SHEET_TAIL)

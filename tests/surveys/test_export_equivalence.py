@@ -39,6 +39,7 @@ def _v3() -> dict:
     frequency["options"][1]["label"] = "-Weekly, or so"
     found["options"].append({"value": "=friend", "label": "@A friend"})
     sections["options"][0]["label"] = "+News"
+    sections["options"].append({"value": "50%s", "label": "100% of %w"})
     device.update(type="multiple_choice", other=True)
     device["options"].append({"value": "tablet", "label": "Tablet 📱"})
     questions = {q["id"]: q for q in about["questions"]}
@@ -71,7 +72,7 @@ ANSWERS = [
          "agree": {"news": "1", "science": "3"}, "new_question": "no"}),
     (3, {"read_frequency": "weekly", "device": ["phone"], "nickname": "zoe", "recommend": "", "age": 3.0,
          "comment": "日本語 and \"quotes\""}),
-    (3, {"device": [], "age": -0.5, "sections": ["culture", "sport"]}),
+    (3, {"device": [], "age": -0.5, "sections": ["culture", "sport", "50%s"]}),
 ]  # fmt: skip
 
 
@@ -221,3 +222,20 @@ def test_xlsx_holds_the_reference_cells(session, survey, layout):
         [v.replace("\r", "\n") if isinstance(v, str) else v for v in row] for row in for_sheet(*table)
     ]
     assert [row + [None] * (width - len(row)) for row in got] == expected
+
+
+def test_a_survey_wider_than_a_database_function_takes_arguments_exports_alike(session):
+    """More columns than SQLite's printf takes values (the details layout of many options)."""
+    options = [{"value": f"o{n}", "label": f"Option {n} %s"} for n in range(130)]
+    wide = {"pages": [{"id": "p", "questions": [
+        {"id": "pick", "type": "multiple_choice", "label": "Pick", "options": options},
+        {"id": "note", "type": "short_text", "label": "Note"},
+    ]}]}  # fmt: skip
+    survey = make_survey(session, (wide,), slug="wide", title="Wide")
+    add_response(session, survey, {"pick": ["o0", "o64", "o129"], "note": '=last "one"'})
+    add_response(session, survey, {"note": "second"})
+    for layout in ("summary", "details"):
+        table = reference_table(session, survey, ResponseFilter(), layout, "labels")
+        assert len(table[0]) > 130 or layout == "summary"
+        assert exported(session, survey, ResponseFilter(), layout, "labels", "csv") == reference_csv(table)
+        assert exported(session, survey, ResponseFilter(), layout, "labels", "json") == reference_jsonl(table)
