@@ -1,7 +1,8 @@
 """How long the staff insight pages take to count, for a small and a large survey: a cross-tab
 (a choice question by Sight+), Sight+ beside other readers (every choice and rating question at
-once) and one whole response with its neighbours. Cross-tabs read every selected response (pairs
-of answers are not in the tallies), so their time grows with the survey; one response does not.
+once) and one whole response with its neighbours, each as the scan of the responses and, for the
+cross-tab and Sight+ side by side, as read from the tallies (refreshed first). The scans read every
+selected response, so their time grows with the survey; the tallies and one response do not.
 
     .venv/bin/python bench/insight.py [SMALL LARGE]      (default 10000 100000)
 
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -26,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.export_memory import fill  # noqa: E402
 from sight import create_app  # noqa: E402
 from sight.extensions import db  # noqa: E402
-from surveys import insight  # noqa: E402
+from surveys import insight, tallies  # noqa: E402
 from surveys.models import Response, Survey  # noqa: E402
 from sight.db import read_session  # noqa: E402
 from surveys.results import ResponseFilter  # noqa: E402
@@ -50,9 +52,15 @@ def middle_response(reader, survey) -> None:
     insight.response_detail(reader, survey, middle, ResponseFilter())
 
 
+ZONE_NAME = "Australia/Sydney"
+ZONE = ZoneInfo(ZONE_NAME)
 READS = {
     "cross-tab": lambda reader, survey: insight.survey_crosstab(reader, survey, ResponseFilter(), "single", "sight_plus"),
+    "cross-tab, tallies": lambda reader, survey: tallies.tallied_crosstab(
+        reader, survey, ResponseFilter(), "single", "sight_plus", ZONE, ZONE_NAME
+    ),
     "Sight+ side by side": lambda reader, survey: insight.side_by_side(reader, survey, ResponseFilter()),
+    "side by side, tallies": lambda reader, survey: tallies.tallied_side_by_side(reader, survey, ResponseFilter(), ZONE, ZONE_NAME),
     "one response": middle_response,
 }
 
@@ -68,6 +76,9 @@ def measure(count: int, folder: Path) -> dict[str, list[float]]:
     with app.app_context():
         upgrade()
     fill(app, count)
+    with app.app_context():
+        tallies.refresh_every_survey(db.session, ZONE_NAME)
+        db.session.commit()
     figures = {name: timed(app, read) for name, read in READS.items()}
     with app.app_context():
         db.engine.dispose()

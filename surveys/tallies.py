@@ -1,6 +1,8 @@
-"""Results from tallies: counts per question, option, matrix cell, number, finishing time and
-local day, kept in `survey_tally`, so that the results page adds up a few thousand rows instead
-of reading every response.
+"""Results from tallies: counts per question, option, matrix cell, number, finishing time, source
+and referring article, by local day (`survey_tally`) and again by local month
+(`survey_month_tally`), so that the results page, the dashboard and the cross-tabs by Sight+ or
+version add up the whole months of a range and the days at its ends instead of reading every
+response.
 
 The words of free-text answers are indexed for search (surveys.search) in the same steps.
 
@@ -12,7 +14,7 @@ out and leaves it untallied, to be counted again as it then stands.
 
 Days are local days in one time zone (the display zone), recorded with each tally; when the zone
 changes, the survey's tallies are counted again from scratch. Filters tallies cannot answer —
-unfinished responses, or bounds that are not the zone's midnights — fall back to reading the
+unfinished responses, bounds that are not the zone's midnights, a source — fall back to reading the
 responses (`results.survey_results`).
 """
 
