@@ -76,8 +76,14 @@ class ReadOnlySessionError(RuntimeError):
 
 
 @event.listens_for(Engine, "connect")
-def _configure_sqlite(dbapi_connection, connection_record):
+def _configure_connection(dbapi_connection, connection_record):
     if not isinstance(dbapi_connection, sqlite3.Connection):
+        # PostgreSQL: the app's statements are short, and JIT compiling the aggregates of the
+        # members list cost more than running them (bench/README.md). Committed, so the pool's
+        # reset does not roll the setting back.
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET jit = off")
+        dbapi_connection.commit()
         return
     # Autocommit in the driver: no BEGIN is sent until the listeners below decide which one.
     dbapi_connection.isolation_level = None

@@ -106,3 +106,17 @@ def test_a_locking_read_makes_other_writers_wait_until_the_commit(app):
     assert order == ["mine", "other"]
     with app.app_context():
         assert db.session.get(OutboxMessage, message_id).attempts == 11
+
+
+def test_every_connection_is_set_up_for_short_statements_on_its_database(app):
+    """SQLite: WAL, foreign keys, a busy timeout. PostgreSQL: no JIT, whose compiling cost
+    300–500 ms a statement for the members list's aggregates (bench/README.md) — more than
+    the statements themselves."""
+    with app.app_context():
+        with db.engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                settings = [connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                            for name in ("journal_mode", "foreign_keys", "busy_timeout")]
+                assert settings == ["wal", 1, 10000]
+            else:
+                assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
