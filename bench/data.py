@@ -222,35 +222,42 @@ def fill_donors(count: int, *, seed: int = 2) -> None:
 
 
 def paid_payment_intents(app: Flask, stripe_base: str, count: int) -> list[str]:
-    """`count` one-off gifts that succeeded in Stripe (localstripe) and that we have not recorded:
-    each webhook delivery the load sends is then a new payment."""
+    """`count` one-off gifts that succeeded in Stripe (localstripe) and that we have not recorded,
+    each from a donor of its own, as a newsletter's readers give: each webhook delivery the load
+    sends is then a new payment. (One donor paying them all would measure a single ledger
+    growing by thousands of gifts a minute, and every delivery waiting for the same donor.)"""
     key, publishable = app.config["STRIPE_SECRET_KEY"], app.config["STRIPE_PUBLISHABLE_KEY"]
-    donor = find_or_create_donor(db.session, email="bench-donor@example.com", name="Bench Donor", now=datetime.now(timezone.utc))
-    customer = ensure_customer(db.session, StripeGateway(key, stripe_base), donor)
-    db.session.commit()
+    gateway = StripeGateway(key, stripe_base)
     client = stripe.StripeClient(key, base_addresses={"api": stripe_base})
-    setup = client.v1.setup_intents.create({"customer": customer, "payment_method_types": ["card"]})
-    confirm = urllib.request.Request(
-        f"{stripe_base}/v1/setup_intents/{setup.id}/confirm",
-        data=json.dumps(
-            {
-                "key": publishable,
-                "client_secret": setup.client_secret,
-                "payment_method_data": {"type": "card", "card": {"number": "4242424242424242", "exp_month": "12", "exp_year": "2034", "cvc": "123"}},
-            }
-        ).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    payment_method = json.load(urllib.request.urlopen(confirm))["payment_method"]
+    run = secrets.token_hex(4)
+    customers = []
+    for number in range(count):
+        donor = find_or_create_donor(db.session, email=f"bench-donor-{run}-{number}@example.com",
+                                     name=f"Bench Donor {number}", now=datetime.now(timezone.utc))
+        customers.append(ensure_customer(db.session, gateway, donor))
+    db.session.commit()
 
-    def pay(_n: int) -> str:
+    def pay(customer: str) -> str:
+        setup = client.v1.setup_intents.create({"customer": customer, "payment_method_types": ["card"]})
+        confirm = urllib.request.Request(
+            f"{stripe_base}/v1/setup_intents/{setup.id}/confirm",
+            data=json.dumps(
+                {
+                    "key": publishable,
+                    "client_secret": setup.client_secret,
+                    "payment_method_data": {"type": "card", "card": {"number": "4242424242424242", "exp_month": "12", "exp_year": "2034", "cvc": "123"}},
+                }
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        payment_method = json.load(urllib.request.urlopen(confirm))["payment_method"]
         return client.v1.payment_intents.create(
             {"amount": 2600, "currency": "aud", "customer": customer, "payment_method": payment_method,
              "payment_method_types": ["card"], "confirm": True, "metadata": {"kind": "one_off"}}
         ).id
 
     with ThreadPoolExecutor(4) as pool:
-        return list(pool.map(pay, range(count)))
+        return list(pool.map(pay, customers))
 
 
 def signed_deliveries(secret: str, payment_ids: list[str]) -> list[str]:
