@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import random
 import threading
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -365,63 +366,61 @@ def test_the_tally_command_counts_what_is_not_yet_counted(app, session, survey):
     )
 
 
-@pytest.mark.parametrize("kind", DATABASES)
-def test_the_upgrade_sums_the_days_already_counted_into_months(app_config, tmp_path, kind):
+@contextmanager
+def app_before(app_config, tmp_path, kind: str, revision: str):
+    """An app on a fresh database migrated to just before `revision`, to test that revision's upgrade."""
     with fresh_database(kind, tmp_path) as url:
         app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
             try:
                 migrate = app.extensions["migrate"]
                 scripts = ScriptDirectory.from_config(migrate.migrate.get_config(migrate.directory))
-                upgrade(revision=scripts.get_revision("i12results_month_tallies").down_revision)
-                db.session.execute(
-                    text(
-                        "INSERT INTO survey (id, slug, title, status, created_at, updated_at) "
-                        "VALUES (1, 's', 'S', 'open', :now, :now)"
-                    ),
-                    {"now": datetime(2026, 11, 1, tzinfo=UTC)},
-                )
-                days = [(date(2026, 10, 31), 1, "yes", "q", "a", 2), (date(2026, 11, 1), 1, "yes", "q", "a", 3),
-                        (date(2026, 11, 30), 1, "yes", "q", "a", 4), (date(2026, 11, 30), 2, "", "q", "a", 5)]
-                for day, number, plus, field, value, count in days:
-                    db.session.execute(
-                        text(
-                            "INSERT INTO survey_tally (survey_id, zone, version_number, day, sight_plus, field, value, count) "
-                            "VALUES (1, 'Australia/Sydney', :number, :day, :plus, :field, :value, :count)"
-                        ),
-                        dict(number=number, day=day, plus=plus, field=field, value=value, count=count),
-                    )
-                db.session.commit()
-                upgrade()
-                months = db.session.execute(
-                    select(SurveyMonthTally.month, SurveyMonthTally.version_number, SurveyMonthTally.sight_plus, SurveyMonthTally.count)
-                    .order_by(SurveyMonthTally.month, SurveyMonthTally.version_number)
-                ).all()
-                assert months == [(date(2026, 10, 1), 1, "yes", 2), (date(2026, 11, 1), 1, "yes", 7), (date(2026, 11, 1), 2, "", 5)]
+                upgrade(revision=scripts.get_revision(revision).down_revision)
+                yield
             finally:
                 db.session.remove()
                 db.engine.dispose()
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_the_upgrade_sums_the_days_already_counted_into_months(app_config, tmp_path, kind):
+    with app_before(app_config, tmp_path, kind, "i12results_month_tallies"):
+        db.session.execute(
+            text(
+                "INSERT INTO survey (id, slug, title, status, created_at, updated_at) "
+                "VALUES (1, 's', 'S', 'open', :now, :now)"
+            ),
+            {"now": datetime(2026, 11, 1, tzinfo=UTC)},
+        )
+        days = [(date(2026, 10, 31), 1, "yes", "q", "a", 2), (date(2026, 11, 1), 1, "yes", "q", "a", 3),
+                (date(2026, 11, 30), 1, "yes", "q", "a", 4), (date(2026, 11, 30), 2, "", "q", "a", 5)]
+        for day, number, plus, field, value, count in days:
+            db.session.execute(
+                text(
+                    "INSERT INTO survey_tally (survey_id, zone, version_number, day, sight_plus, field, value, count) "
+                    "VALUES (1, 'Australia/Sydney', :number, :day, :plus, :field, :value, :count)"
+                ),
+                dict(number=number, day=day, plus=plus, field=field, value=value, count=count),
+            )
+        db.session.commit()
+        upgrade()
+        months = db.session.execute(
+            select(SurveyMonthTally.month, SurveyMonthTally.version_number, SurveyMonthTally.sight_plus, SurveyMonthTally.count)
+            .order_by(SurveyMonthTally.month, SurveyMonthTally.version_number)
+        ).all()
+        assert months == [(date(2026, 10, 1), 1, "yes", 2), (date(2026, 11, 1), 1, "yes", 7), (date(2026, 11, 1), 2, "", 5)]
 
 
 @pytest.mark.parametrize("kind", DATABASES)
 def test_the_upgrade_counts_where_the_readers_already_counted_came_from(app_config, tmp_path, kind):
-    with fresh_database(kind, tmp_path) as url:
-        app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": url})
-        with app.app_context():
-            try:
-                migrate = app.extensions["migrate"]
-                scripts = ScriptDirectory.from_config(migrate.migrate.get_config(migrate.directory))
-                upgrade(revision=scripts.get_revision("i12results_origin_tallies").down_revision)
-                survey = make_survey(db.session, (V1, V2))
-                add_random_responses(db.session, survey, random.Random(4), 60, first=datetime(2026, 10, 25, 3, 0, tzinfo=UTC))
-                refresh_tallies(db.session, survey.id, SYDNEY_NAME)
-                # What the tallies held before they counted origins.
-                for model in (SurveyTally, SurveyMonthTally):
-                    db.session.execute(delete(model).where(model.field.in_([SOURCE, ARTICLE])))
-                db.session.commit()
-                upgrade()
-                for flt in FILTERS[:6] + [ResponseFilter(since=local_day(date(2026, 11, 1)))]:
-                    assert tallied_origins(db.session, survey, flt, SYDNEY, SYDNEY_NAME) == reader_origins(db.session, survey.id, flt)
-            finally:
-                db.session.remove()
-                db.engine.dispose()
+    with app_before(app_config, tmp_path, kind, "i12results_origin_tallies"):
+        survey = make_survey(db.session, (V1, V2))
+        add_random_responses(db.session, survey, random.Random(4), 60, first=datetime(2026, 10, 25, 3, 0, tzinfo=UTC))
+        refresh_tallies(db.session, survey.id, SYDNEY_NAME)
+        # What the tallies held before they counted origins.
+        for model in (SurveyTally, SurveyMonthTally):
+            db.session.execute(delete(model).where(model.field.in_([SOURCE, ARTICLE])))
+        db.session.commit()
+        upgrade()
+        for flt in FILTERS[:6] + [ResponseFilter(since=local_day(date(2026, 11, 1)))]:
+            assert tallied_origins(db.session, survey, flt, SYDNEY, SYDNEY_NAME) == reader_origins(db.session, survey.id, flt)
