@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from surveys.definition import walk
 from surveys.models import AskTally, Response, Survey, SurveyVersion
 from surveys.search import matches, matching_responses, search_terms, text_value
-from surveys.statistics import fmean_of_counts, median_of_counts
+from surveys.statistics import mean_of_counts, median_of_counts
 
 # How many sources and referring articles the results page lists, and the name of "none given".
 ORIGINS_SHOWN = 10
@@ -317,7 +317,7 @@ class _Tally:
                 result.matrix_rows.append(MatrixRow(row_label, base, cells))
         if self.numbers:
             result.numbers = NumberSummary(
-                min(self.numbers), median_of_counts(self.numbers), fmean_of_counts(self.numbers), max(self.numbers)
+                min(self.numbers), median_of_counts(self.numbers), mean_of_counts(self.numbers), max(self.numbers)
             )
         return result
 

@@ -87,7 +87,7 @@ def median_of_counts(counts: Mapping[float, int]) -> float | None:
     return (found[0] + found[1]) / 2
 
 
-def fmean_of_counts(counts: Mapping[float, int]) -> float | None:
+def mean_of_counts(counts: Mapping[float, int]) -> float | None:
     """`statistics.fmean` of the values each repeated `count` times, to the last bit: fmean
     divides the correctly rounded sum of the values as floats (`math.fsum`) by how many there
     are, and the exact sum of the same floats, rounded once, is that sum."""
@@ -95,13 +95,6 @@ def fmean_of_counts(counts: Mapping[float, int]) -> float | None:
     if total == 0:
         return None
     return float(sum(Fraction(float(value)) * n for value, n in counts.items())) / total
-
-
-def mean_of_counts(counts: Mapping[float, int]) -> float | None:
-    total = sum(counts.values())
-    if total == 0:
-        return None
-    return sum(value * n for value, n in counts.items()) / total
 
 
 @dataclass(frozen=True)

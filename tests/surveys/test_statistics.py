@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from surveys.statistics import (
     Share,
-    fmean_of_counts,
     is_nps_question,
+    mean_of_counts,
     median_of_counts,
     net_promoter,
     rating_summary,
@@ -68,7 +68,7 @@ def test_the_median_of_counts_is_the_median_of_the_values(values):
     )
 )
 def test_the_mean_of_counts_is_fmean_of_the_values_to_the_last_bit(values):
-    assert fmean_of_counts(Counter(values)) == stdlib.fmean(values)
+    assert mean_of_counts(Counter(values)) == stdlib.fmean(values)
 
 
 def test_a_rating_summary_counts_every_point_of_the_scale():
