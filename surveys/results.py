@@ -121,10 +121,9 @@ TRACKING_COLUMNS = (
 )
 
 
-def stream_responses(session: Session, survey_id: int, flt: ResponseFilter, *, tracking: bool = False):
+def stream_responses(session: Session, survey_id: int, flt: ResponseFilter):
     """(id, version number, started_at, submitted_at, sight_plus, answers) of each selected
-    response, then with `tracking` the TRACKING_COLUMNS, oldest first, fetched in batches so
-    memory does not grow with the survey."""
+    response, oldest first, fetched in batches so memory does not grow with the survey."""
     stmt = select_responses(
         survey_id,
         flt,
@@ -134,7 +133,6 @@ def stream_responses(session: Session, survey_id: int, flt: ResponseFilter, *, t
         Response.submitted_at,
         Response.sight_plus,
         Response.answers,
-        *(TRACKING_COLUMNS if tracking else ()),
     ).order_by(Response.id)
     # Core rows straight from the connection: the ORM's per-row loading is not needed for columns.
     yield from session.connection().execute(stmt.execution_options(yield_per=BATCH))
