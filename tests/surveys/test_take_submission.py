@@ -4,9 +4,11 @@ asserted here), and a response finished twice at once."""
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 import pytest
+import requests
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -108,3 +110,77 @@ def test_a_response_finished_by_another_request_meanwhile_is_not_finished_again(
         db.session.rollback()
     [stored] = responses(app)
     assert stored.submitted_at is not None and stored.answers["score"] == 9
+
+
+class OverHttp:
+    """What `Reader` needs of a client, over real HTTP with a cookie jar of its own."""
+
+    class Reply:
+        def __init__(self, reply: requests.Response):
+            self.reply = reply
+            self.status_code = reply.status_code
+
+        def get_data(self, as_text: bool = False):
+            return self.reply.text if as_text else self.reply.content
+
+    def __init__(self, base: str):
+        self.base = base
+        self.http = requests.Session()
+
+    def get(self, path: str):
+        return self.Reply(self.http.get(self.base + path, allow_redirects=False, timeout=30))
+
+    def post(self, path: str, data: dict):
+        return self.Reply(self.http.post(self.base + path, data=data, allow_redirects=False, timeout=30))
+
+
+SENDS = 8
+
+
+def test_eight_sends_of_the_last_page_at_once_and_one_a_year_later_finish_it_once(
+    app, live_server, make_survey, reader_for
+):
+    """A reader's double clicks, tabs and a flaky connection's retries all send the last page at
+    once, each with different answers; later, the same request is sent again. The response is
+    finished once, with the answers of the one send that finished it (the only reply that hands
+    the browser its "done" cookie), and every other send shows the thank-you page or "already
+    sent", never an error."""
+    slug = make_survey()
+    browser = OverHttp(live_server)
+    token = last_page_ready(reader_for(slug, browser), slug, app)
+    start = threading.Barrier(SENDS)
+    replies: dict[int, requests.Response] = {}
+
+    def send(score: int) -> None:
+        data = {"csrf_token": token, "action": "submit", **GOOD_PAGE_2, "score": str(score)}
+        start.wait()
+        replies[score] = browser.http.post(f"{live_server}/surveys/{slug}/page/2", data=data, allow_redirects=False, timeout=60)
+
+    threads = [threading.Thread(target=send, args=(score,)) for score in range(SENDS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(replies) == SENDS
+    for reply in replies.values():
+        thanked = reply.status_code == 302 and reply.headers["Location"] == f"/surveys/{slug}/thanks"
+        refused = reply.status_code == 200 and "already been sent" in reply.text
+        assert thanked or refused, (reply.status_code, reply.text[:300])
+    finishers = [score for score, reply in replies.items() if f"survey_done_{slug}" in reply.cookies]
+    assert len(finishers) == 1
+    [stored] = responses(app)
+    assert stored.submitted_at is not None
+    assert stored.answers["score"] == finishers[0] and stored.answers["postcode"] == "2000"
+    finished_at, answers = stored.submitted_at, stored.answers
+
+    backdate_responses(app, seconds=366 * 24 * 3600)
+    replay = browser.http.post(
+        f"{live_server}/surveys/{slug}/page/2",
+        data={"csrf_token": token, "action": "submit", **GOOD_PAGE_2, "score": "10"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert replay.status_code < 500
+    [again] = responses(app)
+    assert again.answers == answers and again.submitted_at == finished_at
