@@ -1,6 +1,6 @@
 """one submitted survey response per account
 
-Revision ID: s001
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-25 04:38:47.019592
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 's001'
+revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """membership: donors, ledger, donations, subscriptions, grants, webhook events, notices, benefits
 
-Revision ID: m001
-Revises: s001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-25 04:36:32.673976
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'm001'
-down_revision = 's001'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """membership: an annual gift names the one it replaces
 
-Revision ID: m002
-Revises: m001
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-25 04:40:14.439358
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'm002'
-down_revision = 'm001'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """account tokens, TOTP replay guard
 
-Revision ID: a001
-Revises: m002
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-25 04:36:33.305360
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'a001'
-down_revision = 'm002'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """survey responses keep utm_term and utm_content
 
-Revision ID: i9_tracking
-Revises: a001
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30 22:30:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'i9_tracking'
-down_revision = 'a001'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

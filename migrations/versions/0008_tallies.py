@@ -1,7 +1,7 @@
 """survey tallies: counts per question and day, and which responses they include
 
-Revision ID: i12_tallies
-Revises: i9_tracking
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 22:30:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'i12_tallies'
-down_revision = 'i9_tracking'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """membership: a donation is claimed by one request before its card is charged
 
-Revision ID: i8_donation_claim
-Revises: i12_tallies
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-30 22:30:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'i8_donation_claim'
-down_revision = 'i12_tallies'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """membership: manage links carry a version that cancelling and "send me a new link" raise
 
-Revision ID: i8_manage_link_version
-Revises: i8_donation_claim
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30 22:35:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'i8_manage_link_version'
-down_revision = 'i8_donation_claim'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """membership: a donation keeps the name given with it
 
-Revision ID: i8_donation_name
-Revises: i8_manage_link_version
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30 22:55:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'i8_donation_name'
-down_revision = 'i8_manage_link_version'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

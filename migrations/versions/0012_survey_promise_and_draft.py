@@ -1,7 +1,7 @@
 """survey: the promised minutes, and the builder's draft
 
-Revision ID: i13_survey_promise_and_draft
-Revises: i8_donation_name
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-30 22:10:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'i13_survey_promise_and_draft'
-down_revision = 'i8_donation_name'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """TOTP failures counted on the server; the last run of each scheduled job
 
-Revision ID: i10_totp_failures_and_job_runs
-Revises: i13_survey_promise_and_draft
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-30 22:50:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'i10_totp_failures_and_job_runs'
-down_revision = 'i13_survey_promise_and_draft'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """search free-text answers by words: one row per word of a finished response's answer
 
-Revision ID: i12_search
-Revises: i10_totp_failures_and_job_runs
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-30 22:55:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'i12_search'
-down_revision = 'i10_totp_failures_and_job_runs'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

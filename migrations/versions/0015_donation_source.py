@@ -1,7 +1,7 @@
 """a donation keeps where it was started (e.g. a survey's thank-you page)
 
-Revision ID: i9_donation_source
-Revises: i12_search
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-30 22:45:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'i9_donation_source'
-down_revision = 'i12_search'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

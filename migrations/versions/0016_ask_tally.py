@@ -1,7 +1,7 @@
 """each survey counts its thank-you page's Sight+ ask: views and clicks, not who
 
-Revision ID: i9_ask_tally
-Revises: i9_donation_source
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-11-30 22:50:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'i9_ask_tally'
-down_revision = 'i9_donation_source'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

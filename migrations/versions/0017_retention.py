@@ -1,7 +1,7 @@
 """each survey says how long free text and unfinished responses are kept
 
-Revision ID: i9_retention
-Revises: i9_ask_tally
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-11-30 23:00:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'i9_retention'
-down_revision = 'i9_ask_tally'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

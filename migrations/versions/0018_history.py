@@ -1,7 +1,7 @@
 """history: refunds and lost disputes as rows with their times; annual gifts' start and end
 
-Revision ID: i11_history
-Revises: i9_retention
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-11-30 22:40:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'i11_history'
-down_revision = 'i9_retention'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

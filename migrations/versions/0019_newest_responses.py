@@ -1,7 +1,7 @@
 """a survey's newest responses without a sort
 
-Revision ID: i12_newest_responses
-Revises: i11_history
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-11-30 23:30:00.000000
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = 'i12_newest_responses'
-down_revision = 'i11_history'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 

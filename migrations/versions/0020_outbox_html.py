@@ -1,7 +1,7 @@
 """outbox: an optional HTML part beside the plain text
 
-Revision ID: i8b_outbox_html
-Revises: i12_newest_responses
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-11-30 23:45:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'i8b_outbox_html'
-down_revision = 'i12_newest_responses'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """membership: a closed account's Stripe side still to stop and scrub
 
-Revision ID: i8b_donor_stripe_erasure_due
-Revises: i8b_outbox_html
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-11-30 23:50:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'i8b_donor_stripe_erasure_due'
-down_revision = 'i8b_outbox_html'
+revision = '0021'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """survey tallies summed per month beside the days, and indexes to read a range of days
 
-Revision ID: i12results_month_tallies
-Revises: i8b_donor_stripe_erasure_due
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-01 01:10:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'i12results_month_tallies'
-down_revision = 'i8b_donor_stripe_erasure_due'
+revision = '0022'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 

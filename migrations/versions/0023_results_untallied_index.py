@@ -1,7 +1,7 @@
 """the index of untallied responses names tallied and submitted_at too, so that SQLite uses it
 
-Revision ID: i12results_untallied_index
-Revises: i12results_month_tallies
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-01 01:30:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'i12results_untallied_index'
-down_revision = 'i12results_month_tallies'
+revision = '0023'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 

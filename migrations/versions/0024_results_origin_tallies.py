@@ -1,7 +1,7 @@
 """survey tallies count where readers came from (utm_source and the referring article)
 
-Revision ID: i12results_origin_tallies
-Revises: i12results_untallied_index
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-01 01:40:00.000000
 
 """
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'i12results_origin_tallies'
-down_revision = 'i12results_untallied_index'
+revision = '0024'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """the ledger's indexes cover who is Sight+ through gifts, and a month's gifts net of refunds
 
-Revision ID: i12members_ledger_indexes
-Revises: i12results_origin_tallies
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-01 01:40:00.000000
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = 'i12members_ledger_indexes'
-down_revision = 'i12results_origin_tallies'
+revision = '0025'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 

@@ -61,3 +61,16 @@ def test_migrations_upgrade_downgrade_upgrade_and_match_the_models(app_config, t
             finally:
                 db.session.remove()
                 db.engine.dispose()
+
+
+def test_one_head_and_revisions_numbered_in_chain_order():
+    """A newcomer adds the next number: ids and file names count up along the chain, so the
+    "latest" file in a listing is the head, and a second head cannot slip in."""
+    scripts = ScriptDirectory(os.path.join(os.path.dirname(__file__), "..", "..", "migrations"))
+    heads = scripts.get_heads()
+    assert len(heads) == 1, f"more than one head: {heads}"
+    chain = list(reversed(list(scripts.walk_revisions())))
+    ids = [script.revision for script in chain]
+    assert ids == [f"{number:04d}" for number in range(1, len(ids) + 1)]
+    for script in chain:
+        assert os.path.basename(script.path).startswith(script.revision + "_"), script.path

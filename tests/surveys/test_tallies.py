@@ -384,7 +384,7 @@ def app_before(app_config, tmp_path, kind: str, revision: str):
 
 @pytest.mark.parametrize("kind", DATABASES)
 def test_the_upgrade_sums_the_days_already_counted_into_months(app_config, tmp_path, kind):
-    with app_before(app_config, tmp_path, kind, "i12results_month_tallies"):
+    with app_before(app_config, tmp_path, kind, "0022"):
         db.session.execute(
             text(
                 "INSERT INTO survey (id, slug, title, status, created_at, updated_at) "
@@ -413,7 +413,7 @@ def test_the_upgrade_sums_the_days_already_counted_into_months(app_config, tmp_p
 
 @pytest.mark.parametrize("kind", DATABASES)
 def test_the_upgrade_counts_where_the_readers_already_counted_came_from(app_config, tmp_path, kind):
-    with app_before(app_config, tmp_path, kind, "i12results_origin_tallies"):
+    with app_before(app_config, tmp_path, kind, "0024"):
         survey = make_survey(db.session, (V1, V2))
         add_random_responses(db.session, survey, random.Random(4), 60, first=datetime(2026, 10, 25, 3, 0, tzinfo=UTC))
         refresh_tallies(db.session, survey.id, SYDNEY_NAME)
