@@ -20,6 +20,7 @@ from sight.cli import register_seeder
 from sight.db import utcnow
 from sight.doctor import FAIL, OK, Finding, register_doctor_check
 from sight.extensions import db
+from sight.jobs import job_progress, quiet_option
 from sight.staff import DashboardPanel, register_dashboard_panel
 
 DEFAULT_BENEFITS = (
@@ -111,19 +112,26 @@ def init_app(app: Flask) -> None:
         """Sight+ membership."""
 
     @membership_group.command("remind")
+    @quiet_option
     def remind_command():
         """Email donors whose annual gift renews within 14 days (never twice; safe from cron)."""
-        sent = send_renewal_reminders(db.session, context_for(app), utcnow())
+        with job_progress() as progress:
+            sent = send_renewal_reminders(db.session, context_for(app), utcnow(), progress)
         db.session.commit()
         click.echo(f"Sent {sent} renewal reminder(s).")
 
     @membership_group.command("purge")
+    @quiet_option
     def purge_command():
         """Forget gifts started and never paid after ABANDONED_DONATION_DAYS (safe from cron)."""
-        purged = purge_abandoned_starts(
-            db.session, older_than=timedelta(days=app.config["ABANDONED_DONATION_DAYS"]), now=utcnow()
-        )
-        db.session.commit()
+        with job_progress() as progress:
+            # One statement, one step: the bar says that it runs and when it has finished.
+            progress.start(1, "Unpaid gift starts")
+            purged = purge_abandoned_starts(
+                db.session, older_than=timedelta(days=app.config["ABANDONED_DONATION_DAYS"]), now=utcnow()
+            )
+            db.session.commit()
+            progress.advance()
         click.echo(f"Purged {purged} unpaid gift start(s).")
 
     @app.cli.group("stripe")
@@ -131,17 +139,20 @@ def init_app(app: Flask) -> None:
         """Stripe."""
 
     @stripe_group.command("reconcile")
+    @quiet_option
     @click.option("--dry-run", is_flag=True, help="Report the differences without changing anything.")
     @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only Stripe events and charges from this date (UTC).")
     def reconcile_command(dry_run: bool, since: datetime | None):
         """Re-read Stripe and repair the ledger after missed webhooks (one commit per repair)."""
-        report = reconcile(
-            db.session,
-            context_for(app),
-            since=since.replace(tzinfo=UTC) if since else None,
-            now=utcnow(),
-            dry_run=dry_run,
-        )
+        with job_progress() as progress:
+            report = reconcile(
+                db.session,
+                context_for(app),
+                since=since.replace(tzinfo=UTC) if since else None,
+                now=utcnow(),
+                dry_run=dry_run,
+                progress=progress,
+            )
         for line in report.lines:
             click.echo(line)
         click.echo(report.summary())

@@ -28,6 +28,7 @@ from membership.models import (
 )
 from membership.status import sight_plus_status_of
 from sight.audit import record_audit
+from sight.jobs import NO_PROGRESS, Progress
 from sight.mail import queue_mail
 from sight.templating import format_money
 
@@ -253,7 +254,9 @@ def queue_payment_failed_notice(
     return True
 
 
-def send_renewal_reminders(session: Session, ctx: MembershipContext, now: datetime) -> int:
+def send_renewal_reminders(
+    session: Session, ctx: MembershipContext, now: datetime, progress: Progress = NO_PROGRESS
+) -> int:
     """Remind every donor whose annual gift renews within 14 days; safe to run as often as you like.
 
     A batch job: each reminder is committed on its own, so a donor giving meanwhile waits for one
@@ -267,7 +270,9 @@ def send_renewal_reminders(session: Session, ctx: MembershipContext, now: dateti
         )
     ).all()
     sent = 0
+    progress.start(len(due), "Renewal reminders")
     for subscription in due:
+        progress.advance()
         key = subscription.current_period_end.isoformat()
         if not _claim(session, subscription, NoticeKind.renewal_reminder, key, now):
             continue

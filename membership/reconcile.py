@@ -35,6 +35,7 @@ from membership.personal_data import erasures_due_in_stripe, finish_closing_in_s
 from membership.stripe_api import ChargeResult, StripeProblem
 from sight.audit import record_audit
 from sight.db import read_session
+from sight.jobs import NO_PROGRESS, Progress
 from sight.templating import format_money
 
 INVOICE_PAID = ("invoice.paid", "invoice.payment_succeeded")
@@ -89,7 +90,13 @@ class ReconcileReport:
 
 
 def reconcile(
-    session: Session, ctx: MembershipContext, *, since: datetime | None, now: datetime, dry_run: bool
+    session: Session,
+    ctx: MembershipContext,
+    *,
+    since: datetime | None,
+    now: datetime,
+    dry_run: bool,
+    progress: Progress = NO_PROGRESS,
 ) -> ReconcileReport:
     """Compare the ledger and annual gifts with Stripe and, unless `dry_run`, repair them.
 
@@ -111,9 +118,13 @@ def reconcile(
             return
         if text:
             report.findings.append(Finding("would repair" if dry_run else "repaired", text))
+        progress.advance()
 
     # Closed accounts first: a gift Stripe still renews for someone who left is the costliest gap.
-    for donor_id in erasures_due_in_stripe(session):
+    erasures = erasures_due_in_stripe(session)
+    if erasures and not dry_run:
+        progress.start(len(erasures), "Closing accounts in Stripe")
+    for donor_id in erasures:
         if dry_run:  # a dry run calls Stripe only to read
             report.findings.append(Finding("would repair", f"Would finish closing donor {donor_id} in Stripe"))
         else:
@@ -124,6 +135,7 @@ def reconcile(
     payments, invoices, subscriptions, disputes_closed = _from_events(ctx, since)
     charges = [c for c in ctx.gateway.charges_since(since) if c.status == "succeeded"]
 
+    progress.start(len(payments) + len(invoices) + len(charges) + len(subscriptions), "Checking Stripe")
     for payment_id in payments:
         item(payment_id, lambda payment_id=payment_id: _missing_payment(session, ctx, payment_id, verb, now))
     for invoice_id in invoices:

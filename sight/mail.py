@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from sight.db import utcnow
 from sight.extensions import db
+from sight.jobs import NO_PROGRESS, Progress, job_progress, quiet_option
 from sight.models import OutboxMessage
 
 log = logging.getLogger("sight.mail")
@@ -117,27 +118,36 @@ def _claim(session: Session, message_id: int, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def deliver(session: Session, transport: MailTransport, message_ids: list[int], now: datetime) -> int:
+def deliver(
+    session: Session, transport: MailTransport, message_ids: list[int], now: datetime, progress: Progress = NO_PROGRESS
+) -> int:
     """Try to send each due message once; returns how many were sent."""
     sent = 0
+    progress.start(len(message_ids), "Sending mail")
     for message_id in message_ids:
-        if not _claim(session, message_id, now):
-            continue
-        message = session.get(OutboxMessage, message_id)
-        try:
-            transport.send(message)
-        except (OSError, smtplib.SMTPException) as exc:
-            message.attempts += 1
-            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            message.next_attempt_at = now + backoff(message.attempts)
-            log.warning("Mail %s to %s not sent: %s", message.id, message.to_address, exc)
-        else:
-            message.attempts += 1
-            message.sent_at = now
-            message.last_error = None
-            sent += 1
-        session.commit()
+        if _claim(session, message_id, now):
+            sent += _send_claimed(session, transport, message_id, now)
+        progress.advance()
     return sent
+
+
+def _send_claimed(session: Session, transport: MailTransport, message_id: int, now: datetime) -> int:
+    """Send one claimed message and record how it went; 1 when it was sent."""
+    message = session.get(OutboxMessage, message_id)
+    try:
+        transport.send(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        message.attempts += 1
+        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        message.next_attempt_at = now + backoff(message.attempts)
+        log.warning("Mail %s to %s not sent: %s", message.id, message.to_address, exc)
+        session.commit()
+        return 0
+    message.attempts += 1
+    message.sent_at = now
+    message.last_error = None
+    session.commit()
+    return 1
 
 
 def due_message_ids(session: Session, now: datetime) -> list[int]:
@@ -154,10 +164,12 @@ def transport_from_config(app: Flask) -> MailTransport:
     return MailTransport(app.config.get("MAIL_URL"), app.config["MAIL_FROM"])
 
 
-def deliver_due(session: Session, transport: MailTransport, now: datetime) -> tuple[int, int]:
+def deliver_due(
+    session: Session, transport: MailTransport, now: datetime, progress: Progress = NO_PROGRESS
+) -> tuple[int, int]:
     """One pass of the worker: try every due message once; returns (sent, due)."""
     message_ids = due_message_ids(session, now)
-    sent = deliver(session, transport, message_ids, now)
+    sent = deliver(session, transport, message_ids, now, progress)
     session.rollback()  # end the last read, so that nothing stays open between passes
     return sent, len(message_ids)
 
@@ -185,9 +197,11 @@ def init_app(app: Flask) -> None:
         """The mail outbox."""
 
     @mail_group.command("send")
+    @quiet_option
     def send_command():
         """Send every queued message that is due, once (safe to run from cron)."""
-        sent, due = deliver_due(db.session, transport_from_config(app), utcnow())
+        with job_progress() as progress:
+            sent, due = deliver_due(db.session, transport_from_config(app), utcnow(), progress)
         click.echo(f"Sent {sent} of {due} due message(s).")
 
     @mail_group.command("worker")

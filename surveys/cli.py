@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from sight.db import read_session, utcnow
 from sight.extensions import db
+from sight.jobs import job_progress, quiet_option
 from surveys.definition import DefinitionError, dump_definition, load_definition
 from surveys.export import FORMATS, codebook_chunks, export_chunks, plan_export, record_export
 from surveys.models import Survey, SurveyVersion
@@ -22,7 +23,7 @@ from surveys.operations import definition_for_download, import_definition, surve
 
 from surveys.retention import Retention, purge_survey
 from surveys.staff_forms import ExportForm
-from surveys.tallies import refresh_tallies
+from surveys.tallies import refresh_tallies, untallied_count
 
 OUTCOMES = {
     "created": "created (version {n})",
@@ -78,6 +79,7 @@ def dump_command(slug: str, number: int | None, fmt: str):
 
 @click.command("export")
 @with_appcontext
+@quiet_option
 @click.argument("slug")
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), required=True, help="File format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
@@ -132,7 +134,8 @@ def export_command(
                 now=utcnow(),
             )
         db.session.commit()
-        _write_completely(output, export_chunks(reader, plan, fmt, form.bom.data == "1"))
+        with job_progress() as progress:
+            _write_completely(output, export_chunks(reader, plan, fmt, form.bom.data == "1", progress))
         if codebook_file is not None:
             _write_completely(codebook_file, codebook_chunks(plan, form.bom.data == "1"))
     click.echo(f"Wrote {plan.row_count} responses to {output}")
@@ -155,18 +158,26 @@ def _write_completely(target: Path, chunks) -> None:
 
 @click.command("purge")
 @with_appcontext
+@quiet_option
 def purge_command():
     """Apply each survey's retention: remove old free-text and email answers and old unfinished
     responses. Run it daily from cron; each survey is committed and audited on its own."""
     slugs = list(db.session.scalars(select(Survey.slug).order_by(Survey.slug)))
-    for slug in slugs:
-        survey = survey_by_slug(db.session, slug)
-        counts = purge_survey(db.session, survey, None, utcnow())
-        db.session.commit()
-        click.echo(
-            f"Survey {slug}: free text removed from {counts.responses_with_text_removed} responses "
-            f"({counts.answers_removed} answers); {counts.unfinished_deleted} unfinished responses deleted."
-        )
+    lines = []
+    with job_progress() as progress:
+        progress.start(len(slugs), "Surveys")
+        for slug in slugs:
+            survey = survey_by_slug(db.session, slug)
+            counts = purge_survey(db.session, survey, None, utcnow())
+            db.session.commit()
+            lines.append(
+                f"Survey {slug}: free text removed from {counts.responses_with_text_removed} responses "
+                f"({counts.answers_removed} answers); {counts.unfinished_deleted} unfinished responses deleted."
+            )
+            progress.advance()
+    # After the bar, which would otherwise be drawn over them.
+    for line in lines:
+        click.echo(line)
 
 
 # Responses counted per transaction by `flask surveys tally`.
@@ -175,19 +186,27 @@ TALLY_CHUNK = 20_000
 
 @click.command("tally")
 @with_appcontext
+@quiet_option
 def tally_command():
     """Count the finished responses not yet in the results' tallies (after an upgrade, so that
     the first look at a large survey's results does not do it)."""
     zone_name = current_app.config["DISPLAY_TIMEZONE"]
-    for survey in db.session.scalars(select(Survey).order_by(Survey.slug)).all():
-        added = 0
-        # A commit per chunk: a million responses are not one transaction holding the write lock
-        # against readers finishing the survey, and what was counted stays counted if stopped.
-        while counted := refresh_tallies(db.session, survey.id, zone_name, limit=TALLY_CHUNK):
+    surveys = db.session.scalars(select(Survey).order_by(Survey.slug)).all()
+    lines = []
+    with job_progress() as progress:
+        progress.start(sum(untallied_count(db.session, survey.id) for survey in surveys), "Counting responses")
+        for survey in surveys:
+            added = 0
+            # A commit per chunk: a million responses are not one transaction holding the write lock
+            # against readers finishing the survey, and what was counted stays counted if stopped.
+            while counted := refresh_tallies(db.session, survey.id, zone_name, limit=TALLY_CHUNK):
+                db.session.commit()
+                added += counted
+                progress.advance(counted)
             db.session.commit()
-            added += counted
-        db.session.commit()
-        click.echo(f"{survey.slug}: {added} responses counted.")
+            lines.append(f"{survey.slug}: {added} responses counted.")
+    for line in lines:
+        click.echo(line)
 
 
 COMMANDS = [import_command, dump_command, export_command, purge_command, tally_command]

@@ -43,6 +43,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from sight.audit import Actor, record_audit
+from sight.jobs import NO_PROGRESS, Progress
 from sight.spreadsheet import FORMULA_TRIGGERS, neutralise
 
 from surveys.definition import walk
@@ -493,11 +494,17 @@ def _sheet_cell(value, numeric: bool):
     return neutralise(str(value))
 
 
-def _sheet_export(session: Session, plan: ExportPlan) -> Iterator[Sequence]:
+def _sheet_export(session: Session, plan: ExportPlan, progress: Progress = NO_PROGRESS) -> Iterator[Sequence]:
     """The export's headers, then its rows, neutralised for a spreadsheet."""
     yield [neutralise(h) for h in plan.headers]
-    for batch in export_rows(session, plan, SHEET):
+    for batch in _counted(export_rows(session, plan, SHEET), progress):
         yield from batch
+
+
+def _counted(batches: Iterable[list[Sequence]], progress: Progress) -> Iterator[list[Sequence]]:
+    for batch in batches:
+        yield batch
+        progress.advance(len(batch))
 
 
 def _batches(rows: Iterable[Sequence]) -> Iterator[list[Sequence]]:
@@ -686,17 +693,20 @@ def xlsx_chunks(sheets: Iterable[tuple[str, Iterable[list]]]) -> Iterator[bytes]
     yield pipe.take()
 
 
-def export_chunks(session: Session, plan: ExportPlan, fmt: str, bom: bool = False) -> Iterator[bytes]:
-    """The export file, a chunk at a time."""
+def export_chunks(
+    session: Session, plan: ExportPlan, fmt: str, bom: bool = False, progress: Progress = NO_PROGRESS
+) -> Iterator[bytes]:
+    """The export file, a chunk at a time; `progress` hears of each batch of rows."""
+    progress.start(plan.row_count, "Exporting responses")
     if fmt == "json":
-        yield from _line_chunks(export_rows(session, plan, JSON_LINES), "\n")
+        yield from _line_chunks(_counted(export_rows(session, plan, JSON_LINES), progress), "\n")
     elif fmt == "csv":
         header = b"".join(csv_chunks([[neutralise(h) for h in plan.headers]], bom)).decode()
-        yield from _line_chunks(export_rows(session, plan, CSV_LINES), "\r\n", header)
+        yield from _line_chunks(_counted(export_rows(session, plan, CSV_LINES), progress), "\r\n", header)
     elif fmt == "xlsx":
         yield from xlsx_chunks(
             [
-                ("Responses", _sheet_export(session, plan)),
+                ("Responses", _sheet_export(session, plan, progress)),
                 ("Codebook", sheet_rows(CODEBOOK_HEADERS, CODEBOOK_NUMERIC, plan.codebook)),
             ]
         )

@@ -184,6 +184,11 @@ def _untallied(survey_id: int):
     return Response.survey_id == survey_id, Response.tallied == false(), Response.submitted_at.is_not(None)
 
 
+def untallied_count(session: Session, survey_id: int) -> int:
+    """How many finished responses the next refresh has to count (for a job's progress)."""
+    return session.scalar(select(func.count()).select_from(Response).where(*_untallied(survey_id)))
+
+
 def refresh_tallies(session: Session, survey_id: int, zone_name: str, *, limit: int | None = None) -> int:
     """Count every finished response not yet counted, or about `limit` of them (whole batches);
     returns how many were added. The caller commits."""
