@@ -24,7 +24,6 @@ from sqlalchemy import func, insert, select
 
 from accounts.models import Role, User
 from membership.donors import find_or_create_donor
-from membership.giving import ensure_customer
 from membership.models import Donor, GiftKind, LedgerEntry
 from membership.stripe_api import StripeGateway
 from sight.extensions import db
@@ -234,7 +233,11 @@ def paid_payment_intents(app: Flask, stripe_base: str, count: int) -> list[str]:
     for number in range(count):
         donor = find_or_create_donor(db.session, email=f"bench-donor-{run}-{number}@example.com",
                                      name=f"Bench Donor {number}", now=datetime.now(timezone.utc))
-        customers.append(ensure_customer(db.session, gateway, donor))
+        donor.stripe_customer_id = gateway.create_customer(
+            email=donor.user.email, name=donor.user.name, user_id=donor.user_id,
+            idempotency_key=f"sight-donor-{donor.id}-customer",
+        )
+        customers.append(donor.stripe_customer_id)
     db.session.commit()
 
     def pay(customer: str) -> str:

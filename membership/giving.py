@@ -51,18 +51,6 @@ class CardNotConfirmed(Exception):
 CLAIM_TIMEOUT = timedelta(minutes=2)
 
 
-def ensure_customer(session: Session, gateway: StripeGateway, donor: Donor) -> str:
-    """Give a donor a Stripe Customer now (test and benchmark data; giving itself uses `open_card_setup`,
-    which makes no Stripe call inside a transaction)."""
-    if donor.stripe_customer_id is None:
-        user = donor.user
-        donor.stripe_customer_id = gateway.create_customer(
-            email=user.email, name=user.name, user_id=user.id, idempotency_key=f"sight-donor-{donor.id}-customer"
-        )
-        session.flush()
-    return donor.stripe_customer_id
-
-
 @dataclass(frozen=True)
 class GiftInHand:
     """A donation as plain values, so that Stripe can be called with no transaction open."""

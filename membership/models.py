@@ -74,7 +74,7 @@ class LedgerEntry(db.Model):
             name="dispute_within_refunded",
         ),
         # Covers "each donor's gifts in a window, and their amounts": who is Sight+ through gifts
-        # is read from this index alone (`membership.status.sight_plus_at`).
+        # is read from this index alone (`membership.status.sight_plus_ids_at`).
         Index("ix_ledger_entry_donor_paid_at_amount", "donor_id", "paid_at", "amount_cents"),
         # Covers a month's gifts net of refunds (the dashboard) without reading the whole ledger.
         Index("ix_ledger_entry_paid_at_amounts", "paid_at", "amount_cents", "refunded_cents"),

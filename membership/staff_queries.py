@@ -21,7 +21,7 @@ from accounts.models import User
 from membership.context import Settings
 from membership.models import ComplimentaryGrant, Donor, LedgerEntry, Subscription, SubscriptionStatus
 from membership.rules import WINDOW, AnnualGift, Gift, Grant, SightPlusStatus, sight_plus_status, was_member_on
-from membership.status import as_annual, as_gift, as_grant, covered_by_a_grant_at, giving_of, sight_plus_at
+from membership.status import as_annual, as_gift, as_grant, covered_by_a_grant_at, giving_of, sight_plus_ids_at
 from sight.audit import record_audit
 from sight.models import AuditEntry, OutboxMessage
 from sight.spreadsheet import neutralise
@@ -118,11 +118,11 @@ def _listed_with_status(
     if status is StatusFilter.sight_plus:
         # Each of the rule's three ways needs a gift, an annual gift or a grant, so everyone
         # Sight+ is listed: a join to them alone, which both databases plan better than an IN.
-        members = sight_plus_at(now, settings).subquery()
+        members = sight_plus_ids_at(now, settings).subquery()
         return _matching(select(*columns).join(members, members.c.user_id == User.id), search)
     stmt = _listed(search, *columns)
     if status is StatusFilter.not_sight_plus:
-        return stmt.where(User.id.not_in(sight_plus_at(now, settings)))
+        return stmt.where(User.id.not_in(sight_plus_ids_at(now, settings)))
     if status is StatusFilter.complimentary:
         return stmt.where(User.id.in_(covered_by_a_grant_at(now)))
     if status is StatusFilter.annual:
@@ -462,7 +462,7 @@ def dashboard_panel(session: Session, settings: Settings, zone: ZoneInfo, now: d
             func.count(LedgerEntry.id),
         ).where(LedgerEntry.paid_at >= month_start, LedgerEntry.paid_at <= now)
     ).one()
-    members = session.scalar(select(func.count()).select_from(sight_plus_at(now, settings).subquery()))
+    members = session.scalar(select(func.count()).select_from(sight_plus_ids_at(now, settings).subquery()))
     return DashboardPanel(
         title="Donations and Sight+",
         figures=[

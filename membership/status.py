@@ -1,7 +1,7 @@
 """The one way to ask "is this person Sight+?": load what the rule needs for a batch of people
 in a fixed number of queries, then apply the pure rule of `membership.rules` to each.
 
-For counting and filtering everyone at once (the dashboard, the members list), `sight_plus_at`
+For counting and filtering everyone at once (the dashboard, the members list), `sight_plus_ids_at`
 asks the same question in SQL; a property test holds it equal to the rule."""
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def sight_plus_statuses(
     session: Session, user_ids: Iterable[int], t: datetime, *, settings: Settings
 ) -> dict[int, SightPlusStatus]:
     """Each person's Sight+ status at `t`, for the member page, the members list, the dashboard
-    and `sight_plus_at` alike."""
+    and `sight_plus_ids_at` alike."""
     return {user_id: giving.status(t, settings) for user_id, giving in giving_of(session, user_ids).items()}
 
 
@@ -173,7 +173,7 @@ def _through_an_annual_gift_at(t: datetime, threshold_cents: int, grace_days: in
     )
 
 
-def sight_plus_at(t: datetime, settings: Settings) -> CompoundSelect:
+def sight_plus_ids_at(t: datetime, settings: Settings) -> CompoundSelect:
     """Ids of everyone Sight+ at t, each once: `sight_plus_status(...).is_member` for all at once."""
     rules = [
         _through_an_annual_gift_at(t, settings.threshold_cents, settings.grace_days),

@@ -163,10 +163,6 @@ def charge_facts(gateway: StripeGateway, charge_id: str) -> StripeFacts:
     )
 
 
-def is_processed(session: Session, event_id: str) -> bool:
-    return session.scalar(select(StripeEvent.processed_at).where(StripeEvent.event_id == event_id)) is not None
-
-
 def apply_stored_event(
     session: Session, ctx: MembershipContext, event_id: str, facts: StripeFacts, now: datetime
 ) -> str:

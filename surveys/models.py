@@ -131,7 +131,8 @@ class Response(db.Model):
     utm_campaign: Mapped[str | None] = mapped_column(String(200))
     utm_term: Mapped[str | None] = mapped_column(String(200))
     utm_content: Mapped[str | None] = mapped_column(String(200))
-    # The article the reader came from: `?from=` as given, else the path of a Referer on SITE_URL.
+    # The article the reader came from: the path of `?from=`, else of the Referer, when it is a
+    # page under SITE_URL; "(other site)" (operations.OTHER_SITE) when it was another site's.
     referrer_url: Mapped[str | None] = mapped_column(Text)
     # Whether the reader was Sight+ when they submitted; only for responses linked to an account.
     sight_plus: Mapped[bool | None]

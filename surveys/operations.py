@@ -14,7 +14,7 @@ from functools import cache
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from sqlalchemy import Select, Update, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +36,9 @@ DEFAULT_SURVEY_FILE = Path(__file__).resolve().parent / "data" / "reader-survey.
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 TRACKING_LENGTH = 200
 REFERRER_LENGTH = 2000
+# Kept as the referring article of a reader who came from another site's page: the address is
+# dropped (it may say anything), only that they came from elsewhere is counted.
+OTHER_SITE = "(other site)"
 # The least time a quick reader takes to read and answer one question.
 SECONDS_PER_ANSWER = 3
 
@@ -304,30 +307,75 @@ def start_refusal(
     return None
 
 
-def referring_article(from_param: str, referer: str, site_url: str | None) -> str:
-    """Where the reader came from: `?from=` when given, else the path (no query string) of the
-    Referer when it is a page of the magazine's own site."""
-    if from_param:
-        return from_param[:REFERRER_LENGTH]
-    if not site_url or not referer:
-        return ""
-    site, page = urlsplit(site_url), urlsplit(referer[:REFERRER_LENGTH])
-    if page.scheme not in ("http", "https") or page.netloc.lower() != site.netloc.lower():
-        return ""
-    return page.path or "/"
+def _site_path(address: str, site_url: str | None) -> str | None:
+    """The path of `address` when it is a page under `site_url` (a bare path is read against it),
+    else None. Query and fragment are dropped, so that one article is counted once."""
+    bare_path = address.startswith("/") and not address.startswith("//")
+    try:
+        parts = urlsplit(urljoin(site_url, address) if bare_path and site_url else address)
+        site = urlsplit(site_url or "")
+    except ValueError:  # e.g. "http://[" is no address
+        return None
+    if bare_path and not site_url:
+        # Without SITE_URL a path can still only name a page of the magazine.
+        return parts.path
+    if not site_url or parts.scheme not in ("http", "https") or parts.netloc.lower() != site.netloc.lower():
+        return None
+    root = site.path.rstrip("/")
+    path = parts.path or "/"
+    if root and path != root and not path.startswith(root + "/"):
+        return None
+    return path
 
 
-def clean_tracking(values: dict[str, str | None]) -> dict[str, str | None]:
-    """utm_* cut to their columns; `from` kept only when it is an http(s) address or a path."""
+def _host(address: str) -> str:
+    try:
+        return urlsplit(address.strip()).netloc.lower()
+    except ValueError:
+        return ""
+
+
+def _is_web_address(address: str) -> bool:
+    try:
+        parts = urlsplit(address)
+    except ValueError:
+        return False
+    # "//host/path" (no scheme) is another site's address too.
+    return bool(parts.netloc) and (parts.scheme in ("http", "https") or address.startswith("//"))
+
+
+def referring_article(from_param: str, referer: str, site_url: str | None, own_host: str = "") -> str:
+    """Where the reader came from: the path of `?from=` when given, else of the Referer, when
+    it is a page under SITE_URL; OTHER_SITE when it is another site's address (which is not
+    kept, only counted); "" when nothing usable was given. A Referer from `own_host` (this
+    app's pages: signing in, going back) names no article."""
+    if own_host and not _site_path(referer.strip(), site_url) and _host(referer) == own_host.lower():
+        referer = ""
+    for address in (from_param, referer):
+        address = address.strip()[:REFERRER_LENGTH]
+        if not address or "\x00" in address:
+            continue
+        path = _site_path(address, site_url)
+        if path is not None:
+            return path
+        if _is_web_address(address):
+            return OTHER_SITE
+        # Anything else (javascript:…) says nothing; the Referer may.
+    return ""
+
+
+def clean_tracking(values: dict[str, str | None], site_url: str | None) -> dict[str, str | None]:
+    """utm_* cut to their columns; `from` (the intro page's hidden field, which a client can
+    change) kept only as the path of a page under SITE_URL, or OTHER_SITE for another site."""
     tracking: dict[str, str | None] = {}
     for key in UTM_KEYS:
         value = (values.get(key) or "").strip().replace("\x00", "")
         tracking[key] = value[:TRACKING_LENGTH] or None
     referrer = (values.get("from") or "").strip()
-    parts = urlsplit(referrer) if len(referrer) <= REFERRER_LENGTH and "\x00" not in referrer else None
-    web_address = parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc)
-    site_path = parts is not None and referrer.startswith("/") and not referrer.startswith("//")
-    tracking["referrer_url"] = referrer if web_address or site_path else None
+    if referrer == OTHER_SITE:
+        tracking["referrer_url"] = OTHER_SITE
+    else:
+        tracking["referrer_url"] = referring_article(referrer, "", site_url) or None
     return tracking
 
 
@@ -338,6 +386,7 @@ def start_response(
     user_id: int | None,
     taken_in_browser: bool,
     tracking: dict[str, str | None],
+    site_url: str | None,
     now: datetime,
 ) -> Response:
     reason = start_refusal(session, survey, user_id=user_id, taken_in_browser=taken_in_browser, now=now)
@@ -354,7 +403,7 @@ def start_response(
         answers={},
         current_page=visible_pages(version.definition, {})[0],
         started_at=now,
-        **clean_tracking(tracking),
+        **clean_tracking(tracking, site_url),
     )
     session.add(response)
     session.flush()

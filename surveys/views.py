@@ -189,7 +189,7 @@ def take_intro(slug: str):
     form = StartForm(
         formdata=None,
         referrer=referring_article(
-            request.args.get("from", ""), request.headers.get("Referer", ""), current_app.config["SITE_URL"]
+            request.args.get("from", ""), request.headers.get("Referer", ""), current_app.config["SITE_URL"], request.host
         ),
         **{key: request.args.get(key, "")[:TRACKING_LENGTH] for key in UTM_KEYS},
     )
@@ -278,6 +278,7 @@ def take_start(slug: str):
             user_id=_user_id(),
             taken_in_browser=_taken_in_browser(survey),
             tracking={**{key: form[key].data for key in UTM_KEYS}, "from": form.referrer.data},
+            site_url=current_app.config["SITE_URL"],
             now=now,
         )
     except SurveyRefused as refused:

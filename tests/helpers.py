@@ -99,3 +99,14 @@ def close_my_account(client, password: str = PASSWORD) -> None:
     data = {"password": password, "confirmation": "close my account"}
     response = submit_form(client, "/account/settings/close", data)
     assert response.status_code == 302
+
+
+def give_stripe_customer(session, gateway, donor) -> str:
+    """A Stripe Customer for a donor now, for tests that pay outside the donate form (giving itself
+    makes its customer in `open_card_setup`, with no transaction open)."""
+    user = donor.user
+    donor.stripe_customer_id = gateway.create_customer(
+        email=user.email, name=user.name, user_id=user.id, idempotency_key=f"sight-donor-{donor.id}-customer"
+    )
+    session.flush()
+    return donor.stripe_customer_id

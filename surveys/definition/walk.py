@@ -26,10 +26,6 @@ def questions(definition: Mapping) -> list[dict]:
     return list(iter_questions(definition))
 
 
-def question_by_id(definition: Mapping, question_id: str) -> dict | None:
-    return next((q for q in iter_questions(definition) if q["id"] == question_id), None)
-
-
 def choice_options(question: Mapping) -> list[dict]:
     """The options a reader sees, with the "Other" option added where the question has one."""
     options = list(question.get("options") or [])

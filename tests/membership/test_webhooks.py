@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 
 from membership.context import context_for
 from membership.donors import find_or_create_donor
-from membership.giving import ensure_customer
 from membership.models import LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
 from membership.webhook import HANDLED
 from sight.db import utcnow
 from sight.extensions import db
+from tests.helpers import give_stripe_customer
 
 
 def count(app, model):
@@ -32,7 +32,7 @@ def unrecorded_payment(app, stripe_client, confirm_card):
     def make(email="late@example.com", amount=2600):
         with app.app_context():
             donor = find_or_create_donor(db.session, email=email, name="Late Donor", now=utcnow())
-            customer = ensure_customer(db.session, membership_gateway(app), donor)
+            customer = give_stripe_customer(db.session, membership_gateway(app), donor)
             db.session.commit()
         setup = stripe_client.v1.setup_intents.create({"customer": customer, "payment_method_types": ["card"]})
         _, confirmed = confirm_card(setup.client_secret)

@@ -1,9 +1,10 @@
 """No 5xx from hostile input: every route with an integer in its URL answers ids beyond the
 database's range (2**31 on PostgreSQL, 2**63 anywhere) with a 404, as a signed-in admin, for
-each of its methods; a multipart part with no name is a 400."""
+each of its methods; a multipart part with no name is a 400; text that cannot be UTF-8, and JSON no form could send, are 400s."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -72,3 +73,46 @@ def test_ids_within_range_that_do_not_exist_are_never_a_server_error(app, admin_
         url = url_for_ids(rule, ids)
         response = admin_client.open(url, method=method, data={"csrf_token": token} if method == "POST" else None)
         assert response.status_code < 500, (method, url, response.status_code)
+
+
+# A lone surrogate: JSON can escape it, Python reads it as a str, and it cannot be written as UTF-8.
+LONE_SURROGATE = "\udcff"
+
+
+def post_routes(app) -> list[str]:
+    return sorted({url_for_ids(rule.rule, [1, 1]) for rule in app.url_map.iter_rules() if "POST" in rule.methods})
+
+
+def test_text_that_cannot_be_utf8_in_a_json_body_is_a_400_on_every_post_route(app, admin_client):
+    token = csrf_token_from(admin_client.get("/donate").get_data(as_text=True))
+    bodies = [{"csrf_token": token, "utm_campaign": LONE_SURROGATE}, {"csrf_token": token, LONE_SURROGATE: "x"},
+              {"csrf_token": token, "pets": ["cat", "dog" + LONE_SURROGATE]}, {"data": {"object": {"id": LONE_SURROGATE}}}]
+    routes = post_routes(app)
+    assert {"/surveys/reader-survey/start", "/stripe/webhook", "/sign-in", "/donate"} <= set(routes)
+    for url in routes:
+        for body in bodies:
+            response = admin_client.post(url, data=json.dumps(body), content_type="application/json")
+            assert response.status_code == 400, (url, body, response.status_code)
+
+
+@pytest.mark.parametrize("body", ["[1]", '"x"', "5", "null", "{", '{"csrf_token": 5}', '{"utm_campaign": [1, 2]}',
+                                  '{"utm_campaign": {"a": "b"}}', '{"utm_campaign": null}'])
+def test_a_json_body_a_form_could_not_have_sent_is_a_400(app, admin_client, body):
+    for url in post_routes(app):
+        if url == "/stripe/webhook":
+            continue  # reads and checks its own JSON (tests/membership/test_webhooks.py)
+        response = admin_client.post(url, data=body, content_type="application/json")
+        assert response.status_code == 400, (url, body, response.status_code)
+
+
+@pytest.mark.parametrize("url", ["/donate", "/sign-in"])
+def test_bytes_that_would_decode_to_a_surrogate_in_a_form_or_query_never_reach_the_server_as_one(app, client, url):
+    """Forms and queries are decoded by Werkzeug, which replaces bytes that are not UTF-8: the
+    reader's page comes back, never a 500."""
+    token = csrf_token_from(client.get(url).get_data(as_text=True))
+    encoded = client.post(url + "?utm_campaign=%ED%B3%BF", data=f"csrf_token={token}&email=%ED%B3%BF&amount=%ED%B3%BF",
+                          content_type="application/x-www-form-urlencoded")
+    body = (b"--X\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n" + token.encode()
+            + b"\r\n--X\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n\xed\xb3\xbf\r\n--X--\r\n")
+    multipart = client.post(url, data=body, content_type="multipart/form-data; boundary=X")
+    assert encoded.status_code < 500 and multipart.status_code < 500

@@ -17,6 +17,7 @@ from sight.db import utcnow
 from sight.extensions import db
 from surveys.definition import validate_definition
 from surveys.models import Response, Survey, SurveyStatus
+from surveys.operations import OTHER_SITE
 from tests.helpers import csrf_token_from, sign_in_as
 from tests.surveys.conftest import ALL_TYPES, account, audit_form, responses
 
@@ -336,14 +337,15 @@ def test_anonymous_readers_are_not_offered_linking(client, make_survey, reader_f
     assert "link_account" not in client.get(f"/surveys/{slug}/page/2").get_data(as_text=True)
 
 
-def test_tracking_is_kept_with_the_response(app, make_survey, reader_for):
+def test_tracking_is_kept_with_the_response(make_app, make_survey, reader_for):
+    app = make_app(SITE_URL="https://sight.example")
     slug = make_survey()
     long = "x" * 300
-    reader_for(slug).start(f"?utm_source=newsletter&utm_medium=email&utm_campaign={long}&from=https://sight.example/news/a-story")
+    reader_for(slug, app.test_client()).start(f"?utm_source=newsletter&utm_medium=email&utm_campaign={long}&from=https://sight.example/news/a-story")
     stored = responses(app)[0]
     assert (stored.utm_source, stored.utm_medium) == ("newsletter", "email")
     assert stored.utm_campaign == "x" * 200
-    assert stored.referrer_url == "https://sight.example/news/a-story"
+    assert stored.referrer_url == "/news/a-story"
 
 
 def test_utm_term_and_content_are_kept_too(app, make_survey, reader_for):
@@ -364,9 +366,17 @@ def start_from(client, slug: str, referer: str, query: str = "") -> None:
     ("referer", "query", "kept"),
     [
         ("https://sight.example/news/a-story?utm_source=x&id=7#top", "", "/news/a-story"),
-        ("https://elsewhere.example/news/a-story", "", None),
-        ("https://sight.example.evil.example/news/a-story", "", None),
-        ("https://sight.example/news/a-story", "?from=https://sight.example/culture/other", "https://sight.example/culture/other"),
+        ("https://elsewhere.example/news/a-story", "", OTHER_SITE),
+        ("https://sight.example.evil.example/news/a-story", "", OTHER_SITE),
+        ("https://sight.example/news/a-story", "?from=https://sight.example/culture/other?id=3", "/culture/other"),
+        ("https://sight.example/news/a-story", "?from=/culture/other", "/culture/other"),
+        # Only addresses under SITE_URL are kept: an outside `from` is counted as another site.
+        ("https://sight.example/news/a-story", "?from=https://evil.example/x", OTHER_SITE),
+        ("", "?from=https://evil.example/x", OTHER_SITE),
+        ("", "?from=//evil.example/x", OTHER_SITE),
+        ("", "?from=http://[broken", None),
+        # The app's own pages (signing in first) name no article.
+        ("http://localhost/sign-in", "", None),
     ],
 )
 def test_the_referring_article_comes_from_the_referer_when_it_is_a_page_of_the_site(
@@ -378,10 +388,40 @@ def test_the_referring_article_comes_from_the_referer_when_it_is_a_page_of_the_s
     assert responses(app)[0].referrer_url == kept
 
 
-def test_without_a_site_url_the_referer_is_not_kept(app, client, make_survey):
+@pytest.mark.parametrize(
+    ("site_url", "address", "kept"),
+    [
+        ("https://sight.example/magazine/", "https://sight.example/magazine/2026/story", "/magazine/2026/story"),
+        ("https://sight.example/magazine", "https://sight.example/magazine", "/magazine"),
+        ("https://sight.example/magazine", "https://sight.example/magazines/story", OTHER_SITE),
+        ("https://sight.example/magazine", "https://sight.example/shop/item", OTHER_SITE),
+        ("https://sight.example/magazine", "/shop/item", None),
+        ("https://SIGHT.example", "https://sight.EXAMPLE/news", "/news"),
+        ("https://sight.example", "ftp://sight.example/news", None),
+    ],
+)
+def test_an_address_is_the_magazines_only_under_site_url(make_app, make_survey, reader_for, site_url, address, kept):
+    app = make_app(SITE_URL=site_url)
+    slug = make_survey()
+    reader_for(slug, app.test_client()).start(f"?from={address}")
+    assert responses(app)[0].referrer_url == kept
+
+
+def test_an_outside_address_put_in_the_start_form_by_hand_is_not_kept(make_app, make_survey):
+    app = make_app(SITE_URL="https://sight.example")
+    slug = make_survey()
+    client = app.test_client()
+    intro = client.get(f"/surveys/{slug}?from=/news/a-story").get_data(as_text=True)
+    assert 'value="/news/a-story"' in intro
+    client.post(f"/surveys/{slug}/start", data={"csrf_token": csrf_token_from(intro), "referrer": "https://evil.example/x"})
+    assert responses(app)[0].referrer_url == OTHER_SITE
+
+
+def test_without_a_site_url_only_paths_are_kept(app, client, make_survey, reader_for):
     slug = make_survey()
     start_from(client, slug, "https://sight.example/news/a-story")
-    assert responses(app)[0].referrer_url is None
+    reader_for(slug, app.test_client()).start("?from=/news/a-path")
+    assert [r.referrer_url for r in responses(app)] == [OTHER_SITE, "/news/a-path"]
 
 
 def test_a_referrer_that_is_not_a_web_address_is_dropped(app, make_survey, reader_for):
@@ -450,3 +490,18 @@ def test_a_nul_character_keeps_the_other_answers_and_says_what_was_wrong(app, ma
     assert responses(app)[0].answers == {}
     assert reader.send(1, GOOD_PAGE_1).status_code == 302
     assert responses(app)[0].answers["dog_name"] == "Rex"
+
+
+def test_the_referring_article_panel_counts_outside_addresses_as_another_site(app, staff_client, make_survey, reader_for):
+    app.config["SITE_URL"] = "https://sight.example"
+    slug = make_survey()
+    for query in ("?from=https://evil.example/x", "?from=https://sight.example/news/a-story", "?from=https://evil.example/y"):
+        reader = reader_for(slug, app.test_client())
+        reader.start(query)
+        reader.send(1, GOOD_PAGE_1)
+        assert reader.send(2, GOOD_PAGE_2, action="submit").status_code == 302
+    page = staff_client.get(f"/staff/surveys/{slug}").get_data(as_text=True)
+    panel = page[page.index("<caption>Referring article</caption>") :].split("</table>")[0]
+    rows = dict(re.findall(r'<th scope="row">([^<]*)</th><td class="num">(\d+)</td>', panel))
+    assert rows == {"(other site)": "2", "/news/a-story": "1"}
+    assert "evil.example" not in page

@@ -13,11 +13,15 @@ from sight.db import utcnow
 from sight.extensions import db
 from sight.models import AuditEntry
 from surveys.definition import load_definition, validate_definition
-from surveys.definition.walk import option_label, question_by_id
+from surveys.definition.walk import iter_questions, option_label
 from surveys.models import Survey, SurveyVersion
 from surveys.operations import DEFAULT_SURVEY_FILE, import_definition, survey_by_slug
 from tests.surveys.conftest import ALL_TYPES, responses
 from tests.surveys.test_taking import GOOD_PAGE_1, GOOD_PAGE_2
+
+
+def _question(definition, question_id):
+    return next((q for q in iter_questions(definition) if q["id"] == question_id), None)
 
 
 def relabelled(label: str = "Deep blue") -> dict:
@@ -59,8 +63,8 @@ def test_changed_questions_after_a_response_make_a_new_version_and_old_labels_st
     first, second = responses(app)
     assert (first.version.number, second.version.number) == (1, 2)
     assert first.answers["colour"] == second.answers["colour"] == "blue"
-    colour_v1 = question_by_id(first.version.definition, "colour")
-    colour_v2 = question_by_id(second.version.definition, "colour")
+    colour_v1 = _question(first.version.definition, "colour")
+    colour_v2 = _question(second.version.definition, "colour")
     assert option_label(colour_v1, "blue") == "Blue"
     assert option_label(colour_v2, "blue") == "Deep blue"
 
@@ -134,7 +138,7 @@ def test_the_shipped_survey_is_a_new_version_for_a_site_that_has_answers_to_the_
     assert import_now(app, shipped) == "new_version:2"
     [answered] = responses(app)
     assert answered.version.number == 1
-    assert question_by_id(answered.version.definition, "contact_email") is not None
+    assert _question(answered.version.definition, "contact_email") is not None
     with app.app_context():
         current = survey_by_slug(db.session, "reader-survey").current_version
-        assert current.number == 2 and question_by_id(current.definition, "contact_email") is None
+        assert current.number == 2 and _question(current.definition, "contact_email") is None

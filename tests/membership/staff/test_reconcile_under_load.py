@@ -11,10 +11,10 @@ from sqlalchemy import select
 from accounts.models import User
 from membership.context import context_for
 from membership.donors import find_or_create_donor
-from membership.giving import ensure_customer
 from membership.models import Donor, LedgerEntry
 from sight.db import utcnow
 from sight.extensions import db
+from tests.helpers import give_stripe_customer
 from sight.models import AuditEntry
 
 from .conftest import fresh, submit
@@ -31,7 +31,7 @@ def missed_gifts(app, stripe_client) -> list[str]:
         customers = []
         for n in range(10):
             donor = find_or_create_donor(db.session, email=f"missed{n}@example.com", name=f"Missed {n}", now=utcnow())
-            customers.append(ensure_customer(db.session, gateway, donor))
+            customers.append(give_stripe_customer(db.session, gateway, donor))
             db.session.commit()
     payments = []
     for customer in customers:

@@ -1,4 +1,4 @@
-"""The Sight+ rule written in SQL (`membership.status.sight_plus_at`, which the dashboard counts and
+"""The Sight+ rule written in SQL (`membership.status.sight_plus_ids_at`, which the dashboard counts and
 the members list filters with) names exactly the people the Python rule calls Sight+, for random
 ledgers, annual gifts and grants, at random instants and at the instants where answers change."""
 
@@ -24,7 +24,7 @@ from membership.models import (
     SubscriptionStatus,
 )
 from membership.rules import RESOLUTION, WINDOW
-from membership.status import as_grant, covered_by_a_grant_at, giving_of, sight_plus_at
+from membership.status import as_grant, covered_by_a_grant_at, giving_of, sight_plus_ids_at
 
 _ids = itertools.count(1)
 
@@ -142,7 +142,7 @@ def test_the_sql_rule_names_exactly_whom_the_rule_calls_sight_plus(db_session, e
         giving = giving_of(db_session, db_session.scalars(select(User.id)))
         for t in sorted(edges | {t - RESOLUTION for t in edges}):
             members = {user_id for user_id, own in giving.items() if own.status(t, rules).is_member}
-            assert set(db_session.scalars(sight_plus_at(t, rules))) == members, t
+            assert set(db_session.scalars(sight_plus_ids_at(t, rules))) == members, t
             covered = {
                 user_id for user_id, own in giving.items()
                 if any(g.starts_at <= t < g.effective_end for g in map(as_grant, own.grants))
