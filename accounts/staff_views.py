@@ -36,7 +36,7 @@ def staff_dashboard():
             failed += 1
     # A panel may bring its read model up to date (the survey tallies); keep what it counted.
     db.session.commit()
-    return render_template("staff/dashboard.html", panels=panels, failed=failed)
+    return render_template("accounts/staff/dashboard.html", panels=panels, failed=failed)
 
 
 def accounts_panel(session, now) -> DashboardPanel:
@@ -63,7 +63,7 @@ def audit_log():
     actions = db.session.scalars(
         select(AuditEntry.action).distinct().order_by(AuditEntry.action)
     ).all()
-    return render_template("staff/audit.html", entries=entries, actions=actions, action=action)
+    return render_template("accounts/staff/audit.html", entries=entries, actions=actions, action=action)
 
 
 def _staff_members() -> list[User]:
@@ -89,7 +89,7 @@ def _people_page(invite_form: InviteForm, status: int = 200, failed: dict | None
         role_forms[person.id] = (failed or {}).get(person.id) or _role_form(person)
     return (
         render_template(
-            "staff/people.html",
+            "accounts/staff/people.html",
             people=people,
             role_forms=role_forms,
             invite_form=invite_form,

@@ -297,7 +297,7 @@ def staff_reconcile_repair():
 
 
 def staff_benefits():
-    return render_template("membership/staff_benefits.html", benefits=all_benefits(db.session))
+    return render_template("membership/staff/benefits.html", benefits=all_benefits(db.session))
 
 
 def staff_benefit(benefit_id: int | None):
@@ -311,4 +311,4 @@ def staff_benefit(benefit_id: int | None):
         db.session.commit()
         flash(f"Saved “{benefit.title}”.", "success")
         return redirect(url_for("membership.staff_benefits"))
-    return render_template("membership/staff_benefit.html", form=form, benefit=benefit)
+    return render_template("membership/staff/benefit.html", form=form, benefit=benefit)
