@@ -4,7 +4,7 @@ import os
 
 from dotenv import load_dotenv
 
-from sight.config import refuse_per_process_rate_limits
+from sight.config import check_settings, refuse_per_process_rate_limits
 
 load_dotenv(override=False)
 
@@ -22,5 +22,7 @@ errorlog = "-"
 
 
 def on_starting(server):
+    # A bad setting stops the server here, one line each, before any worker starts.
+    check_settings(dict(os.environ))
     # Rate limits counted in memory would be counted once per worker: refuse to start.
     refuse_per_process_rate_limits(dict(os.environ), server.cfg.workers)

@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from sight.config import DEV_ORG_LEGAL_NAME, receipt_identity_problems
 from sight.db import utcnow
 from sight.extensions import db, limiter
 from sight.jobs import scheduled_jobs
@@ -58,6 +59,19 @@ def check_keys(session: Session, config: dict, now: datetime) -> list[Finding]:
     else:
         findings.append(Finding(OK, "Stripe keys are a matching pair."))
     return findings
+
+
+def check_receipts(session: Session, config: dict, now: datetime) -> list[Finding]:
+    """Production refuses to start with placeholder receipts; this says it again for a config
+    changed after start, and tells a development site that its receipts are not real."""
+    production = config["APP_ENV"] == "production"
+    problems = receipt_identity_problems(config, production)
+    if problems:
+        return [Finding(FAIL, problem) for problem in problems]
+    if config["ORG_LEGAL_NAME"] == DEV_ORG_LEGAL_NAME:
+        return [Finding(WARN, "Receipts print the development placeholders: set ORG_LEGAL_NAME, ORG_ABN "
+                              "and RECEIPT_TAX_STATEMENT before real gifts are taken.")]
+    return [Finding(OK, f"Receipts name {config['ORG_LEGAL_NAME']}, ABN {config['ORG_ABN']}.")]
 
 
 def check_mail(session: Session, config: dict, now: datetime) -> list[Finding]:
@@ -133,7 +147,7 @@ def check_queued_mail(session: Session, config: dict, now: datetime) -> list[Fin
     return [Finding(OK, "No mail has waited more than an hour.")]
 
 
-CONFIGURATION_CHECKS = (check_keys, check_mail, check_rate_limits)
+CONFIGURATION_CHECKS = (check_keys, check_receipts, check_mail, check_rate_limits)
 DATA_CHECKS = (check_scheduled_jobs, check_queued_mail)
 
 

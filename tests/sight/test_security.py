@@ -10,12 +10,19 @@ from sight.config import ConfigError
 from sight.extensions import db
 from tests.helpers import create_user, sign_in_as, submit_form
 
+# An organisation's details as a receipt prints them (the ATO's example ABN, whose checksum holds).
+RECEIPT_IDENTITY = {
+    "ORG_LEGAL_NAME": "Sight Media Ltd",
+    "ORG_ABN": "51 824 753 556",
+    "RECEIPT_TAX_STATEMENT": "Sight Media Ltd is not a deductible gift recipient: gifts are not tax deductible.",
+}
 PRODUCTION_SECRETS = {
     "SECRET_KEY": "a-long-random-production-secret-key-0123456789",
     "STRIPE_SECRET_KEY": "sk_live_example",
     "STRIPE_PUBLISHABLE_KEY": "pk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
     "MAIL_URL": "smtp://mail.example.org:587",
+    **RECEIPT_IDENTITY,
 }
 
 
@@ -109,11 +116,11 @@ def test_production_refuses_to_start_naming_each_missing_secret():
     without_mail = {name: value for name, value in PRODUCTION_SECRETS.items() if name != "MAIL_URL"}
     with pytest.raises(ConfigError) as error:
         create_app({"ENVIRON": {"APP_ENV": "production", **without_mail}})
-    assert str(error.value) == "APP_ENV=production needs these settings: MAIL_URL"
+    assert str(error.value) == "MAIL_URL is not set: production needs it."
 
     with pytest.raises(ConfigError) as error:
         create_app({"ENVIRON": {"APP_ENV": "production", **PRODUCTION_SECRETS, "SECRET_KEY": "dev"}})
-    assert "SECRET_KEY (a real, random value)" in str(error.value)
+    assert "SECRET_KEY is a placeholder: set a real, random value" in str(error.value)
 
     with pytest.raises(ConfigError) as error:
         create_app({"ENVIRON": {"APP_ENV": "production", **PRODUCTION_SECRETS, "PASSWORD_HASHING": "fast"}})
