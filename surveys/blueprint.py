@@ -4,7 +4,7 @@
 
 from flask import Blueprint
 
-from surveys import builder_views, cli, insight, insight_views, manage_views, staff_views, views
+from surveys import builder_views, cli, erasure_views, insight, insight_views, manage_views, staff_views, views
 from surveys.question_view import question_views
 
 bp = Blueprint("surveys", __name__, cli_group="surveys")
@@ -57,6 +57,11 @@ bp.add_url_rule(
     "/staff/surveys/<slug>/charts/<name>.<any(svg, png):fmt>", view_func=insight_views.staff_chart, methods=["GET"]
 )
 bp.add_url_rule("/staff/surveys/<slug>/promise", view_func=insight_views.manage_promise, methods=["GET", "POST"])
+# Erasing a response on a reader's request (issue 22): find it, then confirm.
+bp.add_url_rule("/staff/surveys/<slug>/erase", view_func=erasure_views.staff_find_to_erase, methods=["GET"])
+bp.add_url_rule(
+    "/staff/surveys/<slug>/responses/<int:response_id>/erase", view_func=erasure_views.staff_erase, methods=["GET", "POST"]
+)
 
 bp.add_app_template_filter(views.paragraphs_filter, "paragraphs")
 # The editor's preview draws a definition's questions as readers see them.

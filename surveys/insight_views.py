@@ -6,16 +6,13 @@ in surveys/blueprint.py."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
 
-from flask import Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from accounts.roles import staff_required
 from sight.audit import record_audit
 from sight.db import read_session, utcnow
-from sight.errors import render_error
 from sight.extensions import db
 from surveys import charts, insight
 from surveys.builder_forms import PromiseForm
@@ -24,32 +21,13 @@ from surveys.drafts import set_promise
 from surveys.export import FORMATS, csv_chunks, export_filename, sheet_rows
 from surveys.insight_forms import CrossTabForm
 from surveys.models import Survey
-from surveys.operations import survey_by_slug
-from surveys.tallies import refresh_tallies, tallied_crosstab, tallied_results, tallied_side_by_side
+from surveys.staff_pages import display_zone, display_zone_name, refresh_tallies_of, refuse, survey_or_refuse
+from surveys.tallies import tallied_crosstab, tallied_results, tallied_side_by_side
 from surveys.staff_forms import ResultFilterForm
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
-
-
-def _zone_name() -> str:
-    return current_app.config["DISPLAY_TIMEZONE"]
-
-
-def _refuse(code: int, title: str, message: str):
-    abort(make_response(render_error(code, title, message)))
-
-
-def _survey(session, slug: str) -> Survey:
-    survey = survey_by_slug(session, slug)
-    if survey is None:
-        _refuse(404, "No such survey", f"There is no survey with the address “{slug}”.")
-    return survey
-
-
 def _bad(form) -> None:
-    _refuse(400, "Those choices don't work", "Please check: " + " ".join(form.error_messages()))
+    refuse(400, "Those choices don't work", "Please check: " + " ".join(form.error_messages()))
 
 
 def _reader():
@@ -60,29 +38,20 @@ def _reader():
 
 
 def _crosstab(reader, slug: str):
-    survey = _survey(reader, slug)
+    survey = survey_or_refuse(reader, slug)
     form = CrossTabForm(request.args, survey)
     form.offer(insight.dimensions_for(survey))
     if not form.validate():
         return survey, form, None
     table = tallied_crosstab(
-        reader, survey, form.response_filter(_zone()), form.rows.data, form.columns.data, _zone(), _zone_name()
+        reader, survey, form.response_filter(display_zone()), form.rows.data, form.columns.data, display_zone(), display_zone_name()
     )
     return survey, form, table
 
 
-def _refresh_tallies(slug: str) -> None:
-    """As the results page does: count what finished since the last look (a short write,
-    committed), then read the tallies in a snapshot."""
-    survey_id = db.session.scalar(select(Survey.id).where(Survey.slug == slug))
-    if survey_id is not None:
-        refresh_tallies(db.session, survey_id, _zone_name())
-    db.session.commit()
-
-
 @staff_required
 def staff_crosstab(slug: str):
-    _refresh_tallies(slug)
+    refresh_tallies_of(slug)
     with _reader() as reader:
         survey, form, table = _crosstab(reader, slug)
         chart = insight.crosstab_chart(table, f"{table.rows.label} by {table.columns.label}") if table else None
@@ -101,7 +70,7 @@ def staff_crosstab(slug: str):
 
 @staff_required
 def staff_crosstab_csv(slug: str):
-    _refresh_tallies(slug)
+    refresh_tallies_of(slug)
     with _reader() as reader:
         survey, form, table = _crosstab(reader, slug)
         if table is None:
@@ -119,7 +88,7 @@ def staff_crosstab_csv(slug: str):
     )
     db.session.commit()
     response = Response(body, mimetype=FORMATS["csv"])
-    filename = export_filename(slug, f"crosstab-{form.rows.data}-by-{form.columns.data}", "csv", now.astimezone(_zone()))
+    filename = export_filename(slug, f"crosstab-{form.rows.data}-by-{form.columns.data}", "csv", now.astimezone(display_zone()))
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -130,13 +99,13 @@ def staff_crosstab_csv(slug: str):
 
 @staff_required
 def staff_side_by_side(slug: str):
-    _refresh_tallies(slug)
+    refresh_tallies_of(slug)
     with _reader() as reader:
-        survey = _survey(reader, slug)
+        survey = survey_or_refuse(reader, slug)
         form = ResultFilterForm(request.args, survey)
         if not form.validate():
             return render_template("surveys/staff/side_by_side.html", survey=survey, form=form, tables=None), 400
-        tables = tallied_side_by_side(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
+        tables = tallied_side_by_side(reader, survey, form.response_filter(display_zone()), display_zone(), display_zone_name())
         return render_template(
             "surveys/staff/side_by_side.html", survey=survey, form=form, tables=tables, filters=form.query_args()
         )
@@ -147,7 +116,7 @@ def staff_side_by_side(slug: str):
 
 def _selection(reader, slug: str) -> tuple[Survey, ResultFilterForm]:
     """The survey and the filters of the query string, which must be valid."""
-    survey = _survey(reader, slug)
+    survey = survey_or_refuse(reader, slug)
     form = ResultFilterForm(request.args, survey)
     if not form.validate():
         _bad(form)
@@ -158,7 +127,7 @@ def _selection(reader, slug: str) -> tuple[Survey, ResultFilterForm]:
 def staff_first_response(slug: str):
     with _reader() as reader:
         survey, form = _selection(reader, slug)
-        first = insight.first_response_id(reader, survey, form.response_filter(_zone()))
+        first = insight.first_response_id(reader, survey, form.response_filter(display_zone()))
     if first is None:
         flash("No responses match these filters.", "info")
         return redirect(url_for("surveys.staff_results", slug=slug, **form.query_args()))
@@ -169,9 +138,9 @@ def staff_first_response(slug: str):
 def staff_response(slug: str, response_id: int):
     with _reader() as reader:
         survey, form = _selection(reader, slug)
-        detail = insight.response_detail(reader, survey, response_id, form.response_filter(_zone()))
+        detail = insight.response_detail(reader, survey, response_id, form.response_filter(display_zone()))
         if detail is None:
-            _refuse(404, "No such response", f"This survey has no response number {response_id}.")
+            refuse(404, "No such response", f"This survey has no response number {response_id}.")
         return render_template("surveys/staff/response.html", survey=survey, detail=detail, filters=form.query_args())
 
 
@@ -185,7 +154,7 @@ def _chart(reader, survey: Survey, name: str) -> charts.Chart | None:
             _bad(form)
         return insight.crosstab_chart(table, f"{survey.title}: {table.rows.label} by {table.columns.label}")
     _, form = _selection(reader, survey.slug)
-    results = tallied_results(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
+    results = tallied_results(reader, survey, form.response_filter(display_zone()), display_zone(), display_zone_name())
     if name == "days":
         return insight.days_chart(results, f"{survey.title}: responses per day")
     kind, _, qid = name.partition("-")
@@ -202,12 +171,12 @@ def _chart(reader, survey: Survey, name: str) -> charts.Chart | None:
 
 @staff_required
 def staff_chart(slug: str, name: str, fmt: str):
-    _refresh_tallies(slug)
+    refresh_tallies_of(slug)
     with read_session(db.engine) as reader:
-        survey = _survey(reader, slug)
+        survey = survey_or_refuse(reader, slug)
         chart = _chart(reader, survey, name)
     if chart is None:
-        _refuse(404, "No such chart", "This survey has no chart by that name.")
+        refuse(404, "No such chart", "This survey has no chart by that name.")
     framed = charts.with_title(chart)
     if fmt == "png":
         response = Response(charts.to_png(framed), mimetype="image/png")
@@ -223,7 +192,7 @@ def staff_chart(slug: str, name: str, fmt: str):
 
 @staff_required
 def manage_promise(slug: str):
-    survey = _survey(db.session, slug)
+    survey = survey_or_refuse(db.session, slug)
     form = PromiseForm()
     if request.method == "GET":
         form.minutes.data = survey.promise_minutes

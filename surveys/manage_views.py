@@ -5,7 +5,6 @@ The results page of a survey, /staff/surveys/<slug>, lives in staff_views.py."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
 
 from flask import Response as HttpResponse
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -30,6 +29,7 @@ from surveys.operations import (
     update_definition,
 )
 from surveys.retention import Retention, personal_data_ids, set_retention
+from surveys.staff_pages import display_zone
 
 OUTCOMES = {
     "created": "Survey created (version {n}).",
@@ -61,10 +61,6 @@ pages:
           - {value: "yes", label: "Yes"}
           - {value: "no", label: "No"}
 """
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
 
 
 def _survey_or_404(slug: str) -> Survey:
@@ -177,7 +173,7 @@ def _edit_page(
     preview=None,
     status=200,
 ):
-    zone = _zone()
+    zone = display_zone()
     if retention_form is None:
         retention_form = RetentionForm(
             formdata=None, text_months=survey.text_retention_months, unfinished_days=survey.unfinished_retention_days
@@ -221,7 +217,7 @@ def manage_dates(slug: str):
     if not dates_form.validate():
         form = DefinitionForm(formdata=None, definition=dump_definition(survey.current_version.definition), based_on=_version_token(survey))
         return _edit_page(survey, form, dates_form=dates_form, status=422)
-    opens_at, closes_at = dates_form.moments(_zone())
+    opens_at, closes_at = dates_form.moments(display_zone())
     set_survey_dates(db.session, survey, opens_at, closes_at, current_user, utcnow())
     db.session.commit()
     flash("Dates saved.", "success")

@@ -114,3 +114,9 @@ class TextAnswersForm(ResultFilterForm):
         default=1,
         invalid_value_message="Pages are numbered from 1.",
     )
+
+
+class FindResponseForm(Form):
+    """Staff look for a response to erase (surveys.erasure.find_responses reads the words)."""
+
+    q = StringField("Response number, resume link or code, or email address", validators=[Length(max=2000)])

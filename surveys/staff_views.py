@@ -3,68 +3,37 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, abort, current_app, make_response, render_template, request, stream_with_context, url_for
+from flask import Flask, Response, render_template, request, stream_with_context, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.roles import staff_required
 from membership import gifts_from_source
 from sight.db import read_session, utcnow
-from sight.errors import render_error
 from sight.extensions import db
 from sight.staff import DashboardPanel, register_dashboard_panel
 from surveys.export import EXTENSIONS, FORMATS, codebook_chunks, export_chunks, export_filename, plan_export, record_export
-from surveys.models import Survey
 from surveys.insight import results_insight
 from surveys.operations import ask_source
 from surveys.results import ask_figures, asks_by_slug, text_answers, text_fields
 from surveys.retention import personal_data_ids
-from surveys.tallies import refresh_every_survey, refresh_tallies, survey_activity, tallied_origins, tallied_results
+from surveys.tallies import refresh_every_survey, survey_activity, tallied_origins, tallied_results
+from surveys.staff_pages import display_zone, display_zone_name, refresh_tallies_of, refuse, survey_or_refuse
 from surveys.staff_forms import ExportForm, ResultFilterForm, TextAnswersForm
 
 DEFAULT_SURVEY = "reader-survey"
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
-
-
-def _zone_name() -> str:
-    return current_app.config["DISPLAY_TIMEZONE"]
-
-
-def _refuse(code: int, title: str, message: str):
-    abort(make_response(render_error(code, title, message)))
-
-
-def _survey(session: Session, slug: str) -> Survey:
-    survey = session.scalar(select(Survey).where(Survey.slug == slug))
-    if survey is None:
-        _refuse(404, "No such survey", f"There is no survey with the address “{slug}”.")
-    return survey
-
-
 def _bad_filters(form: ResultFilterForm):
-    _refuse(400, "Those filters don't work", "Please check: " + " ".join(form.error_messages()))
-
-
-def _refresh_tallies(slug: str) -> None:
-    """Count (and index the words of) the responses finished since the last look: a short write,
-    committed before the page reads in its own snapshot."""
-    survey_id = db.session.scalar(select(Survey.id).where(Survey.slug == slug))
-    if survey_id is not None:
-        refresh_tallies(db.session, survey_id, _zone_name())
-    db.session.commit()
+    refuse(400, "Those filters don't work", "Please check: " + " ".join(form.error_messages()))
 
 
 @staff_required
 def staff_results(slug: str):
-    _refresh_tallies(slug)
+    refresh_tallies_of(slug)
     with read_session(db.engine) as reader:
-        survey = _survey(reader, slug)
+        survey = survey_or_refuse(reader, slug)
         form = ResultFilterForm(request.args, survey)
         export_form = ExportForm(request.args, survey)
         if not form.validate():
@@ -79,9 +48,9 @@ def staff_results(slug: str):
                 ),
                 400,
             )
-        results = tallied_results(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
+        results = tallied_results(reader, survey, form.response_filter(display_zone()), display_zone(), display_zone_name())
         definitions = {v.number: v.definition for v in survey.versions}
-        origins = tallied_origins(reader, survey, form.response_filter(_zone()), _zone(), _zone_name())
+        origins = tallied_origins(reader, survey, form.response_filter(display_zone()), display_zone(), display_zone_name())
         ask = ask_figures(reader, survey.id)
         # Surveys asks membership through its one public function.
         ask.gifts = gifts_from_source(ask_source(survey))
@@ -102,18 +71,18 @@ def staff_results(slug: str):
 
 @staff_required
 def staff_text_answers(slug: str, field_name: str):
-    _refresh_tallies(slug)
+    refresh_tallies_of(slug)
     with read_session(db.engine) as reader:
-        survey = _survey(reader, slug)
+        survey = survey_or_refuse(reader, slug)
         fields = text_fields(survey)
         if field_name not in fields:
-            _refuse(404, "No such question", f"This survey has no free-text question “{field_name}”.")
+            refuse(404, "No such question", f"This survey has no free-text question “{field_name}”.")
         form = TextAnswersForm(request.args, survey)
         context = dict(survey=survey, form=form, field_name=field_name, field_label=fields[field_name])
         if not form.validate():
             return render_template("surveys/staff/text_answers.html", page=None, results_filters={}, **context), 400
         page = text_answers(
-            reader, survey.id, form.response_filter(_zone()), field_name, form.q.data or "", form.page.data or 1
+            reader, survey.id, form.response_filter(display_zone()), field_name, form.q.data or "", form.page.data or 1
         )
         filters = {name: value for name, value in form.query_args().items() if name != "page"}
         results_filters = {name: value for name, value in filters.items() if name != "q"}
@@ -134,11 +103,11 @@ def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension:
     """Plan the download in a snapshot, write the audit entry, then stream from that snapshot."""
     reader = read_session(db.engine)
     try:
-        survey = _survey(reader, slug)
+        survey = survey_or_refuse(reader, slug)
         form = ExportForm(request.args, survey)
         if not form.validate():
             _bad_filters(form)
-        plan = plan_export(reader, survey, form.response_filter(_zone()), form.layout.data, form.values.data)
+        plan = plan_export(reader, survey, form.response_filter(display_zone()), form.layout.data, form.values.data)
         now = utcnow()
         record_export(
             db.session,
@@ -159,7 +128,7 @@ def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension:
     response = Response(stream_with_context(_closing(chunks, reader)), content_type=mimetype)
     # Also when the client goes away before the end, and the generator never finishes.
     response.call_on_close(reader.close)
-    filename = export_filename(slug, what, extension, now.astimezone(_zone()))
+    filename = export_filename(slug, what, extension, now.astimezone(display_zone()))
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -168,7 +137,7 @@ def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension:
 @staff_required
 def staff_export(slug: str, fmt: str):
     if fmt not in FORMATS:
-        _refuse(404, "We don't make that kind of file", "Exports come as .csv, .xlsx or .json (JSON Lines).")
+        refuse(404, "We don't make that kind of file", "Exports come as .csv, .xlsx or .json (JSON Lines).")
     return _start_download(
         slug, fmt, lambda reader, plan, bom: export_chunks(reader, plan, fmt, bom), FORMATS[fmt], EXTENSIONS[fmt]
     )
@@ -184,8 +153,8 @@ def staff_codebook(slug: str):
 def survey_panel(session: Session, now: datetime) -> DashboardPanel:
     """Responses per survey, in total and this week, and whether a response really takes the
     couple of minutes the invitation promises."""
-    refresh_every_survey(session, _zone_name())
-    activity = survey_activity(session, now, _zone(), _zone_name())
+    refresh_every_survey(session, display_zone_name())
+    activity = survey_activity(session, now, display_zone(), display_zone_name())
     asks = asks_by_slug(session)
     panel = DashboardPanel(title="Reader surveys")
     for survey in activity:
