@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from email import message_from_bytes
 from email.policy import default as email_policy
 from pathlib import Path
@@ -137,8 +138,9 @@ def mailbox(smtp_server) -> Mailbox:
 # --- Stripe ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def localstripe_url():
+@contextmanager
+def running_localstripe():
+    """A localstripe process of its own on a free port, its address while it runs."""
     port = free_port()
     # Without --state, this localstripe keeps everything in memory: it neither reads nor writes
     # the /tmp/localstripe.pickle that a plain localstripe shares with every other on the machine.
@@ -153,6 +155,12 @@ def localstripe_url():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def localstripe_url():
+    with running_localstripe() as url:
+        yield url
 
 
 # --- database and app ------------------------------------------------------------------

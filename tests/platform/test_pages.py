@@ -17,7 +17,7 @@ from pathlib import Path
 import pyotp
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from accounts.models import Role
 from accounts.passwords import hash_password
@@ -205,6 +205,10 @@ def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_s
                  "/staff/surveys/reader-survey/builder/pages/reading",
                  "/staff/surveys/reader-survey/builder/questions/read_frequency"):
         staff.open(path)
+    with app.app_context():
+        answered = db.session.scalars(select(Response.id).where(Response.submitted_at.is_not(None))).first()
+    staff.open("/staff/surveys/reader-survey/erase", "erase a response: find it")
+    staff.open(f"/staff/surveys/reader-survey/responses/{answered}/erase", "erase a response: confirm")
     staff.submit_empty("/staff/benefits/new", "Save", "new benefit with errors")
     staff.submit_empty("/staff/surveys/new", "Check", "new survey with errors")
     staff.submit_empty("/staff/surveys/new/builder", "Create the survey", "new survey in the builder with errors")
