@@ -31,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def configure(app: Flask, test_config: dict | None) -> None:
     from sight.config import load_config
+    from sight.logs import configure_logging
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     environ = None
@@ -39,11 +40,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
     app.config.from_mapping(load_config(app.instance_path, environ))
     if test_config:
         app.config.from_mapping(test_config)
-    if not app.testing:
-        # Development reads its mail (sign-in links, receipts) from this log.
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("sight").setLevel(logging.INFO)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # One JSON line per record on stderr; development reads its mail (sign-in links, receipts) there.
+    configure_logging(app)
     if app.config["APP_ENV"] == "production" and app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
         # Fine for one process; gunicorn's configuration refuses it with several workers.
         logging.getLogger("sight").warning(

@@ -140,7 +140,9 @@ class MailTransport:
         if message.body_html:
             email.add_alternative(message.body_html, subtype="html")
         if not self.mail_url:
-            log.info("Mail to %s: %s\n%s", message.to_address, message.subject, message.body_text)
+            # Development reads its links here; production refuses to start without MAIL_URL.
+            log.info("Mail to %s: %s\n%s", message.to_address, message.subject, message.body_text,
+                     extra={"to": message.to_address, "subject": message.subject})
             return
         url = urlsplit(self.mail_url)
         smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP

@@ -15,7 +15,8 @@ def request_lines(caplog):
     caplog.set_level(logging.INFO, logger="sight.request")
 
     def lines() -> list[dict]:
-        return [json.loads(r.getMessage()) for r in caplog.records if r.name == "sight.request"]
+        fields = ("method", "path", "status", "duration_ms", "request_id")
+        return [{name: getattr(r, name) for name in fields} for r in caplog.records if r.name == "sight.request"]
 
     return lines
 
