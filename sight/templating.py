@@ -96,7 +96,6 @@ class Formats:
 
 def init_app(app: Flask) -> None:
     formats = Formats.from_config(app.config)
-    app.extensions["sight_formats"] = formats
     app.add_template_filter(formats.money, "money")
     app.add_template_filter(formats.day, "date")
     app.add_template_filter(formats.moment, "datetime")
