@@ -51,7 +51,8 @@ def test_a_question_against_sight_plus_counts_what_the_responses_say(responses):
             assert row.cells[column].share.count == expected
             assert row.cells[column].share.percent == pytest.approx(expected * 100 / len(in_row))
         assert sum(cell.share.percent for cell in row.cells) == pytest.approx(100)
-    assert table.table[0].label == "Daily"  # the newest version's label
+    # The newest version's words, saying what version 1 called it.
+    assert table.table[0].label == "Daily (was: Every day)"
     assert [t.count for t in table.column_totals] == [sum(1 for r in answered if status[r.sight_plus] == c) for c in range(3)]
 
 
