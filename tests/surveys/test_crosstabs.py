@@ -9,7 +9,7 @@ import random
 import pytest
 
 from surveys.crosstabs import ResponseFacts, available_dimensions, crosstab, crosstab_sheet
-from surveys.export import csv_chunks, sheet_rows
+from surveys.export import csv_chunks, neutralised_rows
 from tests.surveys.staff.conftest import V1, V2
 
 DEFINITIONS = {1: V1, 2: V2}
@@ -80,7 +80,7 @@ def test_the_csv_has_the_counts_and_no_formula(responses):
     dims = available_dimensions(DEFINITIONS)
     table = crosstab(dims["read_frequency"], dims["source"], responses)
     headers, numeric, rows = crosstab_sheet(table)
-    text = b"".join(csv_chunks(sheet_rows(headers, numeric, rows))).decode()
+    text = b"".join(csv_chunks(neutralised_rows(headers, numeric, rows))).decode()
     parsed = list(csv.reader(io.StringIO(text)))
     header = parsed[0]
     assert "'=cmd|x (count)" in header and "=cmd|x (count)" not in header
