@@ -219,7 +219,7 @@ def add_question(definition: Mapping, page_id: str, spec: Mapping, *, after: str
 # read by type: change them by adding a new question).
 EDITABLE = {
     "label", "help", "required", "other", "min_choices", "max_choices", "max_length", "pattern",
-    "min", "max", "integer", "scale", "nps",
+    "pattern_example", "pattern_hint", "min", "max", "integer", "scale", "nps",
 }
 
 

@@ -121,6 +121,22 @@ def visible_answers(definition: Mapping, answers: Mapping) -> dict:
     return kept
 
 
+def skipped_questions(definition: Mapping, answers: Mapping) -> set[str]:
+    """Ids of the questions these answers hid from the reader: a show_if of theirs or of their
+    page did not hold, judged as visible_answers does, on the answers of questions shown."""
+    kept: dict[str, Any] = {}
+    skipped = set()
+    for page in definition.get("pages") or []:
+        page_shown = condition_met(page.get("show_if"), kept)
+        for question in page.get("questions") or []:
+            if page_shown and condition_met(question.get("show_if"), kept):
+                if question["id"] in answers:
+                    kept[question["id"]] = answers[question["id"]]
+            else:
+                skipped.add(question["id"])
+    return skipped
+
+
 def question_field_names(question: Mapping) -> set[str]:
     """The form fields a question is answered in (DEFINITION.md)."""
     if question["type"] == "matrix":

@@ -1,6 +1,7 @@
 """Every page a person sees, in Chromium at 390 px (a phone) and 1280 px (a laptop): axe-core
 finds no serious or critical problem, nothing makes the page scroll sideways (a wide table
-scrolls in its own box), the Content-Security-Policy blocks nothing, and a screenshot of each is
+scrolls in its own box), every field shown in error is marked aria-invalid, the
+Content-Security-Policy blocks nothing, and a screenshot of each is
 written to screenshots/ (see the README) for anyone to look at.
 
 axe-core's JavaScript comes from a registry package (axe-playwright-python bundles it) and is
@@ -52,6 +53,11 @@ WIDEST = """[...document.querySelectorAll('body *')]
   .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '')
             + ' +' + Math.round(e.getBoundingClientRect().right - document.documentElement.clientWidth) + 'px')"""
 
+# Form controls shown in error (inside .has-error) that do not say so to assistive technology.
+UNMARKED_ERRORS = """[...document.querySelectorAll('.has-error input, .has-error select, .has-error textarea')]
+  .filter(e => !['hidden', 'submit', 'button'].includes(e.type) && e.getAttribute('aria-invalid') !== 'true')
+  .map(e => e.id || e.name)"""
+
 
 class Proof:
     """Visits pages in one browser context and checks each at both widths."""
@@ -91,6 +97,9 @@ class Proof:
                 self.problems.append(f"{self.role} {name} at {width}px: scrolls sideways by {overflow}px "
                                      f"(wider: {self.page.evaluate(WIDEST)})")
             self.page.screenshot(path=SCREENSHOTS / f"{slug}-{width}.png", full_page=True)
+        unmarked = self.page.evaluate(UNMARKED_ERRORS)
+        if unmarked:
+            self.problems.append(f"{self.role} {name}: fields in error without aria-invalid=\"true\": {unmarked}")
         csp = [text for text in self.console if "Content Security Policy" in text]
         if csp:
             self.problems.append(f"{self.role} {name}: blocked by the Content-Security-Policy: {csp}")
