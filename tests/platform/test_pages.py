@@ -50,7 +50,8 @@ WIDEST = """[...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
   .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right <= document.documentElement.clientWidth + 0.5)
   .slice(0, 3)
-  .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '')
+  .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+            + (typeof e.className === 'string' && e.className ? '.' + e.className.split(' ').join('.') : '')
             + ' +' + Math.round(e.getBoundingClientRect().right - document.documentElement.clientWidth) + 'px')"""
 
 # Form controls shown in error (inside .has-error) that do not say so to assistive technology.

@@ -84,7 +84,8 @@ def test_a_value_readers_answered_with_in_an_earlier_version_cannot_change_and_t
     survey = make_survey(session, (validate_definition(COLOURS_V1), validate_definition(colours_v2())))
     # Only version 1 holds answers with "green", and an unfinished response one with sea.
     add_response(session, survey, {"colour": "green"}, version=1)
-    add_response(session, survey, {"colour": "blue", "liked": {"sea": "2"}}, version=2, submitted_at=None, started_at=datetime(2026, 11, 20, tzinfo=timezone.utc))
+    started = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    add_response(session, survey, {"colour": "blue", "liked": {"sea": "2"}}, version=2, submitted_at=None, started_at=started)
     session.commit()
     before = draft_question(session)
 

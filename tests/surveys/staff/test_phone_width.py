@@ -14,6 +14,7 @@ pytestmark = pytest.mark.browser
 
 # The longest id a definition allows (60 characters), and labels as long as staff write them.
 LONG_ID = "how_likely_are_you_to_recommend_sight_to_a_friend_or_colleag"
+LONG_TEXT_ID = "anything_else_you_would_like_to_tell_the_editors_of_sight_ab"
 LONG = {
     "slug": "long-words",
     "title": "What readers of the weekend edition think about its coverage",
@@ -28,7 +29,8 @@ LONG = {
                     "label": "How likely are you to recommend the weekend edition of Sight to a friend or a colleague?",
                     "other": True,
                     "options": [
-                        {"value": "extremely_likely_to_recommend_it_to_everyone_i_know", "label": "Extremely likely, to everyone I know"},
+                        {"value": "extremely_likely_to_recommend_it_to_everyone_i_know",
+                         "label": "Extremely likely, to everyone I know"},
                         {"value": "not_likely", "label": "Not likely"},
                     ],
                 },
@@ -39,7 +41,7 @@ LONG = {
                     "options": [{"value": "news", "label": "News"}, {"value": "long_reads", "label": "Long reads"}],
                 },
                 {
-                    "id": "anything_else_you_would_like_to_tell_the_editors_of_sight_ab",
+                    "id": LONG_TEXT_ID,
                     "type": "long_text",
                     "label": "Anything else you would like to tell the editors?",
                 },
@@ -70,14 +72,14 @@ def test_every_staff_page_of_a_survey_with_long_ids_and_labels_fits_a_phone(phon
     response = add_response(session, survey, {
         LONG_ID: "extremely_likely_to_recommend_it_to_everyone_i_know",
         "which_sections_of_the_weekend_edition_do_you_read_every_week": ["news", "long_reads"],
-        "anything_else_you_would_like_to_tell_the_editors_of_sight_ab": "More crosswords, please.",
+        LONG_TEXT_ID: "More crosswords, please.",
     }, sight_plus=True)  # fmt: skip
     session.commit()
     base = f"/staff/surveys/{survey.slug}"
     page_id = LONG["pages"][0]["id"]
     pages = [
         "/staff/surveys", base, f"{base}/crosstab", f"{base}/crosstab?rows={LONG_ID}&columns=sight_plus",
-        f"{base}/sight-plus", f"{base}/responses/{response.id}", f"{base}/answers/anything_else_you_would_like_to_tell_the_editors_of_sight_ab",
+        f"{base}/sight-plus", f"{base}/responses/{response.id}", f"{base}/answers/{LONG_TEXT_ID}",
         f"{base}/edit", f"{base}/duplicate", f"{base}/promise", f"{base}/erase", f"{base}/responses/{response.id}/erase",
         f"{base}/builder", f"{base}/builder/questions/{LONG_ID}", f"{base}/builder/pages/{page_id}",
     ]  # fmt: skip
