@@ -2,7 +2,7 @@
 
 SQLite is copied with its online backup API: one read transaction sees one moment of the
 database while the site goes on writing (WAL lets writers carry on beside it), so the copy is
-consistent without stopping anything. PostgreSQL is dumped by `pg_dump`, which also reads one
+consistent without stopping anything. PostgreSQL is dumped by `pg_dump` (from PATH), which also reads one
 snapshot, and restored by `pg_restore`. A backup is written beside its final name and renamed
 when whole, readable by its owner only (it holds donors' and readers' data).
 
@@ -38,8 +38,8 @@ class Backup:
     pruned: list[Path]
 
 
-def backup_database(url: URL, target: Path, now: datetime, into_folder: bool = False, keep: int | None = None,
-                    pg_bin: str | None = None) -> Backup:
+def backup_database(url: URL, target: Path, now: datetime, into_folder: bool = False,
+                    keep: int | None = None) -> Backup:
     """Copy the database at `url` to `target`: a file, or a folder (an existing one, or
     `into_folder`) to put a dated file in, keeping only the `keep` newest backups there."""
     suffix = SQLITE_SUFFIX if url.get_backend_name() == "sqlite" else POSTGRES_SUFFIX
@@ -62,7 +62,7 @@ def backup_database(url: URL, target: Path, now: datetime, into_folder: bool = F
         if suffix == SQLITE_SUFFIX:
             _backup_sqlite(_sqlite_file(url), partial)
         else:
-            _pg_run(url, pg_bin, "pg_dump", "--format=custom", "--no-owner", f"--file={partial}")
+            _pg_run(url, "pg_dump", "--format=custom", "--no-owner", f"--file={partial}")
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
@@ -71,14 +71,14 @@ def backup_database(url: URL, target: Path, now: datetime, into_folder: bool = F
     return Backup(target, target.stat().st_size, pruned)
 
 
-def restore_database(url: URL, source: Path, force: bool, pg_bin: str | None = None) -> int:
+def restore_database(url: URL, source: Path, force: bool) -> int:
     """Replace the database at `url` with the backup at `source`; the number of tables restored."""
     if not source.is_file():
         raise BackupError(f"{source} is not a file.")
     sqlite = url.get_backend_name() == "sqlite"
     if sqlite:
         backup_tables = _check_sqlite_backup(source)
-    tables = _tables_in(url, pg_bin)
+    tables = _tables_in(url)
     if tables and not force:
         raise BackupError(
             f"The database {_shown(url)} already holds {len(tables)} tables: a restore would replace all of it. "
@@ -101,8 +101,8 @@ def restore_database(url: URL, source: Path, force: bool, pg_bin: str | None = N
     options = ["--single-transaction", "--exit-on-error", "--no-owner"]
     if tables:
         options += ["--clean", "--if-exists"]
-    _pg_run(url, pg_bin, "pg_restore", *options, str(source))
-    return len(_tables_in(url, pg_bin))
+    _pg_run(url, "pg_restore", *options, str(source))
+    return len(_tables_in(url))
 
 
 def _sqlite_file(url: URL) -> Path:
@@ -142,7 +142,7 @@ def _check_sqlite_backup(source: Path) -> list[str]:
     return tables
 
 
-def _tables_in(url: URL, pg_bin: str | None) -> list[str]:
+def _tables_in(url: URL) -> list[str]:
     if url.get_backend_name() == "sqlite":
         path = _sqlite_file(url)
         if not path.exists():
@@ -169,21 +169,21 @@ def _shown(url: URL) -> str:
     return str(_sqlite_file(url)) if url.get_backend_name() == "sqlite" else _libpq_address(url)
 
 
-def _pg_program(name: str, pg_bin: str | None) -> str:
-    found = str(Path(pg_bin) / name) if pg_bin else shutil.which(name)
-    if not found or not Path(found).is_file():
-        where = f"in PG_BIN={pg_bin}" if pg_bin else "on PATH"
+def _pg_program(name: str) -> str:
+    found = shutil.which(name)
+    if not found:
         raise BackupError(
-            f"{name} is not {where}: install PostgreSQL's client programs of the server's version "
-            "(Debian: apt-get install postgresql-client-15), or set PG_BIN to the folder that holds them."
+            f"{name} is not on PATH: install PostgreSQL's client programs of the server's version "
+            "(Debian: apt-get install postgresql-client-15), or put the folder that holds them first on PATH, "
+            "e.g. PATH=/usr/lib/postgresql/15/bin:$PATH."
         )
     return found
 
 
-def _pg_run(url: URL, pg_bin: str | None, program: str, *args: str) -> None:
+def _pg_run(url: URL, program: str, *args: str) -> None:
     # The password goes in the environment, never on a command line others can read.
     env = {**os.environ, **({"PGPASSWORD": url.password} if url.password else {})}
-    command = [_pg_program(program, pg_bin), *args, f"--dbname={_libpq_address(url)}"]
+    command = [_pg_program(program), *args, f"--dbname={_libpq_address(url)}"]
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise BackupError(f"{program} failed: {result.stderr.strip() or f'exit status {result.returncode}'}")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,10 +47,9 @@ def init_app(app: Flask) -> None:
 def backup_command(path: str, keep: int | None):
     """Copy the database to PATH while the site runs (a folder, or a PATH ending in /: a dated file in it).
 
-    SQLite: its online backup API. PostgreSQL: pg_dump (on PATH, or in PG_BIN)."""
+    SQLite: its online backup API. PostgreSQL: pg_dump, from PATH."""
     try:
-        made = backup_database(db.engine.url, Path(path), utcnow(), path.endswith(os.sep), keep,
-                               os.environ.get("PG_BIN"))
+        made = backup_database(db.engine.url, Path(path), utcnow(), path.endswith("/"), keep)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Backed up the database to {made.path} ({made.size:,} bytes).")
@@ -69,7 +67,7 @@ def restore_command(path: Path, force: bool):
     # The app's own connections would keep the database open (SQLite) or locked (PostgreSQL).
     db.engine.dispose()
     try:
-        tables = restore_database(url, path, force, os.environ.get("PG_BIN"))
+        tables = restore_database(url, path, force)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Restored {tables} tables from {path}. Run `flask db upgrade` if the backup is older than this release.")
