@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock run test test-sqlite test-postgres system-packages bench
+.PHONY: install lock dist run test test-sqlite test-postgres system-packages bench
 
 # Exactly the versions (and files: pip checks every hash) in requirements-dev.lock, then the app
 # itself, editable. It stops first, saying so, when pyproject.toml's dependencies changed since
@@ -26,6 +26,12 @@ lock:
 	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet 'uv>=0.13,<0.14'
 	$(PY) scripts/lock.py
 	$(MAKE) install
+
+# What an operator installs: dist/sight_plus_service-<version>-py3-none-any.whl (and the sdist),
+# the distribution sight-plus-service with its templates, static files, migrations and data.
+dist: install
+	rm -rf dist
+	$(PY) -m build --outdir dist
 
 # make run PORT=5050 STRIPE_PORT=8421 when 5000 or 8420 is taken.
 export PORT STRIPE_PORT
