@@ -10,13 +10,13 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import make_url
 
 from sight.db import utcnow
 from sight.extensions import db
 from surveys.definition import validate_definition
-from surveys.models import Response
+from surveys.models import Response, Survey
 from surveys.operations import import_definition
 from tests.helpers import csrf_token_from
 
@@ -135,21 +135,35 @@ def test_a_backup_taken_while_200_readers_answer_restores_every_acknowledged_res
     assert sorted(found) == sorted(codes)
 
 
-def test_restore_refuses_a_database_that_holds_data_without_force(app, tmp_path):
+def survey_slugs(app) -> list[str]:
+    with app.app_context():
+        slugs = list(db.session.scalars(select(Survey.slug)))
+        db.session.remove()
+    return slugs
+
+
+def test_restore_refuses_a_database_that_holds_data_without_force_and_replaces_it_with_force(app, tmp_path):
     with app.app_context():
         import_definition(db.session, validate_definition(ONE_QUESTION), None, utcnow())
         db.session.commit()
     backup = tmp_path / "site.backup"
     runner = app.test_cli_runner()
     assert runner.invoke(args=["db", "backup", str(backup)]).exit_code == 0
+    again = runner.invoke(args=["db", "backup", str(backup)])
+    assert again.exit_code == 1 and "already exists" in again.output
 
+    # After the backup, the survey is gone from the site.
+    with app.app_context():
+        db.session.execute(delete(Survey))
+        db.session.commit()
     refused = runner.invoke(args=["db", "restore", str(backup)])
     assert refused.exit_code == 1
     assert "already holds" in refused.output and "run again with --force" in refused.output
-    assert refused.exception is None or isinstance(refused.exception, SystemExit)
+    assert survey_slugs(app) == []
 
-    again = runner.invoke(args=["db", "backup", str(backup)])
-    assert again.exit_code == 1 and "already exists" in again.output
+    restored = runner.invoke(args=["db", "restore", "--force", str(backup)])
+    assert restored.exit_code == 0, restored.output
+    assert survey_slugs(app) == [ONE_QUESTION["slug"]]
 
 
 def test_restore_refuses_a_file_that_is_not_a_backup(app, make_app, database_url, tmp_path):
