@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	$(PY) -m pip install --quiet --no-deps -e .
+	@# A .venv made before the rename still holds the app as `sight`, which on PyPI is another project.
+	@$(PY) -m pip uninstall --quiet --yes sight 2>/dev/null || true
 	touch $(STAMP)
 
 # After changing pyproject.toml's dependencies: pins what they resolve to now, with hashes,

@@ -75,8 +75,8 @@ def restore_database(url: URL, source: Path, force: bool) -> int:
     """Replace the database at `url` with the backup at `source`; the number of tables restored."""
     if not source.is_file():
         raise BackupError(f"{source} is not a file.")
-    sqlite = url.get_backend_name() == "sqlite"
-    if sqlite:
+    is_sqlite = url.get_backend_name() == "sqlite"
+    if is_sqlite:
         backup_tables = _check_sqlite_backup(source)
     tables = _tables_in(url)
     if tables and not force:
@@ -84,7 +84,7 @@ def restore_database(url: URL, source: Path, force: bool) -> int:
             f"The database {_shown(url)} already holds {len(tables)} tables: a restore would replace all of it. "
             "Stop the app servers, the mail worker and the timers, then run again with --force."
         )
-    if sqlite:
+    if is_sqlite:
         target = _sqlite_file(url)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
