@@ -6,7 +6,6 @@ A reminder or failure notice is sent at most once: a unique key on `renewal_noti
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader
@@ -30,15 +29,14 @@ from membership.status import sight_plus_status_of
 from sight.audit import record_audit
 from sight.jobs import NO_PROGRESS, Progress
 from sight.mail import queue_mail
+from sight.resources import TEMPLATES
 from sight.templating import format_money
 
 REMINDER_LEAD = timedelta(days=14)
 
 # Mail is written outside any request, so it has its own environment on the app's templates;
 # autoescaping is on for every template, whatever its name.
-_email_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"), autoescape=True
-)
+_email_templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
 
 
 def day(moment: datetime, zone: str) -> str:
