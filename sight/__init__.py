@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def configure(app: Flask, test_config: dict | None) -> None:
     from sight.config import load_config
+    from sight.logs import configure_logging
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     environ = None
@@ -42,14 +43,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
     app.config.from_mapping(load_config(app.instance_path, environ))
     if test_config:
         app.config.from_mapping(test_config)
-    if not app.testing:
-        # Development reads its mail (sign-in links, receipts) from this log.
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("sight").setLevel(logging.INFO)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    # The SDK logs each request and retry at INFO: a Stripe that does not answer is said once,
-    # by membership.stripe_api.StripeUnreachable.
-    logging.getLogger("stripe").setLevel(logging.WARNING)
+    # One JSON line per record on stderr; development reads its mail (sign-in links, receipts) there.
+    configure_logging(app)
     if app.config["APP_ENV"] == "production" and app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
         # Fine for one process; gunicorn's configuration refuses it with several workers.
         logging.getLogger("sight").warning(
