@@ -40,6 +40,9 @@ def configure_logging(app: Flask) -> None:
         werkzeug.addFilter(WithoutServerAccessLines())
     logging.getLogger("sight").setLevel(logging.INFO)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # The SDK logs each request and retry at INFO: a Stripe that does not answer is said once,
+    # by membership.stripe_api.StripeUnreachable.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
     if app.testing:
         return
     root = logging.getLogger()

@@ -31,7 +31,7 @@ from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from sight import ROOT
+from sight.resources import TEMPLATES
 from sight.db import utcnow
 from sight.extensions import db
 from sight.jobs import NO_PROGRESS, Progress, job_progress, quiet_option
@@ -45,7 +45,7 @@ MAX_BACKOFF = timedelta(hours=6)
 
 # Mail is written outside any request, so it has environments of its own on the app's templates:
 # one that escapes (the HTML part, whatever the template's name) and one that does not (plain text).
-_TEMPLATE_LOADER = FileSystemLoader(ROOT / "templates")
+_TEMPLATE_LOADER = FileSystemLoader(TEMPLATES)
 _html_templates = Environment(loader=_TEMPLATE_LOADER, autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _text_templates = Environment(loader=_TEMPLATE_LOADER, autoescape=False, trim_blocks=True, lstrip_blocks=True)
 

@@ -121,7 +121,7 @@ def export_command(
         form = ExportForm(MultiDict({k: v for k, v in given.items() if v is not None}), survey)
         if not form.validate():
             raise click.UsageError(" ".join(form.error_messages()))
-        plan = plan_export(reader, survey, form.response_filter(zone), form.layout.data, form.values.data)
+        plan = plan_export(reader, survey, form.response_filter(zone), form.layout.data, form.values.data, zone=zone)
         for what, rows in [(fmt, plan.row_count)] + ([("codebook", len(plan.codebook))] if codebook_file else []):
             record_export(
                 db.session,
