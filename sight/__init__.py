@@ -91,10 +91,10 @@ def register_input_guards(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from sight.extensions import csrf, db, limiter, login_manager, migrate
+    from sight.extensions import csrf, db, init_migrations, limiter, login_manager
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS), compare_type=True)
+    init_migrations(app, directory=str(MIGRATIONS), compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)

@@ -1,5 +1,6 @@
 """CLI wiring: `flask seed` runs the seed step that each area of the product registers;
-`flask db backup` and `flask db restore` join Flask-Migrate's `flask db` commands."""
+`flask db backup` and `flask db restore` join Flask-Migrate's `flask db` commands, which (with
+Alembic) are imported only when a `flask db` command other than these two runs."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from flask.cli import with_appcontext
-from flask_migrate.cli import db as migrate_commands
 from sqlalchemy.orm import Session
 
 from sight.backup import BackupError, backup_database, restore_database
@@ -39,8 +39,38 @@ def init_app(app: Flask) -> None:
         for line in run_seeders(current_app._get_current_object()):
             click.echo(line)
 
+    app.cli.add_command(database_commands)
 
-@migrate_commands.command("backup")
+
+class DatabaseCommands(click.Group):
+    """`flask db`: backup and restore, and Flask-Migrate's commands looked up in its own group
+    only when asked for by name or listed (`flask db --help`)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._migrate_commands().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._migrate_commands().list_commands(ctx)})
+
+    @staticmethod
+    def _migrate_commands() -> click.Group:
+        from flask_migrate.cli import db as migrate_commands
+
+        return migrate_commands
+
+
+# The options and callback of Flask-Migrate's own `db` group, which its commands read from `g`.
+@click.group("db", cls=DatabaseCommands)
+@click.option("-d", "--directory", default=None, help='Migration script directory (default is "migrations")')
+@click.option("-x", "--x-arg", multiple=True, help="Additional arguments consumed by custom env.py scripts")
+@with_appcontext
+def database_commands(directory: str | None, x_arg: tuple[str, ...]):
+    """Perform database migrations; back up and restore the database."""
+    g.directory = directory
+    g.x_arg = x_arg
+
+
+@database_commands.command("backup")
 @click.argument("path", type=click.Path())
 @click.option("--keep", type=click.IntRange(min=1), help="With a folder: keep only this many newest backups in it.")
 @with_appcontext
@@ -57,7 +87,7 @@ def backup_command(path: str, keep: int | None):
         click.echo(f"Removed the older backup {old}.")
 
 
-@migrate_commands.command("restore")
+@database_commands.command("restore")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace a database that already holds data.")
 @with_appcontext

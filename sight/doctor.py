@@ -16,8 +16,6 @@ from datetime import datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
 import click
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -107,6 +105,10 @@ def check_rate_limits(session: Session, config: dict, now: datetime) -> list[Fin
 
 
 def check_database(session: Session, config: dict, now: datetime) -> list[Finding]:
+    # Alembic loads here, in `flask doctor` only (a third of the app's import time).
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     try:
         connection = session.connection()
         connection.execute(text("SELECT 1"))
