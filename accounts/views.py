@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-import segno
 from flask import (
     Response,
     current_app,
@@ -370,6 +369,9 @@ def settings_totp():
 
 
 def _totp_setup_page(user: User, on_success):
+    # Imported here: every `flask` command would load it at start for this one page.
+    import segno
+
     # The secret waits in the (signed) session until a code proves the app has it.
     secret = session.get(SETUP_SECRET) or ops.new_totp_secret()
     session[SETUP_SECRET] = secret

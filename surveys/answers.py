@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 
 from surveys.definition.schema import CHOICE_TYPES, DEFAULT_MAX_LENGTH, OTHER_VALUE
 from surveys.definition.walk import choice_options, condition_met, question_field_names, shown_questions
@@ -123,6 +122,9 @@ def _read_question(question: Mapping, form: Any) -> tuple[Any, dict[str, Any], l
     if len(raw_value) > limit:
         return None, raw, [f"Please keep this to {limit} characters or fewer (this is {len(raw_value)})."]
     if kind == "email":
+        # Imported here: every `flask` command would load it at start for this one check.
+        from email_validator import EmailNotValidError, validate_email
+
         try:
             validate_email(raw_value, check_deliverability=False)
         except EmailNotValidError:

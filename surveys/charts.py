@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from markupsafe import Markup, escape
-from PIL import Image, ImageDraw, ImageFont
 
 from surveys.statistics import Share
 
@@ -213,6 +212,9 @@ def to_svg(chart: Chart, *, in_page: bool = False) -> Markup:
 
 def to_png(chart: Chart, scale: int = 2) -> bytes:
     """The same shapes drawn by Pillow, `scale` times larger for sharp text on a slide."""
+    # Imported here: every `flask` command would load Pillow at start for the slides alone.
+    from PIL import Image, ImageDraw, ImageFont
+
     margin = 12
     image = Image.new("RGB", (int((chart.width + 2 * margin) * scale), int((chart.height + 2 * margin) * scale)), "white")
     draw = ImageDraw.Draw(image)
