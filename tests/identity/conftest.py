@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 import secrets
+import shutil
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -16,7 +20,32 @@ from sight.extensions import db
 from tests.helpers import csrf_token_from
 from tests.membership.conftest import confirm_card, give, signed_event, stripe_client  # noqa: F401  (fixtures)
 
-REDIRECT_URI = "https://site.example/wp-login.php?sight_plus=callback"
+REDIRECT_URI = "https://site.example/sight-plus/callback"
+HERE = Path(__file__).resolve().parent
+NODE = shutil.which("node") or "/usr/bin/node"
+NPM = shutil.which("npm") or "/usr/bin/npm"
+
+
+@pytest.fixture(scope="session")
+def openid_client_installed():
+    """openid-client exactly as package-lock.json pins it, in tests/identity/node_modules."""
+    subprocess.run([NPM, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True, timeout=600,
+                   capture_output=True)
+
+
+@pytest.fixture
+def relying_party(openid_client_installed, live_server):
+    """`relying_party(command, site, **params)`: what openid-client did, {"ok": …} or {"failed": …}."""
+
+    def run(command: str, site, **params) -> dict:
+        request = {"command": command, "issuer": live_server, "client_id": site.client_id,
+                   "client_secret": site.secret, "redirect_uri": site.redirect_uri, **params}
+        result = subprocess.run([NODE, str(HERE / "relying_party.mjs")], input=json.dumps(request),
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    return run
 
 
 @dataclass
