@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from identity import keys
@@ -14,7 +15,7 @@ from sight.audit import record_audit
 from sight.db import utcnow
 from sight.extensions import db
 
-clients_group = click.Group("clients", help="The sites that may sign readers in with Sight+.")
+clients_group = AppGroup("clients", help="The sites that may sign readers in with Sight+.")
 bp.cli.add_command(clients_group)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -27,6 +27,13 @@ def _lines(value: str | None) -> list[str]:
     return [line.strip() for line in (value or "").splitlines() if line.strip()]
 
 
+class CheckboxesField(SelectMultipleField):
+    """Several choices as checkboxes (a multiple <select> is hard to use on a phone)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
 class ClientForm(FlaskForm):
     name = StringField(
         "Site name", validators=[DataRequired("Give the site a name readers will recognise."), Length(max=200)],
@@ -39,15 +46,15 @@ class ClientForm(FlaskForm):
     post_logout_redirect_uris = TextAreaField(
         "After sign-out addresses", description="Optional, one per line: where a site may send readers after signing out."
     )
-    scopes = SelectMultipleField(
-        "What the site may ask", choices=[(s, s) for s in SCOPES], default=["openid", "email", "profile", "sight_plus"],
-        option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False),
+    scopes = CheckboxesField(
+        "What the site may ask", choices=[SelectChoice(s, s) for s in SCOPES], default=["openid", "email", "profile", "sight_plus"],
+        render_kw={"class": "checks"},
     )
     auth_method = SelectField(
         "How the site proves it is itself",
-        choices=[("client_secret_basic", "With a secret (a server-side site such as WordPress)"),
-                 ("client_secret_post", "With a secret sent in the form body"),
-                 ("none", "No secret (an app in the browser or on a phone; PKCE required)")],
+        choices=[SelectChoice("client_secret_basic", "With a secret (a server-side site such as WordPress)"),
+                 SelectChoice("client_secret_post", "With a secret sent in the form body"),
+                 SelectChoice("none", "No secret (an app in the browser or on a phone; PKCE required)")],
     )
     first_party = BooleanField("The magazine's own site: don't ask readers to consent")
     submit = SubmitField("Save")
