@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -22,8 +23,8 @@ from tests.membership.conftest import confirm_card, give, signed_event, stripe_c
 
 REDIRECT_URI = "https://site.example/sight-plus/callback"
 HERE = Path(__file__).resolve().parent
-NODE = shutil.which("node") or "/usr/bin/node"
-NPM = shutil.which("npm") or "/usr/bin/npm"
+NODE = os.environ.get("NODE") or shutil.which("node") or "/usr/bin/node"
+NPM = os.environ.get("NPM") or shutil.which("npm") or "/usr/bin/npm"
 
 
 @pytest.fixture(scope="session")
