@@ -41,7 +41,7 @@ class ClientForm(FlaskForm):
     )
     redirect_uris = TextAreaField(
         "Redirect addresses", validators=[DataRequired("Give at least one address, starting with https://.")],
-        description="One per line, exactly as the site sends them (for WordPress: https://SITE/wp-login.php?sight_plus=callback).",
+        description="One per line, exactly as the site sends them (for WordPress: https://SITE/wp-login.php?action=sight_plus_callback).",
     )
     post_logout_redirect_uris = TextAreaField(
         "After sign-out addresses", description="Optional, one per line: where a site may send readers after signing out."
