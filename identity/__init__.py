@@ -13,14 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from accounts.personal_data import register_erasure_step
+from accounts.personal_data import register_erasure_step, register_personal_data
 from accounts.views import register_settings_section
 from identity import cli  # noqa: F401  (commands on the blueprint)
 from identity import models  # noqa: F401  (tables known to migrations)
 from identity import oauth2
 from identity.blueprint import bp
 from identity.models import Client, Grant
-from identity.operations import forget_reader
+from identity.operations import forget_reader, sites_section as sites_data
 from identity.views import sites_section
 from sight.staff import DashboardPanel, register_dashboard_panel
 
@@ -44,5 +44,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     oauth2.init_app(app)
     register_erasure_step(app, _close_account)
+    register_personal_data(app, "sign_in_with_sight_plus", lambda session, user: sites_data(session, user.id))
     register_settings_section(app, sites_section)
     register_dashboard_panel(app, _panel)

@@ -172,7 +172,12 @@ class EndSession(EndSessionEndpoint):
 
 class AccessTokens(BearerTokenValidator):
     def authenticate_token(self, token_string):
-        return ops.access_token(db.session, token_string)
+        # Closing an account or disabling a site revokes its tokens; checked here as well, so that
+        # a token can never outlive either.
+        token = ops.access_token(db.session, token_string)
+        if token is None or token.client.disabled_at is not None or active_user(token.user_id) is None:
+            return None
+        return token
 
 
 def _query_client(client_id):

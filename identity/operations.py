@@ -191,6 +191,19 @@ def sites_signed_in_to(session: Session, user_id: int) -> list[Grant]:
     )
 
 
+def sites_section(session: Session, user_id: int) -> dict:
+    """The reader's data download: which sites they allowed, what, and when (never a token)."""
+    grants = session.scalars(select(Grant).where(Grant.user_id == user_id).order_by(Grant.created_at))
+    return {
+        "sites": [
+            {"site": g.client.name, "scopes": g.scope, "first_signed_in_at": g.created_at.isoformat(),
+             "last_signed_in_at": g.last_used_at.isoformat(),
+             "signed_out_at": g.revoked_at.isoformat() if g.revoked_at else None}
+            for g in grants
+        ]
+    }
+
+
 def revoke_site(session: Session, user_id: int, grant_id: int, now: datetime) -> bool:
     """The reader takes back a site's access: the grant and every token it holds for them.
     False when there is no such grant of theirs."""

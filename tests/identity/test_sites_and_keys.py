@@ -206,3 +206,32 @@ def test_a_site_signs_the_reader_out_of_sight_too(app, client, register_site, ma
     done = client.post("/oauth/end-session?post_logout_redirect_uri=https://evil.example/",
                        data={"csrf_token": csrf_token_from(asked.get_data(as_text=True))})
     assert done.status_code == 200 and "signed out" in done.get_data(as_text=True)
+
+
+def test_an_admin_changes_what_a_site_may_ask_and_it_is_audited(app, client, site, make_user):
+    sign_in_as(client, make_user("admin@example.com", role=Role.admin, totp=True))
+    with app.app_context():
+        pk = db.session.scalar(select(Client.id))
+    page = client.get(f"/staff/sites/{pk}").get_data(as_text=True)
+    assert "https://site.example/sight-plus/callback" in page
+    saved = submit_form(client, f"/staff/sites/{pk}", {
+        "name": "The Sight website", "redirect_uris": "https://site.example/sight-plus/callback",
+        "post_logout_redirect_uris": "https://site.example/", "scopes": ["openid", "sight_plus"], "first_party": "y"})
+    assert saved.status_code == 302
+    with app.app_context():
+        changed = db.session.get(Client, pk)
+        assert (changed.allowed_scopes, changed.first_party, changed.post_logout_redirect_uris) == (
+            "openid sight_plus", True, ["https://site.example/"])
+        assert changed.token_endpoint_auth_method == "client_secret_basic"
+    assert audit_actions(app) == ["identity.client_added", "identity.client_changed"]
+
+
+def test_the_data_download_names_the_sites_a_reader_signed_in_to(client, site, make_user):
+    sign_in_as(client, make_user("reader@example.com"))
+    attempt = Attempt(site)
+    redeem(client, attempt, code_for(client, attempt))
+    data = client.get("/account/settings/my-data.json").get_json()
+    [entry] = data["sign_in_with_sight_plus"]["sites"]
+    assert (entry["site"], entry["scopes"], entry["signed_out_at"]) == (
+        "The Sight website", "openid email profile sight_plus", None)
+    assert "token" not in str(data["sign_in_with_sight_plus"])
