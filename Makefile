@@ -24,6 +24,7 @@ run: install
 export CHROMIUM PG_BIN NGINX REDIS_SERVER OPENSSL NODE NPM PHP
 system-packages:
 	@scripts/system_packages.sh
+	@scripts/wordpress_packages.sh
 
 test: install system-packages
 	$(MAKE) test-sqlite

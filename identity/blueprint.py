@@ -31,6 +31,9 @@ def machine_error(error: HTTPException):
     return render_error(error.code)
 
 
+bp.after_app_request(views.site_form_action)
+
+
 def _machine(rule: str, view, methods=("GET",)) -> None:
     bp.add_url_rule(rule, view_func=csrf.exempt(view), methods=list(methods))
 

@@ -3,8 +3,21 @@ sites they have signed in to."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from authlib.oauth2 import OAuth2Error
-from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 
 from identity import operations as ops
@@ -15,6 +28,36 @@ from identity.models import SCOPES
 from identity.oauth2 import AUTH_METHODS, claims_for, issuer, jwks, resource_protector, server
 from sight.db import utcnow
 from sight.extensions import db
+from sight.security import content_security_policy
+
+
+# The site a reader is signing in to, while they are on our pages (sign-in, second factor,
+# emailed link, consent): the forms there end in a redirect to it, which the
+# Content-Security-Policy's form-action must allow, or the browser stops at our page.
+SITE_ORIGIN = "identity_site_origin"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def allow_form_redirects_to(response, origin: str):
+    csp = current_app.extensions.get("identity_csp")
+    if csp is None:
+        csp = current_app.extensions["identity_csp"] = content_security_policy(
+            current_app.config["STRIPE_JS_URL"], current_app.config["STRIPE_API_BASE"],
+            current_app.config.get("CAPTCHA_ORIGINS", []))
+    response.headers["Content-Security-Policy"] = csp.replace("form-action 'self'", f"form-action 'self' {origin}")
+    return response
+
+
+def site_form_action(response):
+    """After every page shown to a reader on their way to a site: its origin in form-action."""
+    origin = session.get(SITE_ORIGIN)
+    if origin and response.mimetype == "text/html":
+        allow_form_redirects_to(response, origin)
+    return response
 
 
 def _no_store(response):
@@ -74,6 +117,7 @@ def authorize():
     except OAuth2Error as error:
         db.session.rollback()
         return _authorization_error(error)
+    session[SITE_ORIGIN] = _origin(grant.request.payload.redirect_uri)
     if user is None:
         return redirect(url_for("accounts.sign_in", next=request.full_path))
     client, scope = grant.client, grant.request.scope or ""
@@ -94,6 +138,7 @@ def authorize():
     ops.record_grant(db.session, user.id, client, scope, utcnow())
     response = server.create_authorization_response(grant=grant, grant_user=user)
     db.session.commit()
+    session.pop(SITE_ORIGIN, None)
     return response
 
 
@@ -128,7 +173,8 @@ def end_session():
     form = SignOutEverywhereForm()
     if logout.needs_confirmation and not form.validate_on_submit():
         # Without a valid id_token_hint anyone could link here: ask the reader first.
-        return render_template("identity/sign_out.html", form=form, client=logout.client)
+        page = make_response(render_template("identity/sign_out.html", form=form, client=logout.client))
+        return allow_form_redirects_to(page, _origin(logout.redirect_uri)) if logout.redirect_uri else page
     response = server.create_endpoint_response("end_session", logout)
     db.session.commit()
     if response is not None:
