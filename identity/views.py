@@ -54,8 +54,8 @@ def allow_form_redirects_to(response, origin: str):
 
 def site_form_action(response):
     """After every page shown to a reader on their way to a site: its origin in form-action."""
-    origin = session.get(SITE_ORIGIN)
-    if origin and response.mimetype == "text/html":
+    # Pages only: reading the session for every static file would mark each `Vary: Cookie`.
+    if response.mimetype == "text/html" and (origin := session.get(SITE_ORIGIN)):
         allow_form_redirects_to(response, origin)
     return response
 
