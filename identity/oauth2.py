@@ -14,7 +14,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oidc.rpinitiated import EndSessionEndpoint
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from flask_login import current_user, logout_user
 
 from accounts.models import User
@@ -39,8 +39,12 @@ def key_file() -> str | None:
 
 
 def active_key() -> keys.ActiveKey:
-    # Development and tests make their first key on demand; production has the file.
-    return keys.signing_key(db.session, key_file(), utcnow(), may_create=current_app.config["APP_ENV"] != "production")
+    """The signing key, read once per request (Authlib asks for the key, its algorithm and its id).
+    Development and tests make their first key on demand; production has the file."""
+    if "identity_signing_key" not in g:
+        g.identity_signing_key = keys.signing_key(
+            db.session, key_file(), utcnow(), may_create=current_app.config["APP_ENV"] != "production")
+    return g.identity_signing_key
 
 
 def jwks() -> dict:

@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user
 
 from identity import operations as ops
-from identity.claims import SCOPE_DESCRIPTIONS
+from identity.claims import SCOPE_DESCRIPTIONS, pairwise_subject
 from identity.forms import ConsentForm, RevokeSiteForm, SignOutEverywhereForm
 from identity.keys import ALGORITHMS
 from identity.models import SCOPES
@@ -171,7 +171,12 @@ def end_session():
     except OAuth2Error as error:
         return _authorization_error(error)
     form = SignOutEverywhereForm()
-    if logout.needs_confirmation and not form.validate_on_submit():
+    # A hint about someone else (another reader's ID token) is no reason to sign this one out unasked.
+    someone_else = (
+        logout.id_token_claims is not None and current_user.is_authenticated and logout.client is not None
+        and logout.id_token_claims.get("sub") != pairwise_subject(logout.client, current_user.id)
+    )
+    if (logout.needs_confirmation or someone_else) and not form.validate_on_submit():
         # Without a valid id_token_hint anyone could link here: ask the reader first.
         page = make_response(render_template("identity/sign_out.html", form=form, client=logout.client))
         return allow_form_redirects_to(page, _origin(logout.redirect_uri)) if logout.redirect_uri else page

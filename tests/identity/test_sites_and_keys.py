@@ -14,14 +14,14 @@ from sqlalchemy import select
 
 from accounts.models import Role
 from identity import keys
-from identity.models import Client, Grant, SigningKey, Token
+from identity.models import Client, Grant, SigningKey
 from sight import create_app
 from sight.config import ConfigError
 from sight.db import utcnow
 from sight.extensions import db
 from sight.models import AuditEntry
 from tests.helpers import csrf_token_from, sign_in_as, submit_form, write_signing_key
-from tests.identity.conftest import Attempt, Site, code_for, redeem, returned
+from tests.identity.conftest import Attempt, code_for, redeem
 from tests.sight.test_security import PRODUCTION_SECRETS
 
 NEW_SITE = {
@@ -198,6 +198,12 @@ def test_a_site_signs_the_reader_out_of_sight_too(app, client, register_site, ma
     assert response.status_code == 302
     assert response.headers["Location"] == "https://site.example/signed-out?state=s1"
     assert client.get("/account/settings").status_code == 302  # signed out
+
+    # Another reader's ID token signs no one out unasked.
+    sign_in_as(client, make_user("third@example.com"))
+    kept = client.get("/oauth/end-session", query_string={"id_token_hint": id_token})
+    assert kept.status_code == 200 and "Sign out of Sight?" in kept.get_data(as_text=True)
+    assert client.get("/account/settings").status_code == 200
 
     # Without a hint the reader is asked, and an unregistered address is never followed.
     sign_in_as(client, make_user("other@example.com"))
