@@ -91,9 +91,7 @@ class Client(ClientMixin, db.Model):
         return hmac.compare_digest(self.secret_hash, digest(client_secret))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if endpoint == "token":
-            return method == self.token_endpoint_auth_method
-        # Revocation: the same method, or none for a public client.
+        # The token and revocation endpoints alike: only the way the site was registered with.
         return method == self.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:
