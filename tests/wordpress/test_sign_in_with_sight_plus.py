@@ -1,7 +1,8 @@
 """End to end with a real WordPress: a reader clicks "Sign in with Sight+" on the WordPress login
 page, signs in on the app, lands back signed in to WordPress; a reader who gave $26 (through the
 real donate form and localstripe) sees no "support us" box and sees the members-only paragraph, a
-non-member the reverse. Screenshots of both."""
+non-member the reverse; after a refund below the threshold, the member's next page past the hour
+shows the box. Screenshots of both."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from accounts.models import User
+from membership.models import LedgerEntry
 from identity import operations as ops
 from sight.db import utcnow
 from sight.extensions import db
 from tests.conftest import free_port
 from tests.helpers import PASSWORD
-from tests.membership.conftest import confirm_card, give  # noqa: F401  (fixtures: a gift through the donate form)
+from tests.membership.conftest import confirm_card, give, signed_event, stripe_client  # noqa: F401  (fixtures: a gift, a refund)
 
 pytestmark = [pytest.mark.wordpress, pytest.mark.browser]
 
@@ -36,14 +38,14 @@ def sign_in_on_wordpress(page, wordpress, email: str) -> None:
 
 
 def test_a_member_signed_in_with_sight_plus_sees_no_support_us_box_and_a_non_member_does(
-    app, live_server, browser, make_user, wordpress_site, give
+    app, client, live_server, browser, make_user, wordpress_site, give, stripe_client, signed_event
 ):
     wordpress_port = free_port()
     with app.app_context():
-        client, secret = ops.register_client(db.session, ops.ClientValues(
+        site, secret = ops.register_client(db.session, ops.ClientValues(
             "The Sight website", [f"http://127.0.0.1:{wordpress_port}/wp-login.php?action=sight_plus_callback"],
             ["openid", "email", "profile", "sight_plus"], first_party=True), None, utcnow())
-        client_id = client.client_id
+        client_id = site.client_id
         db.session.commit()
     wordpress = wordpress_site(client_id, secret, wordpress_port)
 
@@ -53,9 +55,10 @@ def test_a_member_signed_in_with_sight_plus_sees_no_support_us_box_and_a_non_mem
     assert status == 200 and result.status_code == 302
     SCREENSHOTS.mkdir(exist_ok=True)
 
+    pages = {}
     for email, is_member in (("member@example.com", True), ("reader@example.com", False)):
         context = browser.new_context(viewport={"width": 1024, "height": 900})
-        page = context.new_page()
+        page = pages[email] = context.new_page()
         page.set_default_timeout(30_000)
         sign_in_on_wordpress(page, wordpress, email)
         assert page.locator("p.who").inner_text() == f"Signed in as {email}"
@@ -64,7 +67,6 @@ def test_a_member_signed_in_with_sight_plus_sees_no_support_us_box_and_a_non_mem
         assert page.locator(".support-us").is_visible() is not is_member
         assert (page.get_by_text("Thank you for being Sight+.").count() == 1) is is_member
         page.screenshot(path=SCREENSHOTS / f"wordpress-{'member' if is_member else 'non-member'}.png", full_page=True)
-        context.close()
 
     # WordPress made one user per reader, linked by the pairwise sub, and keeps what Sight said.
     meta = wordpress.sql(
@@ -78,3 +80,20 @@ def test_a_member_signed_in_with_sight_plus_sees_no_support_us_box_and_a_non_mem
     with app.app_context():
         user_ids = [str(i) for i in db.session.scalars(select(User.id))]
     assert len(set(subs)) == 2 and not set(subs) & set(user_ids)
+
+    # A refund below the threshold: WordPress keeps what Sight said for up to an hour, then asks
+    # again (a rotated refresh token, then userinfo) and the box comes back.
+    with app.app_context():
+        charge_id = db.session.scalar(select(LedgerEntry.charge_id))
+    stripe_client.v1.refunds.create({"charge": charge_id, "amount": 100})
+    body, headers = signed_event("charge.refunded", {"id": charge_id, "object": "charge"})
+    assert client.post("/stripe/webhook", data=body, headers=headers).status_code == 200
+    member_page = pages["member@example.com"]
+    member_page.reload()
+    assert not member_page.locator(".support-us").is_visible()
+    wordpress.sql("UPDATE wp_usermeta SET meta_value = UNIX_TIMESTAMP() - 3601 WHERE meta_key = 'sight_plus_checked_at'")
+    member_page.reload()
+    assert member_page.locator(".support-us").is_visible()
+    assert "sight-plus-not-member" in member_page.locator("body").get_attribute("class").split()
+    for page in pages.values():
+        page.context.close()
