@@ -241,3 +241,18 @@ def test_the_data_download_names_the_sites_a_reader_signed_in_to(client, site, m
     assert (entry["site"], entry["scopes"], entry["signed_out_at"]) == (
         "The Sight website", "openid email profile sight_plus", None)
     assert "token" not in str(data["sign_in_with_sight_plus"])
+
+
+def test_flask_doctor_says_which_key_signs(app, runner, tmp_path):
+    before = runner.invoke(args=["doctor"])
+    assert "Sign in with Sight+ cannot sign ID tokens: there is no signing key" in before.output
+    assert runner.invoke(args=["identity", "rotate-key"]).exit_code == 0
+    with app.app_context():
+        kid = db.session.scalar(select(SigningKey.kid))
+    assert f"ID tokens are signed with RS256 key {kid} from the database; the JWKS publishes 1 key." in runner.invoke(
+        args=["doctor"]).output
+
+    app.config["IDENTITY_SIGNING_KEY_FILE"] = str(tmp_path / "gone.pem")
+    after = runner.invoke(args=["doctor"])
+    assert after.exit_code == 1
+    assert "Sign in with Sight+ cannot sign ID tokens: it cannot be read (No such file or directory)." in after.output
