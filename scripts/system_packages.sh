@@ -10,6 +10,9 @@ NEEDS=(
     "NGINX|/usr/sbin/nginx|nginx|the multi-server topology"
     "REDIS_SERVER|/usr/bin/redis-server|redis-server|the multi-server topology"
     "OPENSSL|/usr/bin/openssl|openssl|the topology's TLS certificate"
+    "NODE|/usr/bin/node|nodejs|the independent OpenID relying party (tests/identity, openid-client)"
+    "NPM|/usr/bin/npm|npm|installing openid-client from tests/identity/package-lock.json (npm ci)"
+    "PHP|/usr/bin/php|php-cli|the WordPress plugin's ID token check (tests/identity)"
 )
 
 missing_packages=()

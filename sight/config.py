@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from babel import Locale, UnknownLocaleError
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from babel.numbers import get_currency_precision, is_currency
 from dotenv import load_dotenv
 from limits import parse_many
@@ -31,6 +33,8 @@ PRODUCTION_SECRETS = (
     "STRIPE_WEBHOOK_SECRET",
     # Without it mail would go to the log: sign-in, reset and manage links among it.
     "MAIL_URL",
+    # The private key that signs the ID tokens sites receive (identity/keys.py).
+    "IDENTITY_SIGNING_KEY_FILE",
 )
 
 # How hard argon2id works (accounts.passwords.PROFILES): "fast" only for the test suite.
@@ -256,6 +260,24 @@ class _Reader:
             self.problems.append(f"{name} is not a rate-limit store such as memory:// or redis://127.0.0.1:6379/0.")
         return value
 
+    def signing_key_file(self, name: str) -> str | None:
+        """A PEM private key that can sign ID tokens: RSA of 2048 bits or more, or EC on P-256."""
+        path = self.env.get(name)
+        if path is None:
+            return None
+        try:
+            key = load_pem_private_key(Path(path).read_bytes(), password=None)
+        except OSError as error:
+            self.problems.append(f"{name}={path} cannot be read ({error.strerror}).")
+            return path
+        except (ValueError, TypeError):
+            self.problems.append(f"{name}={path} does not hold an unencrypted PEM private key.")
+            return path
+        if not ((isinstance(key, rsa.RSAPrivateKey) and key.key_size >= 2048)
+                or (isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1))):
+            self.problems.append(f"{name}={path} holds neither an RSA key of 2048 bits or more nor an EC key on P-256.")
+        return path
+
     def prefixed(self, name: str, default: str, prefixes: tuple[str, ...]) -> str:
         value = self.env.get(name, default)
         if not value.startswith(prefixes):
@@ -351,6 +373,8 @@ def load_config(instance_path: str | None, environ: dict[str, str] | None = None
         "ORG_LEGAL_NAME": read.text("ORG_LEGAL_NAME", DEV_ORG_LEGAL_NAME),
         "ORG_ABN": read.text("ORG_ABN", DEV_ORG_ABN),
         "RECEIPT_TAX_STATEMENT": read.text("RECEIPT_TAX_STATEMENT", DEV_RECEIPT_TAX_STATEMENT),
+        # Signs ID tokens ("Sign in with Sight+"); without it, keys live in the database (not in production).
+        "IDENTITY_SIGNING_KEY_FILE": read.signing_key_file("IDENTITY_SIGNING_KEY_FILE"),
         # The magazine's site: a Referer from it names the article a reader came from.
         "SITE_URL": read.url("SITE_URL", None),
         # Defaults for new surveys: free text and email answers are kept this many months,

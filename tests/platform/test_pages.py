@@ -15,6 +15,7 @@ import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pyotp
 import pytest
@@ -23,6 +24,7 @@ from sqlalchemy import select, update
 
 from accounts.models import Role
 from accounts.passwords import hash_password
+from identity.operations import ClientValues, register_client
 from membership.context import context_for
 from membership.models import Benefit, GiftKind
 from sight.db import utcnow
@@ -44,6 +46,8 @@ NOT_PAGES = {
     "surveys.staff_crosstab_csv", "surveys.take_ask",
     # The redirect to the first of the selected responses (its page is opened).
     "surveys.staff_first_response",
+    # Sign in with Sight+: JSON for sites' servers, not pages.
+    "identity.discovery", "identity.jwks_document", "identity.userinfo",
 }
 # What sticks out past the right edge of the window, for the message when a page scrolls sideways.
 WIDEST = """[...document.querySelectorAll('body *')]
@@ -145,7 +149,10 @@ def people(app):
         add_gift(session, donor, 5000, utcnow() - timedelta(days=2), kind=GiftKind.recurring)
         benefit_id = session.scalar(db.select(Benefit.id).limit(1))
         manage_token = context_for(app).links.manage_token(donor.id, donor.manage_version)
-        ids = {"donor_user": donor.user_id, "entry": entry.id, "benefit": benefit_id, "manage": manage_token}
+        site, _ = register_client(session, ClientValues("The Sight website", ["https://sight.example/callback"],
+                                                         ["openid", "email", "sight_plus"]), None, utcnow())
+        ids = {"donor_user": donor.user_id, "entry": entry.id, "benefit": benefit_id, "manage": manage_token,
+               "site": site.id, "site_client_id": site.client_id}
         session.commit()
     return {"admin": admin, **ids}
 
@@ -212,6 +219,13 @@ def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_s
     donor.open(f"/manage/{people['manage']}", "manage an annual gift")
     donor.open(f"/manage/{people['manage']}/card", "change the card of an annual gift")
     donor.submit_empty("/account/settings/password", "Save", "password with errors")
+    sign_in_with_sight_plus = "/oauth/authorize?" + urlencode({
+        "response_type": "code", "client_id": people["site_client_id"], "redirect_uri": "https://sight.example/callback",
+        "scope": "openid email sight_plus", "state": "s", "nonce": "n", "code_challenge": "E" * 43,
+        "code_challenge_method": "S256"})
+    donor.open(sign_in_with_sight_plus, "consent to a site")
+    donor.open("/oauth/authorize?client_id=no-such-site&response_type=code", "a site's bad sign-in link")
+    donor.open("/oauth/end-session", "a site signs the reader out")
     donor.close()
 
     staff = Proof(browser, live_server, "staff", problems, visited)
@@ -225,13 +239,15 @@ def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_s
                  "/staff/surveys/reader-survey/sight-plus", "/staff/surveys/reader-survey/responses",
                  "/staff/surveys/new/builder", "/staff/surveys/reader-survey/builder",
                  "/staff/surveys/reader-survey/builder/pages/reading",
-                 "/staff/surveys/reader-survey/builder/questions/read_frequency"):
+                 "/staff/surveys/reader-survey/builder/questions/read_frequency",
+                 "/staff/sites", "/staff/sites/new", f"/staff/sites/{people['site']}"):
         staff.open(path)
     with app.app_context():
         answered = db.session.scalars(select(Response.id).where(Response.submitted_at.is_not(None))).first()
     staff.open("/staff/surveys/reader-survey/erase", "erase a response: find it")
     staff.open(f"/staff/surveys/reader-survey/responses/{answered}/erase", "erase a response: confirm")
     staff.submit_empty("/staff/benefits/new", "Save", "new benefit with errors")
+    staff.submit_empty("/staff/sites/new", "Save", "new site with errors")
     staff.submit_empty("/staff/surveys/new", "Check", "new survey with errors")
     staff.submit_empty("/staff/surveys/new/builder", "Create the survey", "new survey in the builder with errors")
     staff.close()
