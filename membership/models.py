@@ -310,3 +310,28 @@ class Benefit(db.Model):
     published: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LapseReminder(db.Model):
+    """A lapse reminder that was claimed for sending: one per person and lapse date, so two runs
+    at once send it once, and a gift that moves the date allows a reminder for the new one."""
+
+    __tablename__ = "lapse_reminder"
+    __table_args__ = (UniqueConstraint("user_id", "lapse_at", name="uq_lapse_reminder_once_per_lapse"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    # The first instant the person stops being Sight+ if they give nothing more.
+    lapse_at: Mapped[datetime]
+    # The gift that, given when the reminder was sent, kept them Sight+.
+    shortfall_cents: Mapped[int]
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LapseReminderOptOut(db.Model):
+    """Someone who asked (with the link in a reminder) to hear no more about their Sight+ lapsing."""
+
+    __tablename__ = "lapse_reminder_opt_out"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(default=utcnow)
