@@ -8,7 +8,7 @@ from flask_login import login_required
 
 from accounts.models import normalize_email
 from accounts.roles import staff_required
-from membership import staff_views, views
+from membership import staff_views, views, year_views
 from sight.extensions import csrf, limiter
 
 bp = Blueprint("membership", __name__)
@@ -53,6 +53,9 @@ _public("/sight-plus/benefits", views.benefits)
 _public("/donate", limit_starts(views.donate), ("GET", "POST"))
 _public("/donate/pay/<token>", views.pay, ("GET", "POST"))
 _public("/donate/thanks/<token>", views.thanks)
+
+# A lapse reminder's "no more reminders" link
+_public("/sight-plus/reminders/stop/<token>", year_views.stop_reminders, ("GET", "POST"))
 
 # The member area (signed in)
 bp.add_url_rule("/account", view_func=login_required(views.account))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from membership.context import Settings, context_for
 from membership.giving import purge_abandoned_starts
+from membership.lapse import send_lapse_reminders
 from membership.models import Benefit, Donor, StripeEvent
 from membership.receipts import send_renewal_reminders
 from membership.reconcile import reconcile
@@ -119,6 +120,19 @@ def init_app(app: Flask) -> None:
             sent = send_renewal_reminders(db.session, context_for(app), utcnow(), progress)
         db.session.commit()
         click.echo(f"Sent {sent} renewal reminder(s).")
+
+    @membership_group.command("lapse-reminders")
+    @quiet_option
+    def lapse_reminders_command():
+        """Email members whose Sight+ rests on one-off gifts LAPSE_REMINDER_DAYS before it lapses
+        (once per lapse date, even from two runs at once; safe from cron)."""
+        with job_progress() as progress:
+            sent = send_lapse_reminders(
+                db.session, context_for(app), utcnow(), reminder_days=app.config["LAPSE_REMINDER_DAYS"],
+                progress=progress,
+            )
+        db.session.commit()
+        click.echo(f"Sent {sent} lapse reminder(s).")
 
     @membership_group.command("purge")
     @quiet_option

@@ -41,7 +41,8 @@ from membership.giving import (
     stripe_change_amount,
     stripe_resume,
 )
-from membership.forms import OTHER, CancelForm, ChangeAmountForm, ConfirmCardForm, DonateForm, NewLinkForm, ResumeForm
+from membership.forms import OTHER, CancelForm, ChangeAmountForm, ConfirmCardForm, DonateForm, NewLinkForm, ResumeForm, dollars
+from membership.lapse import lapse_of
 from membership.models import Donation, DonationStatus, Donor, GiftKind, LedgerEntry
 from membership.status import sight_plus_status_of
 from membership.stripe_api import BadSignature, Refused, StripeProblem
@@ -128,6 +129,9 @@ def donate():
         preset = request.args.get("amount", "")
         if preset in {choice.value for choice in form.amount.choices if choice.value != OTHER}:
             form.amount.data = preset
+        elif preset.isdigit() and context().settings.min_cents <= int(preset) <= context().settings.max_cents:
+            # Any other amount in cents (a lapse reminder's shortfall) fills in "Another amount".
+            form.amount.data, form.other_amount.data = OTHER, dollars(int(preset))
         form.source.data = request.args.get("source", "")[:80]
         if request.args.get("frequency") in ("once", "yearly"):
             form.frequency.data = request.args["frequency"]
@@ -297,6 +301,7 @@ def account():
     return render_template(
         "membership/account.html",
         status=status_of(current_user.id),
+        lapse=lapse_of(db.session, current_user.id, utcnow(), context().settings),
         entries=entries,
         annual=annual,
         manage_url=url_for("membership.manage", token=context().links.manage_token(donor.id, donor.manage_version)) if donor else None,

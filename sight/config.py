@@ -347,6 +347,9 @@ def load_config(instance_path: str | None, environ: dict[str, str] | None = None
         "DONATE_EMAIL_RATE_LIMIT": read.rate_limit("DONATE_EMAIL_RATE_LIMIT", "5 per hour"),
         "DONATE_CAPTCHA": read.flag("DONATE_CAPTCHA"),
         "ABANDONED_DONATION_DAYS": read.integer("ABANDONED_DONATION_DAYS", 7, minimum=1),
+        # The donor's year: a member whose Sight+ rests on one-off gifts is told this many days
+        # before it lapses (`flask membership lapse-reminders`).
+        "LAPSE_REMINDER_DAYS": read.integer("LAPSE_REMINDER_DAYS", 30, minimum=1),
         # Printed on every receipt (checked above: production refuses the placeholders).
         "ORG_LEGAL_NAME": read.text("ORG_LEGAL_NAME", DEV_ORG_LEGAL_NAME),
         "ORG_ABN": read.text("ORG_ABN", DEV_ORG_ABN),
