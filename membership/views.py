@@ -42,8 +42,8 @@ from membership.giving import (
     stripe_resume,
 )
 from membership.forms import OTHER, CancelForm, ChangeAmountForm, ConfirmCardForm, DonateForm, NewLinkForm, ResumeForm, dollars
-from membership.lapse import lapse_of
 from membership.models import Donation, DonationStatus, Donor, GiftKind, LedgerEntry
+from membership.outlook import outlook_of
 from membership.status import sight_plus_status_of
 from membership.stripe_api import BadSignature, Refused, StripeProblem
 from membership.webhook import MAX_ID, apply_stored_event, event_problem, note_failure, read_stripe, store_event
@@ -301,7 +301,7 @@ def account():
     return render_template(
         "membership/account.html",
         status=status_of(current_user.id),
-        lapse=lapse_of(db.session, current_user.id, utcnow(), context().settings),
+        outlook=outlook_of(db.session, current_user.id, utcnow(), context().settings),
         entries=entries,
         annual=annual,
         manage_url=url_for("membership.manage", token=context().links.manage_token(donor.id, donor.manage_version)) if donor else None,
