@@ -335,3 +335,19 @@ class LapseReminderOptOut(db.Model):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
     opted_out_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StatementSent(db.Model):
+    """A giving statement emailed for a financial year: one per person and year (the unique key),
+    so the job can be run again after a crash, or twice at once, and nobody gets two."""
+
+    __tablename__ = "statement_sent"
+    __table_args__ = (UniqueConstraint("user_id", "financial_year", name="uq_statement_sent_once_per_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    # Named by the calendar year it ends in: 2026 is 1 July 2025 to 30 June 2026.
+    financial_year: Mapped[int] = mapped_column(index=True)
+    # The net of the year's gifts the statement gave.
+    total_cents: Mapped[int]
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
