@@ -20,7 +20,7 @@ run: install
 
 # Programs the tests drive, from Debian's packages: Chromium, PostgreSQL 15, nginx, Redis, openssl.
 # Installed when missing (as root); otherwise named. Point at other copies with these variables.
-export CHROMIUM PG_BIN NGINX REDIS_SERVER OPENSSL
+export CHROMIUM PG_BIN NGINX REDIS_SERVER OPENSSL PDFTOTEXT
 system-packages:
 	@scripts/system_packages.sh
 

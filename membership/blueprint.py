@@ -60,6 +60,10 @@ _public("/sight-plus/reminders/stop/<token>", year_views.stop_reminders, ("GET",
 # The member area (signed in)
 bp.add_url_rule("/account", view_func=login_required(views.account))
 bp.add_url_rule("/account/receipts/<int:entry_id>", endpoint="receipt", view_func=login_required(views.receipt))
+bp.add_url_rule("/account/statements/<int:year>", endpoint="statement", view_func=login_required(year_views.statement))
+bp.add_url_rule(
+    "/account/statements/<int:year>.pdf", endpoint="statement_pdf", view_func=login_required(year_views.statement_pdf)
+)
 
 # Managing an annual gift with the signed link from a receipt or reminder
 _public("/manage/<token>", views.manage)
@@ -81,6 +85,7 @@ _staff("/staff/members/<int:user_id>/grants/<int:grant_id>/revoke", staff_views.
 _staff("/staff/members/<int:user_id>/receipts/<int:entry_id>/resend", staff_views.staff_member_resend, ("POST",))
 _staff("/staff/members/reconcile", staff_views.staff_reconcile)
 _staff("/staff/members/reconcile", staff_views.staff_reconcile_repair, ("POST",))
+_staff("/staff/members/statements", year_views.staff_statements)
 _staff("/staff/benefits", staff_views.staff_benefits)
 _staff("/staff/benefits/new", staff_views.staff_benefit, ("GET", "POST"), defaults={"benefit_id": None})
 _staff("/staff/benefits/<int:benefit_id>", staff_views.staff_benefit, ("GET", "POST"))

@@ -44,6 +44,7 @@ from membership.giving import (
 from membership.forms import OTHER, CancelForm, ChangeAmountForm, ConfirmCardForm, DonateForm, NewLinkForm, ResumeForm, dollars
 from membership.models import Donation, DonationStatus, Donor, GiftKind, LedgerEntry
 from membership.outlook import outlook_of
+from membership.statements import statement_years
 from membership.status import sight_plus_status_of
 from membership.stripe_api import BadSignature, Refused, StripeProblem
 from membership.webhook import MAX_ID, apply_stored_event, event_problem, note_failure, read_stripe, store_event
@@ -302,6 +303,8 @@ def account():
         "membership/account.html",
         status=status_of(current_user.id),
         outlook=outlook_of(db.session, current_user.id, utcnow(), context().settings),
+        statements=statement_years(db.session, current_user.id, current_app.config["DISPLAY_TIMEZONE"],
+                                   current_app.config["FINANCIAL_YEAR_START_MONTH"]),
         entries=entries,
         annual=annual,
         manage_url=url_for("membership.manage", token=context().links.manage_token(donor.id, donor.manage_version)) if donor else None,

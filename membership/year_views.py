@@ -1,13 +1,26 @@
-"""Pages of the donor's year: stopping lapse reminders (and, as they come, giving statements).
+"""Pages of the donor's year: stopping lapse reminders, giving statements (web page and PDF), and
+the staff page that counts the statements sent.
 
 Every URL is in `membership.blueprint`; these functions are the views it names."""
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from pathlib import Path
 
+from flask import Response, abort, current_app, render_template
+from flask_login import current_user
+
+from membership.context import context_for
 from membership.forms import StopLapseRemindersForm
 from membership.lapse import load_opt_out, stop_lapse_reminders
+from membership.statements import (
+    financial_year_name,
+    financial_year_of,
+    givers_by_year,
+    pdf_of,
+    statement_for,
+    statements_sent_by_year,
+)
 from sight.db import utcnow
 from sight.errors import render_error
 from sight.extensions import db
@@ -25,3 +38,37 @@ def stop_reminders(token: str):
         db.session.commit()
         stopped = True
     return render_template("membership/stop_reminders.html", form=form, stopped=stopped)
+
+
+def _start_month() -> int:
+    return current_app.config["FINANCIAL_YEAR_START_MONTH"]
+
+
+def _my_statement(year: int, *, for_pdf: bool) -> str:
+    found = statement_for(db.session, current_user.id, year, context_for(current_app).settings, start_month=_start_month())
+    if found is None:
+        abort(404)
+    return render_template("membership/statement.html", statement=found, for_pdf=for_pdf)
+
+
+def statement(year: int):
+    return _my_statement(year, for_pdf=False)
+
+
+def statement_pdf(year: int):
+    pdf = pdf_of(_my_statement(year, for_pdf=True), Path(current_app.static_folder) / "statement.css")
+    return Response(
+        pdf, mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="sight-giving-statement-{year}.pdf"'},
+    )
+
+
+def staff_statements():
+    """How many giving statements were sent per financial year, beside how many donors gave in it."""
+    zone = current_app.config["DISPLAY_TIMEZONE"]
+    this_year = financial_year_of(utcnow(), zone, _start_month())
+    sent = statements_sent_by_year(db.session)
+    years = sorted(set(sent) | {this_year, this_year - 1}, reverse=True)
+    givers = givers_by_year(db.session, years, zone, _start_month())
+    rows = [(year, financial_year_name(year, _start_month()), givers[year], sent.get(year, 0)) for year in years]
+    return render_template("membership/staff/statements.html", rows=rows, this_year=this_year)
