@@ -86,6 +86,8 @@ _staff("/staff/members/<int:user_id>/receipts/<int:entry_id>/resend", staff_view
 _staff("/staff/members/reconcile", staff_views.staff_reconcile)
 _staff("/staff/members/reconcile", staff_views.staff_reconcile_repair, ("POST",))
 _staff("/staff/members/statements", year_views.staff_statements)
+_staff("/staff/members/retention", year_views.staff_retention)
+_staff("/staff/members/retention.csv", year_views.staff_retention_export)
 _staff("/staff/benefits", staff_views.staff_benefits)
 _staff("/staff/benefits/new", staff_views.staff_benefit, ("GET", "POST"), defaults={"benefit_id": None})
 _staff("/staff/benefits/<int:benefit_id>", staff_views.staff_benefit, ("GET", "POST"))

@@ -1,18 +1,21 @@
-"""Pages of the donor's year: stopping lapse reminders, giving statements (web page and PDF), and
-the staff page that counts the statements sent.
+"""Pages of the donor's year: stopping lapse reminders, giving statements (web page and PDF), the
+staff page that counts the statements sent, and donor retention for staff (page, chart and CSV).
 
 Every URL is in `membership.blueprint`; these functions are the views it names."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
-from flask import Response, abort, current_app, render_template
+from flask import Response, abort, current_app, render_template, request
 from flask_login import current_user
 
 from membership.context import context_for
 from membership.forms import StopLapseRemindersForm
 from membership.lapse import load_opt_out, stop_lapse_reminders
+from membership.retention import CSV_HEADERS, chart_of, financial_years, months, retention, retention_rows
 from membership.statements import (
     financial_year_name,
     financial_year_of,
@@ -21,9 +24,14 @@ from membership.statements import (
     statement_for,
     statements_sent_by_year,
 )
+from sight.audit import record_audit
 from sight.db import utcnow
 from sight.errors import render_error
 from sight.extensions import db
+
+
+MONTHS_SHOWN = 24
+FINANCIAL_YEARS_SHOWN = 5
 
 
 def stop_reminders(token: str):
@@ -72,3 +80,42 @@ def staff_statements():
     givers = givers_by_year(db.session, years, zone, _start_month())
     rows = [(year, financial_year_name(year, _start_month()), givers[year], sent.get(year, 0)) for year in years]
     return render_template("membership/staff/statements.html", rows=rows, this_year=this_year)
+
+
+def _retention_figures(by: str):
+    config, now = current_app.config, utcnow()
+    zone = config["DISPLAY_TIMEZONE"]
+    periods = (
+        financial_years(now, zone, _start_month(), FINANCIAL_YEARS_SHOWN)
+        if by == "year"
+        else months(now, zone, MONTHS_SHOWN)
+    )
+    return retention(db.session, periods, context_for(current_app).settings, now)
+
+
+def _retention_by() -> str:
+    return "year" if request.args.get("by") == "year" else "month"
+
+
+def staff_retention():
+    """Donor retention by month (the last 24) or by financial year, with a chart of the months."""
+    by = _retention_by()
+    figures = _retention_figures(by)
+    return render_template(
+        "membership/staff/retention.html", by=by, figures=figures, chart=chart_of(figures) if by == "month" else None,
+    )
+
+
+def staff_retention_export():
+    by = _retention_by()
+    figures = _retention_figures(by)
+    record_audit(db.session, actor=current_user, action="membership.retention_export", details={"by": by}, now=utcnow())
+    db.session.commit()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(CSV_HEADERS)
+    writer.writerows(retention_rows(figures))
+    return Response(
+        buffer.getvalue(), mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="sight-retention-by-{by}.csv"'},
+    )

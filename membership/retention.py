@@ -1,0 +1,245 @@
+"""Donor retention for staff, per month and per financial year.
+
+A donor *gave* in a period when a gift of theirs, not wholly refunded, was paid in it (months and
+financial years in the display time zone). Per period, with the one before it:
+
+- *new*: their first gift ever is in this period;
+- *retained*: gave in the previous period and in this one;
+- *recovered*: gave in this period, not in the previous one, but in some period before that;
+- *lapsed* (LYBUNT, "last year but unfortunately not this"): gave in the previous period, not this;
+- *SYBUNT* ("some year but unfortunately not this"): gave in a period before the previous one, in
+  neither the previous one nor this;
+- *retention rate*: retained / those who gave in the previous period.
+
+New + retained + recovered = those who gave. Beside them: Sight+ members at the period's end (the
+one rule in SQL, `membership.status.sight_plus_ids_at`), annual gifts started, cancelled and
+failed, and the number, average and median of the gifts.
+
+The numbers come from one grouped read of the ledger (each donor's periods, and whether they gave
+before the first shown), so the number of queries does not grow with the data.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from membership.context import Settings
+from membership.models import LedgerEntry, NoticeKind, RenewalNotice, Subscription
+from membership.statements import financial_year_bounds, financial_year_name, financial_year_of
+from membership.rules import RESOLUTION
+from membership.status import sight_plus_ids_at
+
+BEFORE = -1
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    period: Period
+    donors: int
+    new: int
+    retained: int
+    recovered: int
+    lapsed: int
+    sybunt: int
+    # Retained as a share of the previous period's donors; None when nobody gave then.
+    retention_rate: float | None
+    members_at_end: int
+    annual_started: int
+    annual_cancelled: int
+    annual_failed: int
+    gifts: int
+    average_gift_cents: int | None
+    median_gift_cents: int | None
+
+
+def months(now: datetime, zone: str, count: int) -> list[Period]:
+    """The last `count` calendar months in the display zone, the current one last."""
+    tz = ZoneInfo(zone)
+    local = now.astimezone(tz)
+    year, month = local.year, local.month
+    starts = []
+    for _ in range(count + 1):
+        starts.append(datetime(year, month, 1, tzinfo=tz))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    starts.reverse()
+    # `starts` holds one month more than shown (its start is the first period's "previous").
+    following = [*starts[1:], _next_month(starts[-1])]
+    return [Period(f"{start:%Y-%m}", start, end) for start, end in zip(starts, following)]
+
+
+def _next_month(start: datetime) -> datetime:
+    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+
+
+def financial_years(now: datetime, zone: str, start_month: int, count: int) -> list[Period]:
+    """The last `count` financial years, the current one last."""
+    current = financial_year_of(now, zone, start_month)
+    return [
+        Period(financial_year_name(year, start_month), *financial_year_bounds(year, zone, start_month))
+        for year in range(current - count, current + 1)
+    ]
+
+
+def retention(session: Session, periods: list[Period], settings: Settings, now: datetime) -> list[PeriodFigures]:
+    """Figures for each of `periods` but the first, which is only the previous period of the second.
+    Members are counted at each period's last instant, or now for the period under way."""
+    edges = [p.starts_at for p in periods]
+    end = periods[-1].ends_at
+    paid = LedgerEntry.paid_at
+    bucket = case(
+        (paid < edges[0], BEFORE),
+        *((paid < edge, index) for index, edge in enumerate(edges[1:])),
+        else_=len(edges) - 1,
+    )
+    counted = LedgerEntry.amount_cents > LedgerEntry.refunded_cents
+    given: dict[int, set[int]] = {}
+    for donor_id, index in session.execute(
+        select(LedgerEntry.donor_id, bucket).where(counted, paid < end).group_by(LedgerEntry.donor_id, bucket)
+    ):
+        given.setdefault(donor_id, set()).add(index)
+
+    amounts: dict[int, list[int]] = {index: [] for index in range(len(periods))}
+    window = select(bucket, LedgerEntry.amount_cents - LedgerEntry.refunded_cents).where(
+        counted, paid >= edges[0], paid < end
+    )
+    for index, net in session.execute(window):
+        amounts[index].append(net)
+
+    started = _counts(session, Subscription.started_at, periods)
+    cancelled = _counts(session, Subscription.ended_at, periods)
+    failed = _counts(
+        session, RenewalNotice.sent_at, periods, RenewalNotice.kind == NoticeKind.payment_failed
+    )
+
+    figures = []
+    for index in range(1, len(periods)):
+        gave = {d for d, buckets in given.items() if index in buckets}
+        before = {d for d, buckets in given.items() if any(b < index - 1 for b in buckets)}
+        previous = {d for d, buckets in given.items() if index - 1 in buckets}
+        earlier = {d for d, buckets in given.items() if any(b < index for b in buckets)}
+        retained = gave & previous
+        nets = amounts[index]
+        figures.append(
+            PeriodFigures(
+                period=periods[index],
+                donors=len(gave),
+                new=len(gave - earlier),
+                retained=len(retained),
+                recovered=len((gave - previous) & before),
+                lapsed=len(previous - gave),
+                sybunt=len(before - previous - gave),
+                retention_rate=len(retained) / len(previous) if previous else None,
+                members_at_end=_members_at(session, min(periods[index].ends_at - RESOLUTION, now), settings),
+                annual_started=started[index],
+                annual_cancelled=cancelled[index],
+                annual_failed=failed[index],
+                gifts=len(nets),
+                average_gift_cents=round(sum(nets) / len(nets)) if nets else None,
+                median_gift_cents=round(statistics.median(nets)) if nets else None,
+            )
+        )
+    return figures
+
+
+def _counts(session: Session, column, periods: list[Period], *conditions) -> dict[int, int]:
+    """How many rows have `column` in each period, in one grouped query."""
+    edges = [p.starts_at for p in periods]
+    bucket = case(*((column < edge, index - 1) for index, edge in enumerate(edges[1:], start=1)),
+                  else_=len(edges) - 1)
+    rows = session.execute(
+        select(bucket, func.count())
+        .where(column >= edges[0], column < periods[-1].ends_at, *conditions)
+        .group_by(bucket)
+    )
+    counts = dict.fromkeys(range(len(periods)), 0)
+    counts.update(dict(rows.all()))
+    return counts
+
+
+def _members_at(session: Session, t: datetime, settings: Settings) -> int:
+    return session.scalar(select(func.count()).select_from(sight_plus_ids_at(t, settings).subquery()))
+
+
+CSV_HEADERS = (
+    "period", "period_start", "donors", "new", "retained", "recovered", "lapsed_lybunt", "sybunt",
+    "retention_rate", "sight_plus_members_at_end", "annual_gifts_started", "annual_gifts_cancelled",
+    "annual_gifts_failed", "gifts", "average_gift_cents", "median_gift_cents",
+)
+
+
+def retention_rows(figures: list[PeriodFigures]) -> list[list]:
+    """The CSV's rows: numbers as numbers, the rate with four decimals (blank with no previous donors)."""
+    return [
+        [
+            f.period.name, f.period.starts_at.date().isoformat(), f.donors, f.new, f.retained, f.recovered,
+            f.lapsed, f.sybunt, "" if f.retention_rate is None else f"{f.retention_rate:.4f}", f.members_at_end,
+            f.annual_started, f.annual_cancelled, f.annual_failed, f.gifts,
+            "" if f.average_gift_cents is None else f.average_gift_cents,
+            "" if f.median_gift_cents is None else f.median_gift_cents,
+        ]
+        for f in figures
+    ]
+
+
+# --- the chart: Sight+ members (bars) and retention (a line) over the months shown ----------
+
+CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_BOTTOM, CHART_LEFT = 640, 240, 16, 200, 8
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    x: float
+    y: float
+    w: float
+    h: float
+    title: str
+
+
+@dataclass(frozen=True)
+class ChartLabel:
+    x: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    baseline: float
+    bars: list[ChartBar]
+    # "x,y x,y …" of the retention rate (0 % at the baseline, 100 % at the top).
+    rate_points: str
+    labels: list[ChartLabel]
+    most_members: int
+
+
+def chart_of(figures: list[PeriodFigures]) -> Chart:
+    """Shapes laid out here, so that the template only draws them (as the results page's charts)."""
+    span = CHART_BOTTOM - CHART_TOP
+    most = max((f.members_at_end for f in figures), default=0) or 1
+    step = (CHART_WIDTH - 2 * CHART_LEFT) / max(len(figures), 1)
+    bars, points, labels = [], [], []
+    for index, f in enumerate(figures):
+        x = CHART_LEFT + index * step
+        height = span * f.members_at_end / most
+        rate = "no donors the month before" if f.retention_rate is None else f"{f.retention_rate:.0%} retained"
+        bars.append(ChartBar(x + step * 0.15, CHART_BOTTOM - height, step * 0.7, height,
+                             f"{f.period.name}: {f.members_at_end} Sight+ members, {rate}"))
+        if f.retention_rate is not None:
+            points.append(f"{x + step / 2:.1f},{CHART_BOTTOM - span * f.retention_rate:.1f}")
+        if index % 3 == 0:
+            labels.append(ChartLabel(x + step / 2, f.period.name))
+    return Chart(CHART_WIDTH, CHART_HEIGHT, CHART_BOTTOM, bars, " ".join(points), labels, most)
