@@ -196,7 +196,7 @@ def retention_rows(figures: list[PeriodFigures]) -> list[list]:
 
 # --- the chart: Sight+ members (bars) and retention (a line) over the months shown ----------
 
-CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_BOTTOM, CHART_LEFT = 640, 240, 16, 200, 8
+CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_BOTTOM, CHART_LEFT = 640, 240, 16, 200, 32
 
 
 @dataclass(frozen=True)
