@@ -13,7 +13,8 @@ financial years in the display time zone). Per period, with the one before it:
 
 New + retained + recovered = those who gave. Beside them: Sight+ members at the period's end (the
 one rule in SQL, `membership.status.sight_plus_ids_at`), annual gifts started, cancelled and
-failed, and the number, average and median of the gifts.
+failed, gifts started from a survey's Sight+ ask and paid, and the number, average and median of
+the gifts.
 
 The donor counts come from one query (each donor's periods as bits, counted per period in the
 database), the gifts' from one more (a histogram of net amounts per period); the number of
@@ -30,7 +31,7 @@ from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from membership.context import Settings
-from membership.models import LedgerEntry, NoticeKind, RenewalNotice, Subscription
+from membership.models import Donation, DonationStatus, LedgerEntry, NoticeKind, RenewalNotice, Subscription
 from membership.statements import financial_year_bounds, financial_year_name, financial_year_of
 from membership.rules import RESOLUTION
 from membership.status import sight_plus_ids_at
@@ -58,6 +59,8 @@ class PeriodFigures:
     annual_started: int
     annual_cancelled: int
     annual_failed: int
+    # Gifts started from a survey's Sight+ ask in this period, and paid.
+    gifts_from_the_ask: int
     gifts: int
     average_gift_cents: int | None
     median_gift_cents: int | None
@@ -148,6 +151,12 @@ def retention(session: Session, periods: list[Period], settings: Settings, now: 
     failed = _counts(
         session, RenewalNotice.sent_at, periods, RenewalNotice.kind == NoticeKind.payment_failed
     )
+    # Gifts started from a survey's thank-you page (`source=survey:<slug>`) that were paid. An unpaid
+    # start is forgotten after ABANDONED_DONATION_DAYS (7), so each of these was paid within a week.
+    from_the_ask = _counts(
+        session, Donation.created_at, periods, Donation.source.like("survey:%"),
+        Donation.status == DonationStatus.completed,
+    )
 
     figures = []
     for index in range(1, len(periods)):
@@ -167,6 +176,7 @@ def retention(session: Session, periods: list[Period], settings: Settings, now: 
                 annual_started=started[index],
                 annual_cancelled=cancelled[index],
                 annual_failed=failed[index],
+                gifts_from_the_ask=from_the_ask[index],
                 gifts=gifts,
                 average_gift_cents=average,
                 median_gift_cents=median,
@@ -214,7 +224,7 @@ def _members_at(session: Session, t: datetime, settings: Settings) -> int:
 CSV_HEADERS = (
     "period", "period_start", "donors", "new", "retained", "recovered", "lapsed_lybunt", "sybunt",
     "retention_rate", "sight_plus_members_at_end", "annual_gifts_started", "annual_gifts_cancelled",
-    "annual_gifts_failed", "gifts", "average_gift_cents", "median_gift_cents",
+    "annual_gifts_failed", "gifts_from_the_survey_ask", "gifts", "average_gift_cents", "median_gift_cents",
 )
 
 
@@ -224,7 +234,7 @@ def retention_rows(figures: list[PeriodFigures]) -> list[list]:
         [
             f.period.name, f.period.starts_at.date().isoformat(), f.donors, f.new, f.retained, f.recovered,
             f.lapsed, f.sybunt, "" if f.retention_rate is None else f"{f.retention_rate:.4f}", f.members_at_end,
-            f.annual_started, f.annual_cancelled, f.annual_failed, f.gifts,
+            f.annual_started, f.annual_cancelled, f.annual_failed, f.gifts_from_the_ask, f.gifts,
             "" if f.average_gift_cents is None else f.average_gift_cents,
             "" if f.median_gift_cents is None else f.median_gift_cents,
         ]

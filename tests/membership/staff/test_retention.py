@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from accounts.models import Role
 from membership.context import context_for
-from membership.models import NoticeKind, RenewalNotice, SubscriptionStatus
+from membership.models import Donation, DonationStatus, GiftKind, NoticeKind, RenewalNotice, SubscriptionStatus
 from membership.retention import CSV_HEADERS, financial_years, months, retention, retention_rows
 from membership.rules import RESOLUTION, AnnualGift, Gift, Grant, sight_plus_status
 from sight.extensions import db
@@ -53,6 +53,14 @@ def donors_over_three_years(db_session):
                 annual.ended_at = started + timedelta(days=chance.uniform(10, 300))
             db_session.add(RenewalNotice(subscription_id=annual.id, kind=NoticeKind.payment_failed,
                                          period_key=f"in_{n}", sent_at=started + timedelta(days=chance.uniform(1, 30))))
+            db_session.commit()
+        if n % 4 == 1:
+            started = NOW - timedelta(days=chance.uniform(0, 900))
+            for source, status in (("survey:reader-survey", DonationStatus.completed),
+                                   ("survey:reader-survey", DonationStatus.awaiting_card),
+                                   ("newsletter", DonationStatus.completed)):
+                db_session.add(Donation(donor_id=donor.id, kind=GiftKind.one_off, amount_cents=2600, currency="aud",
+                                        source=source, status=status, created_at=started))
             db_session.commit()
         if n % 10 == 5:
             starts = NOW - timedelta(days=chance.uniform(0, 700))
@@ -101,6 +109,8 @@ def slow_figures(session, periods, name_of):
             members += status.is_member
         subscriptions = session.scalars(select(Subscription)).all()
         notices = session.scalars(select(RenewalNotice)).all()
+        asked = [d for d in session.scalars(select(Donation))
+                 if (d.source or "").startswith("survey:") and d.status is DonationStatus.completed]
         rows.append({
             **counts,
             "retention_rate": counts["retained"] / sum(previous in {name_of(g.paid_at) for g in gifts} for gifts in gifts_of.values())
@@ -109,6 +119,7 @@ def slow_figures(session, periods, name_of):
             "annual_started": sum(name_of(s.started_at) == this for s in subscriptions),
             "annual_cancelled": sum(s.ended_at is not None and name_of(s.ended_at) == this for s in subscriptions),
             "annual_failed": sum(name_of(n.sent_at) == this for n in notices),
+            "gifts_from_the_ask": sum(name_of(d.created_at) == this for d in asked),
             "gifts": len(nets),
             "average_gift_cents": round(sum(nets) / len(nets)) if nets else None,
             "median_gift_cents": round(statistics.median(nets)) if nets else None,
@@ -131,7 +142,7 @@ def fast_figures(app, periods):
         return [
             {key: getattr(f, key) for key in ["donors", "new", "retained", "recovered", "lapsed", "sybunt", "retention_rate",
                                                 "members_at_end", "annual_started", "annual_cancelled", "annual_failed",
-                                                "gifts", "average_gift_cents", "median_gift_cents"]}
+                                                "gifts_from_the_ask", "gifts", "average_gift_cents", "median_gift_cents"]}
             for f in retention(db.session, periods, context_for(app).settings, NOW)
         ]
 
@@ -143,7 +154,7 @@ def test_every_month_equals_the_slow_count(app, donors_over_three_years):
     assert fast == slow_figures(donors_over_three_years, periods, month_name)
     # The data exercises every figure.
     for key in ["new", "retained", "recovered", "lapsed", "sybunt", "members_at_end", "annual_started",
-                "annual_cancelled", "annual_failed"]:
+                "annual_cancelled", "annual_failed", "gifts_from_the_ask"]:
         assert sum(row[key] for row in fast) > 0, key
     assert all(row["new"] + row["retained"] + row["recovered"] == row["donors"] for row in fast)
 
