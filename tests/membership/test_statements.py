@@ -9,12 +9,14 @@ import subprocess
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from accounts.models import Role, User
 from membership.context import context_for
 from membership.models import LedgerEntry, StatementSent
 from membership.statements import financial_year_of, send_statements, statement_for
+from sight.config import ConfigError, load_config
 from sight.db import utcnow
 from sight.extensions import db
 from sight.models import OutboxMessage
@@ -203,3 +205,13 @@ def test_only_staff_see_the_statements_page(app):
     client = app.test_client()
     sign_in_as(client, reader)
     assert client.get("/staff/members/statements").status_code == 403
+
+
+def test_the_start_month_must_be_a_month(tmp_path):
+    with pytest.raises(ConfigError) as refused:
+        load_config(str(tmp_path), {"APP_ENV": "test", "FINANCIAL_YEAR_START_MONTH": "13", "LAPSE_REMINDER_DAYS": "0"})
+    assert refused.value.problems == [
+        "LAPSE_REMINDER_DAYS=0 is too small: at least 1.",
+        "FINANCIAL_YEAR_START_MONTH=13 is not a month: 1 to 12.",
+    ]
+    assert load_config(str(tmp_path), {"APP_ENV": "test"})["FINANCIAL_YEAR_START_MONTH"] == 7
