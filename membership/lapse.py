@@ -20,14 +20,11 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from membership.context import MembershipContext, Settings
-from membership.letters import render_letter
 from membership.models import Donor, LapseReminder, LapseReminderOptOut, LedgerEntry
-from membership.receipts import day
+from membership.receipts import mail_donor
 from membership.rules import WINDOW, Gift, sight_plus_status
 from membership.status import BATCH, Giving, as_annual, as_gift, as_grant, giving_of
 from sight.jobs import NO_PROGRESS, Progress
-from sight.mail import queue_mail
-from sight.templating import format_money
 
 # A gift the donor has not made, added to see how far it would carry them.
 _SUGGESTED_GIFT_KEY = "sight.lapse.suggested"
@@ -128,24 +125,16 @@ def donate_url(public_url: str, cents: int) -> str:
 
 
 def queue_lapse_reminder(session: Session, ctx: MembershipContext, user: User, lapse: Lapse, now: datetime) -> None:
-    settings, zone = ctx.settings, ctx.settings.display_timezone
-    lapse_day = day(lapse.lapse_at, zone)
-    subject = f"Your Sight+ ends on {lapse_day} unless you give again"
-    body, html = render_letter(
-        "lapse_reminder",
-        subject=subject,
-        name=user.name or "reader",
-        lapse_day=lapse_day,
-        threshold=format_money(settings.threshold_cents),
-        suggested=format_money(lapse.suggested_cents),
-        kept_until_day=day(lapse.kept_until, zone),
-        donate_url=donate_url(ctx.links.public_url, lapse.suggested_cents),
-        account_url=ctx.links.account_url(),
-        opt_out_url=f"{ctx.links.public_url.rstrip('/')}/sight-plus/reminders/stop/"
-        + opt_out_token(ctx.links.secret_key, user.id),
-    )
-    queue_mail(session, to=user.email, subject=subject, body=body, html=html, kind="lapse_reminder",
-               user_id=user.id, now=now)
+    public_url = ctx.links.public_url.rstrip("/")
+    values = {
+        "lapse": lapse,
+        "threshold_cents": ctx.settings.threshold_cents,
+        "donate_url": donate_url(public_url, lapse.suggested_cents),
+        "account_url": ctx.links.account_url(),
+        "opt_out_url": f"{public_url}/sight-plus/reminders/stop/{opt_out_token(ctx.links.secret_key, user.id)}",
+    }
+    mail_donor(session, user, template="membership/email/lapse_reminder.html", values=values, kind="lapse_reminder",
+               formats=ctx.settings.formats, now=now)
 
 
 def _candidates(session: Session, now: datetime, lead: timedelta) -> list[int]:

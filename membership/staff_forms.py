@@ -67,12 +67,13 @@ class GrantForm(FlaskForm):
     ends_on = DateField(
         "Ends on",
         validators=[InputRequired("Choose the day it ends."), _end_date_ok],
-        description="Sight+ stops at the start of this day (Sydney time).",
+        description="Sight+ stops at the start of this day (in the display time zone).",
     )
 
-    def __init__(self, *args, today: date, **kwargs):
+    def __init__(self, *args, today: date, zone_words: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today
+        self.ends_on.description = f"Sight+ stops at the start of this day ({zone_words})."
 
 
 class RevokeForm(FlaskForm):

@@ -27,12 +27,9 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from membership.context import MembershipContext, Settings
-from membership.letters import render_letter
 from membership.models import Donor, GiftKind, LedgerEntry, StatementSent
-from membership.receipts import day
+from membership.receipts import mail_donor
 from sight.jobs import NO_PROGRESS, Progress
-from sight.mail import queue_mail
-from sight.templating import format_money
 
 
 def financial_year_of(moment: datetime, zone: str, start_month: int) -> int:
@@ -185,35 +182,11 @@ def _claim(session: Session, statement: Statement, user_id: int, now: datetime) 
     return True
 
 
-def queue_statement(session: Session, ctx: MembershipContext, user_id: int, statement: Statement, now: datetime) -> None:
-    zone = ctx.settings.display_timezone
-    subject = f"Your giving statement for {statement.name}"
-    body, html = render_letter(
-        "statement",
-        subject=subject,
-        name=statement.donor_name,
-        period=f"{day(statement.starts_at, zone)} to {day(statement.last_day, zone)}",
-        year_name=statement.name,
-        lines=[
-            {
-                "receipt_number": line.receipt_number,
-                "paid": day(line.paid_at, zone),
-                "gift": "Annual gift" if line.annual else "One-off gift",
-                "amount": format_money(line.amount_cents),
-                "refunded": format_money(line.refunded_cents) if line.refunded_cents else "",
-                "net": format_money(line.net_cents),
-            }
-            for line in statement.lines
-        ],
-        total=f"{format_money(statement.total_cents)} {statement.currency}",
-        org_legal_name=statement.org_legal_name,
-        org_abn=statement.org_abn,
-        tax_statement=statement.tax_statement,
-        html_url=f"{ctx.links.account_url()}/statements/{statement.year}",
-        pdf_url=f"{ctx.links.account_url()}/statements/{statement.year}.pdf",
-    )
-    queue_mail(session, to=statement.email, subject=subject, body=body, html=html, kind="giving_statement",
-               user_id=user_id, now=now)
+def queue_statement(session: Session, ctx: MembershipContext, user: User, statement: Statement, now: datetime) -> None:
+    statements_url = f"{ctx.links.account_url()}/statements/{statement.year}"
+    values = {"statement": statement, "html_url": statements_url, "pdf_url": f"{statements_url}.pdf"}
+    mail_donor(session, user, template="membership/email/statement.html", values=values, kind="giving_statement",
+               formats=ctx.settings.formats, now=now)
 
 
 def send_statements(
@@ -239,7 +212,7 @@ def send_statements(
         if statement is None or not _claim(session, statement, user_id, now()):
             session.rollback()
             continue
-        queue_statement(session, ctx, user_id, statement, now())
+        queue_statement(session, ctx, session.get(User, user_id), statement, now())
         session.commit()
         sent += 1
         if per_minute:
