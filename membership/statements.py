@@ -204,7 +204,7 @@ def send_statements(
     so that the mail server (and the donors' providers) are not flooded. `now` is asked at each
     send: a long run takes hours. Returns how many were sent by this run."""
     givers = _givers(session, year, ctx.settings.display_timezone, start_month)
-    progress.start(len(givers), f"Statements for {financial_year_name(year, start_month)}")
+    progress.start(len(givers), "Giving statements")
     sent = 0
     for user_id in givers:
         progress.advance()

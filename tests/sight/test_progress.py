@@ -163,6 +163,8 @@ JOBS = [
     (["membership", "purge"], "Unpaid gift starts", 1, r"Purged 0 unpaid gift start\(s\)\."),
     (["membership", "remind"], "Renewal reminders", 0, r"Sent 0 renewal reminder\(s\)\."),
     (["membership", "lapse-reminders"], "Lapse reminders", 0, r"Sent 0 lapse reminder\(s\)\."),
+    (["membership", "statements", "send", "--year", "2026"], "Giving statements", 0,
+     r"Sent 0 giving statement\(s\) for 2025–26\."),
     (["stripe", "reconcile", "--since", "2026-12-01"], "Checking Stripe", None,
      r"The ledger matches Stripe\.|difference\(s\) repaired"),
     (["mail", "send"], "Sending mail", 0, r"Sent 0 of 0 due message\(s\)\."),
