@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from membership.context import Settings
@@ -102,18 +102,16 @@ def retention(session: Session, periods: list[Period], settings: Settings, now: 
     paid = LedgerEntry.paid_at
     counted = LedgerEntry.amount_cents > LedgerEntry.refunded_cents
     # Each gift's period as one bit: bit 0 for any time before the first period, bit i + 1 for
-    # period i. A donor's bits, summed once each, say every period they gave in.
+    # period i. A donor's distinct bits, summed, say every period they gave in.
     bit = case(
         (paid < edges[0], 1),
         *((paid < edge, 1 << (index + 1)) for index, edge in enumerate(edges[1:])),
         else_=1 << len(edges),
     )
-    donors = (
-        select(func.sum(distinct(bit)).label("bits"))
-        .where(counted, paid < end)
-        .group_by(LedgerEntry.donor_id)
-        .subquery()
-    )
+    periods_given = (
+        select(LedgerEntry.donor_id, bit.label("bit")).where(counted, paid < end).group_by(LedgerEntry.donor_id, bit)
+    ).subquery()
+    donors = select(func.sum(periods_given.c.bit).label("bits")).group_by(periods_given.c.donor_id).subquery()
     bits = donors.c.bits
 
     def has(mask: int):
