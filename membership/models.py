@@ -351,3 +351,15 @@ class StatementSent(db.Model):
     # The net of the year's gifts the statement gave.
     total_cents: Mapped[int]
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SightPlusCount(db.Model):
+    """How many people were Sight+ at a past instant (a month's or financial year's last), kept
+    once the instant is settled, so that staff's retention page does not ask the rule again for
+    every month it shows (`membership.retention`)."""
+
+    __tablename__ = "sight_plus_count"
+
+    at: Mapped[datetime] = mapped_column(primary_key=True)
+    members: Mapped[int]
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
