@@ -12,7 +12,8 @@ financial years in the display time zone). Per period, with the one before it:
 - *retention rate*: retained / those who gave in the previous period.
 
 New + retained + recovered = those who gave. Beside them: Sight+ members at the period's end (the
-one rule in SQL, `membership.status.sight_plus_ids_at`), annual gifts started, cancelled and
+one rule in SQL, `membership.status.sight_plus_ids_at`; kept in `sight_plus_count` once the instant
+is settled, so each month is asked of the rule once), annual gifts started, cancelled and
 failed, gifts started from a survey's Sight+ ask and paid, and the number, average and median of
 the gifts.
 
@@ -24,17 +25,31 @@ queries does not grow with the data.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from membership.context import Settings
-from membership.models import Donation, DonationStatus, LedgerEntry, NoticeKind, RenewalNotice, Subscription
+from membership.models import (
+    Donation,
+    DonationStatus,
+    LedgerEntry,
+    NoticeKind,
+    RenewalNotice,
+    SightPlusCount,
+    Subscription,
+)
 from membership.statements import financial_year_bounds, financial_year_name, financial_year_of
 from membership.rules import RESOLUTION
 from membership.status import sight_plus_ids_at
+
+
+# Webhooks arrive up to three days late and `flask stripe reconcile` (daily) repairs what was
+# missed: past this, what the rule reads about an instant no longer changes, so its count is kept.
+SETTLED = timedelta(days=40)
 
 
 @dataclass(frozen=True)
@@ -156,6 +171,9 @@ def retention(session: Session, periods: list[Period], settings: Settings, now: 
         Donation.status == DonationStatus.completed,
     )
 
+    members = members_at(
+        session, [min(period.ends_at - RESOLUTION, now) for period in periods[1:]], settings, now
+    )
     figures = []
     for index in range(1, len(periods)):
         gave, new, retained, recovered, lapsed, sybunt, previous = counts[7 * (index - 1) : 7 * index]
@@ -170,7 +188,7 @@ def retention(session: Session, periods: list[Period], settings: Settings, now: 
                 lapsed=lapsed,
                 sybunt=sybunt,
                 retention_rate=retained / previous if previous else None,
-                members_at_end=_members_at(session, min(periods[index].ends_at - RESOLUTION, now), settings),
+                members_at_end=members[index - 1],
                 annual_started=started[index],
                 annual_cancelled=cancelled[index],
                 annual_failed=failed[index],
@@ -215,8 +233,29 @@ def _counts(session: Session, column, periods: list[Period], *conditions) -> dic
     return counts
 
 
-def _members_at(session: Session, t: datetime, settings: Settings) -> int:
-    return session.scalar(select(func.count()).select_from(sight_plus_ids_at(t, settings).subquery()))
+def members_at(session: Session, instants: list[datetime], settings: Settings, now: datetime) -> list[int]:
+    """How many were Sight+ at each instant. The rule answers "at t" from what was true at t, so
+    the count at a settled instant (older than SETTLED) is kept once asked and read back after:
+    one query for all of them, and the rule asked only of instants not yet kept and recent ones."""
+    settled = [t for t in instants if t <= now - SETTLED]
+    kept = {}
+    if settled:
+        rows = session.execute(select(SightPlusCount.at, SightPlusCount.members).where(SightPlusCount.at.in_(settled)))
+        kept = dict(rows.all())
+    counts = []
+    for t in instants:
+        if t in kept:
+            counts.append(kept[t])
+            continue
+        count = session.scalar(select(func.count()).select_from(sight_plus_ids_at(t, settings).subquery()))
+        if t in settled:
+            try:
+                with session.begin_nested():
+                    session.add(SightPlusCount(at=t, members=count, computed_at=now))
+            except IntegrityError:
+                pass  # another page kept the same count meanwhile
+        counts.append(count)
+    return counts
 
 
 CSV_HEADERS = (

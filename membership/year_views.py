@@ -101,6 +101,7 @@ def staff_retention():
     """Donor retention by month (the last 24) or by financial year, with a chart of the months."""
     by = _retention_by()
     figures = _retention_figures(by)
+    db.session.commit()  # the member counts of settled months, kept for the next look
     return render_template(
         "membership/staff/retention.html", by=by, figures=figures, chart=chart_of(figures) if by == "month" else None,
     )
