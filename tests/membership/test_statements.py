@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select

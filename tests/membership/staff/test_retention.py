@@ -16,9 +16,22 @@ from sqlalchemy import select
 
 from accounts.models import Role
 from membership.context import context_for
-from membership.models import Donation, DonationStatus, GiftKind, NoticeKind, RenewalNotice, SightPlusCount, SubscriptionStatus
+from membership.models import (
+    ComplimentaryGrant,
+    Donation,
+    DonationStatus,
+    Donor,
+    GiftKind,
+    LedgerEntry,
+    NoticeKind,
+    RenewalNotice,
+    SightPlusCount,
+    Subscription,
+    SubscriptionStatus,
+)
 from membership.retention import CSV_HEADERS, SETTLED, financial_years, months, retention, retention_rows
 from membership.rules import RESOLUTION, AnnualGift, Gift, Grant, sight_plus_status
+from sight.db import utcnow
 from sight.extensions import db
 from sight.models import AuditEntry
 from tests.helpers import make_user, sign_in_as, sign_in_url
@@ -71,8 +84,6 @@ def donors_over_three_years(db_session):
 def slow_figures(session, periods, name_of):
     """Each figure counted donor by donor, gift by gift, from the definitions; `name_of(moment)` is
     the name of the period a moment falls in, worked out from its date in Sydney."""
-    from membership.models import ComplimentaryGrant, Donor, LedgerEntry, Subscription
-
     names = [p.name for p in periods]
     gifts_of: dict[int, list] = {}
     for entry in session.scalars(select(LedgerEntry)):
@@ -175,8 +186,6 @@ def test_every_financial_year_equals_the_slow_count(app, donors_over_three_years
 
 def test_staff_read_the_page_and_chart_and_download_the_csv(app, db_session, staff_client, staff_user):
     donor = make_donor(db_session, "regular@example.com")
-    from sight.db import utcnow
-
     now = utcnow()
     for months_ago in (1, 2, 14):
         add_gift(db_session, donor, 2600, now - timedelta(days=30 * months_ago + 1))
