@@ -141,7 +141,7 @@ def init_app(app: Flask) -> None:
 
     @statements_group.command("send")
     @quiet_option
-    @click.option("--year", type=int, required=True,
+    @click.option("--year", type=click.IntRange(2, 9998), required=True,
                   help="The financial year, named by the calendar year it ends in (2026: 1 July 2025 to 30 June 2026).")
     @click.option("--per-minute", type=click.IntRange(min=1), default=60, show_default=True,
                   help="At most this many statements a minute.")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import MAXYEAR, MINYEAR, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -99,7 +99,8 @@ def statement_for(
 ) -> Statement | None:
     """A donor's statement for a year; None when they gave nothing that year, or closed their account."""
     user = session.get(User, user_id)
-    if user is None or user.closed_at is not None:
+    # A year a calendar can hold (an address may carry any number).
+    if user is None or user.closed_at is not None or not MINYEAR < year < MAXYEAR:
         return None
     start, end = financial_year_bounds(year, settings.display_timezone, start_month)
     entries = session.scalars(

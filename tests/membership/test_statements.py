@@ -101,8 +101,9 @@ def test_the_donor_reads_the_statement_as_a_page_and_as_a_pdf(make_app, db_sessi
     assert re.search(r"Total for the year\s+\$76\.50\s+\$10\s+\$66\.50", text), text
     assert "$66.50 AUD" in text
 
-    assert client.get("/account/statements/2024").status_code == 404
-    assert client.get("/account/statements/2024.pdf").status_code == 404
+    for year in ("2024", "0", "1", "9999", "99999999"):
+        assert client.get(f"/account/statements/{year}").status_code == 404
+        assert client.get(f"/account/statements/{year}.pdf").status_code == 404
     # Someone else's year is not theirs to read.
     other = make_donor(db_session, "other@example.com")
     add_gift(db_session, other, 2600, at(2024, 3, 1, 3))
