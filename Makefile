@@ -43,7 +43,7 @@ run: install
 # Programs the tests drive, from Debian's packages: Chromium, PostgreSQL 15, nginx, Redis, openssl,
 # Node and npm (openid-client), PHP (the WordPress plugin).
 # Installed when missing (as root); otherwise named. Point at other copies with these variables.
-export CHROMIUM PG_BIN NGINX REDIS_SERVER OPENSSL NODE NPM PHP
+export CHROMIUM PG_BIN NGINX REDIS_SERVER OPENSSL NODE NPM PHP PDFTOTEXT
 system-packages:
 	@scripts/system_packages.sh
 	@scripts/wordpress_packages.sh

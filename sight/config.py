@@ -369,6 +369,11 @@ def load_config(instance_path: str | None, environ: dict[str, str] | None = None
         "DONATE_EMAIL_RATE_LIMIT": read.rate_limit("DONATE_EMAIL_RATE_LIMIT", "5 per hour"),
         "DONATE_CAPTCHA": read.flag("DONATE_CAPTCHA"),
         "ABANDONED_DONATION_DAYS": read.integer("ABANDONED_DONATION_DAYS", 7, minimum=1),
+        # The donor's year: a member whose Sight+ rests on one-off gifts is told this many days
+        # before it lapses (`flask membership lapse-reminders`).
+        "LAPSE_REMINDER_DAYS": read.integer("LAPSE_REMINDER_DAYS", 30, minimum=1),
+        # Giving statements cover a financial year starting on the first of this month (7: July).
+        "FINANCIAL_YEAR_START_MONTH": read.integer("FINANCIAL_YEAR_START_MONTH", 7, minimum=1),
         # Printed on every receipt (checked above: production refuses the placeholders).
         "ORG_LEGAL_NAME": read.text("ORG_LEGAL_NAME", DEV_ORG_LEGAL_NAME),
         "ORG_ABN": read.text("ORG_ABN", DEV_ORG_ABN),
@@ -392,6 +397,8 @@ def load_config(instance_path: str | None, environ: dict[str, str] | None = None
     if config["MIN_DONATION_CENTS"] > config["MAX_DONATION_CENTS"]:
         read.problems.append(f"MIN_DONATION_CENTS={config['MIN_DONATION_CENTS']} is more than "
                              f"MAX_DONATION_CENTS={config['MAX_DONATION_CENTS']}.")
+    if config["FINANCIAL_YEAR_START_MONTH"] > 12:
+        read.problems.append(f"FINANCIAL_YEAR_START_MONTH={config['FINANCIAL_YEAR_START_MONTH']} is not a month: 1 to 12.")
     if read.problems:
         raise ConfigError(read.problems)
     return config

@@ -26,7 +26,9 @@ from accounts.models import Role
 from accounts.passwords import hash_password
 from identity.operations import ClientValues, register_client
 from membership.context import context_for
+from membership.lapse import opt_out_token
 from membership.models import Benefit, GiftKind
+from membership.statements import financial_year_of
 from sight.db import utcnow
 from sight.extensions import db
 from surveys.models import Response
@@ -43,7 +45,7 @@ WIDTHS = (390, 1280)
 NOT_PAGES = {
     "static", "sight.healthz", "accounts.download_data", "membership.staff_members_export",
     "surveys.staff_codebook", "surveys.manage_download", "surveys.staff_export", "surveys.staff_chart",
-    "surveys.staff_crosstab_csv", "surveys.take_ask",
+    "surveys.staff_crosstab_csv", "surveys.take_ask", "membership.statement_pdf", "membership.staff_retention_export",
     # The redirect to the first of the selected responses (its page is opened).
     "surveys.staff_first_response",
     # Sign in with Sight+: JSON for sites' servers, not pages.
@@ -152,7 +154,9 @@ def people(app):
         site, _ = register_client(session, ClientValues("The Sight website", ["https://sight.example/callback"],
                                                          ["openid", "email", "sight_plus"]), None, utcnow())
         ids = {"donor_user": donor.user_id, "entry": entry.id, "benefit": benefit_id, "manage": manage_token,
-               "site": site.id, "site_client_id": site.client_id}
+               "site": site.id, "site_client_id": site.client_id,
+               "stop_reminders": opt_out_token(app.config["SECRET_KEY"], donor.user_id),
+               "statement_year": financial_year_of(utcnow(), app.config["DISPLAY_TIMEZONE"], 7)}
         session.commit()
     return {"admin": admin, **ids}
 
@@ -201,6 +205,7 @@ def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_s
                  "/manage/not-a-real-token", "/donate/pay/not-a-real-token", "/donate/thanks/not-a-real-token",
                  "/surveys/reader-survey/resume/not-a-real-token"):
         reader.open(path, f"{path} (a bad link)")
+    reader.open(f"/sight-plus/reminders/stop/{people['stop_reminders']}", "stop lapse reminders")
     take_the_survey(reader, app)
     reader.page.goto(live_server + "/donate")
     reader.page.get_by_label("$26").check()
@@ -216,6 +221,7 @@ def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_s
     for path in ("/account", f"/account/receipts/{people['entry']}", "/account/settings", "/account/settings/password",
                  "/account/settings/close", "/account/settings/second-factor", "/sign-out"):
         donor.open(path)
+    donor.open(f"/account/statements/{people['statement_year']}", "giving statement")
     donor.open(f"/manage/{people['manage']}", "manage an annual gift")
     donor.open(f"/manage/{people['manage']}/card", "change the card of an annual gift")
     donor.submit_empty("/account/settings/password", "Save", "password with errors")
@@ -232,7 +238,8 @@ def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_s
     staff.sign_in("admin@example.com", people["admin"].totp_secret)
     for path in ("/staff/", "/staff/audit", "/staff/people", "/staff/benefits", "/staff/benefits/new",
                  f"/staff/benefits/{people['benefit']}", "/staff/members", f"/staff/members/{people['donor_user']}",
-                 "/staff/members/reconcile", "/staff/surveys", "/staff/surveys/new", "/staff/surveys/import",
+                 "/staff/members/reconcile", "/staff/members/statements", "/staff/members/retention",
+                 "/staff/members/retention?by=year", "/staff/surveys", "/staff/surveys/new", "/staff/surveys/import",
                  "/staff/surveys/reader-survey", "/staff/surveys/reader-survey/answers/comment",
                  "/staff/surveys/reader-survey/edit", "/staff/surveys/reader-survey/duplicate",
                  "/staff/surveys/reader-survey/promise", "/staff/surveys/reader-survey/crosstab",

@@ -175,7 +175,7 @@ def test_nginx_serves_the_static_files_itself(topology):
 
 @pytest.mark.parametrize(
     "unit",
-    ["sight-mail-send.service", "sight-remind.service", "sight-reconcile.service", "sight-membership-purge.service",
+    ["sight-mail-send.service", "sight-remind.service", "sight-lapse-reminders.service", "sight-reconcile.service", "sight-membership-purge.service",
      "sight-surveys-purge.service"],
 )
 def test_the_timers_commands_run_against_the_topology(topology, unit):
