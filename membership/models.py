@@ -52,6 +52,9 @@ class Donor(db.Model):
     # the person's name and email: Stripe is told after the closing commits, and retried by
     # `flask stripe reconcile` while this is set.
     stripe_erasure_due_at: Mapped[datetime | None]
+    # Staff's grant form carries this number and a grant raises it (a conditional UPDATE), so
+    # the same form sent twice, or one from before another grant, grants nothing more.
+    grants_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     user: Mapped[User] = relationship()
     entries: Mapped[list[LedgerEntry]] = relationship(
@@ -218,6 +221,12 @@ class Subscription(db.Model):
     # Changing the amount schedules a new annual gift that starts when this one ends;
     # the new one names the one it replaces.
     replaces_stripe_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # Every manage form carries the version it was shown; an action claims the gift by raising
+    # it (a conditional UPDATE) and holds it while Stripe answers (claimed_at), so of any
+    # number of concurrent or stale submits exactly one changes the gift. Stripe keys derive
+    # from (gift, action, version).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from membership.context import MembershipContext
 from membership.donors import donor_for_user
-from membership.giving import scheduled_successor
+from membership.giving import scheduled_successors
 from membership.ledger import sync_subscription
 from membership.models import (
     ComplimentaryGrant,
@@ -152,9 +152,7 @@ def finish_closing_in_stripe(session: Session, ctx: MembershipContext, donor_id:
     ).all()
     to_stop = [gift.stripe_subscription_id for gift in renewing]
     never_start = [
-        successor.stripe_subscription_id
-        for gift in renewing
-        if (successor := scheduled_successor(session, gift)) is not None
+        successor.stripe_subscription_id for gift in renewing for successor in scheduled_successors(session, gift)
     ]
     session.rollback()
 

@@ -25,7 +25,7 @@ from flask_login import current_user
 from accounts.models import User
 from membership.benefits import BENEFIT_FIELDS, all_benefits, save_benefit
 from membership.forms import BenefitForm
-from membership.grants import GrantRefused, grant_complimentary, revoke_complimentary
+from membership.grants import GrantRefused, MemberJustChanged, grant_complimentary, grants_version, revoke_complimentary
 from membership.models import Benefit, ComplimentaryGrant, LedgerEntry
 from membership.receipts import resend_receipt
 from membership.reconcile import reconcile, record_reconcile
@@ -176,7 +176,7 @@ def _render_member(user: User, grant_form=None, revoke_forms=None, status_code=2
             "membership/staff/member.html",
             detail=detail,
             reasons=REASONS,
-            grant_form=grant_form or GrantForm(prefix="grant", today=_today()),
+            grant_form=grant_form or GrantForm(prefix="grant", today=_today()).showing(grants_version(db.session, user.id)),
             revoke_forms={
                 grant_id: revoke_forms.get(grant_id) or RevokeForm(prefix=f"revoke-{grant_id}")
                 for grant_id in detail.revocable
@@ -189,6 +189,12 @@ def _render_member(user: User, grant_form=None, revoke_forms=None, status_code=2
         ),
         status_code,
     )
+
+
+def _member_just_changed(user: User, what: str):
+    """The loser of two grants (or revocations) sent at once: told, with nothing done (409)."""
+    db.session.rollback()
+    return render_template("membership/staff/just_changed.html", what=what, user_id=user.id), 409
 
 
 def staff_member(user_id: int):
@@ -204,8 +210,10 @@ def staff_member_grant(user_id: int):
     try:
         grant_complimentary(
             db.session, user=user, reason=form.reason.data, ends_at=ends_at, actor=current_user, now=utcnow(),
-            display_timezone=context().settings.display_timezone,
+            version=form.shown_version, display_timezone=context().settings.display_timezone,
         )
+    except MemberJustChanged as changed:
+        return _member_just_changed(user, str(changed))
     except GrantRefused as refused:
         db.session.rollback()
         form.reason.errors.append(str(refused))
@@ -225,6 +233,8 @@ def staff_member_revoke(user_id: int, grant_id: int):
         return _render_member(user, revoke_forms={grant_id: form}, status_code=400)
     try:
         revoke_complimentary(db.session, grant=grant, reason=form.reason.data, actor=current_user, now=utcnow())
+    except MemberJustChanged as changed:
+        return _member_just_changed(user, str(changed))
     except GrantRefused as refused:
         db.session.rollback()
         flash(str(refused), "error")

@@ -425,7 +425,7 @@ class StripeGateway:
         page = self._call(self.v1.subscriptions.list, {"customer": customer, "limit": 100})
         return [_subscription(obj) for obj in page["data"]]
 
-    def change_subscription_plan(self, subscription_id: str, plan_id: str) -> SubscriptionResult:
+    def change_subscription_plan(self, subscription_id: str, plan_id: str, *, idempotency_key: str) -> SubscriptionResult:
         current = self._call(self.v1.subscriptions.retrieve, subscription_id)
         item_id = current["items"]["data"][0]["id"]
         return _subscription(
@@ -433,18 +433,24 @@ class StripeGateway:
                 self.v1.subscriptions.update,
                 subscription_id,
                 {"items": [{"id": item_id, "plan": plan_id}]},
+                self._key(idempotency_key),
             )
         )
 
-    def set_cancel_at_period_end(self, subscription_id: str, cancel: bool) -> SubscriptionResult:
+    def set_cancel_at_period_end(
+        self, subscription_id: str, cancel: bool, *, idempotency_key: str | None = None
+    ) -> SubscriptionResult:
         return _subscription(
             self._call(
-                self.v1.subscriptions.update, subscription_id, {"cancel_at_period_end": cancel}
+                self.v1.subscriptions.update,
+                subscription_id,
+                {"cancel_at_period_end": cancel},
+                self._key(idempotency_key),
             )
         )
 
-    def cancel_subscription_now(self, subscription_id: str) -> SubscriptionResult:
-        return _subscription(self._call(self.v1.subscriptions.cancel, subscription_id))
+    def cancel_subscription_now(self, subscription_id: str, *, idempotency_key: str | None = None) -> SubscriptionResult:
+        return _subscription(self._call(self.v1.subscriptions.cancel, subscription_id, {}, self._key(idempotency_key)))
 
     def retrieve_invoice(self, invoice_id: str) -> InvoiceResult:
         return _invoice(self._call(self.v1.invoices.retrieve, invoice_id))

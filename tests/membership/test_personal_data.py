@@ -32,7 +32,7 @@ def test_the_download_holds_gifts_annual_gifts_and_grants(app, client, give):
         donor = db.session.scalar(select(User).where(User.email == EMAIL))
         staff = create_user(db.session, "staff@sight.example", role=Role.staff)
         grant_complimentary(db.session, user=donor, reason="Wrote for us",
-                            ends_at=now + timedelta(days=30), actor=staff, now=now)
+                            ends_at=now + timedelta(days=30), actor=staff, now=now, version=1)
         db.session.commit()
     sign_in_donor(app, client)
     giving = download_my_data(client)["giving"]

@@ -27,6 +27,7 @@ from membership.models import (
 from sight.db import utcnow
 from sight.extensions import db
 from tests.helpers import create_user
+from tests.membership.conftest import hidden_fields
 
 _ids = itertools.count(1)
 
@@ -148,6 +149,10 @@ PREFIXED_CSRF = re.compile(r'name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"')
 
 def submit(client, url: str, data: dict, *, page_url: str):
     """Post a form of the page at page_url with its CSRF token (these forms carry a prefix)."""
-    match = PREFIXED_CSRF.search(client.get(page_url).get_data(as_text=True))
+    page = client.get(page_url).get_data(as_text=True)
+    match = PREFIXED_CSRF.search(page)
     assert match, "the page has no CSRF token"
-    return client.post(url, data={**data, "csrf_token": match.group(1)})
+    # The form's hidden fields too (a grant form carries the version of the member it showed).
+    action = url.rsplit("/", 1)[1]
+    hidden = hidden_fields(page, action) if f'/{action}"' in page else {}
+    return client.post(url, data={**hidden, **data, "csrf_token": match.group(1)})
