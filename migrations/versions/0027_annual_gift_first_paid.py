@@ -1,0 +1,32 @@
+"""an annual gift counts from its first paid invoice: subscriptions note when that was
+
+Revision ID: 0027
+Revises: 0026
+Create Date: 2026-12-08 00:10:00.000000
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = '0027'
+down_revision = '0026'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('subscription', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('first_paid_at', sa.DateTime(timezone=True), nullable=True))
+    # From the ledger: the first paid invoice recorded for each subscription.
+    op.execute(
+        "UPDATE subscription SET first_paid_at = ("
+        " SELECT min(ledger_entry.paid_at) FROM ledger_entry"
+        " WHERE ledger_entry.subscription_id = subscription.stripe_subscription_id)"
+    )
+
+
+def downgrade():
+    with op.batch_alter_table('subscription', schema=None) as batch_op:
+        batch_op.drop_column('first_paid_at')
