@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -126,7 +126,7 @@ def apply_invoice(
         sync_subscription(session, subscription, now)
     if invoice.status != "paid" or invoice.amount_paid_cents <= 0:
         return None
-    return _record_gift(
+    entry = _record_gift(
         session,
         ctx,
         now,
@@ -142,6 +142,20 @@ def apply_invoice(
         charge_id=invoice.charge_id,
         invoice_id=invoice.id,
         subscription_id=invoice.subscription_id,
+    )
+    if invoice.subscription_id:
+        recorded = session.scalar(
+            select(Subscription).where(Subscription.stripe_subscription_id == invoice.subscription_id)
+        )
+        if recorded is not None:
+            recorded.first_paid_at = first_paid_at(session, invoice.subscription_id)
+    return entry
+
+
+def first_paid_at(session: Session, stripe_subscription_id: str) -> datetime | None:
+    """When the first invoice of an annual gift was paid, from the ledger (None: never paid)."""
+    return session.scalar(
+        select(func.min(LedgerEntry.paid_at)).where(LedgerEntry.subscription_id == stripe_subscription_id)
     )
 
 
@@ -227,6 +241,8 @@ def sync_subscription(session: Session, result: SubscriptionResult, now: datetim
             replaces_stripe_id=result.metadata.get("replaces") or None,
             started_at=result.started_at or now,
             ended_at=result.ended_at,
+            # Its first invoice may have been recorded before it (events come in any order).
+            first_paid_at=first_paid_at(session, result.id),
             created_at=now,
             updated_at=now,
         )

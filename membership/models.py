@@ -216,6 +216,9 @@ class Subscription(db.Model):
     # Stripe's start_date and ended_at: an annual gift counts from its start, and until it ended.
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    # When its first invoice was paid (the earliest ledger entry for it): an annual gift counts
+    # towards Sight+ only from then, and one that never paid never counts.
+    first_paid_at: Mapped[datetime | None]
     # A new yearly amount the donor asked for; it is charged from the next renewal.
     pending_amount_cents: Mapped[int | None]
     # Changing the amount schedules a new annual gift that starts when this one ends;

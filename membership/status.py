@@ -49,6 +49,7 @@ def as_annual(subscription: Subscription) -> AnnualGift:
         subscription.current_period_end,
         subscription.started_at,
         subscription.ended_at,
+        subscription.first_paid_at,
     )
 
 
@@ -154,9 +155,9 @@ def _through_gifts_at(t: datetime, threshold_cents: int) -> Select:
 
 
 def _through_an_annual_gift_at(t: datetime, threshold_cents: int, grace_days: int) -> Select:
-    """Rule 2: an annual gift of at least the threshold that counts at t (started by t; before its
-    end if it ended, else in a status that counts), with t no later than its period end plus grace
-    (`AnnualGift.end` is that instant plus 1 µs, exclusive)."""
+    """Rule 2: an annual gift of at least the threshold that counts at t (first paid and started by
+    t; before its end if it ended, else in a status that counts), with t no later than its period
+    end plus grace (`AnnualGift.end` is that instant plus 1 µs, exclusive)."""
     counting = [SubscriptionStatus(status) for status in sorted(COUNTING_STATUSES)]
     return (
         select(Donor.user_id)
@@ -164,6 +165,7 @@ def _through_an_annual_gift_at(t: datetime, threshold_cents: int, grace_days: in
         .where(
             Subscription.yearly_amount_cents >= threshold_cents,
             Subscription.current_period_end >= t - timedelta(days=grace_days),
+            Subscription.first_paid_at <= t,
             or_(Subscription.started_at.is_(None), Subscription.started_at <= t),
             or_(
                 and_(Subscription.ended_at.is_(None), Subscription.status.in_(counting)),

@@ -88,7 +88,9 @@ def add_annual(
     period_end: datetime | None = None,
     created_at: datetime | None = None,
     cancel_at_period_end: bool = False,
+    paid: bool = True,
 ) -> Subscription:
+    """An annual gift; `paid` (the default) as if its first invoice was paid when it started."""
     subscription = Subscription(
         donor_id=donor.id,
         stripe_subscription_id=f"sub_test{next(_ids)}",
@@ -99,6 +101,7 @@ def add_annual(
         cancel_at_period_end=cancel_at_period_end,
         created_at=created_at or utcnow(),
         started_at=created_at or utcnow(),
+        first_paid_at=(created_at or utcnow()) if paid else None,
     )
     session.add(subscription)
     session.commit()
