@@ -16,6 +16,8 @@ from membership.models import Benefit, Donor, StripeEvent
 from membership.receipts import send_renewal_reminders
 from membership.reconcile import reconcile
 from membership.staff_queries import dashboard_panel
+from membership.stripe_api import STRIPE_API_VERSION
+from membership.webhook import events_of_another_version
 from sight.cli import register_seeder
 from sight.db import utcnow
 from sight.doctor import FAIL, OK, Finding, register_doctor_check
@@ -91,6 +93,14 @@ def failing_webhooks_check(session: Session, config: dict, now: datetime) -> lis
                           "`flask stripe reconcile` repairs the ledger.")]
 
 
+def api_version_check(session: Session, config: dict, now: datetime) -> list[Finding]:
+    """`flask doctor`: webhook events of an API version other than the one the app reads."""
+    others = events_of_another_version(session, now)
+    if not others:
+        return [Finding(OK, f"Every Stripe event received in the last 3 days is of API version {STRIPE_API_VERSION}.")]
+    return [Finding(FAIL, other.sentence()) for other in others]
+
+
 def erasures_due_check(session: Session, config: dict, now: datetime) -> list[Finding]:
     """`flask doctor`: closed accounts whose annual gifts Stripe may still renew, or whose name and
     email it still holds, because Stripe could not be reached when they closed."""
@@ -105,6 +115,7 @@ def init_app(app: Flask) -> None:
     register_seeder(app, seed_membership)
     register_doctor_check(app, failing_webhooks_check)
     register_doctor_check(app, erasures_due_check)
+    register_doctor_check(app, api_version_check)
     register_dashboard_panel(app, membership_panel(app.config))
 
     @app.cli.group("membership")

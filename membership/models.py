@@ -274,6 +274,9 @@ class StripeEvent(db.Model):
     event_id: Mapped[str] = mapped_column(String(255), unique=True)
     type: Mapped[str] = mapped_column(String(100), index=True)
     livemode: Mapped[bool] = mapped_column(default=False)
+    # The Stripe API version the event was rendered in (the webhook endpoint's): one other than
+    # `stripe_api.STRIPE_API_VERSION` may carry fields where our readers do not look.
+    api_version: Mapped[str | None] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     deliveries: Mapped[int] = mapped_column(default=1)

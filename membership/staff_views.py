@@ -53,6 +53,7 @@ from membership.staff_queries import (
 )
 from membership.stripe_api import StripeProblem
 from membership.views import STRIPE_UNAVAILABLE, context
+from membership.webhook import events_of_another_version
 from sight.db import read_session, utcnow
 from sight.errors import render_error
 from sight.extensions import db
@@ -270,7 +271,10 @@ def _since(day) -> datetime | None:
 def staff_reconcile():
     form = ReconcileFilterForm(request.args)
     if not form.validate():
-        return render_template("membership/staff/reconcile.html", form=form, report=None, repair_form=None), 400
+        return render_template(
+            "membership/staff/reconcile.html", form=form, report=None, repair_form=None,
+            other_versions=events_of_another_version(db.session, utcnow()),
+        ), 400
     try:
         report = reconcile(db.session, context(), since=_since(form.since.data), now=utcnow(), dry_run=True)
     except StripeProblem:
@@ -278,7 +282,10 @@ def staff_reconcile():
         log.exception("Reconcile report: Stripe did not answer")
         return render_error(503, "Stripe isn't answering", STRIPE_UNAVAILABLE.replace(" Nothing was charged;", ""))
     repair_form = RepairForm(prefix="repair", data={"since": form.since.data})
-    return render_template("membership/staff/reconcile.html", form=form, report=report, repair_form=repair_form)
+    return render_template(
+        "membership/staff/reconcile.html", form=form, report=report, repair_form=repair_form,
+        other_versions=events_of_another_version(db.session, utcnow()),
+    )
 
 
 def staff_reconcile_repair():
