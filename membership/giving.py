@@ -267,7 +267,7 @@ def _subscription_outcome(gateway: StripeGateway, subscription: SubscriptionResu
     # Nothing was paid: do not leave an unpaid annual gift behind in Stripe.
     if subscription.status not in ("canceled", "incomplete_expired"):
         gateway.cancel_subscription_now(subscription.id)
-    return ChargeOutcome(declined=(payment.error_message if payment else None) or "Your card was declined.")
+    return ChargeOutcome(declined=_payment_failed(payment))
 
 
 def _declined(gateway: StripeGateway, gift: GiftInHand, message: str) -> ChargeOutcome:
@@ -295,8 +295,24 @@ def check_authentication(gateway: StripeGateway, gift: GiftInHand) -> ChargeOutc
     return outcome
 
 
+AUTHENTICATION_FAILED = (
+    "Your bank did not confirm this payment, so nothing was charged. Please try again (your bank "
+    "will ask you to confirm it), or use another card."
+)
+
+
+def _payment_failed(payment: PaymentResult | None) -> str:
+    if payment is not None and payment.error_code == "payment_intent_authentication_failure":
+        return AUTHENTICATION_FAILED
+    return (payment.error_message if payment else None) or "Your card was declined."
+
+
 def _authentication_failed(payment: PaymentResult) -> str:
-    return payment.error_message or "Your bank did not confirm this payment."
+    """Our own words for a failed 3-D Secure check (Stripe's speak of a "PaymentMethod"); a card
+    declined after the check passed keeps the bank's reason."""
+    if payment.error_code == "payment_intent_authentication_failure" or not payment.error_message:
+        return AUTHENTICATION_FAILED
+    return payment.error_message
 
 
 def record_charge(

@@ -171,6 +171,34 @@ def sight_plus_status(
     )
 
 
+def last_ended(
+    gifts: Iterable[Gift],
+    annual_gifts: Iterable[AnnualGift],
+    grants: Iterable[Grant],
+    t: datetime,
+    *,
+    threshold_cents: int,
+    grace_days: int,
+) -> datetime | None:
+    """When the donor's Sight+ last ended, at or before t (None if they are Sight+ at t or never
+    were). An answer only turns to No where a gift leaves the window, something is taken back, an
+    annual gift ends or lapses, or a grant ends, so those are the only instants that need checking."""
+    gifts, annual_gifts, grants = list(gifts), list(annual_gifts), list(grants)
+    rules = {"threshold_cents": threshold_cents, "grace_days": grace_days}
+    if sight_plus_status(gifts, annual_gifts, grants, t, **rules).is_member:
+        return None
+    grace = timedelta(days=grace_days)
+    endings = {g.paid_at + WINDOW for g in gifts} | {at for g in gifts for at, _ in g.taken_back}
+    endings |= {a.end(grace) for a in annual_gifts} | {a.ended_at for a in annual_gifts if a.ended_at}
+    endings |= {g.effective_end for g in grants}
+    for end in sorted((e for e in endings if e <= t), reverse=True):
+        if sight_plus_status(gifts, annual_gifts, grants, end - RESOLUTION, **rules).is_member and not (
+            sight_plus_status(gifts, annual_gifts, grants, end, **rules).is_member
+        ):
+            return end
+    return None
+
+
 def was_member_on(
     gifts: Iterable[Gift],
     annual_gifts: Iterable[AnnualGift],

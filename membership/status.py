@@ -29,6 +29,7 @@ from membership.rules import (
     Gift,
     Grant,
     SightPlusStatus,
+    last_ended,
     sight_plus_status,
 )
 
@@ -117,6 +118,19 @@ def sight_plus_statuses(
 
 def sight_plus_status_of(session: Session, user_id: int, t: datetime, *, settings: Settings) -> SightPlusStatus:
     return sight_plus_statuses(session, [user_id], t, settings=settings)[user_id]
+
+
+def sight_plus_ended_at(session: Session, user_id: int, t: datetime, *, settings: Settings) -> datetime | None:
+    """When this person's Sight+ last ended (None while they are Sight+, or if they never were)."""
+    giving = giving_of(session, [user_id])[user_id]
+    return last_ended(
+        map(as_gift, giving.entries),
+        map(as_annual, giving.subscriptions),
+        map(as_grant, giving.grants),
+        t,
+        threshold_cents=settings.threshold_cents,
+        grace_days=settings.grace_days,
+    )
 
 
 # --- the same rule in SQL, for everyone at once ------------------------------------------------

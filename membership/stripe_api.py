@@ -83,6 +83,7 @@ class PaymentResult:
     paid_at: datetime | None
     metadata: dict = field(default_factory=dict)
     error_message: str | None = None
+    error_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ def _payment(obj) -> PaymentResult:
         paid_at=paid_at,
         metadata=dict(_get(obj, "metadata", {})),
         error_message=_get(error, "message"),
+        error_code=_get(error, "code"),
     )
 
 

@@ -19,6 +19,7 @@ from membership.giving import (
     changed_since_shown,
     GiftInHand,
     GiftJustChanged,
+    RENEWING,
     ManageRefused,
     annual_for_action,
     annual_state,
@@ -56,7 +57,7 @@ from membership.forms import (
     ResumeForm,
 )
 from membership.models import Donation, DonationStatus, Donor, GiftKind, LedgerEntry
-from membership.status import sight_plus_status_of
+from membership.status import sight_plus_ended_at, sight_plus_status_of
 from membership.stripe_api import BadSignature, Refused, StripeProblem
 from membership.webhook import MAX_ID, apply_stored_event, event_problem, note_failure, read_stripe, store_event
 from sight.captcha import verify_captcha
@@ -75,6 +76,20 @@ def context() -> MembershipContext:
 
 def status_of(user_id: int):
     return sight_plus_status_of(db.session, user_id, utcnow(), settings=context().settings)
+
+
+def standing_of(user_id: int, annual) -> dict:
+    """What a donor's own pages say of their Sight+: the status, the renewal date of an annual gift
+    that will renew, and when it ended for an ex-member."""
+    status = status_of(user_id)
+    renewing = annual is not None and annual_state(annual) == RENEWING
+    return {
+        "status": status,
+        "renews_at": annual.current_period_end if renewing else None,
+        "ended_at": None if status.is_member else sight_plus_ended_at(
+            db.session, user_id, utcnow(), settings=context().settings
+        ),
+    }
 
 
 def _bad_link():
@@ -309,7 +324,7 @@ def account():
     annual = current_annual_gift(db.session, donor) if donor else None
     return render_template(
         "membership/account.html",
-        status=status_of(current_user.id),
+        **standing_of(current_user.id, annual),
         entries=entries,
         annual=annual,
         manage_url=url_for("membership.manage", token=context().links.manage_token(donor.id, donor.manage_version)) if donor else None,
@@ -374,7 +389,7 @@ def _render_manage(donor: Donor, token: str, forms: dict | None = None, status_c
             annual=annual,
             state=annual_state(annual),
             successor=successor,
-            status=status_of(donor.user_id),
+            **standing_of(donor.user_id, annual),
             refusal=refusal,
             cancel_form=form("cancel", CancelForm),
             resume_form=form("resume", ResumeForm),

@@ -35,7 +35,7 @@ def test_an_annual_gift_that_never_paid_never_made_anyone_sight_plus(
     app, client, staff_user, confirm_card, localstripe_url, stripe_client, signed_event
 ):
     pay_url = fail_3d_secure_on_an_annual_gift(client, confirm_card, localstripe_url)
-    assert "failed authentication" in client.get(pay_url).get_data(as_text=True)
+    assert "Your bank did not confirm this payment" in client.get(pay_url).get_data(as_text=True)
     with app.app_context():
         donation = db.session.scalar(select(Donation))
         user_id, customer = donation.donor.user_id, donation.donor.stripe_customer_id
