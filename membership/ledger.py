@@ -28,7 +28,7 @@ from membership.models import (
     Subscription,
     SubscriptionStatus,
 )
-from membership.receipts import queue_receipt
+from membership.receipts import queue_adjustment_notice, queue_receipt
 from membership.stripe_api import (
     ChargeResult,
     DisputeResult,
@@ -291,8 +291,11 @@ def _add_adjustment(
         entry.dispute_lost_cents = cents
 
 
-def apply_refunds(session: Session, entry: LedgerEntry, refunds: list[RefundResult], now: datetime) -> int:
-    """Record each of the charge's refunds once, with Stripe's time; returns the cents newly refunded.
+def apply_refunds(
+    session: Session, ctx: MembershipContext, entry: LedgerEntry, refunds: list[RefundResult], now: datetime
+) -> int:
+    """Record each of the charge's refunds once, with Stripe's time, and tell the donor of each;
+    returns the cents newly refunded.
 
     Refunds recorded before they had rows of their own (no Stripe id) stand for the oldest ones.
     """
@@ -306,16 +309,20 @@ def apply_refunds(session: Session, entry: LedgerEntry, refunds: list[RefundResu
             undated -= refund.amount_cents
             continue
         _add_adjustment(session, entry, AdjustmentKind.refund, refund.id, refund.amount_cents, refund.created, now)
+        queue_adjustment_notice(session, ctx, entry, False, refund.amount_cents, now)
     return entry.refunded_cents - before
 
 
-def apply_dispute_lost(session: Session, entry: LedgerEntry, dispute: DisputeResult, now: datetime) -> int:
-    """A charge has at most one dispute, so a second notice of the same loss changes nothing;
-    returns the cents it took."""
+def apply_dispute_lost(
+    session: Session, ctx: MembershipContext, entry: LedgerEntry, dispute: DisputeResult, now: datetime
+) -> int:
+    """A charge has at most one dispute, so a second notice of the same loss changes nothing (and
+    tells the donor nothing more); returns the cents it took."""
     if dispute.status != "lost" or entry.dispute_lost_cents > 0:
         return 0
     lost = min(dispute.amount_cents, entry.amount_cents - entry.refunded_cents)
     if lost <= 0:
         return 0
     _add_adjustment(session, entry, AdjustmentKind.dispute_lost, dispute.id, lost, dispute.created, now)
+    queue_adjustment_notice(session, ctx, entry, True, lost, now)
     return lost

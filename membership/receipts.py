@@ -156,6 +156,30 @@ def resend_receipt(
 # --- confirmations of changes ---------------------------------------------------------
 
 
+def queue_adjustment_notice(
+    session: Session, ctx: MembershipContext, entry: LedgerEntry, lost_to_dispute: bool, cents: int, now: datetime
+) -> None:
+    """Tell the donor, once per refund or lost dispute (the caller has just recorded it), what
+    happened, where their Sight+ stands now and how to give again."""
+    zone = ctx.settings.display_timezone
+    what = f"your gift of {format_money(entry.amount_cents)} made on {day(entry.paid_at, zone)}"
+    if lost_to_dispute:
+        subject = "Your bank took back your gift to Sight"
+        happened = f"After a dispute with your bank, your bank took back {format_money(cents)} of {what}."
+    else:
+        subject = "Your gift to Sight has been refunded"
+        happened = f"We have refunded {format_money(cents)} of {what}. It will reach your card in 5–10 days."
+    status = sight_plus_status_of(session, entry.donor.user_id, now, settings=ctx.settings)
+    if status.is_member:
+        standing = f"You are still Sight+ until {day(status.until, zone)}."
+    else:
+        standing = (f"You are no longer Sight+: {format_money(status.cents_needed)} more in gifts "
+                    "in the last 12 months would make you Sight+ again.")
+    lines = [happened, "", standing, "", "To give again:", ctx.links.donate_url()]
+    kind = "dispute_lost_notice" if lost_to_dispute else "refund_notice"
+    mail_donor(session, entry.donor.user, subject=subject, lines=lines, kind=kind, now=now)
+
+
 def queue_change_confirmation(
     session: Session, ctx: MembershipContext, subscription: Subscription, change: str, now: datetime
 ) -> None:

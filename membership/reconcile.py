@@ -266,12 +266,12 @@ def _charge(
         return None  # not a donation made here (or its donor is unknown): reported in the monthly totals
     if entry.charge_id is None:
         entry.charge_id = charge.id
-    refunded = apply_refunds(session, entry, refunds, now)
+    refunded = apply_refunds(session, ctx, entry, refunds, now)
     if refunded:
         words.append(f"{verb} {format_money(refunded)} refunded on {entry.stripe_object_id} ({format_money(entry.refunded_cents)} of {format_money(entry.amount_cents)} refunded in all)")
     for dispute in disputes:
         dispute = replace(dispute, created=disputes_closed.get(dispute.id, dispute.created))
-        lost = apply_dispute_lost(session, entry, dispute, now)
+        lost = apply_dispute_lost(session, ctx, entry, dispute, now)
         if lost:
             words.append(f"{verb} a lost dispute of {format_money(lost)} on {entry.stripe_object_id}")
     return "; ".join(words) + "." if words else None

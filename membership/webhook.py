@@ -286,10 +286,10 @@ def _apply(
         for result in (facts.subscription, *facts.cancelled_successors):
             sync_subscription(session, result, now)
     elif event_type == "charge.refunded":
-        apply_refunds(session, ensure_entry(session, ctx, facts, now), list(facts.refunds), now)
+        apply_refunds(session, ctx, ensure_entry(session, ctx, facts, now), list(facts.refunds), now)
     elif event_type == "charge.dispute.closed" and facts.charge is not None:
         # The loss dates from the event: a dispute's own `created` is when it was opened.
-        apply_dispute_lost(session, ensure_entry(session, ctx, facts, now), dispute_from(obj, closed_at=event_time), now)
+        apply_dispute_lost(session, ctx, ensure_entry(session, ctx, facts, now), dispute_from(obj, closed_at=event_time), now)
 
 
 def ensure_entry(session: Session, ctx: MembershipContext, facts: StripeFacts, now: datetime) -> LedgerEntry:
