@@ -3,15 +3,37 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite test-postgres system-packages bench
+.PHONY: install lock dist run test test-sqlite test-postgres system-packages bench
 
+# Exactly the versions (and files: pip checks every hash) in requirements-dev.lock, then the app
+# itself, editable. It stops first, saying so, when pyproject.toml's dependencies changed since
+# the lock was made: `make lock` refreshes it.
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
+	@python3 scripts/lock.py check
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	@# A .venv made before the rename still holds the app as `sight`, which on PyPI is another project.
+	@$(PY) -m pip uninstall --quiet --yes sight 2>/dev/null || true
 	touch $(STAMP)
+
+# After changing pyproject.toml's dependencies: pins what they resolve to now, with hashes,
+# keeping every pin that still fits; `make lock UPGRADE=1` takes the newest each range allows.
+export UPGRADE
+lock:
+	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet 'uv>=0.13,<0.14'
+	$(PY) scripts/lock.py
+	$(MAKE) install
+
+# What an operator installs: dist/sight_plus_service-<version>-py3-none-any.whl (and the sdist),
+# the distribution sight-plus-service with its templates, static files, migrations and data.
+dist: install
+	rm -rf dist
+	$(PY) -m build --outdir dist
 
 # make run PORT=5050 STRIPE_PORT=8421 when 5000 or 8420 is taken.
 export PORT STRIPE_PORT

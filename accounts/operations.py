@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from accounts.models import AccountToken, Role, TokenPurpose, User, normalize_email
 from accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
 from sight.audit import record_audit
-from sight.mail import queue_mail
+from sight.mail import queue_templated_mail
 
 SIGN_IN_LINK_TTL = timedelta(minutes=20)
 RESET_LINK_TTL = timedelta(hours=1)
@@ -237,9 +237,7 @@ def request_sign_in_link(session: Session, *, email: str, link: LinkBuilder, now
         email=email,
         purpose=TokenPurpose.sign_in,
         ttl=SIGN_IN_LINK_TTL,
-        subject="Your link to sign in to Sight",
-        use="sign in to Sight",
-        if_not_asked="nobody can sign in without the link.",
+        template="accounts/email/sign_in_link.html",
         link=link,
         now=now,
     )
@@ -252,9 +250,7 @@ def request_password_reset(session: Session, *, email: str, link: LinkBuilder, n
         email=email,
         purpose=TokenPurpose.reset,
         ttl=RESET_LINK_TTL,
-        subject="Reset your Sight password",
-        use="choose a new password",
-        if_not_asked="your password stays as it is.",
+        template="accounts/email/reset_link.html",
         link=link,
         now=now,
     )
@@ -266,9 +262,7 @@ def _email_link(
     email: str,
     purpose: TokenPurpose,
     ttl: timedelta,
-    subject: str,
-    use: str,
-    if_not_asked: str,
+    template: str,
     link: LinkBuilder,
     now: datetime,
 ) -> None:
@@ -276,17 +270,11 @@ def _email_link(
     if user is None or not user.is_active:
         return
     raw = issue_token(session, user, purpose, now=now, ttl=ttl)
-    minutes = int(ttl.total_seconds() // 60)
-    queue_mail(
+    queue_templated_mail(
         session,
         to=user.email,
-        subject=subject,
-        body=(
-            f"Hello{_greeting_name(user)},\n\n"
-            f"Use this link to {use}. It works once, for the next {minutes} minutes:\n\n"
-            f"{link(raw)}\n\n"
-            f"If you didn't ask for it, you can ignore this email: {if_not_asked}\n"
-        ),
+        template=template,
+        values={"name": user.name, "link": link(raw), "minutes": int(ttl.total_seconds() // 60)},
         kind=f"{purpose.value}_link",
         user_id=user.id,
         now=now,
@@ -313,10 +301,6 @@ def reset_password(session: Session, *, raw_token: str, new_password: str, now: 
     end_sessions(user)
     session.flush()
     return user
-
-
-def _greeting_name(user: User) -> str:
-    return f" {user.name}" if user.name else ""
 
 
 # --- second factor (TOTP) --------------------------------------------------------------
@@ -468,22 +452,18 @@ def invite_staff(
     if user.role is not Role.admin or role is Role.admin:
         change_role(session, user, role, actor=actor, now=now)
     raw = issue_token(session, user, TokenPurpose.invite, now=now, ttl=INVITE_LINK_TTL)
-    next_steps = (
-        "you'll choose a password, then set up an authenticator app"
-        if user.password_hash is None
-        else "you'll sign in, then set up an authenticator app if you haven't yet"
-    )
-    queue_mail(
+    queue_templated_mail(
         session,
         to=user.email,
-        subject="You're invited to Sight's staff tools",
-        body=(
-            f"Hello{_greeting_name(user)},\n\n"
-            f"{actor.name or actor.email} has given you {user.role.value} access to Sight's staff tools.\n"
-            f"Follow this link within {INVITE_LINK_TTL.days} days to sign in ({next_steps}):\n\n"
-            f"{link(raw)}\n\n"
-            "The link works once. If you weren't expecting this, you can ignore this email.\n"
-        ),
+        template="accounts/email/staff_invite.html",
+        values={
+            "name": user.name,
+            "inviter": actor.name or actor.email,
+            "role": user.role.value,
+            "days": INVITE_LINK_TTL.days,
+            "needs_password": user.password_hash is None,
+            "link": link(raw),
+        },
         kind="staff_invite",
         user_id=user.id,
         now=now,

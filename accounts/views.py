@@ -116,6 +116,11 @@ def _finish_sign_in(user: User, next_url: str | None, *, choose_password: bool =
     return _signed_in(user, next_url, choose_password)
 
 
+def _home_of(user: User) -> str:
+    """Where someone lands after signing in when no `next` was asked for: staff on their dashboard."""
+    return url_for("accounts.staff_dashboard") if user.is_staff else ACCOUNT_HOME
+
+
 def _signed_in(user: User, next_url: str | None, choose_password: bool):
     session.pop(PENDING, None)
     session.pop(SETUP_SECRET, None)
@@ -123,7 +128,7 @@ def _signed_in(user: User, next_url: str | None, choose_password: bool):
     if choose_password:
         flash("You're signed in. Choose a password for next time.", "success")
         return redirect(url_for("accounts.password"))
-    return redirect(safe_next(next_url) or ACCOUNT_HOME)
+    return redirect(safe_next(next_url) or _home_of(user))
 
 
 def _pending_user() -> User | None:
@@ -180,7 +185,7 @@ def register():
 def sign_in():
     next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
-        return redirect(next_url or ACCOUNT_HOME)
+        return redirect(next_url or _home_of(current_user))
     form = SignInForm()
     if form.validate_on_submit():
         user = ops.authenticate(

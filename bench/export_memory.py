@@ -18,6 +18,7 @@ import time
 import tracemalloc
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask_migrate import upgrade
 from sqlalchemy import insert
@@ -103,7 +104,7 @@ def peak_of_export(app, fmt: str) -> tuple[int, int, float]:
         tracemalloc.reset_peak()
         before = tracemalloc.get_traced_memory()[0]
         began = time.perf_counter()
-        plan = plan_export(reader, survey, ResponseFilter(), "details", "labels")
+        plan = plan_export(reader, survey, ResponseFilter(), "details", "labels", zone=ZoneInfo(app.config["DISPLAY_TIMEZONE"]))
         size = sum(len(chunk) for chunk in export_chunks(reader, plan, fmt))
         elapsed = time.perf_counter() - began
         return tracemalloc.get_traced_memory()[1] - before, size, elapsed

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,7 +42,7 @@ def export_once(fmt: str) -> tuple[float, float, int, float]:
     with read_session(db.engine) as reader:
         began, cpu = time.perf_counter(), time.process_time()
         survey = reader.query(Survey).filter_by(slug=SURVEY).one()
-        chunks = export_chunks(reader, plan_export(reader, survey, ResponseFilter()), fmt)
+        chunks = export_chunks(reader, plan_export(reader, survey, ResponseFilter(), zone=ZoneInfo("Australia/Sydney")), fmt)
         size = len(next(chunks))
         first = time.perf_counter() - began
         size += sum(len(chunk) for chunk in chunks)

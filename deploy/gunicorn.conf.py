@@ -19,6 +19,15 @@ graceful_timeout = 30
 # The app writes one structured line per request itself; gunicorn's own access log would repeat it.
 accesslog = None
 errorlog = "-"
+# gunicorn's own lines (starting, workers, errors) as JSON on stderr too, like the app's (sight/logs.py).
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "sight.logs.json_formatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "root": {"level": "INFO", "handlers": []},
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False}},
+}
 
 
 def on_starting(server):

@@ -10,6 +10,7 @@ from flask import Flask
 
 from membership.links import Links
 from membership.stripe_api import StripeGateway
+from sight.templating import Formats
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,12 @@ class Settings:
     org_legal_name: str = "Sight"
     org_abn: str = ""
     tax_statement: str = ""
+    # Money and dates in emails are written for this locale (with `currency` and `display_timezone`).
+    locale: str = "en_AU"
+
+    @property
+    def formats(self) -> Formats:
+        return Formats(currency=self.currency, locale=self.locale, timezone=self.display_timezone)
 
     @classmethod
     def from_config(cls, config) -> Settings:
@@ -38,6 +45,7 @@ class Settings:
             org_legal_name=config["ORG_LEGAL_NAME"],
             org_abn=config["ORG_ABN"],
             tax_statement=config["RECEIPT_TAX_STATEMENT"],
+            locale=config["LOCALE"],
         )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
+from babel.numbers import get_currency_symbol, is_currency
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -28,43 +30,66 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from sight.templating import format_money
+from sight.templating import Formats
 
 PRESET_CENTS = (2600, 5000, 10000, 25000)
 OTHER = "other"
-# "$30", "30.50", "1,000", "AUD 30": dollars, optionally with cents.
-AMOUNT = re.compile(r"^(?:A?\$|AUD\s*)?\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*(?:AUD)?$", re.I)
-FOREIGN = re.compile(r"(US\$|NZ\$|€|£|¥|\b(?:USD|EUR|GBP|NZD|JPY)\b)", re.I)
+# "30", "30.50", "1,000": whole units of the currency, optionally with cents (the currency's own
+# sign or code around it is taken off first).
+AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$")
+# Three letters on their own: perhaps a currency code (USD, NZD…).
+THREE_LETTERS = re.compile(r"(?<![A-Za-z])[A-Za-z]{3}(?![A-Za-z])")
 
 
-def parse_dollars(text: str) -> int:
+def _names_another_currency(text: str) -> bool:
+    """A currency sign (US$, €, £…) or code left once the configured currency's own are taken off."""
+    return any(unicodedata.category(char) == "Sc" for char in text) or any(
+        is_currency(word.upper()) for word in THREE_LETTERS.findall(text)
+    )
+
+
+def _own_currency_marks(formats: Formats) -> list[str]:
+    """How a donor may write the configured currency: its code, its sign here and its sign abroad."""
+    code = formats.currency_code()
+    marks = {code, get_currency_symbol(code, formats.locale), get_currency_symbol(code, "en")}
+    if any(mark.endswith("$") for mark in marks):
+        marks.add("$")
+    return sorted(marks, key=len, reverse=True)
+
+
+def parse_amount(text: str, formats: Formats) -> int:
     """Cents from what a donor typed; ValueError with a message for them otherwise."""
     text = (text or "").strip()
-    if FOREIGN.search(text):
-        raise ValueError("We can only accept gifts in Australian dollars (AUD).")
+    for mark in _own_currency_marks(formats):
+        if text.upper().startswith(mark.upper()):
+            text = text[len(mark):].strip()
+        if text.upper().endswith(mark.upper()):
+            text = text[: -len(mark)].strip()
+    if _names_another_currency(text):
+        raise ValueError(f"We can only accept gifts in {formats.currency_name()} ({formats.currency_code()}).")
     match = AMOUNT.match(text)
     if not match:
-        raise ValueError("Enter an amount in dollars, like 30 or 30.50.")
+        raise ValueError(f"Enter an amount in {formats.currency_name()}, like 30 or 30.50.")
     whole, fraction = match.group(1).replace(",", ""), match.group(2) or ""
     if len(fraction) > 2 and fraction.rstrip("0")[2:]:
         raise ValueError("An amount can't include a fraction of a cent.")
     try:
         cents = Decimal(whole + "." + (fraction or "0")) * 100
     except InvalidOperation as exc:  # pragma: no cover - the pattern only lets digits through
-        raise ValueError("Enter an amount in dollars, like 30 or 30.50.") from exc
+        raise ValueError(f"Enter an amount in {formats.currency_name()}, like 30 or 30.50.") from exc
     return int(cents)
 
 
 def cents_within_limits(text: str, settings) -> int:
     try:
-        cents = parse_dollars(text)
+        cents = parse_amount(text, settings.formats)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
     if cents < settings.min_cents:
-        raise ValidationError(f"The smallest gift we can take is {format_money(settings.min_cents)}.")
+        raise ValidationError(f"The smallest gift we can take is {settings.formats.money(settings.min_cents)}.")
     if cents > settings.max_cents:
         raise ValidationError(
-            f"The largest gift we can take online is {format_money(settings.max_cents)}."
+            f"The largest gift we can take online is {settings.formats.money(settings.max_cents)}."
         )
     return cents
 
@@ -72,12 +97,12 @@ def cents_within_limits(text: str, settings) -> int:
 class DonateForm(FlaskForm):
     amount = RadioField(
         "How much would you like to give?",
-        choices=[SelectChoice(str(c), format_money(c)) for c in PRESET_CENTS]
-        + [SelectChoice(OTHER, "Another amount")],
+        # The amounts are written in the configured currency when the form is made.
+        choices=[SelectChoice(str(c), str(c)) for c in PRESET_CENTS] + [SelectChoice(OTHER, "Another amount")],
         validators=[InputRequired("Choose an amount.")],
     )
     other_amount = StringField(
-        "Another amount (in dollars)",
+        "Another amount",
         description="For example 30 or 42.50.",
         validators=[Optional(), Length(max=20)],
     )
@@ -107,6 +132,11 @@ class DonateForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.settings = settings
         self.cents: int | None = None
+        formats = settings.formats
+        self.amount.choices = [SelectChoice(str(c), formats.money(c)) for c in PRESET_CENTS] + [
+            SelectChoice(OTHER, "Another amount")
+        ]
+        self.other_amount.label.text = f"Another amount (in {formats.currency_name()})"
 
     def validate_amount(self, field):
         # The currency is not a choice on the page, so a different one was tampered with;
@@ -119,7 +149,7 @@ class DonateForm(FlaskForm):
                 raise ValidationError("Choose one of the amounts, or another amount.")
             if typed:
                 raise ValidationError(
-                    f"You chose {format_money(int(field.data))} and typed “{typed}”: choose “Another amount” "
+                    f"You chose {self.settings.formats.money(int(field.data))} and typed “{typed}”: choose “Another amount” "
                     "to give what you typed, or clear it."
                 )
             self.cents = int(field.data)
@@ -181,7 +211,7 @@ class NewLinkForm(FlaskForm):
 
 class ChangeAmountForm(GiftVersionForm):
     new_amount = StringField(
-        "New yearly amount (in dollars)",
+        "New yearly amount",
         description="Charged from your next renewal; nothing is charged now.",
         validators=[DataRequired("Enter the new yearly amount."), Length(max=20)],
     )
@@ -190,6 +220,7 @@ class ChangeAmountForm(GiftVersionForm):
         super().__init__(*args, **kwargs)
         self.settings = settings
         self.cents: int | None = None
+        self.new_amount.label.text = f"New yearly amount (in {settings.formats.currency_name()})"
 
     def validate_new_amount(self, field):
         self.cents = cents_within_limits(field.data, self.settings)

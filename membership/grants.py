@@ -14,6 +14,7 @@ from membership.models import ComplimentaryGrant, Donor
 from membership.receipts import queue_grant_confirmation
 from membership.status import as_grant
 from sight.audit import record_audit
+from sight.templating import Formats
 
 
 class GrantRefused(Exception):
@@ -55,7 +56,7 @@ def _iso(value: datetime) -> str:
 
 def grant_complimentary(
     session: Session, *, user: User, reason: str, ends_at: datetime, actor: User, now: datetime,
-    version: int | None, display_timezone: str = "Australia/Sydney",
+    version: int | None, formats: Formats = Formats(),
 ) -> ComplimentaryGrant:
     """Sight+ from now until `ends_at` (exclusive), whatever the donor gives; audited with the
     reason, and confirmed to the member by email. `version` is the member's grants version the
@@ -80,7 +81,7 @@ def grant_complimentary(
     session.flush()
     details = {"grant_id": grant.id, "reason": reason, "starts_at": _iso(now), "ends_at": _iso(ends_at)}
     record_audit(session, actor=actor, action="membership.grant", target=f"user:{user.id}", details=details, now=now)
-    queue_grant_confirmation(session, user, ends_at, display_timezone, now)
+    queue_grant_confirmation(session, user, ends_at, formats, now)
     return grant
 
 

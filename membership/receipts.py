@@ -6,10 +6,7 @@ A reminder or failure notice is sent at most once: a unique key on `renewal_noti
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -29,25 +26,10 @@ from membership.models import (
 from membership.status import sight_plus_status_of
 from sight.audit import record_audit
 from sight.jobs import NO_PROGRESS, Progress
-from sight.mail import queue_mail
-from sight.templating import format_money
+from sight.mail import queue_templated_mail
+from sight.templating import Formats
 
 REMINDER_LEAD = timedelta(days=14)
-
-# Mail is written outside any request, so it has its own environment on the app's templates;
-# autoescaping is on for every template, whatever its name.
-_email_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"), autoescape=True
-)
-
-
-def day(moment: datetime, zone: str) -> str:
-    """A date as a donor reads it: in the display time zone, like the pages ("1 December 2027")."""
-    return f"{moment.astimezone(ZoneInfo(zone)):%-d %B %Y}"
-
-
-def day_and_time(moment: datetime, zone: str) -> str:
-    return f"{moment.astimezone(ZoneInfo(zone)):%-d %B %Y, %-I:%M %p %Z}"
 
 
 def _manage_link(links: Links, donor: Donor) -> str:
@@ -55,28 +37,16 @@ def _manage_link(links: Links, donor: Donor) -> str:
 
 
 def mail_donor(
-    session: Session,
-    user: User,
-    *,
-    subject: str,
-    lines: list[str],
-    kind: str,
-    now: datetime,
+    session: Session, user: User, *, template: str, values: dict, kind: str, formats: Formats, now: datetime,
     name: str | None = None,
-    html_template: str | None = None,
-    html_values: dict | None = None,
 ) -> None:
     """Write to a donor by name (`name`: the one given with a gift, else the account's), signed by
-    Sight; not once they have closed their account (the address is gone). With `html_template`, the
-    same words go as an HTML part too, rendered from `html_values` with autoescaping."""
+    Sight, from the message's template (text and HTML); not once they have closed their account
+    (the address is gone)."""
     if user.closed_at is not None:
         return
-    greeting = name or user.name or "reader"
-    body = "\n".join([f"Dear {greeting},", "", *lines, "", "Sight"])
-    html = None
-    if html_template is not None:
-        html = _email_templates.get_template(html_template).render(subject=subject, name=greeting, **(html_values or {}))
-    queue_mail(session, to=user.email, subject=subject, body=body, html=html, kind=kind, user_id=user.id, now=now)
+    values = {**values, "name": name or user.name or "reader", "formats": formats}
+    queue_templated_mail(session, to=user.email, template=template, values=values, kind=kind, user_id=user.id, now=now)
 
 
 # --- receipts -------------------------------------------------------------------------
@@ -90,54 +60,20 @@ def queue_receipt(
     user = session.get(User, donor.user_id)
     # Stripe's clock can be a moment ahead of the request that asked it to charge.
     status = sight_plus_status_of(session, user.id, max(now, entry.paid_at), settings=settings)
-    zone = settings.display_timezone
     annual = entry.kind is GiftKind.recurring
-    gift = "annual gift" if annual else "gift"
-    currency = entry.currency.upper()
-    facts = {
-        "thanks": f"Thank you for your {gift} of {format_money(entry.amount_cents)} ({currency}) to Sight.",
-        "receipt_number": entry.id,
-        "paid": day_and_time(entry.paid_at, zone),
-        "amount": f"{format_money(entry.amount_cents)} {currency}",
+    values = {
+        "entry": entry,
+        "annual": annual,
+        "status": status,
         "org_legal_name": settings.org_legal_name,
         "org_abn": settings.org_abn,
-        "stripe_reference": entry.stripe_object_id,
         "tax_statement": settings.tax_statement,
         "account_url": links.account_url(),
         # One-off gifts have nothing to manage.
         "manage_url": _manage_link(links, donor) if annual else None,
     }
-    if status.is_member:
-        facts["status"] = f"You are Sight+ until {day(status.until, zone)}. Thank you for supporting us."
-    else:
-        facts["status"] = (
-            f"You have given {format_money(status.cents_in_window)} of "
-            f"{format_money(settings.threshold_cents)} in the last 12 months: "
-            f"{format_money(status.cents_needed)} more makes you Sight+."
-        )
-    lines = [
-        facts["thanks"],
-        "",
-        f"Receipt number: {entry.id}",
-        f"Paid: {facts['paid']}",
-        f"Amount: {facts['amount']}",
-        f"Received by: {settings.org_legal_name}" + (f", ABN {settings.org_abn}" if settings.org_abn else ""),
-        f"Stripe reference: {entry.stripe_object_id}",
-        *([settings.tax_statement] if settings.tax_statement else []),
-        "",
-        facts["status"],
-        "",
-        f"Your receipts and Sight+ status: {facts['account_url']}",
-    ]
-    if annual:
-        lines += [
-            "Manage your annual gift (cancel, change the amount, update the card), no sign-in needed:",
-            facts["manage_url"],
-        ]
-    mail_donor(
-        session, user, subject=f"Your receipt: {format_money(entry.amount_cents)} to Sight", lines=lines, kind="receipt",
-        now=now, name=name, html_template="membership/email/receipt.html", html_values=facts,
-    )
+    mail_donor(session, user, template="membership/email/receipt.html", values=values, kind="receipt",
+               formats=settings.formats, now=now, name=name)
 
 
 def resend_receipt(
@@ -161,75 +97,37 @@ def queue_adjustment_notice(
 ) -> None:
     """Tell the donor, once per refund or lost dispute (the caller has just recorded it), what
     happened, where their Sight+ stands now and how to give again."""
-    zone = ctx.settings.display_timezone
-    what = f"your gift of {format_money(entry.amount_cents)} made on {day(entry.paid_at, zone)}"
-    if lost_to_dispute:
-        subject = "Your bank took back your gift to Sight"
-        happened = f"After a dispute with your bank, your bank took back {format_money(cents)} of {what}."
-    else:
-        subject = "Your gift to Sight has been refunded"
-        happened = f"We have refunded {format_money(cents)} of {what}. It will reach your card in 5–10 days."
-    status = sight_plus_status_of(session, entry.donor.user_id, now, settings=ctx.settings)
-    if status.is_member:
-        standing = f"You are still Sight+ until {day(status.until, zone)}."
-    else:
-        standing = (f"You are no longer Sight+: {format_money(status.cents_needed)} more in gifts "
-                    "in the last 12 months would make you Sight+ again.")
-    lines = [happened, "", standing, "", "To give again:", ctx.links.donate_url()]
+    values = {
+        "entry": entry,
+        "lost_to_dispute": lost_to_dispute,
+        "cents": cents,
+        "status": sight_plus_status_of(session, entry.donor.user_id, now, settings=ctx.settings),
+        "donate_url": ctx.links.donate_url(),
+    }
     kind = "dispute_lost_notice" if lost_to_dispute else "refund_notice"
-    mail_donor(session, entry.donor.user, subject=subject, lines=lines, kind=kind, now=now)
+    mail_donor(session, entry.donor.user, template="membership/email/adjustment_notice.html", values=values,
+               kind=kind, formats=ctx.settings.formats, now=now)
 
 
 def queue_change_confirmation(
     session: Session, ctx: MembershipContext, subscription: Subscription, change: str, now: datetime
 ) -> None:
-    """Tell the donor what just changed in their annual gift, whoever made the change."""
-    zone = ctx.settings.display_timezone
-    ends = day(subscription.current_period_end, zone)
-    amount = format_money(subscription.yearly_amount_cents)
-    link = _manage_link(ctx.links, subscription.donor)
-    subject, lines = {
-        "cancel": (
-            "Your annual gift to Sight is cancelled",
-            [f"Your annual gift of {amount} will not renew. It ends on {ends}; the year you paid for still counts.",
-             "", "Changed your mind? You can resume it before then, no sign-in needed:", link],
-        ),
-        "resume": (
-            "Your annual gift to Sight will renew",
-            [f"Your annual gift of {amount} is back on: it renews on {ends}.",
-             "", "To change it, no sign-in needed:", link],
-        ),
-        "amount": (
-            "The amount of your annual gift to Sight has changed",
-            [f"From {ends} your annual gift will be {format_money(subscription.pending_amount_cents or 0)} a year "
-             f"(it was {amount}). Nothing is charged before then.",
-             "", "To change it again, no sign-in needed:", link],
-        ),
-        "card": (
-            "The card for your annual gift to Sight has changed",
-            [f"Your next renewal, on {ends}, will be charged to the card you just gave us.",
-             "", "If you did not make this change, reply to this email. To manage your gift:", link],
-        ),
-    }[change]
-    lines += ["", "If you didn't ask for this, please reply to this email."] if change != "card" else []
-    mail_donor(session, subscription.donor.user, subject=subject, lines=lines, kind=f"annual_gift_{change}", now=now)
+    """Tell the donor what just changed in their annual gift ("cancel", "resume", "amount" or "card"),
+    whoever made the change."""
+    values = {"subscription": subscription, "manage_url": _manage_link(ctx.links, subscription.donor)}
+    mail_donor(session, subscription.donor.user, template=f"membership/email/annual_gift_{change}.html", values=values,
+               kind=f"annual_gift_{change}", formats=ctx.settings.formats, now=now)
 
 
 def queue_new_link(session: Session, ctx: MembershipContext, donor: Donor, now: datetime) -> None:
-    lines = [
-        "Here is a new link to manage your annual gift to Sight. Links we sent you before no longer work.",
-        "",
-        _manage_link(ctx.links, donor),
-    ]
-    mail_donor(session, donor.user, subject="Your new link to manage your annual gift", lines=lines, kind="manage_link", now=now)
+    mail_donor(session, donor.user, template="membership/email/manage_link.html",
+               values={"manage_url": _manage_link(ctx.links, donor)}, kind="manage_link",
+               formats=ctx.settings.formats, now=now)
 
 
-def queue_grant_confirmation(session: Session, user: User, ends_at: datetime, zone: str, now: datetime) -> None:
-    lines = [
-        f"You are Sight+ until {day(ends_at, zone)}, with our compliments.",
-        "Thank you for what you do for Sight.",
-    ]
-    mail_donor(session, user, subject="You are Sight+", lines=lines, kind="complimentary_grant", now=now)
+def queue_grant_confirmation(session: Session, user: User, ends_at: datetime, formats: Formats, now: datetime) -> None:
+    mail_donor(session, user, template="membership/email/complimentary_grant.html", values={"ends_at": ends_at},
+               kind="complimentary_grant", formats=formats, now=now)
 
 
 # --- renewal reminders and failure notices --------------------------------------------
@@ -248,10 +146,11 @@ def _claim(session: Session, subscription: Subscription, kind: NoticeKind, key: 
 
 
 def _queue_notice(
-    session: Session, subscription: Subscription, subject: str, opening: str, kind: str, links: Links, now: datetime
+    session: Session, subscription: Subscription, kind: str, values: dict, ctx: MembershipContext, now: datetime
 ) -> None:
-    lines = [opening, "", "To update your card, cancel or change the amount, no sign-in needed:", _manage_link(links, subscription.donor)]
-    mail_donor(session, subscription.donor.user, subject=subject, lines=lines, kind=kind, now=now)
+    values = {**values, "manage_url": _manage_link(ctx.links, subscription.donor)}
+    mail_donor(session, subscription.donor.user, template=f"membership/email/{kind}.html", values=values, kind=kind,
+               formats=ctx.settings.formats, now=now)
 
 
 def queue_payment_failed_notice(
@@ -259,22 +158,12 @@ def queue_payment_failed_notice(
     subscription: Subscription,
     invoice_id: str,
     amount_cents: int,
-    links: Links,
+    ctx: MembershipContext,
     now: datetime,
 ) -> bool:
     if not _claim(session, subscription, NoticeKind.payment_failed, invoice_id, now):
         return False
-    _queue_notice(
-        session,
-        subscription,
-        "Your annual gift to Sight could not be renewed",
-        f"We tried to renew your annual gift of {format_money(amount_cents)} to Sight, "
-        "but your card was declined. Stripe will try again over the next few days, and "
-        "you stay Sight+ in the meantime.",
-        "renewal_failed",
-        links,
-        now,
-    )
+    _queue_notice(session, subscription, "renewal_failed", {"amount_cents": amount_cents}, ctx, now)
     return True
 
 
@@ -301,16 +190,8 @@ def send_renewal_reminders(
         if not _claim(session, subscription, NoticeKind.renewal_reminder, key, now):
             continue
         amount = subscription.pending_amount_cents or subscription.yearly_amount_cents
-        _queue_notice(
-            session,
-            subscription,
-            "Your annual gift to Sight renews soon",
-            f"Your annual gift of {format_money(amount)} to Sight renews on "
-            f"{day(subscription.current_period_end, ctx.settings.display_timezone)}. Thank you for keeping Sight going.",
-            "renewal_reminder",
-            ctx.links,
-            now,
-        )
+        values = {"amount_cents": amount, "renews_at": subscription.current_period_end}
+        _queue_notice(session, subscription, "renewal_reminder", values, ctx, now)
         session.commit()
         sent += 1
     return sent

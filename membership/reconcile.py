@@ -36,7 +36,7 @@ from membership.stripe_api import ChargeResult, StripeProblem
 from sight.audit import record_audit
 from sight.db import read_session
 from sight.jobs import NO_PROGRESS, Progress
-from sight.templating import format_money
+from sight.templating import Formats
 
 INVOICE_PAID = ("invoice.paid", "invoice.payment_succeeded")
 
@@ -59,6 +59,7 @@ class MonthTotals:
 @dataclass
 class ReconcileReport:
     dry_run: bool
+    formats: Formats = field(default_factory=Formats)
     findings: list[Finding] = field(default_factory=list)
     months: list[MonthTotals] = field(default_factory=list)
 
@@ -76,8 +77,8 @@ class ReconcileReport:
 
     def month_lines(self) -> list[str]:
         return [
-            f"{m.month}: ledger {format_money(m.ledger_cents)}, Stripe {format_money(m.stripe_cents)}"
-            + (" (the same)" if m.ledger_cents == m.stripe_cents else f", a difference of {format_money(m.stripe_cents - m.ledger_cents)}")
+            f"{m.month}: ledger {self.formats.money(m.ledger_cents)}, Stripe {self.formats.money(m.stripe_cents)}"
+            + (" (the same)" if m.ledger_cents == m.stripe_cents else f", a difference of {self.formats.money(m.stripe_cents - m.ledger_cents)}")
             for m in self.months
         ]
 
@@ -100,7 +101,7 @@ def reconcile(
 
     Commits after each repair (a batch job: see the module's docstring); a dry run writes nothing.
     """
-    report = ReconcileReport(dry_run=dry_run)
+    report = ReconcileReport(dry_run=dry_run, formats=ctx.settings.formats)
     verb = "Would record" if dry_run else "Recorded"
 
     def item(what: str, repair: Callable[[], str | None]) -> None:
@@ -169,7 +170,7 @@ def subscriptions_without_a_gift(session: Session, ctx: MembershipContext) -> li
         )
     )
     return [
-        f"subscription {remote.id} ({remote.status}, {format_money(remote.yearly_amount_cents)} a year) "
+        f"subscription {remote.id} ({remote.status}, {ctx.settings.formats.money(remote.yearly_amount_cents)} a year) "
         f"has no live annual gift here"
         for remote in ctx.gateway.live_subscriptions()
         if remote.customer in customers and remote.id not in live_here
@@ -209,10 +210,12 @@ def _recorded(session: Session, stripe_object_id: str) -> bool:
     return session.scalar(select(LedgerEntry.id).where(LedgerEntry.stripe_object_id == stripe_object_id)) is not None
 
 
-def _gift_words(entry_kind: GiftKind, cents: int, object_id: str, paid_at: datetime | None) -> str:
+def _gift_words(
+    formats: Formats, entry_kind: GiftKind, cents: int, object_id: str, paid_at: datetime | None
+) -> str:
     kind = "an annual gift" if entry_kind is GiftKind.recurring else "a one-off gift"
-    paid = f", paid {paid_at:%-d %B %Y}" if paid_at else ""
-    return f"{kind} of {format_money(cents)} ({object_id}{paid})"
+    paid = f", paid {formats.day(paid_at)}" if paid_at else ""
+    return f"{kind} of {formats.money(cents)} ({object_id}{paid})"
 
 
 def _missing_payment(session: Session, ctx: MembershipContext, payment_id: str, verb: str, now: datetime) -> str | None:
@@ -222,7 +225,7 @@ def _missing_payment(session: Session, ctx: MembershipContext, payment_id: str, 
     entry = apply_payment_intent(session, payment, ctx, now)
     if entry is None:
         return None
-    return f"{verb} {_gift_words(GiftKind.one_off, entry.amount_cents, payment_id, entry.paid_at)} that no webhook brought."
+    return f"{verb} {_gift_words(ctx.settings.formats, GiftKind.one_off, entry.amount_cents, payment_id, entry.paid_at)} that no webhook brought."
 
 
 def _missing_invoice(session: Session, ctx: MembershipContext, invoice_id: str, verb: str, now: datetime) -> str | None:
@@ -231,7 +234,7 @@ def _missing_invoice(session: Session, ctx: MembershipContext, invoice_id: str, 
     entry = record_invoice(session, ctx, invoice_id, now)
     if entry is None:
         return None
-    return f"{verb} {_gift_words(GiftKind.recurring, entry.amount_cents, invoice_id, entry.paid_at)} that no webhook brought."
+    return f"{verb} {_gift_words(ctx.settings.formats, GiftKind.recurring, entry.amount_cents, invoice_id, entry.paid_at)} that no webhook brought."
 
 
 def _charge(
@@ -261,19 +264,20 @@ def _charge(
         elif invoice_id:
             entry = record_invoice(session, ctx, invoice_id, now)
         if entry is not None:
-            words.append(f"{verb} {_gift_words(entry.kind, entry.amount_cents, entry.stripe_object_id, entry.paid_at)} found among Stripe's charges")
+            words.append(f"{verb} {_gift_words(ctx.settings.formats, entry.kind, entry.amount_cents, entry.stripe_object_id, entry.paid_at)} found among Stripe's charges")
     if entry is None:
         return None  # not a donation made here (or its donor is unknown): reported in the monthly totals
     if entry.charge_id is None:
         entry.charge_id = charge.id
     refunded = apply_refunds(session, ctx, entry, refunds, now)
     if refunded:
-        words.append(f"{verb} {format_money(refunded)} refunded on {entry.stripe_object_id} ({format_money(entry.refunded_cents)} of {format_money(entry.amount_cents)} refunded in all)")
+        money = ctx.settings.formats.money
+        words.append(f"{verb} {money(refunded)} refunded on {entry.stripe_object_id} ({money(entry.refunded_cents)} of {money(entry.amount_cents)} refunded in all)")
     for dispute in disputes:
         dispute = replace(dispute, created=disputes_closed.get(dispute.id, dispute.created))
         lost = apply_dispute_lost(session, ctx, entry, dispute, now)
         if lost:
-            words.append(f"{verb} a lost dispute of {format_money(lost)} on {entry.stripe_object_id}")
+            words.append(f"{verb} a lost dispute of {ctx.settings.formats.money(lost)} on {entry.stripe_object_id}")
     return "; ".join(words) + "." if words else None
 
 
@@ -288,8 +292,8 @@ def _subscription(session: Session, ctx: MembershipContext, subscription_id: str
     was = "not known here" if before is None else before[0]
     verb = "Would update" if dry_run else "Updated"
     return (
-        f"{verb} the annual gift {subscription_id} of {format_money(result.yearly_amount_cents)} a year: "
-        f"{was} → {result.status}, current year ends {result.current_period_end:%-d %B %Y}."
+        f"{verb} the annual gift {subscription_id} of {ctx.settings.formats.money(result.yearly_amount_cents)} a year: "
+        f"{was} → {result.status}, current year ends {ctx.settings.formats.day(result.current_period_end)}."
     )
 
 

@@ -67,15 +67,16 @@ class GrantForm(FlaskForm):
     ends_on = DateField(
         "Ends on",
         validators=[InputRequired("Choose the day it ends."), _end_date_ok],
-        description="Sight+ stops at the start of this day (Sydney time).",
+        description="Sight+ stops at the start of this day (in the display time zone).",
     )
 
     # The member's grants version the page showed: the grant claims exactly that version.
     version = HiddenField()
 
-    def __init__(self, *args, today: date, **kwargs):
+    def __init__(self, *args, today: date, zone_words: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today
+        self.ends_on.description = f"Sight+ stops at the start of this day ({zone_words})."
 
     def showing(self, version: int) -> GrantForm:
         self.version.data = version

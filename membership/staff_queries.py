@@ -26,7 +26,6 @@ from sight.audit import record_audit
 from sight.models import AuditEntry, OutboxMessage
 from sight.spreadsheet import neutralise
 from sight.staff import DashboardPanel
-from sight.templating import format_money
 
 CURRENT_ANNUAL = (SubscriptionStatus.active, SubscriptionStatus.past_due)
 REASONS = {
@@ -467,7 +466,7 @@ def dashboard_panel(session: Session, settings: Settings, zone: ZoneInfo, now: d
     return DashboardPanel(
         title="Donations and Sight+",
         figures=[
-            (f"Donations in {local:%B %Y} (net of refunds)", f"{format_money(net)} from {count} gift(s)"),
+            (f"Donations in {settings.formats.month(now)} (net of refunds)", f"{settings.formats.money(net)} from {count} gift(s)"),
             ("Sight+ members now", str(members)),
         ],
         link_url="/staff/members",

@@ -177,7 +177,9 @@ def _render_member(user: User, grant_form=None, revoke_forms=None, status_code=2
             "membership/staff/member.html",
             detail=detail,
             reasons=REASONS,
-            grant_form=grant_form or GrantForm(prefix="grant", today=_today()).showing(grants_version(db.session, user.id)),
+            grant_form=grant_form or GrantForm(
+                prefix="grant", today=_today(), zone_words=context().settings.formats.zone_words()
+            ).showing(grants_version(db.session, user.id)),
             revoke_forms={
                 grant_id: revoke_forms.get(grant_id) or RevokeForm(prefix=f"revoke-{grant_id}")
                 for grant_id in detail.revocable
@@ -204,14 +206,14 @@ def staff_member(user_id: int):
 
 def staff_member_grant(user_id: int):
     user = _member_or_404(user_id)
-    form = GrantForm(prefix="grant", today=_today())
+    form = GrantForm(prefix="grant", today=_today(), zone_words=context().settings.formats.zone_words())
     if not form.validate_on_submit():
         return _render_member(user, grant_form=form, status_code=400)
     ends_at = datetime.combine(form.ends_on.data, time.min, tzinfo=_zone()).astimezone(UTC)
     try:
         grant_complimentary(
             db.session, user=user, reason=form.reason.data, ends_at=ends_at, actor=current_user, now=utcnow(),
-            version=form.shown_version, display_timezone=context().settings.display_timezone,
+            version=form.shown_version, formats=context().settings.formats,
         )
     except MemberJustChanged as changed:
         return _member_just_changed(user, str(changed))
@@ -220,7 +222,7 @@ def staff_member_grant(user_id: int):
         form.reason.errors.append(str(refused))
         return _render_member(user, grant_form=form, status_code=400)
     db.session.commit()
-    flash(f"{user.email} is Sight+ until {form.ends_on.data:%-d %B %Y}.", "success")
+    flash(f"{user.email} is Sight+ until {context().settings.formats.day(form.ends_on.data)}.", "success")
     return redirect(url_for("membership.staff_member", user_id=user.id))
 
 

@@ -7,9 +7,12 @@ differently (newer Stripe API versions moved fields), the readers below accept e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+import click
 
 
 PLAN_PRODUCT_NAME = "Sight annual gift"
@@ -23,6 +26,19 @@ STRIPE_API_VERSION = "2017-08-15"
 
 class StripeProblem(Exception):
     """Stripe could not be reached or refused the request for a reason that is not the card's."""
+
+
+class StripeUnreachable(StripeProblem, click.ClickException):
+    """Stripe (localstripe, in development) did not answer at all. A ClickException too, so that
+    every `flask` command says so in one line and exits with status 1, never a traceback."""
+
+    def __init__(self, api_base: str, detail: str):
+        # "[Errno 111] Connection refused" rather than the SDK's paragraph around it.
+        reason = re.search(r"\[Errno -?\d+\] ([^\]\)\"']+)", detail)
+        super().__init__(
+            f"Stripe cannot be reached at {api_base} ({reason.group(1).strip() if reason else 'no answer'}). "
+            "In development: is `make run` running (it starts localstripe)? Otherwise check STRIPE_API_BASE."
+        )
 
 
 class CardDeclined(Exception):
@@ -272,6 +288,7 @@ class StripeGateway:
         # and processes that never call Stripe (an export, a mail run) need not carry it.
         import stripe
 
+        self.api_base = api_base
         self.client = stripe.StripeClient(
             secret_key, base_addresses={"api": api_base}, max_network_retries=2, stripe_version=STRIPE_API_VERSION
         )
@@ -290,6 +307,8 @@ class StripeGateway:
             if exc.http_status and 400 <= exc.http_status < 500 and exc.http_status != 429:
                 raise Refused(str(exc)) from exc
             raise StripeProblem(str(exc)) from exc
+        except stripe.APIConnectionError as exc:
+            raise StripeUnreachable(self.api_base, str(exc)) from exc
         except stripe.StripeError as exc:
             raise StripeProblem(str(exc)) from exc
         # Plain dicts from here on: nothing outside this module sees a StripeObject.

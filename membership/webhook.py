@@ -280,7 +280,7 @@ def _apply(
             return  # not an annual gift, or a first payment that failed: the donor saw the error on the page
         subscription = sync_subscription(session, facts.subscription, now)
         queue_payment_failed_notice(
-            session, subscription, facts.invoice.id, facts.invoice.amount_due_cents, ctx.links, now
+            session, subscription, facts.invoice.id, facts.invoice.amount_due_cents, ctx, now
         )
     elif event_type in SUBSCRIPTION_CHANGED:
         for result in (facts.subscription, *facts.cancelled_successors):

@@ -3,10 +3,16 @@
 The app listens on PORT (default 5000; taken by AirPlay on recent macOS) and localstripe on
 STRIPE_PORT (default 8420): `make run PORT=5050 STRIPE_PORT=8421`. localstripe keeps its
 state in instance/localstripe.pickle (LOCALSTRIPE_STATE), not in a file shared machine-wide.
+
+While it runs, instance/run.env says where its app, localstripe and database are; every `flask`
+command of this clone reads it (sight.read_make_run_settings), so `flask stripe reconcile` in a
+second shell talks to this localstripe. One `make run` per clone: a second one would share the
+first one's database and localstripe state, so it refuses (instance/run.lock is held meanwhile).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -34,6 +40,9 @@ APP_PORT = port_setting("PORT", 5000)
 LOCALSTRIPE_PORT = port_setting("STRIPE_PORT", 8420)
 LOCALSTRIPE_URL = f"http://127.0.0.1:{LOCALSTRIPE_PORT}"
 LOCALSTRIPE_STATE = Path(os.environ.get("LOCALSTRIPE_STATE") or ROOT / "instance" / "localstripe.pickle")
+INSTANCE = ROOT / "instance"
+RUN_SETTINGS = INSTANCE / "run.env"  # sight.MAKE_RUN_SETTINGS
+RUN_LOCK = INSTANCE / "run.lock"
 
 
 def wait_for(port: int, timeout: float = 30) -> None:
@@ -66,6 +75,38 @@ ENV = {
 }
 
 
+def hold_the_clone():
+    """The lock that makes this the clone's one `make run`, held until the process ends; or stop,
+    saying which one is running."""
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    lock = RUN_LOCK.open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        running = RUN_SETTINGS.read_text() if RUN_SETTINGS.exists() else ""
+        where = [line.partition("=")[2] for line in running.splitlines()
+                 if line.startswith(("PUBLIC_URL=", "STRIPE_API_BASE="))]
+        sys.exit(
+            f"Another `make run` is running in this clone ({', '.join(where) or 'starting'}): a second one would "
+            "share its database and localstripe state. Use that one (its `flask` commands work from any shell "
+            "here), stop it with Ctrl-C, or run the second from another clone."
+        )
+    return lock
+
+
+def write_run_settings() -> None:
+    """What a `flask` command in another shell needs to reach this app, localstripe and database."""
+    settings = {name: ENV[name] for name in ("PUBLIC_URL", "STRIPE_API_BASE", "STRIPE_JS_URL", "DATABASE_URL")
+                if ENV.get(name)}
+    partial = RUN_SETTINGS.with_name(RUN_SETTINGS.name + ".partial")
+    partial.write_text(
+        f"# Written by `make run` (pid {os.getpid()}) and removed when it stops; every `flask` command of\n"
+        "# this clone reads it. Settings in the environment win over these.\n"
+        + "".join(f"{name}={value}\n" for name, value in settings.items())
+    )
+    partial.replace(RUN_SETTINGS)
+
+
 def register_webhook() -> None:
     """Have localstripe send its events to the app, signed with the development webhook secret."""
     data = urllib.parse.urlencode({
@@ -77,6 +118,7 @@ def register_webhook() -> None:
 
 
 def main() -> None:
+    clone_lock = hold_the_clone()
     if APP_PORT == LOCALSTRIPE_PORT:
         sys.exit(f"PORT and STRIPE_PORT are both {APP_PORT}: choose two different ports.")
     for name, port in (("STRIPE_PORT", LOCALSTRIPE_PORT), ("PORT", APP_PORT)):
@@ -86,6 +128,15 @@ def main() -> None:
                 f"or choose another, e.g. make run {name}={port + 1}"
             )
 
+    write_run_settings()
+    try:
+        serve()
+    finally:
+        RUN_SETTINGS.unlink(missing_ok=True)
+        clone_lock.close()
+
+
+def serve() -> None:
     flask("db", "upgrade")
     flask("seed")
 
@@ -110,6 +161,7 @@ def main() -> None:
             f"    app          http://127.0.0.1:{APP_PORT}/\n"
             f"    localstripe  {LOCALSTRIPE_URL}/  (its state: {LOCALSTRIPE_STATE})\n"
             "  Development logins and test cards are listed above (from `flask seed`).\n"
+            "  `.venv/bin/flask …` in another shell of this clone talks to these (instance/run.env).\n"
             "  Mail is written to this log. Press Ctrl-C to stop.\n",
             flush=True,
         )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-ROOT = Path(__file__).resolve().parent.parent
+from sight.resources import MIGRATIONS, STATIC, TEMPLATES
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -16,8 +17,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(TEMPLATES),
+        static_folder=str(STATIC),
     )
     configure(app, test_config)
     trust_proxies(app)
@@ -31,25 +32,41 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def configure(app: Flask, test_config: dict | None) -> None:
     from sight.config import load_config
+    from sight.logs import configure_logging
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     environ = None
     if test_config is not None and "ENVIRON" in test_config:
         environ = test_config.pop("ENVIRON")
+    if environ is None:
+        read_make_run_settings(Path(app.instance_path))
     app.config.from_mapping(load_config(app.instance_path, environ))
     if test_config:
         app.config.from_mapping(test_config)
-    if not app.testing:
-        # Development reads its mail (sign-in links, receipts) from this log.
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("sight").setLevel(logging.INFO)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # One JSON line per record on stderr; development reads its mail (sign-in links, receipts) there.
+    configure_logging(app)
     if app.config["APP_ENV"] == "production" and app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
         # Fine for one process; gunicorn's configuration refuses it with several workers.
         logging.getLogger("sight").warning(
             "RATELIMIT_STORAGE_URI=memory:// counts rate limits in this process only: "
             "with more than one worker or app server, set RATELIMIT_STORAGE_URI=redis://…"
         )
+
+
+# While `make run` runs, it writes where its app, localstripe and database are here
+# (scripts/run_dev.py), and removes the file when it stops.
+MAKE_RUN_SETTINGS = "run.env"
+
+
+def read_make_run_settings(instance_path: Path) -> None:
+    """A `flask` command in another shell of the clone talks to the localstripe and database of
+    the `make run` that is running there. Settings in the environment still win; production
+    never reads the file."""
+    from dotenv import load_dotenv
+
+    settings = instance_path / MAKE_RUN_SETTINGS
+    if settings.is_file() and os.environ.get("APP_ENV", "development") == "development":
+        load_dotenv(settings, override=False)
 
 
 def record_scheduled_runs(app: Flask) -> None:
@@ -77,7 +94,7 @@ def register_extensions(app: Flask) -> None:
     from sight.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)

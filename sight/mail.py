@@ -6,14 +6,20 @@ transaction or a released savepoint), and no request waits on an SMTP server. `f
 worker` sends due mail as it arrives and retries failed sends with backoff; `flask mail send`
 does one pass (for cron). Without MAIL_URL the message is written to the log instead, which
 is how development reads its sign-in links.
+
+Every message is written once, in a template of its own (`templates/<package>/email/<kind>.html`
+on `sight/email/layout.html`), and rendered twice from it: a plain-text part and an HTML part,
+sent together as multipart/alternative (`queue_templated_mail`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import smtplib
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -21,9 +27,11 @@ from urllib.parse import unquote, urlsplit
 
 import click
 from flask import Flask
+from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from sight.resources import TEMPLATES
 from sight.db import utcnow
 from sight.extensions import db
 from sight.jobs import NO_PROGRESS, Progress, job_progress, quiet_option
@@ -34,6 +42,49 @@ log = logging.getLogger("sight.mail")
 CLAIM_SECONDS = 300
 WORKER_POLL_SECONDS = 2.0
 MAX_BACKOFF = timedelta(hours=6)
+
+# Mail is written outside any request, so it has environments of its own on the app's templates:
+# one that escapes (the HTML part, whatever the template's name) and one that does not (plain text).
+_TEMPLATE_LOADER = FileSystemLoader(TEMPLATES)
+_html_templates = Environment(loader=_TEMPLATE_LOADER, autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_text_templates = Environment(loader=_TEMPLATE_LOADER, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+def render_mail(template: str, values: dict) -> RenderedMail:
+    """Both parts of one message from its one template, and the subject from its `subject` block."""
+    text_template = _text_templates.get_template(template)
+    text_values = {**values, "html": False}
+    subject_block = text_template.blocks["subject"](text_template.new_context(text_values))
+    subject = " ".join("".join(subject_block).split())
+    text = text_template.render(text_values)
+    # Template indentation and the blank lines between blocks, tidied: a blank line between paragraphs.
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.splitlines())).strip() + "\n"
+    html = _html_templates.get_template(template).render({**values, "html": True, "subject": subject})
+    return RenderedMail(subject=subject, text=text, html=html)
+
+
+def queue_templated_mail(
+    session: Session,
+    *,
+    to: str,
+    template: str,
+    values: dict,
+    kind: str,
+    user_id: int | None = None,
+    now: datetime | None = None,
+) -> OutboxMessage:
+    """Queue the message that `template` writes from `values`, as plain text and HTML."""
+    mail = render_mail(template, values)
+    return queue_mail(
+        session, to=to, subject=mail.subject, body=mail.text, html=mail.html, kind=kind, user_id=user_id, now=now
+    )
 
 
 def queue_mail(
@@ -89,7 +140,9 @@ class MailTransport:
         if message.body_html:
             email.add_alternative(message.body_html, subtype="html")
         if not self.mail_url:
-            log.info("Mail to %s: %s\n%s", message.to_address, message.subject, message.body_text)
+            # Development reads its links here; production refuses to start without MAIL_URL.
+            log.info("Mail to %s: %s\n%s", message.to_address, message.subject, message.body_text,
+                     extra={"to": message.to_address, "subject": message.subject})
             return
         url = urlsplit(self.mail_url)
         smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP

@@ -128,8 +128,20 @@ def _read_question(question: Mapping, form: Any) -> tuple[Any, dict[str, Any], l
         except EmailNotValidError:
             return None, raw, ["Please enter an email address like name@example.com."]
     if kind == "short_text" and question.get("pattern") and not re.fullmatch(question["pattern"], raw_value):
-        return None, raw, ["That isn't in the form we asked for; please check it."]
+        return None, raw, [_pattern_message(question)]
     return raw_value, raw, []
+
+
+def _pattern_message(question: dict) -> str:
+    """Say which form is wanted, in the words and example staff gave: "Please type 4 digits, like 3000"."""
+    example, hint = question.get("pattern_example"), question.get("pattern_hint")
+    if example and hint:
+        return f"Please type {hint}, like {example}."
+    if example:
+        return f"Please type it in the same form as this example: {example}."
+    if hint:
+        return f"Please type {hint}."
+    return "That isn't in the form we asked for; please check it."
 
 
 def _missing_message(kind: str) -> str:

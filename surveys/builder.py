@@ -219,7 +219,7 @@ def add_question(definition: Mapping, page_id: str, spec: Mapping, *, after: str
 # read by type: change them by adding a new question).
 EDITABLE = {
     "label", "help", "required", "other", "min_choices", "max_choices", "max_length", "pattern",
-    "min", "max", "integer", "scale", "nps",
+    "pattern_example", "pattern_hint", "min", "max", "integer", "scale", "nps",
 }
 
 
@@ -343,8 +343,11 @@ def add_option(definition: Mapping, qid: str, label: str, value: str = "", *, ki
     return _finish(changed)
 
 
-def update_option(definition: Mapping, qid: str, value: str, *, label: str, new_value: str = "", kind: str = "options") -> dict:
-    """Relabel an answer, or give it another value (only wise before any response uses it)."""
+def update_option(
+    definition: Mapping, qid: str, value: str, *, label: str, new_value: str = "", kind: str = "options", answered: bool = False
+) -> dict:
+    """Relabel an answer, or give it another value. `answered` says whether any response, of any
+    version, holds this value: its value then stays, or those answers would change meaning."""
     changed = copy.deepcopy(dict(definition))
     place = _place(changed, qid)
     items = _list_of(changed["pages"][place.page]["questions"][place.question], kind)
@@ -353,6 +356,14 @@ def update_option(definition: Mapping, qid: str, value: str, *, label: str, new_
         raise BuilderError(f"This question has no answer with the value “{value}”.")
     new_value = new_value.strip() or value
     if new_value != value:
+        if answered:
+            noun = {"options": "answer", "rows": "row", "columns": "column"}[kind]
+            raise BuilderError(
+                f"Readers have already answered with “{item['label']}” (stored as “{value}”): its stored value "
+                f"cannot change now, or their answers would change meaning. You can still change its words; "
+                f"for a new meaning, add a new {noun} below.",
+                "value",
+            )
         if any(i["value"] == new_value for i in items):
             raise BuilderError(f"The value “{new_value}” is already used by another answer of this question.", "value")
         if kind == "options" and _condition_uses(changed, qid, value):

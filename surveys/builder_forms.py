@@ -3,6 +3,8 @@ surveys/builder.py takes."""
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
@@ -69,7 +71,16 @@ class QuestionSettingsForm(StepForm):
     )
     pattern = StringField(
         "Answer must match (regular expression)", validators=[Optional(), Length(max=200)],
-        description="Optional, for experts: e.g. [0-9]{4} for a postcode.",
+        description="Optional, for experts: e.g. [0-9]{4} for a postcode. With a pattern, give an example below.",
+    )
+    # Not Optional(): that would stop the check that a pattern has its example.
+    pattern_example = StringField(
+        "An answer that fits the pattern", validators=[Length(max=200)],
+        description="Needed with a pattern, e.g. 3000: a reader whose answer does not fit is shown it.",
+    )
+    pattern_hint = StringField(
+        "What fits, in words", validators=[Optional(), Length(max=200)],
+        description="Optional, e.g. 4 digits: the reader then reads “Please type 4 digits, like 3000”.",
     )
     min = IntegerField("Smallest number allowed", validators=[Optional()], invalid_value_message=WHOLE_NUMBER)
     max = IntegerField("Largest number allowed", validators=[Optional()], invalid_value_message=WHOLE_NUMBER)
@@ -87,6 +98,22 @@ class QuestionSettingsForm(StepForm):
         description="Only for a scale from 0 to 10. Results then show promoters (9–10), passives (7–8) and detractors (0–6).",
     )
 
+    def validate_pattern_example(self, field):
+        """A pattern needs an example that fits it. A new question's form says its kind; the edit
+        form shows a pattern only for a short text."""
+        pattern, example = (self.pattern.data or "").strip(), (field.data or "").strip()
+        kind = self.type.data if "type" in self else "short_text"
+        if kind != "short_text" or not pattern:
+            return
+        if not example:
+            raise ValidationError("Please give an example of an answer that fits the pattern, e.g. 3000 for [0-9]{4}.")
+        try:
+            fits = re.fullmatch(pattern, example)
+        except re.error:
+            return  # the pattern itself is refused, beside its own field
+        if not fits:
+            raise ValidationError(f"“{example}” does not fit the pattern: give an answer that does.")
+
     def settings(self, kind: str) -> dict:
         """The question's settings for its type, as surveys.builder takes them (None: default)."""
         values: dict = {"label": self.label.data.strip(), "help": (self.help.data or "").strip(), "required": self.required.data}
@@ -98,6 +125,9 @@ class QuestionSettingsForm(StepForm):
             values["max_length"] = self.max_length.data
         if kind == "short_text":
             values["pattern"] = (self.pattern.data or "").strip() or None
+            # The example and its words belong to the pattern: without one they go too.
+            for name in ("pattern_example", "pattern_hint"):
+                values[name] = ((self[name].data or "").strip() or None) if values["pattern"] else None
         if kind == "number":
             values.update(min=self.min.data, max=self.max.data, integer=self.integer.data)
         if kind == "rating":
@@ -112,7 +142,10 @@ class QuestionSettingsForm(StepForm):
 
     def fill_from(self, question: dict) -> None:
         """Show a stored question's settings in the form."""
-        for name in ("label", "help", "required", "other", "min_choices", "max_choices", "max_length", "pattern", "min", "max", "integer", "nps"):
+        for name in (
+            "label", "help", "required", "other", "min_choices", "max_choices", "max_length", "pattern", "pattern_example",
+            "pattern_hint", "min", "max", "integer", "nps",
+        ):
             if name in question:
                 self[name].data = question[name]
         if question["type"] in ("short_text", "long_text", "email"):

@@ -45,6 +45,7 @@ from surveys.drafts import (
 )
 from surveys.models import Survey
 from surveys.operations import survey_by_slug
+from surveys.results import answers_hold_value
 from surveys.retention import Retention
 
 OUTCOMES = {
@@ -84,11 +85,13 @@ def _page(definition: dict, page_id: str) -> dict:
 
 @dataclass
 class Failed:
-    """A refused step: which form (by step and target) and why, to show beside it."""
+    """A refused step: which form (by step and target) and why, to show beside it; `field`
+    names the field of a hand-written form (an answer's row) that `problems` are about."""
 
     step: str
     target: str
     problems: list[str]
+    field: str = ""
 
 
 def _page_choices(definition: dict) -> list[SelectChoice]:
@@ -277,7 +280,14 @@ def _option_change(action: str) -> Callable[[OptionForm, dict, MultiDict], dict]
             return builder.add_option(definition, qid, form.label.data.strip(), (form.value.data or "").strip(), kind=kind)
         original = data.get("original", "")
         if action == "edit":
-            return builder.update_option(definition, qid, original, label=form.label.data.strip(), new_value=(form.value.data or "").strip(), kind=kind)
+            new_value = (form.value.data or "").strip()
+            # Only a change of value needs the (slower) look through the answers.
+            answered = bool(new_value) and new_value != original and answers_hold_value(
+                db.session, _survey(request.view_args["slug"]).id, qid, kind, original
+            )
+            return builder.update_option(
+                definition, qid, original, label=form.label.data.strip(), new_value=new_value, kind=kind, answered=answered
+            )
         if action == "move":
             return builder.move_option(definition, qid, original, _direction(), kind=kind)
         return builder.remove_option(definition, qid, original, kind=kind)
@@ -315,8 +325,9 @@ STEPS: dict[str, Step] = {
 }
 
 
-def _redraw(survey: Survey, step: Step, name: str, form: StepForm, problems: list[str], status: int):
-    failed = Failed(name, _target() if name != "edit-option" else f"{_target()}:{request.form.get('original', '')}", problems)
+def _redraw(survey: Survey, step: Step, name: str, form: StepForm, problems: list[str], status: int, field: str = ""):
+    target = _target() if name != "edit-option" else f"{_target()}:{request.form.get('original', '')}"
+    failed = Failed(name, target, problems, field)
     forms = {step.form_key: form} if step.form_key else {}
     if step.back == "question":
         return _question_page(survey, _target(), failed=failed, forms=forms, status=status)
@@ -350,7 +361,7 @@ def builder_step(slug: str, step: str):
             # The page draws this form again: the reason goes beside the field it is about.
             form[exc.field].errors = list(form[exc.field].errors) + [exc.message]
             return _redraw(survey, spec, step, form, [], 422)
-        return _redraw(survey, spec, step, form, [exc.message], 422)
+        return _redraw(survey, spec, step, form, [exc.message], 422, exc.field)
     except DefinitionError as exc:
         db.session.rollback()
         return _redraw(survey, spec, step, form, exc.problems, 422)

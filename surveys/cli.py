@@ -83,8 +83,8 @@ def dump_command(slug: str, number: int | None, fmt: str):
 @click.argument("slug")
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), required=True, help="File format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
-@click.option("--from", "date_from", metavar="YYYY-MM-DD", help="First day (Sydney time).")
-@click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Last day (Sydney time).")
+@click.option("--from", "date_from", metavar="YYYY-MM-DD", help="First day (in DISPLAY_TIMEZONE).")
+@click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Last day (in DISPLAY_TIMEZONE).")
 @click.option("--version", metavar="N", help="Only responses to this version.")
 @click.option("--status", help="finished (default), unfinished or all.")
 @click.option("--sight-plus", "sight_plus", help="yes or no: only linked responses with that Sight+ status.")
@@ -121,7 +121,7 @@ def export_command(
         form = ExportForm(MultiDict({k: v for k, v in given.items() if v is not None}), survey)
         if not form.validate():
             raise click.UsageError(" ".join(form.error_messages()))
-        plan = plan_export(reader, survey, form.response_filter(zone), form.layout.data, form.values.data)
+        plan = plan_export(reader, survey, form.response_filter(zone), form.layout.data, form.values.data, zone=zone)
         for what, rows in [(fmt, plan.row_count)] + ([("codebook", len(plan.codebook))] if codebook_file else []):
             record_export(
                 db.session,

@@ -5,6 +5,10 @@ The layout (DESIGN.md, Staff): metadata columns first, then one column per quest
 every version in the export; multiple choice joined with "; " (summary) or one 0/1 column per
 option `ID[value]` (details); `ID_other` beside its question; a matrix as `ID[row]`. Labels are
 looked up in the version each response answered; `values="codes"` gives the option values.
+
+Times are written in the display time zone with their offset (ISO 8601), as pages show them.
+A CSV cell a spreadsheet would run as a formula is neutralised (sight.spreadsheet); an XLSX cell
+holds the reader's words exactly, since a cell typed as text is never a formula.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from xml.sax.saxutils import escape as xml_escape
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
@@ -100,19 +105,27 @@ METADATA = [
     # Where the reader came from: results.TRACKING_COLUMNS, in that order.
     *(Column(name, False) for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "referrer")),
 ]
-METADATA_MEANING = {
-    "response_id": "Response number",
-    "survey_version": "Version of the survey the response answered",
-    "submitted_at": "When the response was submitted (ISO 8601, UTC); empty while unfinished",
-    "duration_seconds": "Seconds from starting to submitting",
-    "sight_plus": "Whether the reader was Sight+ when they submitted (only for responses linked to an account)",
-    "utm_source": "utm_source of the link the reader followed to the survey",
-    "utm_medium": "utm_medium of that link",
-    "utm_campaign": "utm_campaign of that link",
-    "utm_term": "utm_term of that link",
-    "utm_content": "utm_content of that link",
-    "referrer": "The article the reader came from: ?from= as given, else the path of a page of the magazine's site",
-}
+# An instant that shows the form of a time in the codebook, written in the export's zone.
+EXAMPLE_TIME = datetime(2026, 12, 6, 23, 15, tzinfo=timezone.utc)
+
+
+def metadata_meaning(zone: ZoneInfo) -> dict[str, str]:
+    """What each metadata column holds, for the codebook."""
+    return {
+        "response_id": "Response number",
+        "survey_version": "Version of the survey the response answered",
+        "submitted_at": f"When the response was submitted: {zone.key} time with its offset from UTC "
+        f"(ISO 8601, e.g. {EXAMPLE_TIME.astimezone(zone).isoformat()}); empty while unfinished",
+        "duration_seconds": "Seconds from starting to submitting",
+        "sight_plus": "Whether the reader was Sight+ when they submitted (only for responses linked to an account)",
+        "utm_source": "utm_source of the link the reader followed to the survey",
+        "utm_medium": "utm_medium of that link",
+        "utm_campaign": "utm_campaign of that link",
+        "utm_term": "utm_term of that link",
+        "utm_content": "utm_content of that link",
+        "referrer": "The article the reader came from: the path of a page of the magazine's site (from ?from=, "
+        "else the page that linked to the survey); (other site) when it was another site's",
+    }
 
 
 def _stored(asked: dict) -> str:
@@ -296,14 +309,30 @@ class _Cells:
             return self.cell(next(iter(versions)))
         return case(*((Response.version_id.in_(ids), self.cell(cell)) for cell, ids in versions.items()))
 
-    def metadata(self, version_numbers: dict[int, int]) -> list:
+    def local_time(self, moment, offset: timedelta):
+        """A UTC time as ISO 8601 text in a zone whose offset from UTC is `offset`, to the second."""
+        seconds = int(offset.total_seconds())
+        if self.postgresql:
+            shifted = func.timezone("UTC", moment) + literal_column(f"interval '{seconds} seconds'")
+            local = func.to_char(shifted, literal('YYYY-MM-DD"T"HH24:MI:SS', String))
+        else:
+            local = func.strftime(literal("%Y-%m-%dT%H:%M:%S", String), moment, literal(f"{seconds:+d} seconds", String))
+        return local.concat(_constant(_offset_text(seconds)))
+
+    def zoned_time(self, moment, periods: list[ZonePeriod]):
+        """A UTC time as ISO 8601 text in the zone, with the offset the zone had then."""
+        ends = [period.starts for period in periods[1:]]
+        branches = [(moment < end, self.local_time(moment, period.offset)) for period, end in zip(periods, ends)]
+        last = self.local_time(moment, periods[-1].offset)
+        return case(*branches, else_=last) if branches else last
+
+    def metadata(self, version_numbers: dict[int, int], periods: list[ZonePeriod]) -> list:
         """Response number, version, submitted_at, duration_seconds, sight_plus and tracking."""
         submitted, started = Response.submitted_at, Response.started_at
+        iso = self.zoned_time(submitted, periods)
         if self.postgresql:
-            iso = func.to_char(func.timezone("UTC", submitted), literal('YYYY-MM-DD"T"HH24:MI:SS"Z"', String))
             seconds = cast(func.trunc(extract("epoch", submitted - started)), BigInteger)
         else:
-            iso = func.strftime(literal("%Y-%m-%dT%H:%M:%SZ", String), submitted)
             # Whole seconds truncated, as int() of the exact difference: SQLite keeps times as
             # text with six digits of microseconds from the 21st character, and its integer
             # division truncates too.
@@ -326,7 +355,7 @@ class _Cells:
 
     def statement(self, plan: ExportPlan) -> Select:
         version_ids = {number: plan.version_ids[number] for number in plan.definitions}
-        expressions = self.metadata({version_id: number for number, version_id in version_ids.items()})
+        expressions = self.metadata({version_id: number for number, version_id in version_ids.items()}, plan.zone_periods)
         expressions += [self.column(column, version_ids) for column in plan.columns[len(METADATA) :]]
         inner = (
             select_responses(plan.survey_id, plan.filter, *(e.label(f"c{i}") for i, e in enumerate(expressions)))
@@ -342,10 +371,11 @@ class _Cells:
             keys = [("{" if n == 0 else ", ") + json.dumps(header, ensure_ascii=False) + ": " for n, header in enumerate(plan.headers)]
             values = [func.coalesce(cast(value, String), _constant("null")) for value in cells]
             return select(self.line(keys, values, [False] * len(cells), "}")).select_from(inner)
+        if self.rendering == SHEET:
+            # Cells typed as text: a spreadsheet never runs them, so they hold the reader's words.
+            return select(*cells).select_from(inner)
         neutralised = functools.partial(_neutralised, first_code=func.ascii if self.postgresql else func.unicode)
         text = [value if numeric else neutralised(value) for value, numeric in zip(cells, plan.numeric, strict=True)]
-        if self.rendering == SHEET:
-            return select(*text).select_from(inner)
         # RFC 4180 as csv.writer(quoting=QUOTE_ALL) writes it: every field quoted, quotes doubled.
         openings = ['"' if n == 0 else '","' for n in range(len(text))]
         values = [func.coalesce(cast(value, String), _constant("")) for value in text]
@@ -396,15 +426,60 @@ def _json_path(*keys: str) -> str:
     return "$" + "".join(f'."{key}"' for key in keys)
 
 
+# --- times in the display zone ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZonePeriod:
+    """From `starts` (None: from the beginning) until the next period, the zone is `offset` from UTC."""
+
+    starts: datetime | None
+    offset: timedelta
+
+
+def zone_periods(zone: ZoneInfo, first: datetime | None, last: datetime | None) -> list[ZonePeriod]:
+    """The offsets from UTC `zone` has from `first` to `last` (e.g. daylight saving and back), so
+    that the database can write each time in the zone without a time zone database of its own."""
+
+    def offset(second: int) -> timedelta:
+        return datetime.fromtimestamp(second, zone).utcoffset()
+
+    if first is None or last is None:
+        return [ZonePeriod(None, EXAMPLE_TIME.astimezone(zone).utcoffset())]
+    second, end = int(first.timestamp()) - 1, int(last.timestamp()) + 1
+    periods = [ZonePeriod(None, offset(second))]
+    day = 24 * 3600
+    while second < end:
+        step = min(second + day, end)
+        if offset(step) != periods[-1].offset:
+            # The change lies within this day: find its first second.
+            low, high = second, step
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if offset(middle) == periods[-1].offset else (low, middle)
+            periods.append(ZonePeriod(datetime.fromtimestamp(high, timezone.utc), offset(high)))
+            step = high
+        second = step
+    return periods
+
+
+def _offset_text(seconds: int) -> str:
+    """+11:00, -05:00, +00:00 (as Python's isoformat writes an offset; seconds only when there are some)."""
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, rest = divmod(rest, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}" + (f":{rest:02d}" if rest else "")
+
+
 # --- the codebook ---------------------------------------------------------------------------
 
 CODEBOOK_HEADERS = ["column", "question_id", "version", "type", "question", "value", "label"]
 CODEBOOK_NUMERIC = [False, False, True, False, False, False, False]
 
 
-def codebook_rows(definitions: dict[int, dict], layout: str = "summary") -> list[list]:
+def codebook_rows(definitions: dict[int, dict], zone: ZoneInfo, layout: str = "summary") -> list[list]:
     """What each export column holds, per version: one line per code and its label."""
-    rows: list[list] = [[name, "", None, "metadata", meaning, "", ""] for name, meaning in METADATA_MEANING.items()]
+    rows: list[list] = [[name, "", None, "metadata", meaning, "", ""] for name, meaning in metadata_meaning(zone).items()]
     for q in walk.merge_questions(definitions):
         for number, asked in sorted(q.by_version.items()):
             kind, label = asked.get("type", ""), str(asked.get("label", q.id))
@@ -445,6 +520,8 @@ class ExportPlan:
     columns: list[Column]
     codebook: list[list]
     row_count: int
+    # The display zone's offsets over the times of the exported responses.
+    zone_periods: list[ZonePeriod]
 
     @property
     def headers(self) -> list[str]:
@@ -456,11 +533,15 @@ class ExportPlan:
 
 
 def plan_export(
-    session: Session, survey: Survey, flt: ResponseFilter, layout: str = "summary", values: str = "labels"
+    session: Session, survey: Survey, flt: ResponseFilter, layout: str = "summary", values: str = "labels", *, zone: ZoneInfo
 ) -> ExportPlan:
-    """Decide the columns and count the rows. Run it in the transaction that will stream the
-    rows, so that the count (which goes in the audit log) is the number of rows sent."""
+    """Decide the columns and count the rows; times will be written in `zone`. Run it in the
+    transaction that will stream the rows, so that the count (which goes in the audit log) is
+    the number of rows sent."""
     definitions = versions_in(session, survey, flt)
+    first, last = session.execute(
+        select_responses(survey.id, flt, func.min(Response.submitted_at), func.max(Response.submitted_at))
+    ).one()
     return ExportPlan(
         survey_id=survey.id,
         slug=survey.slug,
@@ -468,35 +549,37 @@ def plan_export(
         definitions=definitions,
         version_ids={v.number: v.id for v in survey.versions},
         columns=export_columns(definitions, layout, values),
-        codebook=codebook_rows(definitions, layout),
+        codebook=codebook_rows(definitions, zone, layout),
         row_count=count_responses(session, survey.id, flt),
+        zone_periods=zone_periods(zone, first, last),
     )
 
 
 def export_rows(session: Session, plan: ExportPlan, rendering: str) -> Iterator[list[Sequence]]:
     """The export's rows in batches, oldest first, so that memory does not grow with the survey:
-    typed cells neutralised for a spreadsheet (SHEET), or one CSV line or JSON object per
+    typed cells for a spreadsheet (SHEET), or one CSV line (neutralised) or JSON object per
     response (CSV_LINES, JSON_LINES), each a row of one value."""
     stmt = _Cells(session.get_bind().dialect.name, rendering).statement(plan)
     return session.connection().execute(stmt.execution_options(yield_per=ROWS_PER_BATCH)).partitions()
 
 
-def sheet_rows(headers: list[str], numeric: list[bool], rows: Iterable[list]) -> Iterator[list]:
-    """Headers and rows as a spreadsheet should get them: formula injection neutralised."""
+def neutralised_rows(headers: list[str], numeric: list[bool], rows: Iterable[list]) -> Iterator[list]:
+    """Headers and rows for a CSV file, which a spreadsheet reads without types: text that it
+    would run as a formula neutralised, numbers left as they are."""
     yield [neutralise(h) for h in headers]
     for row in rows:
-        yield [_sheet_cell(value, kind) for value, kind in zip(row, numeric, strict=True)]
+        yield [_csv_cell(value, kind) for value, kind in zip(row, numeric, strict=True)]
 
 
-def _sheet_cell(value, numeric: bool):
+def _csv_cell(value, numeric: bool):
     if value is None or numeric:
         return value
     return neutralise(str(value))
 
 
 def _sheet_export(session: Session, plan: ExportPlan, progress: Progress = NO_PROGRESS) -> Iterator[Sequence]:
-    """The export's headers, then its rows, neutralised for a spreadsheet."""
-    yield [neutralise(h) for h in plan.headers]
+    """The export's headers, then its rows, as typed cells."""
+    yield plan.headers
     for batch in _counted(export_rows(session, plan, SHEET), progress):
         yield from batch
 
@@ -707,7 +790,7 @@ def export_chunks(
         yield from xlsx_chunks(
             [
                 ("Responses", _sheet_export(session, plan, progress)),
-                ("Codebook", sheet_rows(CODEBOOK_HEADERS, CODEBOOK_NUMERIC, plan.codebook)),
+                ("Codebook", [CODEBOOK_HEADERS, *plan.codebook]),
             ]
         )
     else:
@@ -715,7 +798,7 @@ def export_chunks(
 
 
 def codebook_chunks(plan: ExportPlan, bom: bool = False) -> Iterator[bytes]:
-    return csv_chunks(sheet_rows(CODEBOOK_HEADERS, CODEBOOK_NUMERIC, plan.codebook), bom)
+    return csv_chunks(neutralised_rows(CODEBOOK_HEADERS, CODEBOOK_NUMERIC, plan.codebook), bom)
 
 
 def export_filename(slug: str, what: str, extension: str, today: datetime) -> str:

@@ -203,6 +203,7 @@ class AnswerLine:
     id: str
     question: str
     answer: list[str]  # what the reader chose or wrote, in the labels of their version; empty: not answered
+    skipped: bool = False  # their answers hid it (show_if): it was never shown to them
 
 
 @dataclass
@@ -248,8 +249,12 @@ def _answer_text(question: dict, answers: dict) -> list[str]:
 
 
 def labelled_answers(definition: dict, answers: dict) -> list[AnswerLine]:
-    """Every question of the version, in order, with the answer in that version's labels."""
-    return [AnswerLine(q["id"], q["label"], _answer_text(q, answers)) for q in walk.iter_questions(definition)]
+    """Every question of the version, in order, with the answer in that version's labels, and
+    whether skip logic hid it from this reader."""
+    skipped = walk.skipped_questions(definition, answers)
+    return [
+        AnswerLine(q["id"], q["label"], _answer_text(q, answers), q["id"] in skipped) for q in walk.iter_questions(definition)
+    ]
 
 
 SOURCE_FIELDS = {

@@ -18,7 +18,7 @@ from surveys import charts, insight
 from surveys.builder_forms import PromiseForm
 from surveys.crosstabs import crosstab_sheet
 from surveys.drafts import set_promise
-from surveys.export import FORMATS, csv_chunks, export_filename, sheet_rows
+from surveys.export import FORMATS, csv_chunks, export_filename, neutralised_rows
 from surveys.insight_forms import CrossTabForm
 from surveys.models import Survey
 from surveys.staff_pages import display_zone, display_zone_name, refresh_tallies_of, refuse, survey_or_refuse
@@ -76,7 +76,7 @@ def staff_crosstab_csv(slug: str):
         if table is None:
             _bad(form)
         headers, numeric, rows = crosstab_sheet(table)
-        body = b"".join(csv_chunks(sheet_rows(headers, numeric, rows)))
+        body = b"".join(csv_chunks(neutralised_rows(headers, numeric, rows)))
     now = utcnow()
     record_audit(
         db.session,

@@ -3,13 +3,14 @@ free-text answers, responses per day, and the figures for the staff dashboard.""
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from surveys.definition import walk
@@ -91,6 +92,29 @@ def select_responses(survey_id: int, flt: ResponseFilter, *columns) -> Select:
 
 def count_responses(session: Session, survey_id: int, flt: ResponseFilter) -> int:
     return session.scalar(select_responses(survey_id, flt, func.count(Response.id))) or 0
+
+
+def answers_hold_value(session: Session, survey_id: int, qid: str, kind: str, value: str) -> bool:
+    """Whether any response of the survey — any version, finished or not — holds `value` in its
+    answer to `qid`: as the option chosen (`kind` "options"), the matrix row answered ("rows") or
+    the column given in a row ("columns")."""
+    # The database narrows the search to answers whose stored text mentions the value (as JSON
+    # writes it); Python then reads each of those few where in the answer the value must be.
+    needles = {json.dumps(value), json.dumps(value, ensure_ascii=False)}
+    stored = cast(Response.answers, Text)
+    candidates = select(Response.answers).where(
+        Response.survey_id == survey_id, or_(*(stored.contains(needle, autoescape=True) for needle in needles))
+    )
+    with session.execute(candidates, execution_options={"yield_per": BATCH}) as rows:
+        for (answers,) in rows:
+            answer = (answers or {}).get(qid)
+            if kind == "options" and (answer == value or isinstance(answer, list) and value in answer):
+                return True
+            if kind == "rows" and isinstance(answer, dict) and value in answer:
+                return True
+            if kind == "columns" and isinstance(answer, dict) and value in answer.values():
+                return True
+    return False
 
 
 def versions_in(session: Session, survey: Survey, flt: ResponseFilter) -> dict[int, dict]:

@@ -107,7 +107,8 @@ def _start_download(slug: str, what: str, make_chunks, mimetype: str, extension:
         form = ExportForm(request.args, survey)
         if not form.validate():
             _bad_filters(form)
-        plan = plan_export(reader, survey, form.response_filter(display_zone()), form.layout.data, form.values.data)
+        zone = display_zone()
+        plan = plan_export(reader, survey, form.response_filter(zone), form.layout.data, form.values.data, zone=zone)
         now = utcnow()
         record_export(
             db.session,

@@ -48,7 +48,7 @@ TYPE_KEYS = {
     "single_choice": {"options", "other"},
     "multiple_choice": {"options", "other", "min_choices", "max_choices"},
     "dropdown": {"options"},
-    "short_text": {"max_length", "pattern"},
+    "short_text": {"max_length", "pattern", "pattern_example", "pattern_hint"},
     "long_text": {"max_length"},
     "email": {"max_length"},
     "number": {"min", "max", "integer"},
@@ -310,6 +310,7 @@ def _question(check, where, data, seen, field_names) -> dict:
                     question["pattern"] = pattern
                 except (re.error, TypeError) as exc:
                     check.add(f"{where}.pattern", f"is not a valid regular expression ({exc})")
+            _pattern_words(check, where, data, question)
     elif kind == "number":
         question["integer"] = check.boolean(f"{where}.integer", data["integer"]) if "integer" in data else True
         for key in ("min", "max"):
@@ -331,6 +332,24 @@ def _question(check, where, data, seen, field_names) -> dict:
         question["rows"] = _options(check, f"{where}.rows", data.get("rows"))
         question["columns"] = _options(check, f"{where}.columns", data.get("columns"))
     return question
+
+
+def _pattern_words(check: _Checker, where: str, data: Mapping, question: dict) -> None:
+    """An example that fits the pattern, and what it is in words: a reader whose answer does not
+    fit is told "Please type 4 digits, like 3000". Kept only when given, so that definitions
+    without them stay as they were stored."""
+    for key, length in (("pattern_example", 200), ("pattern_hint", 200)):
+        text = check.text(where, data, key, required=False, max_length=length)
+        if not text:
+            continue
+        if "pattern" not in data or data.get("pattern") is None:
+            check.add(f"{where}.{key}", "goes with a pattern: set `pattern` too")
+        question[key] = text
+    example, pattern = question.get("pattern_example"), question.get("pattern")
+    if example and pattern and not re.fullmatch(pattern, example):
+        check.add(f"{where}.pattern_example", f"{example!r} does not fit the pattern {pattern!r}")
+    if example and len(example) > question["max_length"]:
+        check.add(f"{where}.pattern_example", f"{example!r} is longer than max_length ({question['max_length']})")
 
 
 def _options(check: _Checker, where: str, data: Any) -> list[dict]:

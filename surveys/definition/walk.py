@@ -121,6 +121,22 @@ def visible_answers(definition: Mapping, answers: Mapping) -> dict:
     return kept
 
 
+def skipped_questions(definition: Mapping, answers: Mapping) -> set[str]:
+    """Ids of the questions these answers hid from the reader: a show_if of theirs or of their
+    page did not hold, judged as visible_answers does, on the answers of questions shown."""
+    kept: dict[str, Any] = {}
+    skipped = set()
+    for page in definition.get("pages") or []:
+        page_shown = condition_met(page.get("show_if"), kept)
+        for question in page.get("questions") or []:
+            if page_shown and condition_met(question.get("show_if"), kept):
+                if question["id"] in answers:
+                    kept[question["id"]] = answers[question["id"]]
+            else:
+                skipped.add(question["id"])
+    return skipped
+
+
 def question_field_names(question: Mapping) -> set[str]:
     """The form fields a question is answered in (DEFINITION.md)."""
     if question["type"] == "matrix":
@@ -173,12 +189,22 @@ def matrix_columns(question: dict) -> list[tuple[str, str]]:
 
 
 def merge_pairs(newest_first: Iterable[list[tuple[str, str]]]) -> list[tuple[str, str]]:
-    """Union of (value, label) lists: the newest order and labels, then values only older ones had."""
-    merged: dict[str, str] = {}
+    """Union of (value, label) lists, grouped by stored value: the newest order and labels, then
+    values only older ones had. A value an older list labelled otherwise says so, e.g.
+    "Crimson red (was: Red)", so that staff know its count holds answers given to other words."""
+    labels: dict[str, list[str]] = {}
     for pairs in newest_first:
         for value, label in pairs:
-            merged.setdefault(value, label)
-    return list(merged.items())
+            seen = labels.setdefault(value, [])
+            if label not in seen:
+                seen.append(label)
+    return [(value, relabelled(seen)) for value, seen in labels.items()]
+
+
+def relabelled(newest_first: list[str]) -> str:
+    """A label and the earlier ones its value had: "Crimson red (was: Red; Scarlet)"."""
+    newest, *earlier = newest_first
+    return f"{newest} (was: {'; '.join(earlier)})" if earlier else newest
 
 
 @dataclass(frozen=True)

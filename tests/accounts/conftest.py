@@ -59,7 +59,7 @@ def sign_in_staff(client, user: User, password: str = PASSWORD):
 
 def links_in(message) -> list[str]:
     """The paths of the links in an email (the host is PUBLIC_URL's)."""
-    return [urlsplit(url).path for url in LINK.findall(message.get_content())]
+    return [urlsplit(url).path for url in LINK.findall(message.get_body(("plain",)).get_content())]
 
 
 def last_link(mailbox, address: str) -> str:

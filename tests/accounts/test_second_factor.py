@@ -48,7 +48,7 @@ def test_staff_with_an_authenticator_give_a_code_after_the_password(client, make
     response = give_code(client, admin.totp_secret, code="123 456")
     assert "That code isn't right" in page_text(response)
     response = give_code(client, admin.totp_secret)
-    assert response.headers["Location"] == "/account"
+    assert response.headers["Location"] == "/staff/"  # staff land on their dashboard
     assert client.get("/staff/").status_code == 200
 
 
@@ -159,7 +159,7 @@ def test_a_right_code_starts_the_count_again(app, make_user):
     client = app.test_client()
     sign_in(client, admin.email)
     give_code(client, admin.totp_secret, code="000000")
-    assert give_code(client, admin.totp_secret).headers["Location"] == "/account"
+    assert give_code(client, admin.totp_secret).headers["Location"] == "/staff/"
     submit_form(client, "/sign-out", {}, page_url="/account/settings")
 
     sign_in(client, admin.email)

@@ -147,7 +147,7 @@ def test_inviting_a_new_person_creates_the_account_and_emails_a_link(app, people
     invited = user_by_email("new.person@example.com")
     assert invited.role is Role.staff and invited.password_hash is None
     [message] = mailbox.to("new.person@example.com")
-    assert "Ada Admin has given you staff access" in message.get_content()
+    assert "Ada Admin has given you staff access" in message.get_body(("plain",)).get_content()
     assert ("role.change", {"email": "new.person@example.com", "from": "reader", "to": "staff"}) in audit_actions(read)
 
     # The invited person follows the link, sets up their app, then chooses a password.
@@ -173,7 +173,7 @@ def test_inviting_a_reader_promotes_them_and_ends_their_reader_session(app, peop
     assert user_by_email("reader@example.com").role is Role.admin
     # They must come back through the second factor before using staff pages.
     assert reader_client.get("/staff/").status_code == 302
-    assert "you'll sign in, then set up an authenticator app" in mailbox.to("reader@example.com")[0].get_content()
+    assert "you'll sign in, then set up an authenticator app" in mailbox.to("reader@example.com")[0].get_body(("plain",)).get_content()
 
 
 def test_an_invitation_with_a_bad_email_is_explained(client, people, mailbox):

@@ -34,7 +34,7 @@ def stripe_counts(stripe_client):
     [
         ({"other_amount": "4.99"}, "amount", "The smallest gift we can take is $5."),
         ({"other_amount": "10000.01"}, "amount", "The largest gift we can take online is $10,000."),
-        ({"other_amount": "lots"}, "amount", "Enter an amount in dollars, like 30 or 30.50."),
+        ({"other_amount": "lots"}, "amount", "Enter an amount in Australian dollars, like 30 or 30.50."),
         ({"other_amount": "30.505"}, "amount", "An amount can&#39;t include a fraction of a cent."),
         ({"other_amount": "US$30"}, "amount", "We can only accept gifts in Australian dollars (AUD)."),
         ({"other_amount": "€30"}, "amount", "We can only accept gifts in Australian dollars (AUD)."),

@@ -35,7 +35,7 @@ def give_in_browser(page, live_server, *, amount_label: str, email: str, other: 
     page.goto(f"{live_server}/donate")
     page.get_by_label(amount_label, exact=True).check()
     if other:
-        page.get_by_label("Another amount (in dollars)").fill(other)
+        page.get_by_label("Another amount (in Australian dollars)").fill(other)
     page.get_by_label("Once").check()
     start_gift(page, email, "4242424242424242")
     page.wait_for_url(re.compile(r"/donate/thanks/"))

@@ -111,7 +111,7 @@ def test_renewal_reminders_are_sent_once(app, give, mailbox):
     assert "Sent 1 renewal reminder(s)." in first.output
     assert "Sent 0 renewal reminder(s)." in second.output
     [reminder] = mailbox.to("remind@example.com")
-    body = reminder.get_content()
+    body = reminder.get_body(("plain",)).get_content()
     assert "$26" in body and "/manage/" in body
     with app.app_context():
         assert db.session.scalar(select(func.count(RenewalNotice.id))) == 1
@@ -157,7 +157,7 @@ def test_after_cancelling_the_old_links_amount_form_is_refused_and_the_gift_stay
     # The donor is told, with a link that can only resume the gift.
     confirmation = mailbox.to("gone@example.com")[-1]
     assert confirmation["Subject"] == "Your annual gift to Sight is cancelled"
-    assert "will not renew" in confirmation.get_content()
+    assert "will not renew" in confirmation.get_body(("plain",)).get_content()
     new = latest_link(mailbox, "gone@example.com")
     assert new != old
 
@@ -202,7 +202,7 @@ def test_every_change_is_confirmed_by_email(app, client, give, mailbox, confirm_
     submit_manage_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path)
     amount = mailbox.to("told@example.com")[-1]
     assert amount["Subject"] == "The amount of your annual gift to Sight has changed"
-    assert "will be $50 a year (it was $26)" in amount.get_content()
+    assert "will be $50 a year (it was $26)" in amount.get_body(("plain",)).get_content()
 
     page = client.get(f"{path}/card").get_data(as_text=True)
     _, setup = confirm_card(data_attribute(page, "setup-secret"), "5555555555554444")

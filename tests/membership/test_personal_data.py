@@ -118,7 +118,7 @@ def test_no_receipt_or_notice_goes_to_a_closed_account(app, client, give, mailbo
         ctx = context_for(app)
         entry = db.session.scalar(select(LedgerEntry))
         queue_receipt(db.session, entry, ctx, now)
-        queue_payment_failed_notice(db.session, db.session.scalar(select(Subscription)), "in_late", 2600, ctx.links, now)
+        queue_payment_failed_notice(db.session, db.session.scalar(select(Subscription)), "in_late", 2600, ctx, now)
         assert db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.sent_at.is_(None))) == 0
 
 

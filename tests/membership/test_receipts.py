@@ -37,7 +37,7 @@ def receipt_for(app, kind: GiftKind, key: str) -> str:
 def test_a_receipt_uses_sydney_dates_and_carries_the_legal_details(make_app):
     app = make_app(**ORGANISATION)
     body = receipt_for(app, GiftKind.one_off, "pi_sydney")
-    assert "Paid: 1 December 2026, 1:00 AM AEDT" in body
+    assert "Paid: 1 December 2026, 1:00\u202fam AEDT" in body
     assert "You are Sight+ until 1 December 2027" in body  # as the account page says
     assert "Received by: Sight Media Pty Ltd, ABN 12 345 678 901" in body
     assert "Gifts to Sight are not tax deductible." in body
@@ -70,7 +70,7 @@ def test_a_receipt_arrives_as_text_and_html_with_the_same_facts_and_the_name_esc
     assert "Dear <b>Zoë & co</b>," in text  # plain text is shown as it is: nothing to escape
     assert "Dear &lt;b&gt;Zoë &amp; co&lt;/b&gt;," in html
     assert "<b>Zoë" not in html and "<script" not in html
-    for fact in ("$26 AUD", "1 December 2026, 1:00 AM AEDT", "You are Sight+ until 1 December 2027",
+    for fact in ("$26 AUD", "1 December 2026, 1:00\u202fam AEDT", "You are Sight+ until 1 December 2027",
                  "Sight Media Pty Ltd, ABN 12 345 678 901", "Gifts to Sight are not tax deductible.", "pi_html"):
         assert fact in text and fact in html
     assert "/account" in html

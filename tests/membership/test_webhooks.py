@@ -244,7 +244,7 @@ def test_a_failed_renewal_sends_one_notice_and_keeps_the_donor_sight_plus(app, c
         assert post(client, body, headers).status_code == 200
     notices = [m for m in mailbox.to("renewer@example.com") if "could not be renewed" in m["Subject"]]
     assert len(notices) == 1
-    assert "/manage/" in notices[0].get_content()
+    assert "/manage/" in notices[0].get_body(("plain",)).get_content()
     with app.app_context():
         assert db.session.scalar(select(Subscription.status)) is SubscriptionStatus.active
         from membership import sight_plus_at

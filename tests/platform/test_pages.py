@@ -1,6 +1,8 @@
 """Every page a person sees, in Chromium at 390 px (a phone) and 1280 px (a laptop): axe-core
-finds no serious or critical problem, the Content-Security-Policy blocks nothing, and a
-screenshot of each is written to screenshots/ (see the README) for anyone to look at.
+finds no serious or critical problem, nothing makes the page scroll sideways (a wide table
+scrolls in its own box), every field shown in error is marked aria-invalid, the
+Content-Security-Policy blocks nothing, and a screenshot of each is
+written to screenshots/ (see the README) for anyone to look at.
 
 axe-core's JavaScript comes from a registry package (axe-playwright-python bundles it) and is
 injected by Playwright: nothing is fetched from the network. The pages do not depend on the
@@ -43,6 +45,19 @@ NOT_PAGES = {
     # The redirect to the first of the selected responses (its page is opened).
     "surveys.staff_first_response",
 }
+# What sticks out past the right edge of the window, for the message when a page scrolls sideways.
+WIDEST = """[...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+  .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right <= document.documentElement.clientWidth + 0.5)
+  .slice(0, 3)
+  .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+            + (typeof e.className === 'string' && e.className ? '.' + e.className.split(' ').join('.') : '')
+            + ' +' + Math.round(e.getBoundingClientRect().right - document.documentElement.clientWidth) + 'px')"""
+
+# Form controls shown in error (inside .has-error) that do not say so to assistive technology.
+UNMARKED_ERRORS = """[...document.querySelectorAll('.has-error input, .has-error select, .has-error textarea')]
+  .filter(e => !['hidden', 'submit', 'button'].includes(e.type) && e.getAttribute('aria-invalid') !== 'true')
+  .map(e => e.id || e.name)"""
 
 
 class Proof:
@@ -78,7 +93,14 @@ class Proof:
                     targets = [node["target"] for node in violation["nodes"]][:3]
                     self.problems.append(f"{self.role} {name} at {width}px: {violation['id']} ({violation['impact']}): "
                                          f"{violation['help']} {targets}")
+            overflow = self.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            if overflow > 0:
+                self.problems.append(f"{self.role} {name} at {width}px: scrolls sideways by {overflow}px "
+                                     f"(wider: {self.page.evaluate(WIDEST)})")
             self.page.screenshot(path=SCREENSHOTS / f"{slug}-{width}.png", full_page=True)
+        unmarked = self.page.evaluate(UNMARKED_ERRORS)
+        if unmarked:
+            self.problems.append(f"{self.role} {name}: fields in error without aria-invalid=\"true\": {unmarked}")
         csp = [text for text in self.console if "Content Security Policy" in text]
         if csp:
             self.problems.append(f"{self.role} {name}: blocked by the Content-Security-Policy: {csp}")

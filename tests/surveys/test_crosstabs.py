@@ -9,7 +9,7 @@ import random
 import pytest
 
 from surveys.crosstabs import ResponseFacts, available_dimensions, crosstab, crosstab_sheet
-from surveys.export import csv_chunks, sheet_rows
+from surveys.export import csv_chunks, neutralised_rows
 from tests.surveys.staff.conftest import V1, V2
 
 DEFINITIONS = {1: V1, 2: V2}
@@ -51,7 +51,8 @@ def test_a_question_against_sight_plus_counts_what_the_responses_say(responses):
             assert row.cells[column].share.count == expected
             assert row.cells[column].share.percent == pytest.approx(expected * 100 / len(in_row))
         assert sum(cell.share.percent for cell in row.cells) == pytest.approx(100)
-    assert table.table[0].label == "Daily"  # the newest version's label
+    # The newest version's words, saying what version 1 called it.
+    assert table.table[0].label == "Daily (was: Every day)"
     assert [t.count for t in table.column_totals] == [sum(1 for r in answered if status[r.sight_plus] == c) for c in range(3)]
 
 
@@ -79,7 +80,7 @@ def test_the_csv_has_the_counts_and_no_formula(responses):
     dims = available_dimensions(DEFINITIONS)
     table = crosstab(dims["read_frequency"], dims["source"], responses)
     headers, numeric, rows = crosstab_sheet(table)
-    text = b"".join(csv_chunks(sheet_rows(headers, numeric, rows))).decode()
+    text = b"".join(csv_chunks(neutralised_rows(headers, numeric, rows))).decode()
     parsed = list(csv.reader(io.StringIO(text)))
     header = parsed[0]
     assert "'=cmd|x (count)" in header and "=cmd|x (count)" not in header

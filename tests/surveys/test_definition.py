@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from surveys.answers import read_page
 from surveys.definition import DefinitionError, dump_definition, load_definition, validate_definition
-from surveys.definition.walk import condition_met, visible_answers, visible_pages
+from surveys.definition.walk import condition_met, skipped_questions, visible_answers, visible_pages
 from surveys.operations import DEFAULT_SURVEY_FILE
 from tests.surveys.conftest import ALL_TYPES
 
@@ -62,6 +62,10 @@ def test_unknown_type_is_located():
         ({"type": "email", "show_if": {"question": "grid", "answered": True}},
          "pages[1].questions[3].show_if: question 'grid' is not an earlier question of this survey"),
         ({"type": "email", "label": ""}, "pages[1].questions[3].label: must not be empty"),
+        ({"type": "short_text", "pattern": "[0-9]{4}", "pattern_example": "300"},
+         "pages[1].questions[3].pattern_example: '300' does not fit the pattern '[0-9]{4}'"),
+        ({"type": "short_text", "pattern_hint": "4 digits"},
+         "pages[1].questions[3].pattern_hint: goes with a pattern: set `pattern` too"),
     ],
 )
 def test_question_problems_are_located(question, expected):
@@ -161,6 +165,28 @@ def test_hidden_pages_and_questions_drop_their_answers():
     assert visible_pages(definition, {"pets": ["dog"]}) == [0, 1, 2]
     answers = {"pets": ["cat"], "dog_name": "Rex", "breed": "Kelpie", "score": 3}
     assert visible_answers(definition, answers) == {"pets": ["cat"], "score": 3}
+    # What staff read as "not shown (skip logic)": the hidden page's question and dog_name.
+    assert skipped_questions(definition, answers) == {"breed", "dog_name"}
+    assert skipped_questions(definition, {"pets": ["dog"]}) == set()
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        ({"pattern_example": "3000", "pattern_hint": "4 digits"}, "Please type 4 digits, like 3000."),
+        ({"pattern_example": "3000"}, "Please type it in the same form as this example: 3000."),
+        ({}, "That isn't in the form we asked for; please check it."),
+    ],
+)
+def test_a_pattern_error_says_which_form_in_the_words_staff_gave(words, message):
+    data = copy.deepcopy(ALL_TYPES)
+    postcode = next(q for q in data["pages"][1]["questions"] if q["id"] == "postcode")
+    postcode.update(words)
+    definition = validate_definition(data)
+    result = read_page(definition["pages"][1], MultiDict([("postcode", "20a0")]), {})
+    assert result.errors["postcode"] == [message]
+    # Definitions without them stay as they were stored.
+    assert ("pattern_example" in next(q for q in definition["pages"][1]["questions"] if q["id"] == "postcode")) == bool(words)
 
 
 def test_read_page_keeps_raw_values_and_only_valid_answers():

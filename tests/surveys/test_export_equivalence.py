@@ -1,6 +1,7 @@
 """The exports' bytes equal those of a plain reference reading of the same responses: every
 question type, three versions (relabelled options, a question whose type changed, one dropped),
-"Other", text a spreadsheet would run as a formula, Unicode, empty and missing answers, both
+"Other", text a spreadsheet would run as a formula (neutralised in CSV, as written in XLSX),
+Unicode, empty and missing answers, times either side of the end of daylight saving, both
 layouts, labels and codes, every filter kind, CSV, JSON Lines and XLSX.
 
 The reference below reads each response's answers in Python, one cell at a time, following the
@@ -13,6 +14,7 @@ import csv
 import io
 import json
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -26,6 +28,7 @@ from surveys.results import ResponseFilter
 from tests.surveys.staff.conftest import V1, V2, add_response, make_survey
 
 UTC = timezone.utc
+SYDNEY = ZoneInfo("Australia/Sydney")
 HOSTILE = ["=1+1", "+61 2", "-2", "@SUM(A1)", "\tx", "\rx", "\nx"]
 
 
@@ -79,7 +82,9 @@ ANSWERS = [
 @pytest.fixture
 def survey(session):
     survey = make_survey(session, (V1, V2, V3))
-    submitted = datetime(2026, 11, 20, 1, 2, 3, 456789, tzinfo=UTC)
+    # Hourly from 23:02 in Sydney on 3 April 2027 (+11:00); daylight saving ends at 16:00 UTC, three
+    # hours later, and the clocks go back from 03:00 to 02:00 (+10:00).
+    submitted = datetime(2027, 4, 3, 12, 2, 3, 456789, tzinfo=UTC)
     tracking = [
         {"utm_source": "=newsletter", "utm_medium": "email", "referrer_url": "-/news/a-story"},
         {"utm_campaign": "spring 🌸", "utm_term": "@term", "utm_content": "\tfooter"},
@@ -143,7 +148,7 @@ def reference_table(session, survey, flt: ResponseFilter, layout: str, values: s
         seconds = int((r.submitted_at - r.started_at).total_seconds()) if r.submitted_at else None
         row = [
             r.id, r.version.number,
-            r.submitted_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if r.submitted_at else None,
+            r.submitted_at.astimezone(SYDNEY).isoformat(timespec="seconds") if r.submitted_at else None,
             seconds, {True: "yes", False: "no"}.get(r.sight_plus),
             r.utm_source, r.utm_medium, r.utm_campaign, r.utm_term, r.utm_content, r.referrer_url,
         ]  # fmt: skip
@@ -174,7 +179,7 @@ def reference_table(session, survey, flt: ResponseFilter, layout: str, values: s
     return headers, numeric, rows
 
 
-def for_sheet(headers, numeric, rows):
+def for_csv(headers, numeric, rows):
     yield [neutralise(h) for h in headers]
     for row in rows:
         yield [value if value is None or kind else neutralise(str(value)) for value, kind in zip(row, numeric)]
@@ -182,7 +187,7 @@ def for_sheet(headers, numeric, rows):
 
 def reference_csv(table) -> bytes:
     out = io.StringIO()
-    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(for_sheet(*table))
+    csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(for_csv(*table))
     return out.getvalue().encode()
 
 
@@ -192,7 +197,7 @@ def reference_jsonl(table) -> bytes:
 
 
 def exported(session, survey, flt, layout, values, fmt) -> bytes:
-    plan = plan_export(session, survey, flt, layout, values)
+    plan = plan_export(session, survey, flt, layout, values, zone=SYDNEY)
     return b"".join(export_chunks(session, plan, fmt))
 
 
@@ -210,16 +215,18 @@ def test_csv_and_json_lines_equal_the_reference_byte_for_byte(session, survey, f
 
 
 @pytest.mark.parametrize("layout", ["summary", "details"])
-def test_xlsx_holds_the_reference_cells(session, survey, layout):
+def test_xlsx_holds_the_reference_cells_as_the_readers_wrote_them(session, survey, layout):
     flt = ResponseFilter(status="all")
-    table = reference_table(session, survey, flt, layout, "labels")
+    headers, numeric, rows = reference_table(session, survey, flt, layout, "labels")
     book = load_workbook(io.BytesIO(exported(session, survey, flt, layout, "labels", "xlsx")), read_only=True)
     got = [list(row) for row in book["Responses"].iter_rows(values_only=True)]
     book.close()
-    width = len(table[0])
+    width = len(headers)
     # A row ends at its last filled cell; XML reads a bare carriage return back as a line feed.
+    # Text columns hold text (a number an older version stored there too), typed as text.
+    typed = [[v if v is None or kind else str(v) for v, kind in zip(row, numeric)] for row in rows]
     expected = [
-        [v.replace("\r", "\n") if isinstance(v, str) else v for v in row] for row in for_sheet(*table)
+        [v.replace("\r", "\n") if isinstance(v, str) else v for v in row] for row in [headers, *typed]
     ]
     assert [row + [None] * (width - len(row)) for row in got] == expected
 

@@ -243,13 +243,16 @@ def test_limits_of_every_kind_are_set_in_the_question_form(staff_client, session
     edit = f"{b.page_url}/questions/"
     b.step("question", {"target": "sections", "label": "Sections", "min_choices": "1", "max_choices": "2"}, page_url=edit + "sections")
     b.step("question", {"target": "age", "label": "Age", "min": "16", "max": "120", "integer": "y"}, page_url=edit + "age")
-    b.step("question", {"target": "postcode", "label": "Postcode", "max_length": "4", "pattern": "[0-9]{4}"}, page_url=edit + "postcode")
+    b.step("question", {"target": "postcode", "label": "Postcode", "max_length": "4", "pattern": "[0-9]{4}",
+                        "pattern_example": "3000", "pattern_hint": "4 digits"}, page_url=edit + "postcode")
     bad = b.step("question", {"target": "age", "label": "Age", "min": "90", "max": "20"}, page_url=edit + "age")
     assert bad.status_code == 422 and "must not be less than min" in bad.get_data(as_text=True)
     questions = {q["id"]: q for q in current(session).draft_definition["pages"][0]["questions"]}
     assert (questions["sections"]["min_choices"], questions["sections"]["max_choices"]) == (1, 2)
     assert (questions["age"]["min"], questions["age"]["max"], questions["age"]["integer"]) == (16, 120, True)
-    assert (questions["postcode"]["max_length"], questions["postcode"]["pattern"]) == (4, "[0-9]{4}")
+    postcode = questions["postcode"]
+    assert (postcode["max_length"], postcode["pattern"], postcode["pattern_example"], postcode["pattern_hint"]) == (
+        4, "[0-9]{4}", "3000", "4 digits")
 
 
 def test_a_draft_keeps_dates_set_meanwhile_and_a_yaml_save_discards_it(staff_client, session):

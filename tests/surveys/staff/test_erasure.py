@@ -13,6 +13,7 @@ import re
 import secrets
 import threading
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -263,7 +264,8 @@ def export_now(survey_id: int) -> dict[str, dict]:
     the page's audit entry, whose write would wait for SQLite's write lock)."""
     with read_session(db.engine) as reader:
         survey = reader.get(Survey, survey_id)
-        return parse(b"".join(export_chunks(reader, plan_export(reader, survey, ResponseFilter()), "csv")))
+        plan = plan_export(reader, survey, ResponseFilter(), zone=ZoneInfo("Australia/Sydney"))
+        return parse(b"".join(export_chunks(reader, plan, "csv")))
 
 
 def test_an_export_during_an_erasure_not_yet_committed_sees_the_whole_response(app, session, staff_client, staff_user):

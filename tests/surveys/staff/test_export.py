@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from sight.models import AuditEntry
-from surveys.export import sheet_rows
+from surveys.export import neutralised_rows
 from tests.surveys.staff.conftest import V1, V2, add_response, make_survey
 
 UTC = timezone.utc
@@ -60,7 +60,7 @@ def expected_rows(first_id: int, layout: str, values: str) -> list[dict]:
     """What the two responses must look like (None = empty cell), worked out by hand."""
     codes = values == "codes"
     first = {
-        "response_id": first_id, "survey_version": 1, "submitted_at": "2026-11-20T01:02:03Z",
+        "response_id": first_id, "survey_version": 1, "submitted_at": "2026-11-20T12:02:03+11:00",
         "duration_seconds": 95, "sight_plus": "yes",
         "utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring", "utm_term": "climate",
         "utm_content": "footer", "referrer": "/news/a-story",
@@ -78,7 +78,7 @@ def expected_rows(first_id: int, layout: str, values: str) -> list[dict]:
         "old_question": "old answer",
     }  # fmt: skip
     second = {
-        "response_id": first_id + 1, "survey_version": 2, "submitted_at": "2026-11-21T23:00:00Z",
+        "response_id": first_id + 1, "survey_version": 2, "submitted_at": "2026-11-22T10:00:00+11:00",
         "duration_seconds": 130, "sight_plus": None,
         "utm_source": None, "utm_medium": None, "utm_campaign": None, "utm_term": None, "utm_content": None,
         "referrer": None,
@@ -213,21 +213,26 @@ def test_formula_injection_is_neutralised_in_csv_cells_and_headers(staff_client,
     assert "pick[=1+1]" in headers
 
 
-def test_formula_injection_is_neutralised_in_xlsx_cells_headers_and_codebook(staff_client, injection_survey):
-    body = staff_client.get("/staff/surveys/probes/export.xlsx").data
-    rows = parse_xlsx(body)[1]
-    # XML reads a bare carriage return back as a line feed; what matters is the leading '.
-    assert [row["probe"] for row in rows] == ["'" + p.replace("\r", "\n") for p in PROBES]
-    assert {row["age"] for row in rows} == {-5}
+def test_xlsx_cells_hold_exactly_the_readers_words_typed_as_text_never_a_formula(staff_client, injection_survey):
+    body = staff_client.get("/staff/surveys/probes/export.xlsx?layout=details").data
+    headers, rows = parse_xlsx(body)
+    # XML reads a bare carriage return back as a line feed.
+    assert [row["probe"] for row in rows] == [p.replace("\r", "\n") for p in PROBES]
+    assert [row["pick"] if "pick" in row else None for row in rows] == [None] * len(PROBES)
+    assert "pick[=1+1]" in headers and {row["age"] for row in rows} == {-5}
+    summary = parse_xlsx(staff_client.get("/staff/surveys/probes/export.xlsx").data)[1]
+    assert [row["pick"] for row in summary] == [p.replace("\r", "\n") for p in PROBES]
     workbook = load_workbook(io.BytesIO(body))
-    # No cell anywhere became a formula.
-    assert all(cell.data_type != "f" for sheet in workbook for row in sheet.iter_rows() for cell in row)
+    # Every text cell is a string, none a formula; numbers are numbers.
+    cells = [cell for sheet in workbook for row in sheet.iter_rows() for cell in row if cell.value is not None]
+    assert all(cell.data_type in ("s", "n") for cell in cells)
     codebook = [r for r in workbook["Codebook"].iter_rows(values_only=True)]
-    assert ("pick", "pick", 1, "multiple_choice", "Pick", "'=1+1", "'=1+1") in codebook
+    assert ("pick", "pick", 1, "multiple_choice", "Pick", "=1+1", "=1+1") not in codebook  # summary is not details
+    assert ("pick[=1+1]", "pick", 1, "multiple_choice", "Pick — =1+1", "1", "chosen") in codebook
 
 
-def test_headers_are_neutralised_like_cells_but_numbers_are_not():
-    rows = list(sheet_rows(["=cmd", "-x", "@h", "n"], [False, False, False, True], [["=1", "-1", "a", -1]]))
+def test_csv_headers_are_neutralised_like_cells_but_numbers_are_not():
+    rows = list(neutralised_rows(["=cmd", "-x", "@h", "n"], [False, False, False, True], [["=1", "-1", "a", -1]]))
     assert rows == [["'=cmd", "'-x", "'@h", "n"], ["'=1", "'-1", "a", -1]]
 
 
@@ -253,6 +258,21 @@ def test_codebook_lists_ids_versions_labels_and_options(staff_client, two_versio
     assert {"utm_source", "utm_term", "utm_content", "referrer"} <= {r["column"] for r in rows if r["type"] == "metadata"}
     xlsx = parse_xlsx(staff_client.get("/staff/surveys/reader-survey/export.xlsx").data, "Codebook")[1]
     assert len(xlsx) == len(rows)
+
+
+def test_times_are_written_in_the_configured_zone_with_their_offset_and_the_codebook_says_so(app, staff_client, two_versions):
+    codebook = parse_csv(staff_client.get("/staff/surveys/reader-survey/codebook.csv").data)[1]
+    meaning = next(r["question"] for r in codebook if r["column"] == "submitted_at")
+    assert "Australia/Sydney time with its offset from UTC (ISO 8601, e.g. 2026-12-07T10:15:00+11:00)" in meaning
+    app.config["DISPLAY_TIMEZONE"] = "America/New_York"
+    for fmt, read in (("csv", parse_csv), ("xlsx", parse_xlsx)):
+        rows = read(staff_client.get(f"/staff/surveys/reader-survey/export.{fmt}").data)[1]
+        assert [row["submitted_at"] for row in rows] == ["2026-11-19T20:02:03-05:00", "2026-11-21T18:00:00-05:00"]
+    lines = staff_client.get("/staff/surveys/reader-survey/export.json").get_data(as_text=True).splitlines()
+    assert json.loads(lines[0])["submitted_at"] == "2026-11-19T20:02:03-05:00"
+    codebook = parse_csv(staff_client.get("/staff/surveys/reader-survey/codebook.csv").data)[1]
+    meaning = next(r["question"] for r in codebook if r["column"] == "submitted_at")
+    assert "America/New_York time with its offset from UTC (ISO 8601, e.g. 2026-12-06T18:15:00-05:00)" in meaning
 
 
 def test_every_export_is_audited_with_who_filters_and_rows(staff_client, staff_user, two_versions, session):

@@ -140,7 +140,7 @@ def test_sight_plus_members_beside_other_readers(staff_client, many):
     section = section[: section.index("</table>")]
     members = [a["read_frequency"] for _, _, plus, a in made if plus is True]
     assert f"Sight+ members<br><span class=\"muted\">of {len(members)}</span>" in section
-    row = re.search(r'<th scope="row">Daily</th>(.*?)</tr>', section, re.S).group(1)
+    row = re.search(r'<th scope="row">Daily \(was: Every day\)</th>(.*?)</tr>', section, re.S).group(1)
     first = re.search(r'<td class="num">(\d+) <span class="pct">(\d+)%', row)
     assert int(first.group(1)) == members.count("daily")
     assert int(first.group(2)) == round(members.count("daily") * 100 / len(members))
