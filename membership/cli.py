@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from membership.context import Settings, context_for
-from membership.giving import purge_abandoned_starts
+from membership.giving import purge_abandoned_starts, settle_stuck_donations
 from membership.models import Benefit, Donor, StripeEvent
 from membership.receipts import send_renewal_reminders
 from membership.reconcile import reconcile
@@ -130,6 +130,16 @@ def init_app(app: Flask) -> None:
             sent = send_renewal_reminders(db.session, context_for(app), utcnow(), progress)
         db.session.commit()
         click.echo(f"Sent {sent} renewal reminder(s).")
+
+    @membership_group.command("settle")
+    @quiet_option
+    def settle_command():
+        """Settle gifts left "charging" by a request that died after Stripe answered (safe from a timer)."""
+        with job_progress() as progress:
+            progress.start(1, "Gifts left charging")
+            settled = settle_stuck_donations(db.session, context_for(app), utcnow())
+            progress.advance()
+        click.echo(f"Settled {settled} donation(s).")
 
     @membership_group.command("purge")
     @quiet_option

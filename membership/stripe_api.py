@@ -448,6 +448,9 @@ class StripeGateway:
                 return
             page = self._call(self.v1.subscriptions.list, {**params, "starting_after": page["data"][-1]["id"]})
 
+    def customer_charges(self, customer: str) -> list[ChargeResult]:
+        return [_charge(c) for c in self._list(self.v1.charges.list, {"customer": customer})]
+
     def customer_subscriptions(self, customer: str) -> list[SubscriptionResult]:
         page = self._call(self.v1.subscriptions.list, {"customer": customer, "limit": 100})
         return [_subscription(obj) for obj in page["data"]]
