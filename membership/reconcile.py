@@ -43,10 +43,15 @@ INVOICE_PAID = ("invoice.paid", "invoice.payment_succeeded")
 
 @dataclass(frozen=True)
 class Finding:
-    """One difference, in words: `outcome` is "repaired", "would repair", "failed" or "note"."""
+    """One difference, in words: `outcome` is "repaired", "would repair", "failed", "note" or
+    "unexplained" (money in Stripe that no repair can attribute: staff must look)."""
 
     outcome: str
     text: str
+
+
+class Unexplained(str):
+    """A repair's words for money it cannot attribute (reported, never repaired)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,19 @@ class ReconcileReport:
         return [f for f in self.findings if f.outcome == "failed"]
 
     @property
+    def unexplained(self) -> list[Finding]:
+        return [f for f in self.findings if f.outcome == "unexplained"]
+
+    @property
+    def months_differ(self) -> bool:
+        return any(m.ledger_cents != m.stripe_cents for m in self.months)
+
+    @property
+    def needs_staff(self) -> bool:
+        """What cron should alert on: a failure, money nobody can attribute, a month that differs."""
+        return bool(self.failures or self.unexplained or self.months_differ)
+
+    @property
     def lines(self) -> list[str]:
         return [f.text for f in self.findings]
 
@@ -84,8 +102,16 @@ class ReconcileReport:
 
     def summary(self) -> str:
         verb = "would be repaired" if self.dry_run else "repaired"
-        text = f"{len(self.repairs)} difference(s) {verb}, {len(self.failures)} failure(s)."
-        return "The ledger matches Stripe." if not self.findings else text
+        text = f"{len(self.repairs)} difference(s) {verb}, {len(self.failures)} failure(s)"
+        if self.unexplained:
+            text += f", {len(self.unexplained)} charge(s) in Stripe that no gift here explains"
+        if not self.findings:
+            if self.months_differ:
+                return "The ledger and Stripe differ in some months (below), and nothing found explains it."
+            return "The ledger matches Stripe."
+        if self.months_differ and not self.dry_run:
+            text += "; some months still differ (below)"
+        return text + "."
 
 
 def reconcile(
@@ -115,7 +141,9 @@ def reconcile(
             session.rollback()
             report.findings.append(Finding("failed", f"Failed: {what}: {exc}"))
             return
-        if text:
+        if isinstance(text, Unexplained):
+            report.findings.append(Finding("unexplained", text))
+        elif text:
             report.findings.append(Finding("would repair" if dry_run else "repaired", text))
         progress.advance()
 
@@ -266,7 +294,7 @@ def _charge(
         if entry is not None:
             words.append(f"{verb} {_gift_words(ctx.settings.formats, entry.kind, entry.amount_cents, entry.stripe_object_id, entry.paid_at)} found among Stripe's charges")
     if entry is None:
-        return None  # not a donation made here (or its donor is unknown): reported in the monthly totals
+        return _unattributed(session, ctx, charge)
     if entry.charge_id is None:
         entry.charge_id = charge.id
     refunded = apply_refunds(session, ctx, entry, refunds, now)
@@ -279,6 +307,20 @@ def _charge(
         if lost:
             words.append(f"{verb} a lost dispute of {ctx.settings.formats.money(lost)} on {entry.stripe_object_id}")
     return "; ".join(words) + "." if words else None
+
+
+def _unattributed(session: Session, ctx: MembershipContext, charge: ChargeResult) -> Unexplained | None:
+    """A charge on one of our donors' customers that is no gift made here (one made in Stripe's
+    dashboard, say): named for staff, since it is in the monthly totals and nothing explains it."""
+    donor = session.scalar(select(Donor).where(Donor.stripe_customer_id == charge.customer)) if charge.customer else None
+    if donor is None:
+        return None  # another customer of the Stripe account: not ours to count
+    who = donor.user.email if donor.user.closed_at is None else f"closed account {donor.user_id}"
+    when = f"{charge.created:%Y-%m-%d}" if charge.created else "an unknown day"
+    return Unexplained(
+        f"Stripe charge {charge.id} of {ctx.settings.formats.money(charge.amount_cents)} on {when} (UTC) to customer "
+        f"{charge.customer} ({who}) has no ledger entry and is not a gift made here: record it by hand or refund it in Stripe."
+    )
 
 
 def _subscription(session: Session, ctx: MembershipContext, subscription_id: str, dry_run: bool, now: datetime) -> str | None:
@@ -301,8 +343,11 @@ def _months(session: Session, charges: list[ChargeResult], since: datetime | Non
     """Net given per month (UTC), ledger against Stripe's charges, for the donors known here."""
     stripe: dict[str, int] = defaultdict(int)
     customers = set(session.scalars(select(LedgerEntry.customer_id).distinct()))
+    # Stripe keeps whole seconds: both sides start at the same second, or a gift paid in the
+    # second `since` falls in would count on one side only.
+    since = since.replace(microsecond=0) if since is not None else None
     for charge in charges:
-        if charge.customer in customers and charge.created is not None:
+        if charge.customer in customers and charge.created is not None and (since is None or charge.created >= since):
             stripe[f"{charge.created:%Y-%m}"] += charge.amount_cents - charge.amount_refunded_cents
     ledger: dict[str, int] = defaultdict(int)
     query = select(LedgerEntry.paid_at, LedgerEntry.amount_cents - LedgerEntry.refunded_cents + LedgerEntry.dispute_lost_cents)

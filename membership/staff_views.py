@@ -305,7 +305,9 @@ def staff_reconcile_repair():
     db.session.commit()
     if report.findings:
         shown = "; ".join(report.lines[:5]) + (" …" if len(report.lines) > 5 else "")
-        flash(f"{report.summary()} (all are in the audit log): {shown}", "error" if report.failures else "success")
+        flash(f"{report.summary()} (all are in the audit log): {shown}", "error" if report.needs_staff else "success")
+    elif report.months_differ:
+        flash(f"Nothing to repair. {report.summary()}", "error")
     else:
         flash("Nothing to repair: the ledger matches Stripe.", "success")
     since_day = form.since.data.isoformat() if form.since.data else None
