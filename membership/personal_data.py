@@ -1,7 +1,7 @@
 """A donor's giving in their data download, and what closing the account does to it.
 
 Closing keeps the ledger (amounts, dates, refunds, Stripe ids: the accounts need them) and
-removes what the donor wrote with a gift. Annual gifts stop renewing at the end of the year
+removes what the donor wrote with a gift and the name given with it. Annual gifts stop renewing at the end of the year
 already paid for: nobody could be told about a renewal any more, and no one should be charged
 for an account they closed. The Stripe Customer stays, because the ledger's charges point at it,
 but without a name or an email; stored webhook events that mention it are redacted too.
@@ -127,6 +127,13 @@ def close_giving(session: Session, user: User, now: datetime) -> None:
             .values(message=None)
             .execution_options(synchronize_session="fetch")
         )
+    # The name given with each gift goes too; the amounts and dates stay for the accounts.
+    session.execute(
+        update(Donation)
+        .where(Donation.donor_id == donor.id)
+        .values(donor_name="")
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def erasures_due_in_stripe(session: Session) -> list[int]:

@@ -151,3 +151,20 @@ def test_closing_leaves_no_name_or_email_in_stripe_or_stored_events_and_kills_th
     assert bodies and not [b for b in bodies if EMAIL in b or "Gale Giver" in b]
     assert html_parts == []
     assert client.get(manage_link).status_code == 404
+
+
+def test_after_closing_no_table_holds_the_donors_name_or_email(app, client, give, mailbox):
+    """A dump of the whole database (every row of every table) after closing: neither the email nor
+    the name given with the gift is anywhere; the amounts stay."""
+    give("2600", email=EMAIL, name="Gale Giver")
+    mailbox.run_mail_worker()
+    sign_in_donor(app, client)
+    close_my_account(client)
+    with app.app_context():
+        dump = []
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(table.select()):
+                dump.append(f"{table.name}: {tuple(row)}")
+        assert db.session.scalar(select(LedgerEntry.amount_cents)) == 2600
+    found = [line for line in dump if EMAIL in line.lower() or "gale giver" in line.lower()]
+    assert found == []
