@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -32,7 +33,8 @@ from membership.ledger import (
 )
 from membership.models import Donor, GiftKind, LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
 from membership.personal_data import erasures_due_in_stripe, finish_closing_in_stripe
-from membership.stripe_api import ChargeResult, StripeProblem
+from membership.giving import scheduled_successor
+from membership.stripe_api import ChargeResult, StripeProblem, SubscriptionResult
 from sight.audit import record_audit
 from sight.db import read_session
 from sight.jobs import NO_PROGRESS, Progress
@@ -157,8 +159,23 @@ def reconcile(
         else:
             item(f"closing donor {donor_id} in Stripe", lambda donor_id=donor_id: _finish_closing(session, ctx, donor_id, now))
     session.rollback()
+    # A new amount no annual gift here expects would charge on its own: cancelled, not only noted.
+    orphans = orphan_successors(session, ctx)
+    if orphans and not dry_run:
+        progress.start(len(orphans), "Cancelling new amounts nothing expects")
+    for remote in orphans:
+        words = (f"{remote.id}, a new amount of {ctx.settings.formats.money(remote.yearly_amount_cents)} a year "
+                 f"scheduled to replace {remote.metadata.get('replaces')} that no annual gift here expects")
+        if dry_run:
+            report.findings.append(Finding("would repair", f"Would cancel {words}."))
+        else:
+            item(remote.id, lambda remote=remote, words=words: _cancel_orphan(session, ctx, remote, words, now))
+    session.rollback()
     # Stripe keeps events for 30 days, subscriptions for ever.
-    report.findings += [Finding("note", line) for line in subscriptions_without_a_gift(session, ctx)]
+    orphan_ids = {remote.id for remote in orphans}
+    report.findings += [
+        Finding("note", line) for line in subscriptions_without_a_gift(session, ctx) if line.split()[1] not in orphan_ids
+    ]
     payments, invoices, subscriptions, disputes_closed = _from_events(ctx, since)
     charges = [c for c in ctx.gateway.charges_since(since) if c.status == "succeeded"]
 
@@ -203,6 +220,30 @@ def subscriptions_without_a_gift(session: Session, ctx: MembershipContext) -> li
         for remote in ctx.gateway.live_subscriptions()
         if remote.customer in customers and remote.id not in live_here
     ]
+
+
+def orphan_successors(session: Session, ctx: MembershipContext) -> list[SubscriptionResult]:
+    """Subscriptions Stripe has scheduled to replace one of our donors' annual gifts that nothing
+    here expects: the gift asks for no new amount, or another one is the new amount it recorded
+    (a request that died after Stripe answered, or a race from before manage actions were claimed)."""
+    customers = set(session.scalars(select(Donor.stripe_customer_id).where(Donor.stripe_customer_id.is_not(None))))
+    orphans = []
+    for remote in ctx.gateway.live_subscriptions():
+        replaces = remote.metadata.get("replaces")
+        if remote.customer not in customers or not replaces:
+            continue
+        replaced = session.scalar(select(Subscription).where(Subscription.stripe_subscription_id == replaces))
+        expected = scheduled_successor(session, replaced) if replaced is not None and replaced.pending_amount_cents else None
+        if expected is None or expected.stripe_subscription_id != remote.id:
+            orphans.append(remote)
+    return orphans
+
+
+def _cancel_orphan(session: Session, ctx: MembershipContext, remote: SubscriptionResult, words: str, now: datetime) -> str:
+    result = ctx.gateway.cancel_subscription_now(remote.id, idempotency_key=f"sight-orphan-{remote.id}-cancel")
+    with suppress(NotYetRecorded):
+        sync_subscription(session, result, now)
+    return f"Cancelled {words}."
 
 
 def _finish_closing(session: Session, ctx: MembershipContext, donor_id: int, now: datetime) -> str | None:

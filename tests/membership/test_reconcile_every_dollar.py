@@ -42,3 +42,33 @@ def test_a_charge_made_in_stripe_alone_is_named_and_fails_the_run(app, give, str
     sign_in_as(client, staff_user)
     page = client.get(f"/staff/members/reconcile?since={today}").get_data(as_text=True)
     assert charge in page and "known@example.com" in page and "The ledger matches Stripe." not in page
+
+
+def test_an_orphan_successor_in_stripe_is_cancelled_by_the_repair_not_only_noted(
+    app, live_server, confirm_card, mailbox, stripe_client
+):
+    from membership.models import Subscription
+
+    from .test_manage_races import customer_of, give_yearly, hidden_fields, live_in_stripe
+
+    http, manage_url = give_yearly(live_server, confirm_card, mailbox, email="orphan@example.com")
+    fields = hidden_fields(http.get(manage_url).text, "amount")
+    assert http.post(f"{manage_url}/amount", data={**fields, "new_amount": "60"}, allow_redirects=False).status_code == 302
+    customer = customer_of(app)
+    with app.app_context():
+        gift = db.session.scalar(select(Subscription).where(Subscription.replaces_stripe_id.is_(None)))
+        renews = int(gift.current_period_end.timestamp())
+    # A second new amount that a request created in Stripe and died before writing down.
+    stripe_client.v1.plans.retrieve("sight-annual-aud-6000")
+    orphan = stripe_client.v1.subscriptions.create({
+        "customer": customer, "items": [{"plan": "sight-annual-aud-6000"}], "trial_end": renews,
+        "metadata": {"replaces": gift.stripe_subscription_id, "kind": "recurring"},
+    })
+    today = utcnow().strftime("%Y-%m-%d")
+    dry = app.test_cli_runner().invoke(args=["stripe", "reconcile", "--dry-run", "--since", today])
+    assert f"Would cancel {orphan.id}" in dry.output
+    assert len(live_in_stripe(stripe_client, customer)) == 3
+    real = app.test_cli_runner().invoke(args=["stripe", "reconcile", "--since", today])
+    assert f"Cancelled {orphan.id}" in real.output, real.output
+    live = {s.id for s in live_in_stripe(stripe_client, customer)}
+    assert orphan.id not in live and len(live) == 2
