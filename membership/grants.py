@@ -9,9 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from accounts.models import User
+from membership.context import MembershipContext
 from membership.donors import donor_for_user
 from membership.models import ComplimentaryGrant, Donor
-from membership.receipts import queue_grant_confirmation
+from membership.receipts import queue_grant_confirmation, queue_sight_plus_ended_if_so
 from membership.status import as_grant
 from sight.audit import record_audit
 from sight.templating import Formats
@@ -86,7 +87,8 @@ def grant_complimentary(
 
 
 def revoke_complimentary(
-    session: Session, *, grant: ComplimentaryGrant, reason: str, actor: User, now: datetime
+    session: Session, *, grant: ComplimentaryGrant, reason: str, actor: User, now: datetime,
+    ctx: MembershipContext | None = None,
 ) -> None:
     """End a complimentary membership now; the row stays, with who ended it and why. The grant is
     claimed by one conditional UPDATE: of any number of concurrent revocations one is made (and
@@ -105,6 +107,8 @@ def revoke_complimentary(
     if revoked.rowcount != 1:
         raise MemberJustChanged("This complimentary membership has already ended.")
     session.refresh(grant)
+    if ctx is not None:
+        queue_sight_plus_ended_if_so(session, ctx, grant.user, "your complimentary membership was ended", now)
     details = {"grant_id": grant.id, "reason": reason, "was_ending_at": _iso(grant.ends_at)}
     record_audit(
         session, actor=actor, action="membership.revoke", target=f"user:{grant.user_id}", details=details, now=now

@@ -130,6 +130,18 @@ def queue_grant_confirmation(session: Session, user: User, ends_at: datetime, fo
                kind="complimentary_grant", formats=formats, now=now)
 
 
+def queue_sight_plus_ended_if_so(
+    session: Session, ctx: MembershipContext, user: User, why: str, now: datetime
+) -> None:
+    """After a change that may have ended someone's Sight+ (the caller makes it once), tell them if it did."""
+    status = sight_plus_status_of(session, user.id, now, settings=ctx.settings)
+    if status.is_member:
+        return
+    values = {"ended_at": now, "why": why, "status": status, "donate_url": ctx.links.donate_url()}
+    mail_donor(session, user, template="membership/email/sight_plus_ended.html", values=values,
+               kind="sight_plus_ended", formats=ctx.settings.formats, now=now)
+
+
 # --- renewal reminders and failure notices --------------------------------------------
 
 

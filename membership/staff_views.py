@@ -235,7 +235,9 @@ def staff_member_revoke(user_id: int, grant_id: int):
     if not form.validate_on_submit():
         return _render_member(user, revoke_forms={grant_id: form}, status_code=400)
     try:
-        revoke_complimentary(db.session, grant=grant, reason=form.reason.data, actor=current_user, now=utcnow())
+        revoke_complimentary(
+            db.session, grant=grant, reason=form.reason.data, actor=current_user, now=utcnow(), ctx=context()
+        )
     except MemberJustChanged as changed:
         return _member_just_changed(user, str(changed))
     except GrantRefused as refused:

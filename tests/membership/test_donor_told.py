@@ -61,3 +61,25 @@ def test_a_lost_dispute_is_told_once(app, client, give, signed_event, mailbox):
     body = mail.get_body(("plain",)).get_content()
     assert "took back $26 of your gift of $26" in body
     assert "You are no longer Sight+" in body and "/donate" in body
+
+
+def test_losing_sight_plus_when_staff_end_a_complimentary_membership_is_told_once(app, staff_client, mailbox):
+    from datetime import timedelta
+
+    from sight.db import utcnow
+
+    from .staff.conftest import PREFIXED_CSRF, add_grant, db_session, make_donor  # noqa: F401
+
+    with app.app_context():
+        donor = make_donor(db.session, "comped@example.com", "Cam Comped")
+        grant_id = add_grant(db.session, donor.user_id, utcnow() - timedelta(days=10), utcnow() + timedelta(days=100)).id
+        url = f"/staff/members/{donor.user_id}"
+    page = staff_client.get(url).get_data(as_text=True)
+    data = {f"revoke-{grant_id}-reason": "Left the board", "csrf_token": PREFIXED_CSRF.search(page).group(1)}
+    for _ in range(2):  # sent twice: ended once, told once
+        staff_client.post(f"{url}/grants/{grant_id}/revoke", data=data)
+    assert notices(app, "sight_plus_ended") == 1
+    mailbox.run_mail_worker()
+    [mail] = [m for m in mailbox.to("comped@example.com") if "ended" in m["Subject"].lower()]
+    body = mail.get_body(("plain",)).get_content()
+    assert "Your Sight+ ended on" in body and "/donate" in body
