@@ -173,6 +173,7 @@ def finish_closing_in_stripe(session: Session, ctx: MembershipContext, donor_id:
     if customer:
         with suppress(NotFound):  # deleted in Stripe already: nothing of the person left there
             ctx.gateway.scrub_customer(customer)
+            ctx.gateway.forget_cards(customer)
 
     for result in results:
         sync_subscription(session, result, now)

@@ -153,6 +153,7 @@ class ChargeResult:
     status: str = "succeeded"
     created: datetime | None = None
     disputed: bool = False
+    payment_method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,7 @@ def _charge(obj) -> ChargeResult:
         status=_get(obj, "status", "succeeded"),
         created=_time(_get(obj, "created")),
         disputed=bool(_get(obj, "disputed", False)),
+        payment_method=_id(_get(obj, "payment_method")),
     )
 
 
@@ -331,6 +333,18 @@ class StripeGateway:
     def scrub_customer(self, customer: str) -> None:
         """Remove the person from a Customer whose account closed; its payments stay for the accounts."""
         self._call(self.v1.customers.update, customer, {"name": "", "email": "", "phone": "", "description": ""})
+
+    def forget_cards(self, customer: str) -> None:
+        """Remove the person from every card the customer paid with or keeps (the name and email
+        a browser gave with it), and take them off the customer. Safe to repeat."""
+        cards = {charge.payment_method for charge in self.customer_charges(customer) if charge.payment_method}
+        cards |= {card["id"] for card in self._list(self.v1.payment_methods.list, {"customer": customer, "type": "card"})}
+        for card in sorted(cards):
+            self._call(self.v1.payment_methods.update, card, {"billing_details": {"name": "", "email": "", "phone": ""}})
+            try:
+                self._call(self.v1.payment_methods.detach, card)
+            except Refused:
+                pass  # not attached (any more): nothing to take off
 
     def create_setup_intent(self, *, customer: str, metadata: dict, idempotency_key: str) -> SetupResult:
         return _setup(

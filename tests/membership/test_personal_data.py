@@ -144,6 +144,13 @@ def test_closing_leaves_no_name_or_email_in_stripe_or_stored_events_and_kills_th
 
     remote = stripe_client.v1.customers.retrieve(customer)
     assert not remote.email and not remote.name
+    # The card the gift was paid with keeps no name or email, and is no longer the customer's.
+    cards = {c.payment_method for c in stripe_client.v1.charges.list({"customer": customer}).data}
+    assert cards
+    for card_id in cards:
+        card = stripe_client.v1.payment_methods.retrieve(card_id).to_dict()
+        details = card.get("billing_details") or {}
+        assert not details.get("name") and not details.get("email") and not card.get("customer"), card
     with app.app_context():
         bodies = db.session.scalars(select(StripeEvent.body)).all()
         # The receipt's HTML part greeted them by name: it goes with the rest of the mail's content.
