@@ -40,11 +40,13 @@ export PORT STRIPE_PORT
 run: install
 	$(PY) scripts/run_dev.py
 
-# Programs the tests drive, from Debian's packages: Chromium, PostgreSQL 15, nginx, Redis, openssl.
+# Programs the tests drive, from Debian's packages: Chromium, PostgreSQL 15, nginx, Redis, openssl,
+# Node and npm (openid-client), PHP (the WordPress plugin).
 # Installed when missing (as root); otherwise named. Point at other copies with these variables.
-export CHROMIUM PG_BIN NGINX REDIS_SERVER OPENSSL
+export CHROMIUM PG_BIN NGINX REDIS_SERVER OPENSSL NODE NPM PHP PDFTOTEXT
 system-packages:
 	@scripts/system_packages.sh
+	@scripts/wordpress_packages.sh
 
 test: install system-packages
 	$(MAKE) test-sqlite

@@ -6,6 +6,7 @@ import json
 from urllib.parse import urlsplit
 
 import segno
+from markupsafe import Markup
 from flask import (
     Response,
     current_app,
@@ -395,10 +396,17 @@ def _totp_setup_page(user: User, on_success):
 # --- account settings ------------------------------------------------------------------
 
 
+def register_settings_section(app, section) -> None:
+    """A package adds a part to the settings page: `section(session, user) -> html` (its own template)."""
+    app.extensions.setdefault("accounts_settings_sections", []).append(section)
+
+
 @bp.get("/account/settings")
 @login_required
 def settings():
-    return render_template("accounts/settings.html", sign_out_form=SignOutForm())
+    user = current_user._get_current_object()
+    sections = [Markup(section(db.session, user)) for section in current_app.extensions.get("accounts_settings_sections", [])]
+    return render_template("accounts/settings.html", sign_out_form=SignOutForm(), sections=sections)
 
 
 @bp.route("/account/settings/password", methods=["GET", "POST"])

@@ -113,7 +113,7 @@ def peak_of_export(app, fmt: str) -> tuple[int, int, float]:
 def measure(count: int, folder: Path) -> dict[str, tuple[int, int, float]]:
     app = create_app(
         {
-            "ENVIRON": {"APP_ENV": "bench"},
+            "ENVIRON": {"APP_ENV": "test"},
             "SECRET_KEY": "bench-only",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / f'bench-{count}.sqlite3'}",
         }

@@ -68,7 +68,7 @@ READS = {
 def measure(count: int, folder: Path) -> dict[str, list[float]]:
     app = create_app(
         {
-            "ENVIRON": {"APP_ENV": "bench"},
+            "ENVIRON": {"APP_ENV": "test"},
             "SECRET_KEY": "bench-only",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / f'insight-{count}.sqlite3'}",
         }

@@ -42,7 +42,7 @@ SURVEY = "reader-survey"
 
 def make_app(database: str):
     url = database if "://" in database else f"sqlite:///{database}"
-    app = create_app({"ENVIRON": {"APP_ENV": "bench"}, "SECRET_KEY": "bench-only", "SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"ENVIRON": {"APP_ENV": "test"}, "SECRET_KEY": "bench-only", "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         upgrade()
     # One line per request would bury the figures.

@@ -266,7 +266,7 @@ def start_localstripe(logs: Path) -> subprocess.Popen:
 
 
 def make_app(database_url: str):
-    app = create_app({"ENVIRON": {"APP_ENV": "bench"}, "SECRET_KEY": SECRET_KEY, "SQLALCHEMY_DATABASE_URI": database_url,
+    app = create_app({"ENVIRON": {"APP_ENV": "test"}, "SECRET_KEY": SECRET_KEY, "SQLALCHEMY_DATABASE_URI": database_url,
                       "STRIPE_API_BASE": os.environ["STRIPE_API_BASE"]})
     with app.app_context():
         upgrade()

@@ -8,7 +8,7 @@ from flask_login import login_required
 
 from accounts.models import normalize_email
 from accounts.roles import staff_required
-from membership import staff_views, views
+from membership import staff_views, views, year_views
 from sight.extensions import csrf, limiter
 
 bp = Blueprint("membership", __name__)
@@ -54,9 +54,16 @@ _public("/donate", limit_starts(views.donate), ("GET", "POST"))
 _public("/donate/pay/<token>", views.pay, ("GET", "POST"))
 _public("/donate/thanks/<token>", views.thanks)
 
+# A lapse reminder's "no more reminders" link
+_public("/sight-plus/reminders/stop/<token>", year_views.stop_reminders, ("GET", "POST"))
+
 # The member area (signed in)
 bp.add_url_rule("/account", view_func=login_required(views.account))
 bp.add_url_rule("/account/receipts/<int:entry_id>", endpoint="receipt", view_func=login_required(views.receipt))
+bp.add_url_rule("/account/statements/<int:year>", endpoint="statement", view_func=login_required(year_views.statement))
+bp.add_url_rule(
+    "/account/statements/<int:year>.pdf", endpoint="statement_pdf", view_func=login_required(year_views.statement_pdf)
+)
 
 # Managing an annual gift with the signed link from a receipt or reminder
 _public("/manage/<token>", views.manage)
@@ -78,6 +85,9 @@ _staff("/staff/members/<int:user_id>/grants/<int:grant_id>/revoke", staff_views.
 _staff("/staff/members/<int:user_id>/receipts/<int:entry_id>/resend", staff_views.staff_member_resend, ("POST",))
 _staff("/staff/members/reconcile", staff_views.staff_reconcile)
 _staff("/staff/members/reconcile", staff_views.staff_reconcile_repair, ("POST",))
+_staff("/staff/members/statements", year_views.staff_statements)
+_staff("/staff/members/retention", year_views.staff_retention)
+_staff("/staff/members/retention.csv", year_views.staff_retention_export)
 _staff("/staff/benefits", staff_views.staff_benefits)
 _staff("/staff/benefits/new", staff_views.staff_benefit, ("GET", "POST"), defaults={"benefit_id": None})
 _staff("/staff/benefits/<int:benefit_id>", staff_views.staff_benefit, ("GET", "POST"))

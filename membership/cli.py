@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from membership.context import Settings, context_for
 from membership.giving import purge_abandoned_starts, settle_stuck_donations
+from membership.lapse import send_lapse_reminders
+from membership.statements import financial_year_name, send_statements
 from membership.models import Benefit, Donor, StripeEvent
 from membership.receipts import send_renewal_reminders
 from membership.reconcile import reconcile
@@ -140,6 +142,41 @@ def init_app(app: Flask) -> None:
             settled = settle_stuck_donations(db.session, context_for(app), utcnow())
             progress.advance()
         click.echo(f"Settled {settled} donation(s).")
+
+    @membership_group.command("lapse-reminders")
+    @quiet_option
+    def lapse_reminders_command():
+        """Email members whose Sight+ rests on one-off gifts LAPSE_REMINDER_DAYS before it lapses
+        (once per lapse date, even from two runs at once; safe from cron)."""
+        with job_progress() as progress:
+            sent = send_lapse_reminders(
+                db.session, context_for(app), utcnow(), reminder_days=app.config["LAPSE_REMINDER_DAYS"],
+                progress=progress,
+            )
+        db.session.commit()
+        click.echo(f"Sent {sent} lapse reminder(s).")
+
+    @membership_group.group("statements")
+    def statements_group():
+        """Giving statements, one per donor and financial year."""
+
+    @statements_group.command("send")
+    @quiet_option
+    @click.option("--year", type=click.IntRange(2, 9998), required=True,
+                  help="The financial year, named by the calendar year it ends in (2026: 1 July 2025 to 30 June 2026).")
+    @click.option("--per-minute", type=click.IntRange(min=1), default=60, show_default=True,
+                  help="At most this many statements a minute.")
+    def statements_send_command(year: int, per_minute: int):
+        """Email each donor who gave in a financial year their statement, once (run it again after
+        a crash: who has theirs is skipped)."""
+        start_month = app.config["FINANCIAL_YEAR_START_MONTH"]
+        with job_progress() as progress:
+            sent = send_statements(
+                db.session, context_for(app), year, utcnow, start_month=start_month, per_minute=per_minute,
+                progress=progress,
+            )
+        db.session.commit()
+        click.echo(f"Sent {sent} giving statement(s) for {financial_year_name(year, start_month)}.")
 
     @membership_group.command("purge")
     @quiet_option

@@ -80,6 +80,12 @@ def parse_amount(text: str, formats: Formats) -> int:
     return int(cents)
 
 
+def dollars(cents: int) -> str:
+    """Cents as a donor types them into "Another amount": 10, or 10.50."""
+    whole, remainder = divmod(cents, 100)
+    return f"{whole}" if remainder == 0 else f"{whole}.{remainder:02d}"
+
+
 def cents_within_limits(text: str, settings) -> int:
     try:
         cents = parse_amount(text, settings.formats)
@@ -244,3 +250,8 @@ class BenefitForm(FlaskForm):
         validators=[InputRequired("Enter a whole number."), NumberRange(min=0, max=10000)],
     )
     published = BooleanField("Published")
+
+
+class StopLapseRemindersForm(FlaskForm):
+    """The button behind a lapse reminder's "no more reminders" link (a link alone changes nothing:
+    mail scanners open links)."""

@@ -325,3 +325,56 @@ class Benefit(db.Model):
     published: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LapseReminder(db.Model):
+    """A lapse reminder that was claimed for sending: one per person and lapse date, so two runs
+    at once send it once, and a gift that moves the date allows a reminder for the new one."""
+
+    __tablename__ = "lapse_reminder"
+    __table_args__ = (UniqueConstraint("user_id", "lapse_at", name="uq_lapse_reminder_once_per_lapse"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    # The first instant the person stops being Sight+ if they give nothing more.
+    lapse_at: Mapped[datetime]
+    # The gift that, given when the reminder was sent, kept them Sight+.
+    shortfall_cents: Mapped[int]
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LapseReminderOptOut(db.Model):
+    """Someone who asked (with the link in a reminder) to hear no more about their Sight+ lapsing."""
+
+    __tablename__ = "lapse_reminder_opt_out"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StatementSent(db.Model):
+    """A giving statement emailed for a financial year: one per person and year (the unique key),
+    so the job can be run again after a crash, or twice at once, and nobody gets two."""
+
+    __tablename__ = "statement_sent"
+    __table_args__ = (UniqueConstraint("user_id", "financial_year", name="uq_statement_sent_once_per_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    # Named by the calendar year it ends in: 2026 is 1 July 2025 to 30 June 2026.
+    financial_year: Mapped[int] = mapped_column(index=True)
+    # The net of the year's gifts the statement gave.
+    total_cents: Mapped[int]
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SightPlusCount(db.Model):
+    """How many people were Sight+ at a past instant (a month's or financial year's last), kept
+    once the instant is settled, so that staff's retention page does not ask the rule again for
+    every month it shows (`membership.retention`)."""
+
+    __tablename__ = "sight_plus_count"
+
+    at: Mapped[datetime] = mapped_column(primary_key=True)
+    members: Mapped[int]
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)

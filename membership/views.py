@@ -55,8 +55,11 @@ from membership.forms import (
     ManageCardForm,
     NewLinkForm,
     ResumeForm,
+    dollars,
 )
 from membership.models import Donation, DonationStatus, Donor, GiftKind, LedgerEntry
+from membership.outlook import outlook_of
+from membership.statements import statement_years
 from membership.status import sight_plus_ended_at, sight_plus_status_of
 from membership.stripe_api import BadSignature, Refused, StripeProblem
 from membership.webhook import MAX_ID, apply_stored_event, event_problem, note_failure, read_stripe, store_event
@@ -156,6 +159,9 @@ def donate():
         preset = request.args.get("amount", "")
         if preset in {choice.value for choice in form.amount.choices if choice.value != OTHER}:
             form.amount.data = preset
+        elif preset.isdigit() and context().settings.min_cents <= int(preset) <= context().settings.max_cents:
+            # Any other amount in cents (a lapse reminder's shortfall) fills in "Another amount".
+            form.amount.data, form.other_amount.data = OTHER, dollars(int(preset))
         form.source.data = request.args.get("source", "")[:80]
         if request.args.get("frequency") in ("once", "yearly"):
             form.frequency.data = request.args["frequency"]
@@ -325,6 +331,9 @@ def account():
     return render_template(
         "membership/account.html",
         **standing_of(current_user.id, annual),
+        outlook=outlook_of(db.session, current_user.id, utcnow(), context().settings),
+        statements=statement_years(db.session, current_user.id, current_app.config["DISPLAY_TIMEZONE"],
+                                   current_app.config["FINANCIAL_YEAR_START_MONTH"]),
         entries=entries,
         annual=annual,
         manage_url=url_for("membership.manage", token=context().links.manage_token(donor.id, donor.manage_version)) if donor else None,

@@ -10,6 +10,17 @@ NEEDS=(
     "NGINX|/usr/sbin/nginx|nginx|the multi-server topology"
     "REDIS_SERVER|/usr/bin/redis-server|redis-server|the multi-server topology"
     "OPENSSL|/usr/bin/openssl|openssl|the topology's TLS certificate"
+    "NODE|/usr/bin/node|nodejs|the independent OpenID relying party (tests/identity, openid-client)"
+    "NPM|/usr/bin/npm|npm|installing openid-client from tests/identity/package-lock.json (npm ci)"
+    "PHP|/usr/bin/php|php-cli|the WordPress plugin's ID token check (tests/identity)"
+    "PDFTOTEXT|/usr/bin/pdftotext|poppler-utils|reading back the giving statement's PDF"
+)
+# Shared libraries the app itself loads: WeasyPrint prints giving statements to PDF with Pango.
+# soname | Debian package
+LIBRARIES=(
+    "libpango-1.0.so.0|libpango-1.0-0"
+    "libpangoft2-1.0.so.0|libpangoft2-1.0-0"
+    "libharfbuzz-subset.so.0|libharfbuzz-subset0"
 )
 
 missing_packages=()
@@ -21,6 +32,14 @@ for need in "${NEEDS[@]}"; do
     if [ ! -x "$probe" ]; then
         missing_packages+=("$package")
         report+=("  $probe  ($purpose): Debian package '$package', or $name=/path/to/it")
+    fi
+done
+
+for library in "${LIBRARIES[@]}"; do
+    IFS='|' read -r soname package <<<"$library"
+    if ! /sbin/ldconfig -p | grep -q "$soname"; then
+        missing_packages+=("$package")
+        report+=("  $soname  (WeasyPrint, for giving statements as PDF): Debian package '$package'")
     fi
 done
 

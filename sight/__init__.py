@@ -115,9 +115,11 @@ def register_shell(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     import accounts
+    import identity
     import membership
     import surveys
 
     accounts.init_app(app)
     membership.init_app(app)
     surveys.init_app(app)
+    identity.init_app(app)

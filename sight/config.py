@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from babel import Locale, UnknownLocaleError
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from babel.numbers import get_currency_precision, is_currency
 from dotenv import load_dotenv
 from limits import parse_many
@@ -31,6 +33,8 @@ PRODUCTION_SECRETS = (
     "STRIPE_WEBHOOK_SECRET",
     # Without it mail would go to the log: sign-in, reset and manage links among it.
     "MAIL_URL",
+    # The private key that signs the ID tokens sites receive (identity/keys.py).
+    "IDENTITY_SIGNING_KEY_FILE",
 )
 
 # How hard argon2id works (accounts.passwords.PROFILES): "fast" only for the test suite.
@@ -256,6 +260,24 @@ class _Reader:
             self.problems.append(f"{name} is not a rate-limit store such as memory:// or redis://127.0.0.1:6379/0.")
         return value
 
+    def signing_key_file(self, name: str) -> str | None:
+        """A PEM private key that can sign ID tokens: RSA of 2048 bits or more, or EC on P-256."""
+        path = self.env.get(name)
+        if path is None:
+            return None
+        try:
+            key = load_pem_private_key(Path(path).read_bytes(), password=None)
+        except OSError as error:
+            self.problems.append(f"{name}={path} cannot be read ({error.strerror}).")
+            return path
+        except (ValueError, TypeError):
+            self.problems.append(f"{name}={path} does not hold an unencrypted PEM private key.")
+            return path
+        if not ((isinstance(key, rsa.RSAPrivateKey) and key.key_size >= 2048)
+                or (isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1))):
+            self.problems.append(f"{name}={path} holds neither an RSA key of 2048 bits or more nor an EC key on P-256.")
+        return path
+
     def prefixed(self, name: str, default: str, prefixes: tuple[str, ...]) -> str:
         value = self.env.get(name, default)
         if not value.startswith(prefixes):
@@ -347,10 +369,17 @@ def load_config(instance_path: str | None, environ: dict[str, str] | None = None
         "DONATE_EMAIL_RATE_LIMIT": read.rate_limit("DONATE_EMAIL_RATE_LIMIT", "5 per hour"),
         "DONATE_CAPTCHA": read.flag("DONATE_CAPTCHA"),
         "ABANDONED_DONATION_DAYS": read.integer("ABANDONED_DONATION_DAYS", 7, minimum=1),
+        # The donor's year: a member whose Sight+ rests on one-off gifts is told this many days
+        # before it lapses (`flask membership lapse-reminders`).
+        "LAPSE_REMINDER_DAYS": read.integer("LAPSE_REMINDER_DAYS", 30, minimum=1),
+        # Giving statements cover a financial year starting on the first of this month (7: July).
+        "FINANCIAL_YEAR_START_MONTH": read.integer("FINANCIAL_YEAR_START_MONTH", 7, minimum=1),
         # Printed on every receipt (checked above: production refuses the placeholders).
         "ORG_LEGAL_NAME": read.text("ORG_LEGAL_NAME", DEV_ORG_LEGAL_NAME),
         "ORG_ABN": read.text("ORG_ABN", DEV_ORG_ABN),
         "RECEIPT_TAX_STATEMENT": read.text("RECEIPT_TAX_STATEMENT", DEV_RECEIPT_TAX_STATEMENT),
+        # Signs ID tokens ("Sign in with Sight+"); without it, keys live in the database (not in production).
+        "IDENTITY_SIGNING_KEY_FILE": read.signing_key_file("IDENTITY_SIGNING_KEY_FILE"),
         # The magazine's site: a Referer from it names the article a reader came from.
         "SITE_URL": read.url("SITE_URL", None),
         # Defaults for new surveys: free text and email answers are kept this many months,
@@ -368,6 +397,8 @@ def load_config(instance_path: str | None, environ: dict[str, str] | None = None
     if config["MIN_DONATION_CENTS"] > config["MAX_DONATION_CENTS"]:
         read.problems.append(f"MIN_DONATION_CENTS={config['MIN_DONATION_CENTS']} is more than "
                              f"MAX_DONATION_CENTS={config['MAX_DONATION_CENTS']}.")
+    if config["FINANCIAL_YEAR_START_MONTH"] > 12:
+        read.problems.append(f"FINANCIAL_YEAR_START_MONTH={config['FINANCIAL_YEAR_START_MONTH']} is not a month: 1 to 12.")
     if read.problems:
         raise ConfigError(read.problems)
     return config

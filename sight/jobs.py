@@ -31,6 +31,7 @@ from sight.models import JobRun
 SCHEDULED_JOBS = {
     "mail send": timedelta(minutes=30),
     "membership remind": timedelta(days=2),
+    "membership lapse-reminders": timedelta(days=2),
     "stripe reconcile": timedelta(days=2),
     "membership purge": timedelta(days=2),
     "surveys purge": timedelta(days=2),

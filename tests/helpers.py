@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import quote
 
 import pyotp
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from flask import Flask
 
 from accounts.models import Role, User
@@ -14,6 +18,19 @@ from accounts.passwords import hash_password
 from sight.extensions import db
 
 PASSWORD = "correct horse battery staple"
+
+
+def write_signing_key(path: Path) -> str:
+    """A fresh EC P-256 private key (PEM) at `path`, as an operator makes one for production."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    path.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    path.chmod(0o600)
+    return str(path)
+
+
+# Production settings name a signing key file; the tests' production apps share this one.
+_KEY_DIRECTORY = tempfile.TemporaryDirectory(prefix="sight-test-key-")
+TEST_SIGNING_KEY_FILE = write_signing_key(Path(_KEY_DIRECTORY.name) / "identity-signing-key.pem")
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

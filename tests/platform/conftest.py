@@ -30,7 +30,7 @@ import requests
 from sqlalchemy.engine import make_url
 
 from tests.conftest import free_port, wait_for_port
-from tests.helpers import csrf_token_from
+from tests.helpers import csrf_token_from, write_signing_key
 from tests.sight.test_security import RECEIPT_IDENTITY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,6 +231,7 @@ def _build_topology(work: Path, processes: list, database_url: str, smtp_port: i
         "STRIPE_WEBHOOK_SECRET": "whsec_sight_topology",
         "STRIPE_API_BASE": localstripe_url,
         "STRIPE_JS_URL": f"{localstripe_url}/js.stripe.com/v3/",
+        "IDENTITY_SIGNING_KEY_FILE": write_signing_key(work / "identity-signing-key.pem"),
         **RECEIPT_IDENTITY,
     })
     leftover = [name for name, value in env.items() if "CHANGE-ME" in value]

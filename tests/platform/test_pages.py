@@ -15,6 +15,7 @@ import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pyotp
 import pytest
@@ -23,8 +24,11 @@ from sqlalchemy import select, update
 
 from accounts.models import Role
 from accounts.passwords import hash_password
+from identity.operations import ClientValues, register_client
 from membership.context import context_for
+from membership.lapse import opt_out_token
 from membership.models import Benefit, GiftKind
+from membership.statements import financial_year_of
 from sight.db import utcnow
 from sight.extensions import db
 from surveys.models import Response
@@ -41,9 +45,11 @@ WIDTHS = (390, 1280)
 NOT_PAGES = {
     "static", "sight.healthz", "accounts.download_data", "membership.staff_members_export",
     "surveys.staff_codebook", "surveys.manage_download", "surveys.staff_export", "surveys.staff_chart",
-    "surveys.staff_crosstab_csv", "surveys.take_ask",
+    "surveys.staff_crosstab_csv", "surveys.take_ask", "membership.statement_pdf", "membership.staff_retention_export",
     # The redirect to the first of the selected responses (its page is opened).
     "surveys.staff_first_response",
+    # Sign in with Sight+: JSON for sites' servers, not pages.
+    "identity.discovery", "identity.jwks_document", "identity.userinfo",
 }
 # What sticks out past the right edge of the window, for the message when a page scrolls sideways.
 WIDEST = """[...document.querySelectorAll('body *')]
@@ -145,7 +151,12 @@ def people(app):
         add_gift(session, donor, 5000, utcnow() - timedelta(days=2), kind=GiftKind.recurring)
         benefit_id = session.scalar(db.select(Benefit.id).limit(1))
         manage_token = context_for(app).links.manage_token(donor.id, donor.manage_version)
-        ids = {"donor_user": donor.user_id, "entry": entry.id, "benefit": benefit_id, "manage": manage_token}
+        site, _ = register_client(session, ClientValues("The Sight website", ["https://sight.example/callback"],
+                                                         ["openid", "email", "sight_plus"]), None, utcnow())
+        ids = {"donor_user": donor.user_id, "entry": entry.id, "benefit": benefit_id, "manage": manage_token,
+               "site": site.id, "site_client_id": site.client_id,
+               "stop_reminders": opt_out_token(app.config["SECRET_KEY"], donor.user_id),
+               "statement_year": financial_year_of(utcnow(), app.config["DISPLAY_TIMEZONE"], 7)}
         session.commit()
     return {"admin": admin, **ids}
 
@@ -194,6 +205,7 @@ def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_s
                  "/manage/not-a-real-token", "/donate/pay/not-a-real-token", "/donate/thanks/not-a-real-token",
                  "/surveys/reader-survey/resume/not-a-real-token"):
         reader.open(path, f"{path} (a bad link)")
+    reader.open(f"/sight-plus/reminders/stop/{people['stop_reminders']}", "stop lapse reminders")
     take_the_survey(reader, app)
     reader.page.goto(live_server + "/donate")
     reader.page.get_by_label("$26").check()
@@ -209,29 +221,40 @@ def test_every_page_at_phone_and_laptop_width_passes_axe_and_the_csp(app, live_s
     for path in ("/account", f"/account/receipts/{people['entry']}", "/account/settings", "/account/settings/password",
                  "/account/settings/close", "/account/settings/second-factor", "/sign-out"):
         donor.open(path)
+    donor.open(f"/account/statements/{people['statement_year']}", "giving statement")
     donor.open(f"/manage/{people['manage']}", "manage an annual gift")
     donor.open(f"/manage/{people['manage']}/card", "change the card of an annual gift")
     donor.submit_empty("/account/settings/password", "Save", "password with errors")
+    sign_in_with_sight_plus = "/oauth/authorize?" + urlencode({
+        "response_type": "code", "client_id": people["site_client_id"], "redirect_uri": "https://sight.example/callback",
+        "scope": "openid email sight_plus", "state": "s", "nonce": "n", "code_challenge": "E" * 43,
+        "code_challenge_method": "S256"})
+    donor.open(sign_in_with_sight_plus, "consent to a site")
+    donor.open("/oauth/authorize?client_id=no-such-site&response_type=code", "a site's bad sign-in link")
+    donor.open("/oauth/end-session", "a site signs the reader out")
     donor.close()
 
     staff = Proof(browser, live_server, "staff", problems, visited)
     staff.sign_in("admin@example.com", people["admin"].totp_secret)
     for path in ("/staff/", "/staff/audit", "/staff/people", "/staff/benefits", "/staff/benefits/new",
                  f"/staff/benefits/{people['benefit']}", "/staff/members", f"/staff/members/{people['donor_user']}",
-                 "/staff/members/reconcile", "/staff/surveys", "/staff/surveys/new", "/staff/surveys/import",
+                 "/staff/members/reconcile", "/staff/members/statements", "/staff/members/retention",
+                 "/staff/members/retention?by=year", "/staff/surveys", "/staff/surveys/new", "/staff/surveys/import",
                  "/staff/surveys/reader-survey", "/staff/surveys/reader-survey/answers/comment",
                  "/staff/surveys/reader-survey/edit", "/staff/surveys/reader-survey/duplicate",
                  "/staff/surveys/reader-survey/promise", "/staff/surveys/reader-survey/crosstab",
                  "/staff/surveys/reader-survey/sight-plus", "/staff/surveys/reader-survey/responses",
                  "/staff/surveys/new/builder", "/staff/surveys/reader-survey/builder",
                  "/staff/surveys/reader-survey/builder/pages/reading",
-                 "/staff/surveys/reader-survey/builder/questions/read_frequency"):
+                 "/staff/surveys/reader-survey/builder/questions/read_frequency",
+                 "/staff/sites", "/staff/sites/new", f"/staff/sites/{people['site']}"):
         staff.open(path)
     with app.app_context():
         answered = db.session.scalars(select(Response.id).where(Response.submitted_at.is_not(None))).first()
     staff.open("/staff/surveys/reader-survey/erase", "erase a response: find it")
     staff.open(f"/staff/surveys/reader-survey/responses/{answered}/erase", "erase a response: confirm")
     staff.submit_empty("/staff/benefits/new", "Save", "new benefit with errors")
+    staff.submit_empty("/staff/sites/new", "Save", "new site with errors")
     staff.submit_empty("/staff/surveys/new", "Check", "new survey with errors")
     staff.submit_empty("/staff/surveys/new/builder", "Create the survey", "new survey in the builder with errors")
     staff.close()

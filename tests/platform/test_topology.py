@@ -6,13 +6,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import secrets
 import subprocess
 import time
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import psycopg
 import pyotp
 import pytest
 import stripe
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from joserfc import jwt
+from joserfc.jwk import KeySet
 from sqlalchemy.engine import make_url
 
 from tests.platform.conftest import BIN, ROOT, served_by, unit_environment, unit_exec_start
@@ -169,8 +175,8 @@ def test_nginx_serves_the_static_files_itself(topology):
 
 @pytest.mark.parametrize(
     "unit",
-    ["sight-mail-send.service", "sight-remind.service", "sight-reconcile.service", "sight-membership-purge.service",
-     "sight-surveys-purge.service", "sight-settle.service"],
+    ["sight-mail-send.service", "sight-remind.service", "sight-lapse-reminders.service", "sight-reconcile.service",
+     "sight-membership-purge.service", "sight-surveys-purge.service", "sight-settle.service"],
 )
 def test_the_timers_commands_run_against_the_topology(topology, unit):
     command = unit_exec_start(unit)
@@ -229,3 +235,34 @@ def test_no_app_server_logged_an_error(topology):
     for port in topology.app_ports:
         log = topology.app_log(port)
         assert "Traceback" not in log and "ERROR" not in log, log
+
+
+def test_a_sign_in_code_issued_by_one_server_is_redeemed_at_the_other(topology, accounts):
+    """Sign in with Sight+: the code, the tokens and the signing key live in what both servers share."""
+    added = topology.flask("identity", "clients", "add", "--name", "The Sight website", "--first-party",
+                           "--redirect-uri", "https://site.example/callback")
+    assert added.returncode == 0, added.stdout + added.stderr
+    client_id = re.search(r"client_id: (\S+)", added.stdout).group(1)
+    secret = re.search(r"client_secret: (\S+)", added.stdout).group(1)
+    reader = topology.client()
+    sign_in(reader)
+    verifier = secrets.token_urlsafe(48)
+    authorized = reader.get("/oauth/authorize?" + urlencode({
+        "response_type": "code", "client_id": client_id, "redirect_uri": "https://site.example/callback",
+        "scope": "openid sight_plus", "state": "s", "nonce": "n",
+        "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256"}))
+    assert authorized.status_code == 302, authorized.text
+    code = parse_qs(urlsplit(authorized.headers["Location"]).query)["code"][0]
+    issued_by = served_by(authorized)
+
+    # nginx takes turns: once the issuing server has answered, the next request goes to the other.
+    while served_by(reader.get("/healthz")) != issued_by:
+        pass
+    tokens = reader.http.post(topology.url + "/oauth/token", auth=(client_id, secret), timeout=30, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": "https://site.example/callback",
+        "code_verifier": verifier})
+    assert tokens.status_code == 200, tokens.text
+    assert served_by(tokens) != issued_by
+    jwks = KeySet.import_key_set(reader.get("/oauth/jwks").json())
+    claims = jwt.decode(tokens.json()["id_token"], jwks, algorithms=["RS256", "ES256"]).claims
+    assert (claims["iss"], claims["aud"], claims["sight_plus"]) == (topology.url, client_id, False)

@@ -8,7 +8,7 @@ from flask import abort
 from sight import create_app
 from sight.config import ConfigError
 from sight.extensions import db
-from tests.helpers import create_user, sign_in_as, submit_form
+from tests.helpers import TEST_SIGNING_KEY_FILE, create_user, sign_in_as, submit_form
 
 # An organisation's details as a receipt prints them (the ATO's example ABN, whose checksum holds).
 RECEIPT_IDENTITY = {
@@ -22,6 +22,7 @@ PRODUCTION_SECRETS = {
     "STRIPE_PUBLISHABLE_KEY": "pk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
     "MAIL_URL": "smtp://mail.example.org:587",
+    "IDENTITY_SIGNING_KEY_FILE": TEST_SIGNING_KEY_FILE,
     **RECEIPT_IDENTITY,
 }
 
