@@ -1,7 +1,7 @@
 """stored Stripe events keep the API version they were rendered in
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0032
+Revises: 0031
 Create Date: 2026-12-08 00:20:00.000000
 
 """
@@ -12,8 +12,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0028'
-down_revision = '0027'
+revision = '0032'
+down_revision = '0031'
 branch_labels = None
 depends_on = None
 

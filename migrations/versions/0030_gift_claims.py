@@ -1,7 +1,7 @@
 """manage actions and staff grants claim their gift (or member) with a version
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0030
+Revises: 0029
 Create Date: 2026-12-07 23:50:00.000000
 
 """
@@ -10,8 +10,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0026'
-down_revision = '0025'
+revision = '0030'
+down_revision = '0029'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """an annual gift counts from its first paid invoice: subscriptions note when that was
 
-Revision ID: 0027
-Revises: 0026
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-12-08 00:10:00.000000
 
 """
@@ -10,8 +10,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0027'
-down_revision = '0026'
+revision = '0031'
+down_revision = '0030'
 branch_labels = None
 depends_on = None
 
