@@ -25,6 +25,8 @@ def upgrade():
         " SELECT min(ledger_entry.paid_at) FROM ledger_entry"
         " WHERE ledger_entry.subscription_id = subscription.stripe_subscription_id)"
     )
+    # Member counts kept for past instants were made by the old rule: forgotten, and made again when asked.
+    op.execute("DELETE FROM sight_plus_count")
 
 
 def downgrade():
