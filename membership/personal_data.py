@@ -1,7 +1,7 @@
 """A donor's giving in their data download, and what closing the account does to it.
 
 Closing keeps the ledger (amounts, dates, refunds, Stripe ids: the accounts need them) and
-removes what the donor wrote with a gift. Annual gifts stop renewing at the end of the year
+removes what the donor wrote with a gift and the name given with it. Annual gifts stop renewing at the end of the year
 already paid for: nobody could be told about a renewal any more, and no one should be charged
 for an account they closed. The Stripe Customer stays, because the ledger's charges point at it,
 but without a name or an email; stored webhook events that mention it are redacted too.
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from membership.context import MembershipContext
 from membership.donors import donor_for_user
-from membership.giving import scheduled_successor
+from membership.giving import scheduled_successors
 from membership.ledger import sync_subscription
 from membership.models import (
     ComplimentaryGrant,
@@ -127,6 +127,13 @@ def close_giving(session: Session, user: User, now: datetime) -> None:
             .values(message=None)
             .execution_options(synchronize_session="fetch")
         )
+    # The name given with each gift goes too; the amounts and dates stay for the accounts.
+    session.execute(
+        update(Donation)
+        .where(Donation.donor_id == donor.id)
+        .values(donor_name="")
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def erasures_due_in_stripe(session: Session) -> list[int]:
@@ -152,9 +159,7 @@ def finish_closing_in_stripe(session: Session, ctx: MembershipContext, donor_id:
     ).all()
     to_stop = [gift.stripe_subscription_id for gift in renewing]
     never_start = [
-        successor.stripe_subscription_id
-        for gift in renewing
-        if (successor := scheduled_successor(session, gift)) is not None
+        successor.stripe_subscription_id for gift in renewing for successor in scheduled_successors(session, gift)
     ]
     session.rollback()
 
@@ -168,6 +173,7 @@ def finish_closing_in_stripe(session: Session, ctx: MembershipContext, donor_id:
     if customer:
         with suppress(NotFound):  # deleted in Stripe already: nothing of the person left there
             ctx.gateway.scrub_customer(customer)
+            ctx.gateway.forget_cards(customer)
 
     for result in results:
         sync_subscription(session, result, now)

@@ -17,6 +17,12 @@ import click
 
 PLAN_PRODUCT_NAME = "Sight annual gift"
 
+# The one Stripe API version this app speaks and reads: every request says it, and `flask doctor`
+# fails while webhook events of another version arrive. It is the version localstripe serves (its
+# events say so), so that development and tests read what production reads. Moving to another
+# version is in the README ("Stripe API version").
+STRIPE_API_VERSION = "2017-08-15"
+
 
 class StripeProblem(Exception):
     """Stripe could not be reached or refused the request for a reason that is not the card's."""
@@ -93,6 +99,7 @@ class PaymentResult:
     paid_at: datetime | None
     metadata: dict = field(default_factory=dict)
     error_message: str | None = None
+    error_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,7 @@ class ChargeResult:
     status: str = "succeeded"
     created: datetime | None = None
     disputed: bool = False
+    payment_method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +204,7 @@ def _payment(obj) -> PaymentResult:
         paid_at=paid_at,
         metadata=dict(_get(obj, "metadata", {})),
         error_message=_get(error, "message"),
+        error_code=_get(error, "code"),
     )
 
 
@@ -251,6 +260,7 @@ def _charge(obj) -> ChargeResult:
         status=_get(obj, "status", "succeeded"),
         created=_time(_get(obj, "created")),
         disputed=bool(_get(obj, "disputed", False)),
+        payment_method=_id(_get(obj, "payment_method")),
     )
 
 
@@ -282,7 +292,7 @@ class StripeGateway:
 
         self.api_base = api_base
         self.client = stripe.StripeClient(
-            secret_key, base_addresses={"api": api_base}, max_network_retries=2
+            secret_key, base_addresses={"api": api_base}, max_network_retries=2, stripe_version=STRIPE_API_VERSION
         )
         self.v1 = self.client.v1
 
@@ -323,6 +333,18 @@ class StripeGateway:
     def scrub_customer(self, customer: str) -> None:
         """Remove the person from a Customer whose account closed; its payments stay for the accounts."""
         self._call(self.v1.customers.update, customer, {"name": "", "email": "", "phone": "", "description": ""})
+
+    def forget_cards(self, customer: str) -> None:
+        """Remove the person from every card the customer paid with or keeps (the name and email
+        a browser gave with it), and take them off the customer. Safe to repeat."""
+        cards = {charge.payment_method for charge in self.customer_charges(customer) if charge.payment_method}
+        cards |= {card["id"] for card in self._list(self.v1.payment_methods.list, {"customer": customer, "type": "card"})}
+        for card in sorted(cards):
+            self._call(self.v1.payment_methods.update, card, {"billing_details": {"name": "", "email": "", "phone": ""}})
+            try:
+                self._call(self.v1.payment_methods.detach, card)
+            except Refused:
+                pass  # not attached (any more): nothing to take off
 
     def create_setup_intent(self, *, customer: str, metadata: dict, idempotency_key: str) -> SetupResult:
         return _setup(
@@ -440,11 +462,14 @@ class StripeGateway:
                 return
             page = self._call(self.v1.subscriptions.list, {**params, "starting_after": page["data"][-1]["id"]})
 
+    def customer_charges(self, customer: str) -> list[ChargeResult]:
+        return [_charge(c) for c in self._list(self.v1.charges.list, {"customer": customer})]
+
     def customer_subscriptions(self, customer: str) -> list[SubscriptionResult]:
         page = self._call(self.v1.subscriptions.list, {"customer": customer, "limit": 100})
         return [_subscription(obj) for obj in page["data"]]
 
-    def change_subscription_plan(self, subscription_id: str, plan_id: str) -> SubscriptionResult:
+    def change_subscription_plan(self, subscription_id: str, plan_id: str, *, idempotency_key: str) -> SubscriptionResult:
         current = self._call(self.v1.subscriptions.retrieve, subscription_id)
         item_id = current["items"]["data"][0]["id"]
         return _subscription(
@@ -452,18 +477,24 @@ class StripeGateway:
                 self.v1.subscriptions.update,
                 subscription_id,
                 {"items": [{"id": item_id, "plan": plan_id}]},
+                self._key(idempotency_key),
             )
         )
 
-    def set_cancel_at_period_end(self, subscription_id: str, cancel: bool) -> SubscriptionResult:
+    def set_cancel_at_period_end(
+        self, subscription_id: str, cancel: bool, *, idempotency_key: str | None = None
+    ) -> SubscriptionResult:
         return _subscription(
             self._call(
-                self.v1.subscriptions.update, subscription_id, {"cancel_at_period_end": cancel}
+                self.v1.subscriptions.update,
+                subscription_id,
+                {"cancel_at_period_end": cancel},
+                self._key(idempotency_key),
             )
         )
 
-    def cancel_subscription_now(self, subscription_id: str) -> SubscriptionResult:
-        return _subscription(self._call(self.v1.subscriptions.cancel, subscription_id))
+    def cancel_subscription_now(self, subscription_id: str, *, idempotency_key: str | None = None) -> SubscriptionResult:
+        return _subscription(self._call(self.v1.subscriptions.cancel, subscription_id, {}, self._key(idempotency_key)))
 
     def retrieve_invoice(self, invoice_id: str) -> InvoiceResult:
         return _invoice(self._call(self.v1.invoices.retrieve, invoice_id))

@@ -147,3 +147,25 @@ def localstripe_webhook(localstripe_url):
     # Port 9 (discard) is closed here: later events go nowhere instead of into another test.
     post_json(f"{localstripe_url}/_config/webhooks/{name}",
               {"url": "http://127.0.0.1:9/", "secret": DEV_STRIPE_WEBHOOK_SECRET})
+
+
+HIDDEN_INPUT = re.compile(r'<input[^>]*type="hidden"[^>]*>')
+
+
+def hidden_fields(html: str, action: str) -> dict:
+    """The hidden inputs (CSRF token, and the gift and version it shows) of the form that posts to
+    a URL ending in `/action`."""
+    form = re.search(rf'<form[^>]*action="[^"]*/{action}"[^>]*>(.*?)</form>', html, re.S)
+    assert form, f"the page has no form for {action}"
+    fields = {}
+    for tag in HIDDEN_INPUT.findall(form.group(1)):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name and value:
+            fields[name.group(1)] = unescape(value.group(1))
+    return fields
+
+
+def submit_manage_form(client, url: str, data: dict, *, page_url: str):
+    """Post a form of the manage page as a browser does: with the hidden fields the page gave it."""
+    page = client.get(page_url).get_data(as_text=True)
+    return client.post(url, data={**hidden_fields(page, url.rsplit("/", 1)[1]), **data})

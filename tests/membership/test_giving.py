@@ -159,7 +159,7 @@ def test_an_annual_gift_whose_3d_secure_check_fails_offers_a_fresh_card_form(
               {"key": "pk_test_sight_development", "client_secret": payment_secret})
 
     again = client.get(pay_url).get_data(as_text=True)
-    assert "failed authentication" in again and 'id="card-errors"' in again
+    assert "Your bank did not confirm this payment" in again and 'id="card-errors"' in again
     new_secret = data_attribute(again, "setup-secret")
     assert new_secret and new_secret != secret
     assert ledger(app) == []

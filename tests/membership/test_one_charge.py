@@ -21,12 +21,12 @@ SUBMITS = 8
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def start_gift(live_server: str, frequency: str) -> tuple[requests.Session, str, str]:
+def start_gift(live_server: str, frequency: str, email: str = "double@example.com") -> tuple[requests.Session, str, str]:
     http = requests.Session()
     page = http.get(f"{live_server}/donate").text
     started = http.post(
         f"{live_server}/donate",
-        data={"amount": "5000", "frequency": frequency, "name": "Dee Double", "email": "double@example.com",
+        data={"amount": "5000", "frequency": frequency, "name": "Dee Double", "email": email,
               "message": "", "currency": "aud", "csrf_token": CSRF.search(page).group(1)},
         allow_redirects=False,
     )
