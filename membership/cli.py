@@ -1,4 +1,4 @@
-"""CLI (`flask membership remind`, `flask stripe reconcile`), the seeder, and the dashboard panel's wiring."""
+"""CLI (`flask membership remind|settle|purge`, `flask stripe reconcile`), the seeder, and the dashboard panel's wiring."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from membership.giving import purge_abandoned_starts
 from membership.models import Benefit, Donor, StripeEvent
 from membership.receipts import send_renewal_reminders
 from membership.reconcile import reconcile
+from membership.settle import settle_stuck_donations
 from membership.staff_queries import dashboard_panel
 from sight.cli import register_seeder
 from sight.db import utcnow
@@ -133,6 +134,18 @@ def init_app(app: Flask) -> None:
             db.session.commit()
             progress.advance()
         click.echo(f"Purged {purged} unpaid gift start(s).")
+
+    @membership_group.command("settle")
+    @quiet_option
+    def settle_command():
+        """Settle gifts a request left half-done: ask Stripe, record once, send one receipt (safe from cron)."""
+        with job_progress() as progress:
+            report = settle_stuck_donations(db.session, context_for(app), utcnow(), progress)
+        for line in report.failures:
+            click.echo(line)
+        click.echo(report.summary())
+        if report.failures:
+            raise SystemExit(1)
 
     @app.cli.group("stripe")
     def stripe_group():

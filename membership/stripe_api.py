@@ -324,6 +324,21 @@ class StripeGateway:
         """Remove the person from a Customer whose account closed; its payments stay for the accounts."""
         self._call(self.v1.customers.update, customer, {"name": "", "email": "", "phone": "", "description": ""})
 
+    def forget_cards(self, customer: str) -> None:
+        """Empty the billing details (name, email, phone, address) of the Customer's cards, then
+        detach them: a detached card keeps its billing details, and no call can reach it afterwards."""
+        for card in list(self._list(self.v1.payment_methods.list, {"customer": customer, "type": "card"})):
+            self._call(
+                self.v1.payment_methods.update,
+                card["id"],
+                {"billing_details": {"name": "", "email": "", "phone": ""}},
+            )
+            self._call(self.v1.payment_methods.detach, card["id"])
+
+    def delete_customer(self, customer: str) -> None:
+        """For a Customer that never paid: nothing of it is needed for the accounts."""
+        self._call(self.v1.customers.delete, customer)
+
     def create_setup_intent(self, *, customer: str, metadata: dict, idempotency_key: str) -> SetupResult:
         return _setup(
             self._call(
@@ -492,6 +507,11 @@ class StripeGateway:
         """Every charge from `since`: the payments themselves, which Stripe keeps for good."""
         # "gt" a second before rather than "gte": localstripe filters charges by "gt" only.
         params = {"created": {"gt": int(since.timestamp()) - 1}} if since is not None else {}
+        return (_charge(c) for c in self._list(self.v1.charges.list, params))
+
+    def charges_of_customer(self, customer: str, since: datetime) -> Iterator[ChargeResult]:
+        """The Customer's charges from `since` (both Stripe and localstripe filter charges by customer)."""
+        params = {"customer": customer, "created": {"gt": int(since.timestamp()) - 1}}
         return (_charge(c) for c in self._list(self.v1.charges.list, params))
 
     def events_since(self, since: datetime | None) -> Iterator[dict]:
