@@ -10,9 +10,10 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from accounts.personal_data import erasure_steps
 from membership.context import Settings, context_for
-from membership.giving import purge_abandoned_starts
 from membership.models import Benefit, Donor, StripeEvent
+from membership.personal_data import purge_abandoned_starts
 from membership.receipts import send_renewal_reminders
 from membership.reconcile import reconcile
 from membership.settle import settle_stuck_donations
@@ -124,16 +125,21 @@ def init_app(app: Flask) -> None:
     @membership_group.command("purge")
     @quiet_option
     def purge_command():
-        """Forget gifts started and never paid after ABANDONED_DONATION_DAYS (safe from cron)."""
+        """Forget gifts started and never paid after ABANDONED_DONATION_DAYS, and the donors (their
+        Stripe Customers, and accounts never used otherwise) left with nothing (safe from cron)."""
         with job_progress() as progress:
-            # One statement, one step: the bar says that it runs and when it has finished.
+            # One pass, one step: the bar says that it runs and when it has finished.
             progress.start(1, "Unpaid gift starts")
-            purged = purge_abandoned_starts(
-                db.session, older_than=timedelta(days=app.config["ABANDONED_DONATION_DAYS"]), now=utcnow()
+            report = purge_abandoned_starts(
+                db.session, context_for(app), erasure_steps(app),
+                older_than=timedelta(days=app.config["ABANDONED_DONATION_DAYS"]), now=utcnow(),
             )
-            db.session.commit()
             progress.advance()
-        click.echo(f"Purged {purged} unpaid gift start(s).")
+        for line in report.failures:
+            click.echo(line)
+        click.echo(report.summary())
+        if report.failures:
+            raise SystemExit(1)
 
     @membership_group.command("settle")
     @quiet_option

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from membership.context import MembershipContext
@@ -58,8 +58,6 @@ class GiftInHand:
     donation_id: int
     donor_id: int
     user_id: int
-    email: str
-    name: str
     kind: GiftKind
     amount_cents: int
     currency: str
@@ -75,8 +73,6 @@ class GiftInHand:
             donation_id=donation.id,
             donor_id=donor.id,
             user_id=donor.user_id,
-            email=donor.user.email,
-            name=donation.donor_name,
             kind=donation.kind,
             amount_cents=donation.amount_cents,
             currency=donation.currency,
@@ -127,8 +123,7 @@ def open_card_setup(gateway: StripeGateway, gift: GiftInHand) -> tuple[str, str]
     """Stripe only: the donor's Customer (made once per donor) and a SetupIntent for this gift.
     Returns (customer id, SetupIntent id)."""
     customer = gift.customer_id or gateway.create_customer(
-        email=gift.email, name=gift.name, user_id=gift.user_id,
-        idempotency_key=f"sight-donor-{gift.donor_id}-customer",
+        user_id=gift.user_id, idempotency_key=f"sight-donor-{gift.donor_id}-customer"
     )
     setup = gateway.create_setup_intent(
         customer=customer,
@@ -147,28 +142,6 @@ def note_card_setup(session: Session, gift: GiftInHand, customer_id: str, setup_
     session.execute(
         update(Donation).where(Donation.id == gift.donation_id).values(setup_intent_id=setup_intent_id)
     )
-
-
-def purge_abandoned_starts(session: Session, *, older_than: timedelta, now: datetime) -> int:
-    """Forget gifts started and never paid (and donors left with nothing): a start is not a donor.
-    Returns how many starts went."""
-    cutoff = now - older_than
-    purged = session.execute(
-        delete(Donation)
-        .where(Donation.status == DonationStatus.awaiting_card, Donation.created_at < cutoff)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.execute(
-        delete(Donor)
-        .where(
-            Donor.created_at < cutoff,
-            ~exists().where(Donation.donor_id == Donor.id),
-            ~exists().where(LedgerEntry.donor_id == Donor.id),
-            ~exists().where(Subscription.donor_id == Donor.id),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return purged
 
 
 # --- charging a gift: claim it, call Stripe, record what Stripe said -----------------

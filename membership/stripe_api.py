@@ -8,7 +8,8 @@ differently (newer Stripe API versions moved fields), the readers below accept e
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -312,11 +313,11 @@ class StripeGateway:
 
     # --- customers and cards -----------------------------------------------------------
 
-    def create_customer(self, *, email: str, name: str, user_id: int, idempotency_key: str) -> str:
+    def create_customer(self, *, user_id: int, idempotency_key: str) -> str:
+        """A Customer that names no one: Stripe copies a Customer's name and email into every
+        invoice it finalises (and never lets them change), and we send our own receipts."""
         customer = self._call(
-            self.v1.customers.create,
-            {"email": email, "name": name, "metadata": {"user_id": str(user_id)}},
-            self._key(idempotency_key),
+            self.v1.customers.create, {"metadata": {"user_id": str(user_id)}}, self._key(idempotency_key)
         )
         return customer["id"]
 
@@ -324,16 +325,24 @@ class StripeGateway:
         """Remove the person from a Customer whose account closed; its payments stay for the accounts."""
         self._call(self.v1.customers.update, customer, {"name": "", "email": "", "phone": "", "description": ""})
 
-    def forget_cards(self, customer: str) -> None:
-        """Empty the billing details (name, email, phone, address) of the Customer's cards, then
-        detach them: a detached card keeps its billing details, and no call can reach it afterwards."""
-        for card in list(self._list(self.v1.payment_methods.list, {"customer": customer, "type": "card"})):
-            self._call(
-                self.v1.payment_methods.update,
-                card["id"],
-                {"billing_details": {"name": "", "email": "", "phone": ""}},
-            )
-            self._call(self.v1.payment_methods.detach, card["id"])
+    def forget_cards(self, customer: str, setup_intent_ids: Iterable[str] = ()) -> None:
+        """Empty the billing details (name, email, phone) of every card of the Customer, then detach
+        it: a detached card keeps its billing details, and no call can reach it afterwards. Stripe
+        attaches each card confirmed for the Customer and lists them; localstripe attaches none.
+        So the cards are also found where both name them: the Customer's default for invoices,
+        each of its charges, and each SetupIntent of `setup_intent_ids` (a card never charged)."""
+        listed = self._list(self.v1.payment_methods.list, {"customer": customer, "type": "card"})
+        cards = {card["id"] for card in listed}
+        settings = _get(self._call(self.v1.customers.retrieve, customer), "invoice_settings", {})
+        cards.add(_id(_get(settings, "default_payment_method")))
+        cards.update(_id(_get(charge, "payment_method")) for charge in self._list(self.v1.charges.list, {"customer": customer}))
+        for setup_intent_id in setup_intent_ids:
+            with suppress(NotFound):
+                cards.add(self.retrieve_setup_intent(setup_intent_id).payment_method)
+        for card in sorted(cards - {None}):
+            self._call(self.v1.payment_methods.update, card, {"billing_details": {"name": "", "email": "", "phone": ""}})
+            with suppress(Refused):  # Stripe refuses to detach a card that is not attached
+                self._call(self.v1.payment_methods.detach, card)
 
     def delete_customer(self, customer: str) -> None:
         """For a Customer that never paid: nothing of it is needed for the accounts."""
