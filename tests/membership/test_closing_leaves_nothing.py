@@ -12,11 +12,13 @@ from datetime import timedelta
 import stripe
 from sqlalchemy import inspect, select, text, update
 
-from accounts.models import User
+from accounts.models import Role, User
+from membership.context import context_for
 from membership.models import Donation, Donor, LedgerEntry, StripeEvent
+from membership.receipts import resend_receipt
 from sight.db import utcnow
 from sight.extensions import db
-from tests.helpers import close_my_account, csrf_token_from, sign_in_as, submit_form
+from tests.helpers import close_my_account, create_user, csrf_token_from, sign_in_as, submit_form
 
 from .conftest import data_attribute
 
@@ -102,10 +104,15 @@ def test_closing_leaves_no_name_or_email_in_the_database_or_stripe(
     assert len(mailbox.to(EMAIL)) == 2  # two receipts, which greeted them by name
     with app.app_context():
         donor = db.session.scalar(select(Donor))
+        # Staff resent a receipt: the audit log says to whom.
+        staff = create_user(db.session, "staff@sight.example", role=Role.staff)
+        resend_receipt(db.session, entry=donor.entries[0], ctx=context_for(app), actor=staff, now=utcnow())
+        db.session.commit()
         customer = donor.stripe_customer_id
         entries = [(e.id, e.amount_cents, e.paid_at) for e in db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id))]
         sign_in_as(client, donor.user)
     assert len(entries) == 2
+    mailbox.messages  # the resent receipt goes out too
     # Webhook deliveries that carried their details: one applied, one Stripe is still retrying.
     card = {"id": "ch_unknown_here", "object": "charge", "customer": customer, "amount": 100, "amount_refunded": 100,
             "currency": "aud", "receipt_email": EMAIL, "billing_details": CARD_HOLDER, "refunds": {"data": []}}
