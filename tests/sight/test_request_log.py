@@ -50,3 +50,9 @@ def test_tokens_passwords_and_emails_never_reach_the_log(client, make_user, mail
     logged = json.dumps(lines)
     for secret in (link, "reader@example.com", "correct horse"):
         assert secret not in logged
+
+
+def test_a_signed_token_is_hidden_even_where_no_route_matched(client, request_lines):
+    client.get("/donate/pay/MQ.axTnXw.2RYAlq0JcFsn4nq_8hV-3dZkqg/nowhere?code=oidc-secret")
+    client.get("/static/donate.js").close()
+    assert [line["path"] for line in request_lines()] == ["/donate/pay/:token/nowhere", "/static/donate.js"]
