@@ -44,7 +44,7 @@ class SettleReport:
 
     def summary(self) -> str:
         return (
-            f"Settled {self.paid + self.back_to_card_form + self.waiting_for_bank} gift(s) left half-done: "
+            f"Settled {self.paid + self.back_to_card_form + self.waiting_for_bank} donation(s) left half-done: "
             f"{self.paid} paid and recorded, {self.back_to_card_form} back to the card form (nothing was charged), "
             f"{self.waiting_for_bank} still waiting for the bank; {len(self.failures or [])} failure(s)."
         )

@@ -98,14 +98,14 @@ def test_a_gift_charged_but_never_written_down_is_settled_once_by_the_job(
 
     runner = app.test_cli_runner()
     early = runner.invoke(args=["membership", "settle"])
-    assert "Settled 0 gift(s)" in early.output, early.output  # a claim younger than two minutes is left alone
+    assert "Settled 0 donation(s)" in early.output, early.output  # a claim younger than two minutes is left alone
     with app.app_context():
         two_minutes_pass()
     settled = runner.invoke(args=["membership", "settle"])
     assert settled.exit_code == 0, settled.output
-    assert "Settled 1 gift(s) left half-done: 1 paid and recorded" in settled.output
+    assert "Settled 1 donation(s) left half-done: 1 paid and recorded" in settled.output
     again = runner.invoke(args=["membership", "settle"])
-    assert "Settled 0 gift(s)" in again.output
+    assert "Settled 0 donation(s)" in again.output
 
     with app.app_context():
         donation = db.session.scalar(select(Donation))

@@ -162,7 +162,7 @@ JOBS = [
     (["surveys", "purge"], "Surveys", 1, r"Survey reader-survey: free text removed from 0 responses"),
     (["membership", "purge"], "Unpaid gift starts", 1, r"Purged 0 unpaid gift start\(s\)\."),
     (["membership", "remind"], "Renewal reminders", 0, r"Sent 0 renewal reminder\(s\)\."),
-    (["membership", "settle"], "Unsettled gifts", 0, r"Settled 0 gift\(s\) left half-done"),
+    (["membership", "settle"], "Unsettled gifts", 0, r"Settled 0 donation\(s\) left half-done"),
     (["stripe", "reconcile", "--since", "2026-12-01"], "Checking Stripe", None,
      r"The ledger matches Stripe\.|difference\(s\) repaired"),
     (["mail", "send"], "Sending mail", 0, r"Sent 0 of 0 due message\(s\)\."),
