@@ -279,8 +279,6 @@ def _never_used(session: Session, user_id: int) -> bool:
         and user.role is Role.reader
         and user.password_hash is None
         and user.totp_secret is None
-        and session.scalar(
-            select(exists().where(AccountToken.user_id == user_id, AccountToken.used_at.is_not(None)))
-        ) is False
-        and session.scalar(select(exists().where(ComplimentaryGrant.user_id == user_id))) is False
+        and not session.scalar(select(exists().where(AccountToken.user_id == user_id, AccountToken.used_at.is_not(None))))
+        and not session.scalar(select(exists().where(ComplimentaryGrant.user_id == user_id)))
     )

@@ -339,9 +339,11 @@ class StripeGateway:
         for setup_intent_id in setup_intent_ids:
             with suppress(NotFound):
                 cards.add(self.retrieve_setup_intent(setup_intent_id).payment_method)
+        # Stripe updates and detaches attached cards only: it refuses both for a card this (or an
+        # earlier, interrupted) pass has already emptied and detached.
         for card in sorted(cards - {None}):
-            self._call(self.v1.payment_methods.update, card, {"billing_details": {"name": "", "email": "", "phone": ""}})
-            with suppress(Refused):  # Stripe refuses to detach a card that is not attached
+            with suppress(Refused):
+                self._call(self.v1.payment_methods.update, card, {"billing_details": {"name": "", "email": "", "phone": ""}})
                 self._call(self.v1.payment_methods.detach, card)
 
     def delete_customer(self, customer: str) -> None:

@@ -77,6 +77,14 @@ def stripe_dump(stripe_client, objects: dict[str, list[str]]) -> str:
     return "\n".join(dumped).lower()
 
 
+def customer_deleted(stripe_client, customer: str) -> bool:
+    """Stripe answers a deleted Customer with its tombstone; localstripe forgets it (404)."""
+    try:
+        return bool(stripe_client.v1.customers.retrieve(customer).get("deleted"))
+    except stripe.InvalidRequestError as error:
+        return error.http_status == 404
+
+
 def assert_no_trace(dump: str) -> None:
     found = {trace: [line[:300] for line in dump.splitlines() if trace in line] for trace in TRACES}
     assert not any(found.values()), found
@@ -170,6 +178,7 @@ def test_purge_forgets_an_unpaid_start_its_never_used_account_and_its_stripe_cus
         assert db.session.scalar(select(User).where(User.email == EMAIL)) is None
     assert_no_trace(stripe_dump(stripe_client, objects))
     assert stripe_client.v1.payment_methods.retrieve(objects["payment_methods"][0]).customer is None
+    assert customer_deleted(stripe_client, customer)
 
 
 def test_purge_keeps_an_account_that_was_used_and_a_donor_who_gave(app, client, confirm_card, make_user):
@@ -199,3 +208,26 @@ def test_purge_keeps_an_account_that_was_used_and_a_donor_who_gave(app, client, 
         assert {"has.password@example.com", "gave.before@example.com"} <= emails
         assert [d.user.email for d in db.session.scalars(select(Donor))] == ["gave.before@example.com"]
         assert db.session.scalar(select(LedgerEntry.amount_cents)) == 2600
+
+
+def test_a_purge_while_stripe_is_unreachable_keeps_the_donor_for_the_next_run(app, make_app, client, stripe_client):
+    submit_form(client, "/donate", {"amount": "5000", "frequency": "once", "name": NAME, "email": EMAIL,
+                                    "message": "", "currency": "aud"})
+    with app.app_context():
+        customer = db.session.scalar(select(Donor.stripe_customer_id))
+        long_ago = utcnow() - timedelta(days=app.config["ABANDONED_DONATION_DAYS"] + 1)
+        db.session.execute(update(Donation).values(created_at=long_ago))
+        db.session.execute(update(Donor).values(created_at=long_ago))
+        db.session.commit()
+    # Port 9 (discard) is closed here: Stripe is unreachable.
+    offline = make_app(STRIPE_API_BASE="http://127.0.0.1:9").test_cli_runner().invoke(args=["membership", "purge"])
+    assert offline.exit_code == 1 and "Failed: forgetting donor" in offline.output, offline.output
+    with app.app_context():
+        assert db.session.scalar(select(Donor.stripe_customer_id)) == customer
+        assert db.session.scalar(select(User).where(User.email == EMAIL)) is not None
+
+    again = app.test_cli_runner().invoke(args=["membership", "purge"])
+    assert again.exit_code == 0 and "Forgot 1 donor(s)" in again.output, again.output
+    with app.app_context():
+        assert_no_trace(database_dump())
+    assert customer_deleted(stripe_client, customer)
