@@ -19,9 +19,9 @@ open while Stripe answers.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from membership.context import MembershipContext
@@ -32,6 +32,9 @@ from membership.stripe_api import StripeGateway, StripeProblem
 from sight.jobs import NO_PROGRESS, Progress
 
 LEFT_HALF_DONE = (DonationStatus.charging, DonationStatus.authenticating)
+# A bank check abandoned in the browser stays "requires action" in Stripe for good: it is asked
+# about for a day, then left to the webhook (should the donor finish it) and to reconcile.
+BANK_CHECK_WATCHED_FOR = timedelta(days=1)
 
 
 @dataclass
@@ -55,7 +58,14 @@ def stuck_donations(session: Session, now: datetime) -> list[int]:
     return list(
         session.scalars(
             select(Donation.id)
-            .where(Donation.status.in_(LEFT_HALF_DONE), Donation.claimed_at < now - CLAIM_TIMEOUT)
+            .where(
+                Donation.claimed_at < now - CLAIM_TIMEOUT,
+                or_(
+                    Donation.status == DonationStatus.charging,
+                    (Donation.status == DonationStatus.authenticating)
+                    & (Donation.created_at > now - BANK_CHECK_WATCHED_FOR),
+                ),
+            )
             .order_by(Donation.claimed_at)
         )
     )

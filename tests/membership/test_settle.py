@@ -19,13 +19,16 @@ from membership.models import Donation, DonationStatus, LedgerEntry
 from membership.settle import settle_stuck_donations
 from membership.status import sight_plus_status_of
 from membership.stripe_api import StripeGateway
+from sight.config import DEV_STRIPE_PUBLISHABLE_KEY
 from sight.db import utcnow
 from sight.extensions import db
 from sight.models import OutboxMessage
+from tests.helpers import csrf_token_from, submit_form
 
-from .conftest import data_attribute
+from .conftest import data_attribute, post_json
 
 EMAIL = "half-done@example.com"
+CARD_3D_SECURE = "4000002500003155"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -183,3 +186,44 @@ def test_the_waiting_page_becomes_the_thank_you_page_by_itself(app, live_server,
     assert app.test_cli_runner().invoke(args=["membership", "settle"]).exit_code == 0
     page.wait_for_url(re.compile(r"/donate/thanks/"))
     assert "Thank you" in page.inner_text("h1")
+
+
+def test_a_bank_check_passed_in_a_browser_that_never_came_back_is_recorded(
+    app, client, confirm_card, localstripe_url, mailbox
+):
+    """3-D Secure: the donor passed their bank's check and closed the tab before it returned to us."""
+    started = submit_form(client, "/donate", {"amount": "5000", "frequency": "once", "name": "Hal Fdone",
+                                              "email": EMAIL, "message": "", "currency": "aud"})
+    pay_url = started.headers["Location"]
+    page = client.get(pay_url).get_data(as_text=True)
+    secret = data_attribute(page, "setup-secret")
+    status, body = confirm_card(secret, CARD_3D_SECURE)
+    assert body["status"] == "requires_action"
+    # The bank's check of saving the card passes (as the stand-in's "Complete authentication" does).
+    status, _ = post_json(f"{localstripe_url}/v1/setup_intents/{body['id']}/confirm",
+                          {"key": DEV_STRIPE_PUBLISHABLE_KEY, "use_stripe_sdk": True, "client_secret": secret})
+    assert status == 200
+    asked = client.post(pay_url, data={"csrf_token": csrf_token_from(page), "setup_intent": body["id"]})
+    payment_secret = data_attribute(asked.get_data(as_text=True), "payment-secret")
+    payment_id = payment_secret.split("_secret_")[0]
+    status, _ = post_json(f"{localstripe_url}/v1/payment_intents/{payment_id}/_authenticate?success=true",
+                          {"key": DEV_STRIPE_PUBLISHABLE_KEY, "client_secret": payment_secret})
+    assert status == 200
+    with app.app_context():
+        assert db.session.scalar(select(Donation.status)) is DonationStatus.authenticating
+        two_minutes_pass()
+        # Started more than a day ago: a bank check that old is left to the webhook and reconcile.
+        db.session.execute(update(Donation).values(created_at=utcnow() - timedelta(days=1, minutes=1)))
+        db.session.commit()
+    assert "Settled 0 donation(s)" in app.test_cli_runner().invoke(args=["membership", "settle"]).output
+    with app.app_context():
+        db.session.execute(update(Donation).values(created_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+
+    settled = app.test_cli_runner().invoke(args=["membership", "settle"])
+    assert "1 paid and recorded" in settled.output, settled.output
+    with app.app_context():
+        assert db.session.scalar(select(Donation.status)) is DonationStatus.completed
+        assert db.session.scalar(select(func.count(LedgerEntry.id))) == 1
+        assert receipts() == 1
+    assert len(mailbox.to(EMAIL)) == 1
