@@ -445,6 +445,7 @@ def zone_periods(zone: ZoneInfo, first: datetime | None, last: datetime | None) 
         return datetime.fromtimestamp(second, zone).utcoffset()
 
     if first is None or last is None:
+        # No exported response has a time to write: any one offset will do.
         return [ZonePeriod(None, EXAMPLE_TIME.astimezone(zone).utcoffset())]
     second, end = int(first.timestamp()) - 1, int(last.timestamp()) + 1
     periods = [ZonePeriod(None, offset(second))]

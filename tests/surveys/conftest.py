@@ -187,3 +187,15 @@ def audit_form(html: str) -> FormAudit:
     audit = FormAudit()
     audit.feed(html)
     return audit
+
+
+@pytest.fixture
+def staff_phone_tab(browser, live_server, staff_client, session):
+    """A staff member's tab (the test client's session) at a phone's 390 px."""
+    session.rollback()  # the test's own session must not hold SQLite's write lock meanwhile
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.add_cookies([{"name": "session", "value": staff_client.get_cookie("session").value, "url": live_server}])
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    yield tab
+    context.close()

@@ -22,17 +22,6 @@ from tests.surveys.staff.conftest import add_response
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def staff_tab(browser, live_server, staff_client, session):
-    """A staff member's tab (the test client's session), at a phone's width."""
-    session.rollback()  # the test's own session must not hold SQLite's write lock meanwhile
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    context.add_cookies([{"name": "session", "value": staff_client.get_cookie("session").value, "url": live_server}])
-    tab = context.new_page()
-    tab.set_default_timeout(20_000)
-    yield tab
-    context.close()
-
 
 def described_errors(tab, field_id: str) -> str:
     """The text of the errors a field points at with aria-describedby (what a screen reader reads)."""
@@ -45,29 +34,29 @@ def described_errors(tab, field_id: str) -> str:
 
 
 def test_a_pattern_needs_an_example_that_its_error_quotes_and_fields_in_error_are_marked_invalid(
-    app, live_server, page, staff_tab, make_survey
+    app, live_server, page, staff_phone_tab, make_survey
 ):
     slug = make_survey()  # its postcode question has a pattern, [0-9]{4}, and no example yet
     question = f"{live_server}/staff/surveys/{slug}/builder/questions/postcode"
 
     # The builder asks for an example beside the field, and marks the field (builder.js sends
     # the step in the background and redraws the form: the checks wait for it).
-    staff_tab.goto(question)
-    staff_tab.get_by_role("button", name="Save the question").click()
-    example = staff_tab.locator("#pattern_example")
+    staff_phone_tab.goto(question)
+    staff_phone_tab.get_by_role("button", name="Save the question").click()
+    example = staff_phone_tab.locator("#pattern_example")
     expect(example).to_have_attribute("aria-invalid", "true")
-    assert "Please give an example of an answer that fits the pattern" in described_errors(staff_tab, "pattern_example")
-    staff_tab.get_by_label("An answer that fits the pattern").fill("30000")
-    staff_tab.get_by_role("button", name="Save the question").click()
-    expect(staff_tab.locator("#pattern_example-error")).to_contain_text("“30000” does not fit the pattern")
-    assert "does not fit" in described_errors(staff_tab, "pattern_example")
-    staff_tab.get_by_label("An answer that fits the pattern").fill("3000")
-    staff_tab.get_by_label("What fits, in words").fill("4 digits")
-    staff_tab.get_by_role("button", name="Save the question").click()
+    assert "Please give an example of an answer that fits the pattern" in described_errors(staff_phone_tab, "pattern_example")
+    staff_phone_tab.get_by_label("An answer that fits the pattern").fill("30000")
+    staff_phone_tab.get_by_role("button", name="Save the question").click()
+    expect(staff_phone_tab.locator("#pattern_example-error")).to_contain_text("“30000” does not fit the pattern")
+    assert "does not fit" in described_errors(staff_phone_tab, "pattern_example")
+    staff_phone_tab.get_by_label("An answer that fits the pattern").fill("3000")
+    staff_phone_tab.get_by_label("What fits, in words").fill("4 digits")
+    staff_phone_tab.get_by_role("button", name="Save the question").click()
     expect(example).not_to_have_attribute("aria-invalid", "true")
-    staff_tab.goto(f"{live_server}/staff/surveys/{slug}/builder")
-    staff_tab.get_by_role("button", name="Save the survey").click()
-    expect(staff_tab.get_by_text("Saved: version 1 was updated")).to_be_visible()
+    staff_phone_tab.goto(f"{live_server}/staff/surveys/{slug}/builder")
+    staff_phone_tab.get_by_role("button", name="Save the survey").click()
+    expect(staff_phone_tab.get_by_text("Saved: version 1 was updated")).to_be_visible()
     with app.app_context():
         survey = db.session.scalar(select(Survey).where(Survey.slug == slug))
         asked = next(q for p in survey.current_version.definition["pages"] for q in p["questions"] if q["id"] == "postcode")
@@ -109,7 +98,7 @@ SKIP_LOGIC_ANSWERS = {"colour": "red", "pets": ["cat"], "score": 7, "grid": {"ne
 
 
 def test_staff_read_not_shown_for_a_question_skip_logic_hid_and_not_answered_for_one_left_empty(
-    live_server, staff_tab, session, make_survey
+    live_server, staff_phone_tab, session, make_survey
 ):
     slug = make_survey()
     survey = session.scalar(select(Survey).where(Survey.slug == slug))
@@ -121,14 +110,14 @@ def test_staff_read_not_shown_for_a_question_skip_logic_hid_and_not_answered_for
     session.rollback()
 
     def answer_to(label: str) -> str:
-        term = staff_tab.locator("dl.response-answers dt", has_text=label)
+        term = staff_phone_tab.locator("dl.response-answers dt", has_text=label)
         return term.locator("xpath=following-sibling::dd").inner_text().strip()
 
-    staff_tab.goto(f"{live_server}/staff/surveys/{slug}/responses/{ids[0]}")
+    staff_phone_tab.goto(f"{live_server}/staff/surveys/{slug}/responses/{ids[0]}")
     assert answer_to("Your dog's name") == "not shown (skip logic)"
     assert answer_to("City") == "not answered"
     assert answer_to("Pets you have") == "Cat"
-    staff_tab.goto(f"{live_server}/staff/surveys/{slug}/responses/{ids[1]}")
+    staff_phone_tab.goto(f"{live_server}/staff/surveys/{slug}/responses/{ids[1]}")
     assert answer_to("Your dog's name") == "not answered"
 
 

@@ -126,7 +126,7 @@ def take(browser, live_server, app, frequency: str, rating: str, why: str | None
         reader.get_by_label(WHY).fill(why)
     backdate_responses(app)
     reader.get_by_role("button", name="Send my answers").click()
-    assert reader.get_by_text("Thank you").first.is_visible()
+    expect(reader.get_by_text("Thank you").first).to_be_visible()  # waits for the thank-you page to be drawn
     context.close()
 
 

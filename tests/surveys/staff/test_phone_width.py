@@ -51,23 +51,12 @@ LONG = {
 }
 
 
-@pytest.fixture
-def phone(browser, live_server, staff_client, session):
-    """A staff member's tab at a phone's 390 px."""
-    session.rollback()  # the test's own session must not hold SQLite's write lock meanwhile
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    context.add_cookies([{"name": "session", "value": staff_client.get_cookie("session").value, "url": live_server}])
-    tab = context.new_page()
-    tab.set_default_timeout(20_000)
-    yield tab
-    context.close()
-
 
 def sideways(tab) -> int:
     return tab.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
 
 
-def test_every_staff_page_of_a_survey_with_long_ids_and_labels_fits_a_phone(phone, live_server, session):
+def test_every_staff_page_of_a_survey_with_long_ids_and_labels_fits_a_phone(staff_phone_tab, live_server, session):
     survey = make_survey(session, (validate_definition(LONG),))
     response = add_response(session, survey, {
         LONG_ID: "extremely_likely_to_recommend_it_to_everyone_i_know",
@@ -85,8 +74,8 @@ def test_every_staff_page_of_a_survey_with_long_ids_and_labels_fits_a_phone(phon
     ]  # fmt: skip
     too_wide = {}
     for path in pages:
-        answer = phone.goto(live_server + path)
+        answer = staff_phone_tab.goto(live_server + path)
         assert answer.status == 200, path
-        if sideways(phone) > 0:
-            too_wide[path] = (sideways(phone), phone.evaluate(WIDEST))
+        if sideways(staff_phone_tab) > 0:
+            too_wide[path] = (sideways(staff_phone_tab), staff_phone_tab.evaluate(WIDEST))
     assert not too_wide, f"pages that scroll sideways at 390 px (by px, and what sticks out): {too_wide}"
