@@ -1,4 +1,4 @@
-"""CLI (`flask membership remind`, `flask stripe reconcile`), the seeder, and the dashboard panel's wiring."""
+"""CLI (`flask membership remind|settle|purge`, `flask stripe reconcile`), the seeder, and the dashboard panel's wiring."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from accounts.personal_data import erasure_steps
 from membership.context import Settings, context_for
-from membership.giving import purge_abandoned_starts, settle_stuck_donations
 from membership.lapse import send_lapse_reminders
-from membership.statements import financial_year_name, send_statements
 from membership.models import Benefit, Donor, StripeEvent
+from membership.personal_data import purge_abandoned_starts
 from membership.receipts import send_renewal_reminders
 from membership.reconcile import reconcile
+from membership.settle import settle_stuck_donations
 from membership.staff_queries import dashboard_panel
+from membership.statements import financial_year_name, send_statements
 from membership.stripe_api import STRIPE_API_VERSION
 from membership.webhook import events_of_another_version
 from sight.cli import register_seeder
@@ -133,16 +135,6 @@ def init_app(app: Flask) -> None:
         db.session.commit()
         click.echo(f"Sent {sent} renewal reminder(s).")
 
-    @membership_group.command("settle")
-    @quiet_option
-    def settle_command():
-        """Settle gifts left "charging" by a request that died after Stripe answered (safe from a timer)."""
-        with job_progress() as progress:
-            progress.start(1, "Gifts left charging")
-            settled = settle_stuck_donations(db.session, context_for(app), utcnow())
-            progress.advance()
-        click.echo(f"Settled {settled} donation(s).")
-
     @membership_group.command("lapse-reminders")
     @quiet_option
     def lapse_reminders_command():
@@ -181,16 +173,33 @@ def init_app(app: Flask) -> None:
     @membership_group.command("purge")
     @quiet_option
     def purge_command():
-        """Forget gifts started and never paid after ABANDONED_DONATION_DAYS (safe from cron)."""
+        """Forget gifts started and never paid after ABANDONED_DONATION_DAYS, and the donors (their
+        Stripe Customers, and accounts never used otherwise) left with nothing (safe from cron)."""
         with job_progress() as progress:
-            # One statement, one step: the bar says that it runs and when it has finished.
+            # One pass, one step: the bar says that it runs and when it has finished.
             progress.start(1, "Unpaid gift starts")
-            purged = purge_abandoned_starts(
-                db.session, older_than=timedelta(days=app.config["ABANDONED_DONATION_DAYS"]), now=utcnow()
+            report = purge_abandoned_starts(
+                db.session, context_for(app), erasure_steps(app),
+                older_than=timedelta(days=app.config["ABANDONED_DONATION_DAYS"]), now=utcnow(),
             )
-            db.session.commit()
             progress.advance()
-        click.echo(f"Purged {purged} unpaid gift start(s).")
+        for line in report.failures:
+            click.echo(line)
+        click.echo(report.summary())
+        if report.failures:
+            raise SystemExit(1)
+
+    @membership_group.command("settle")
+    @quiet_option
+    def settle_command():
+        """Settle gifts a request left half-done: ask Stripe, record once, send one receipt (safe from cron)."""
+        with job_progress() as progress:
+            report = settle_stuck_donations(db.session, context_for(app), utcnow(), progress)
+        for line in report.failures:
+            click.echo(line)
+        click.echo(report.summary())
+        if report.failures:
+            raise SystemExit(1)
 
     @app.cli.group("stripe")
     def stripe_group():

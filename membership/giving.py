@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from membership.context import MembershipContext
@@ -35,7 +35,6 @@ from membership.models import (
 )
 from membership.stripe_api import (
     CardDeclined,
-    StripeProblem,
     InvoiceResult,
     PaymentResult,
     StripeGateway,
@@ -59,8 +58,6 @@ class GiftInHand:
     donation_id: int
     donor_id: int
     user_id: int
-    email: str
-    name: str
     kind: GiftKind
     amount_cents: int
     currency: str
@@ -76,8 +73,6 @@ class GiftInHand:
             donation_id=donation.id,
             donor_id=donor.id,
             user_id=donor.user_id,
-            email=donor.user.email,
-            name=donation.donor_name,
             kind=donation.kind,
             amount_cents=donation.amount_cents,
             currency=donation.currency,
@@ -128,8 +123,7 @@ def open_card_setup(gateway: StripeGateway, gift: GiftInHand) -> tuple[str, str]
     """Stripe only: the donor's Customer (made once per donor) and a SetupIntent for this gift.
     Returns (customer id, SetupIntent id)."""
     customer = gift.customer_id or gateway.create_customer(
-        email=gift.email, name=gift.name, user_id=gift.user_id,
-        idempotency_key=f"sight-donor-{gift.donor_id}-customer",
+        user_id=gift.user_id, idempotency_key=f"sight-donor-{gift.donor_id}-customer"
     )
     setup = gateway.create_setup_intent(
         customer=customer,
@@ -148,28 +142,6 @@ def note_card_setup(session: Session, gift: GiftInHand, customer_id: str, setup_
     session.execute(
         update(Donation).where(Donation.id == gift.donation_id).values(setup_intent_id=setup_intent_id)
     )
-
-
-def purge_abandoned_starts(session: Session, *, older_than: timedelta, now: datetime) -> int:
-    """Forget gifts started and never paid (and donors left with nothing): a start is not a donor.
-    Returns how many starts went."""
-    cutoff = now - older_than
-    purged = session.execute(
-        delete(Donation)
-        .where(Donation.status == DonationStatus.awaiting_card, Donation.created_at < cutoff)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.execute(
-        delete(Donor)
-        .where(
-            Donor.created_at < cutoff,
-            ~exists().where(Donation.donor_id == Donor.id),
-            ~exists().where(LedgerEntry.donor_id == Donor.id),
-            ~exists().where(Subscription.donor_id == Donor.id),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return purged
 
 
 # --- charging a gift: claim it, call Stripe, record what Stripe said -----------------
@@ -364,64 +336,6 @@ def claim_authenticating(session: Session, donation_id: int, now: datetime) -> G
     if claimed.rowcount != 1:
         return None
     return GiftInHand.of(session.get(Donation, donation_id, populate_existing=True))
-
-
-def stuck_donations(session: Session, now: datetime) -> list[int]:
-    """Donations a request claimed to charge and never let go of (it died between Stripe's answer
-    and its commit, or before calling Stripe): older than CLAIM_TIMEOUT, so no request is at work."""
-    return list(
-        session.scalars(
-            select(Donation.id)
-            .where(Donation.status == DonationStatus.charging, Donation.claimed_at < now - CLAIM_TIMEOUT)
-            .order_by(Donation.id)
-        )
-    )
-
-
-def find_charge(gateway: StripeGateway, gift: GiftInHand) -> ChargeOutcome | None:
-    """Stripe only: what Stripe made of a gift whose request died, found by the donation id every
-    charge carries in its metadata (None when Stripe was never asked)."""
-    if gift.customer_id is None:
-        return None
-    donation = str(gift.donation_id)
-    if gift.kind is GiftKind.one_off:
-        for charge in gateway.customer_charges(gift.customer_id):
-            if charge.payment_intent_id:
-                payment = gateway.retrieve_payment_intent(charge.payment_intent_id)
-                if payment.metadata.get("donation_id") == donation:
-                    return ChargeOutcome(payment=payment)
-        return None
-    for subscription in gateway.customer_subscriptions(gift.customer_id):
-        if subscription.metadata.get("donation_id") == donation and subscription.latest_invoice_id:
-            invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
-            if invoice.status == "paid":
-                return ChargeOutcome(invoice=invoice, subscription=subscription)
-            return _subscription_outcome(gateway, subscription)
-    return None
-
-
-def settle_stuck_donations(session: Session, ctx: MembershipContext, now: datetime) -> int:
-    """Settle each stuck donation as the request would have: take it over, ask Stripe, record once
-    (the ledger's unique key, the receipt with it) through the same path as the webhook and
-    reconcile; a gift Stripe never saw goes back to the card form. Commits per donation; returns
-    how many were settled."""
-    settled = 0
-    for donation_id in stuck_donations(session, now):
-        gift = claim_donation(session, donation_id, now)
-        session.commit()
-        if gift is None:  # taken over by the donor's own retry meanwhile
-            continue
-        try:
-            outcome = find_charge(ctx.gateway, gift)
-        except StripeProblem:
-            continue  # it stays claimed, and is tried again once the claim is old
-        if outcome is None:
-            release_claim(session, gift)
-        else:
-            record_charge(session, ctx, gift, outcome, now)
-        session.commit()
-        settled += 1
-    return settled
 
 
 def fetch_confirmation(gateway: StripeGateway, gift: GiftInHand) -> ChargeOutcome | None:

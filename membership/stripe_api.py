@@ -8,7 +8,8 @@ differently (newer Stripe API versions moved fields), the readers below accept e
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -322,11 +323,11 @@ class StripeGateway:
 
     # --- customers and cards -----------------------------------------------------------
 
-    def create_customer(self, *, email: str, name: str, user_id: int, idempotency_key: str) -> str:
+    def create_customer(self, *, user_id: int, idempotency_key: str) -> str:
+        """A Customer that names no one: Stripe copies a Customer's name and email into every
+        invoice it finalises (and never lets them change), and we send our own receipts."""
         customer = self._call(
-            self.v1.customers.create,
-            {"email": email, "name": name, "metadata": {"user_id": str(user_id)}},
-            self._key(idempotency_key),
+            self.v1.customers.create, {"metadata": {"user_id": str(user_id)}}, self._key(idempotency_key)
         )
         return customer["id"]
 
@@ -334,17 +335,30 @@ class StripeGateway:
         """Remove the person from a Customer whose account closed; its payments stay for the accounts."""
         self._call(self.v1.customers.update, customer, {"name": "", "email": "", "phone": "", "description": ""})
 
-    def forget_cards(self, customer: str) -> None:
-        """Remove the person from every card the customer paid with or keeps (the name and email
-        a browser gave with it), and take them off the customer. Safe to repeat."""
-        cards = {charge.payment_method for charge in self.customer_charges(customer) if charge.payment_method}
-        cards |= {card["id"] for card in self._list(self.v1.payment_methods.list, {"customer": customer, "type": "card"})}
-        for card in sorted(cards):
-            self._call(self.v1.payment_methods.update, card, {"billing_details": {"name": "", "email": "", "phone": ""}})
-            try:
+    def forget_cards(self, customer: str, setup_intent_ids: Iterable[str] = ()) -> None:
+        """Empty the billing details (name, email, phone) of every card of the Customer, then detach
+        it: a detached card keeps its billing details, and no call can reach it afterwards. Stripe
+        attaches each card confirmed for the Customer and lists them; localstripe attaches none.
+        So the cards are also found where both name them: the Customer's default for invoices,
+        each of its charges, and each SetupIntent of `setup_intent_ids` (a card never charged)."""
+        listed = self._list(self.v1.payment_methods.list, {"customer": customer, "type": "card"})
+        cards = {card["id"] for card in listed}
+        settings = _get(self._call(self.v1.customers.retrieve, customer), "invoice_settings", {})
+        cards.add(_id(_get(settings, "default_payment_method")))
+        cards.update(_id(_get(charge, "payment_method")) for charge in self._list(self.v1.charges.list, {"customer": customer}))
+        for setup_intent_id in setup_intent_ids:
+            with suppress(NotFound):
+                cards.add(self.retrieve_setup_intent(setup_intent_id).payment_method)
+        # Stripe updates and detaches attached cards only: it refuses both for a card this (or an
+        # earlier, interrupted) pass has already emptied and detached.
+        for card in sorted(cards - {None}):
+            with suppress(Refused):
+                self._call(self.v1.payment_methods.update, card, {"billing_details": {"name": "", "email": "", "phone": ""}})
                 self._call(self.v1.payment_methods.detach, card)
-            except Refused:
-                pass  # not attached (any more): nothing to take off
+
+    def delete_customer(self, customer: str) -> None:
+        """For a Customer that never paid: nothing of it is needed for the accounts."""
+        self._call(self.v1.customers.delete, customer)
 
     def create_setup_intent(self, *, customer: str, metadata: dict, idempotency_key: str) -> SetupResult:
         return _setup(
@@ -462,9 +476,6 @@ class StripeGateway:
                 return
             page = self._call(self.v1.subscriptions.list, {**params, "starting_after": page["data"][-1]["id"]})
 
-    def customer_charges(self, customer: str) -> list[ChargeResult]:
-        return [_charge(c) for c in self._list(self.v1.charges.list, {"customer": customer})]
-
     def customer_subscriptions(self, customer: str) -> list[SubscriptionResult]:
         page = self._call(self.v1.subscriptions.list, {"customer": customer, "limit": 100})
         return [_subscription(obj) for obj in page["data"]]
@@ -523,6 +534,11 @@ class StripeGateway:
         """Every charge from `since`: the payments themselves, which Stripe keeps for good."""
         # "gt" a second before rather than "gte": localstripe filters charges by "gt" only.
         params = {"created": {"gt": int(since.timestamp()) - 1}} if since is not None else {}
+        return (_charge(c) for c in self._list(self.v1.charges.list, params))
+
+    def charges_of_customer(self, customer: str, since: datetime) -> Iterator[ChargeResult]:
+        """The Customer's charges from `since` (both Stripe and localstripe filter charges by customer)."""
+        params = {"customer": customer, "created": {"gt": int(since.timestamp()) - 1}}
         return (_charge(c) for c in self._list(self.v1.charges.list, params))
 
     def events_since(self, since: datetime | None) -> Iterator[dict]:

@@ -47,7 +47,9 @@ def stripe_client(localstripe_url) -> stripe.StripeClient:
 def confirm_card(localstripe_url):
     """Confirm a SetupIntent with a card number exactly as localstripe's Stripe.js stand-in does."""
 
-    def confirm(client_secret: str, number: str = CARD_OK) -> tuple[int, dict]:
+    def confirm(client_secret: str, number: str = CARD_OK, billing_details: dict | None = None) -> tuple[int, dict]:
+        """`billing_details` as a card saved by an earlier form (or a wallet) would carry them:
+        our card form sends none."""
         seti = re.match(r"^(seti_\w+)_secret_", client_secret).group(1)
         return post_json(
             f"{localstripe_url}/v1/setup_intents/{seti}/confirm",
@@ -58,7 +60,7 @@ def confirm_card(localstripe_url):
                 "payment_method_data": {
                     "type": "card",
                     "card": {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"},
-                    "billing_details": {"name": "Alex Donor"},
+                    **({"billing_details": billing_details} if billing_details else {}),
                 },
             },
         )
@@ -78,6 +80,7 @@ def give(client, confirm_card):
         name: str = "Alex Donor",
         card: str = CARD_OK,
         other_amount: str = "",
+        billing_details: dict | None = None,
         http=None,
     ):
         http = http or client
@@ -97,7 +100,7 @@ def give(client, confirm_card):
         assert response.status_code == 302, response.get_data(as_text=True)
         pay_url = response.headers["Location"]
         page = http.get(pay_url).get_data(as_text=True)
-        status, body = confirm_card(data_attribute(page, "setup-secret"), card)
+        status, body = confirm_card(data_attribute(page, "setup-secret"), card, billing_details)
         result = http.post(
             pay_url,
             data={"csrf_token": csrf_token_from(page), "setup_intent": body.get("id", "")},
