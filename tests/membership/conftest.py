@@ -11,6 +11,7 @@ import uuid
 from html import unescape
 
 import pytest
+import requests
 import stripe
 
 from sight.config import DEV_STRIPE_PUBLISHABLE_KEY, DEV_STRIPE_SECRET_KEY, DEV_STRIPE_WEBHOOK_SECRET
@@ -35,6 +36,22 @@ def post_json(url: str, body: dict) -> tuple[int, dict]:
 def data_attribute(html: str, name: str) -> str | None:
     match = re.search(rf'data-{name}="([^"]*)"', html)
     return unescape(match.group(1)) if match else None
+
+
+def start_gift(live_server: str, frequency: str, email: str) -> tuple[requests.Session, str, str]:
+    """Start a $50 gift through the real /donate page over HTTP, as a browser would.
+    Returns the donor's HTTP session, the pay page's address and the pay page."""
+    http = requests.Session()
+    page = http.get(f"{live_server}/donate").text
+    started = http.post(
+        f"{live_server}/donate",
+        data={"amount": "5000", "frequency": frequency, "name": "Dee Double", "email": email,
+              "message": "", "currency": "aud", "csrf_token": csrf_token_from(page)},
+        allow_redirects=False,
+    )
+    assert started.status_code == 302, started.text
+    pay_url = f"{live_server}{started.headers['Location']}"
+    return http, pay_url, http.get(pay_url).text
 
 
 @pytest.fixture

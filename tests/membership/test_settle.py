@@ -25,11 +25,10 @@ from sight.extensions import db
 from sight.models import OutboxMessage
 from tests.helpers import csrf_token_from, submit_form
 
-from .conftest import data_attribute, post_json
+from .conftest import data_attribute, post_json, start_gift
 
 EMAIL = "half-done@example.com"
 CARD_3D_SECURE = "4000002500003155"
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 class WorkerKilled(Exception):
@@ -51,23 +50,13 @@ class DiesAfterStripeAnswers(StripeGateway):
 
 def pay_and_die(app, live_server, confirm_card, frequency: str) -> tuple[requests.Session, str]:
     """Give $50 through the real pages; the request that charges the card dies after Stripe answered."""
-    http = requests.Session()
-    page = http.get(f"{live_server}/donate").text
-    started = http.post(
-        f"{live_server}/donate",
-        data={"amount": "5000", "frequency": frequency, "name": "Hal Fdone", "email": EMAIL,
-              "message": "", "currency": "aud", "csrf_token": CSRF.search(page).group(1)},
-        allow_redirects=False,
-    )
-    assert started.status_code == 302, started.text
-    pay_url = f"{live_server}{started.headers['Location']}"
-    page = http.get(pay_url).text
+    http, pay_url, page = start_gift(live_server, frequency, EMAIL)
     status, setup = confirm_card(data_attribute(page, "setup-secret"))
     assert status == 200
     real_gateway = app.extensions["sight_stripe"]
     app.extensions["sight_stripe"] = DiesAfterStripeAnswers(app.config["STRIPE_SECRET_KEY"], app.config["STRIPE_API_BASE"])
     try:
-        answer = http.post(pay_url, data={"csrf_token": CSRF.search(page).group(1), "setup_intent": setup["id"]},
+        answer = http.post(pay_url, data={"csrf_token": csrf_token_from(page), "setup_intent": setup["id"]},
                            allow_redirects=False, timeout=60)
     finally:
         app.extensions["sight_stripe"] = real_gateway
@@ -157,15 +146,7 @@ def test_two_runs_at_once_record_one_entry_and_send_one_receipt(app, live_server
 
 def test_a_gift_nothing_was_charged_for_goes_back_to_the_card_form(app, live_server, confirm_card):
     """The request died before Stripe was called: nothing to record, and the donor can pay again."""
-    http = requests.Session()
-    page = http.get(f"{live_server}/donate").text
-    started = http.post(
-        f"{live_server}/donate",
-        data={"amount": "5000", "frequency": "once", "name": "Hal Fdone", "email": EMAIL,
-              "message": "", "currency": "aud", "csrf_token": CSRF.search(page).group(1)},
-        allow_redirects=False,
-    )
-    pay_url = f"{live_server}{started.headers['Location']}"
+    http, pay_url, _ = start_gift(live_server, "once", EMAIL)
     with app.app_context():
         db.session.execute(update(Donation).values(status=DonationStatus.charging, claimed_at=utcnow()))
         two_minutes_pass()
