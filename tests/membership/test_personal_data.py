@@ -146,13 +146,6 @@ def test_closing_leaves_no_name_or_email_in_stripe_or_stored_events_and_kills_th
 
     remote = stripe_client.v1.customers.retrieve(customer)
     assert not remote.email and not remote.name
-    # The card the gift was paid with keeps no name or email, and is no longer the customer's.
-    cards = {c.payment_method for c in stripe_client.v1.charges.list({"customer": customer}).data}
-    assert cards
-    for card_id in cards:
-        card = stripe_client.v1.payment_methods.retrieve(card_id).to_dict()
-        details = card.get("billing_details") or {}
-        assert not details.get("name") and not details.get("email") and not card.get("customer"), card
     with app.app_context():
         bodies = db.session.scalars(select(StripeEvent.body)).all()
         # The receipt's HTML part greeted them by name: it goes with the rest of the mail's content.
@@ -161,19 +154,3 @@ def test_closing_leaves_no_name_or_email_in_stripe_or_stored_events_and_kills_th
     assert html_parts == []
     assert client.get(manage_link).status_code == 404
 
-
-def test_after_closing_no_table_holds_the_donors_name_or_email(app, client, give, mailbox):
-    """A dump of the whole database (every row of every table) after closing: neither the email nor
-    the name given with the gift is anywhere; the amounts stay."""
-    give("2600", email=EMAIL, name="Gale Giver")
-    mailbox.run_mail_worker()
-    sign_in_donor(app, client)
-    close_my_account(client)
-    with app.app_context():
-        dump = []
-        for table in db.metadata.sorted_tables:
-            for row in db.session.execute(table.select()):
-                dump.append(f"{table.name}: {tuple(row)}")
-        assert db.session.scalar(select(LedgerEntry.amount_cents)) == 2600
-    found = [line for line in dump if EMAIL in line.lower() or "gale giver" in line.lower()]
-    assert found == []
