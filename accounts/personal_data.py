@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Text, cast, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from accounts.models import AccountToken, Role, User
 from accounts.operations import AccountError, LastAdmin, end_sessions, other_active_admins
-from sight.models import OutboxMessage
+from sight.models import AuditEntry, OutboxMessage
 
 PersonalDataProvider = Callable[[Session, User], dict]
 ErasureStep = Callable[[Session, User, datetime], None]
@@ -154,6 +154,24 @@ def erase_account_details(session: Session, user: User, now: datetime) -> None:
     )
 
 
+def erase_from_audit_details(session: Session, user: User, now: datetime) -> None:
+    """Audit entries about the person (e.g. "receipt resent to …") keep the account number and say
+    the closed address instead of theirs. Who *acted* keeps their email: staff stay accountable."""
+    mentioning = session.scalars(select(AuditEntry).where(cast(AuditEntry.details, Text).contains(user.email)))
+    for entry in mentioning:
+        entry.details = _replaced(entry.details, user.email, closed_email(user))
+
+
+def _replaced(value, email: str, replacement: str):
+    if isinstance(value, dict):
+        return {key: _replaced(item, email, replacement) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replaced(item, email, replacement) for item in value]
+    if isinstance(value, str):
+        return value.replace(email, replacement)
+    return value
+
+
 def _mail_to(user: User):
     return or_(OutboxMessage.user_id == user.id, OutboxMessage.to_address == user.email)
 
@@ -162,3 +180,4 @@ def init_app(app: Flask) -> None:
     register_personal_data(app, "account", account_section)
     register_personal_data(app, "mail", mail_section)
     register_erasure_step(app, erase_account_details)
+    register_erasure_step(app, erase_from_audit_details)

@@ -234,8 +234,7 @@ def paid_payment_intents(app: Flask, stripe_base: str, count: int) -> list[str]:
         donor = find_or_create_donor(db.session, email=f"bench-donor-{run}-{number}@example.com",
                                      name=f"Bench Donor {number}", now=datetime.now(timezone.utc))
         donor.stripe_customer_id = gateway.create_customer(
-            email=donor.user.email, name=donor.user.name, user_id=donor.user_id,
-            idempotency_key=f"sight-donor-{donor.id}-customer",
+            user_id=donor.user_id, idempotency_key=f"sight-donor-{donor.id}-customer"
         )
         customers.append(donor.stripe_customer_id)
     db.session.commit()

@@ -1,4 +1,4 @@
-"""CLI (`flask membership remind`, `flask stripe reconcile`), the seeder, and the dashboard panel's wiring."""
+"""CLI (`flask membership remind|settle|purge`, `flask stripe reconcile`), the seeder, and the dashboard panel's wiring."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from accounts.personal_data import erasure_steps
 from membership.context import Settings, context_for
-from membership.giving import purge_abandoned_starts
 from membership.lapse import send_lapse_reminders
-from membership.statements import financial_year_name, send_statements
 from membership.models import Benefit, Donor, StripeEvent
+from membership.personal_data import purge_abandoned_starts
 from membership.receipts import send_renewal_reminders
 from membership.reconcile import reconcile
+from membership.settle import settle_stuck_donations
 from membership.staff_queries import dashboard_panel
+from membership.statements import financial_year_name, send_statements
+from membership.stripe_api import STRIPE_API_VERSION
+from membership.webhook import events_of_another_version
 from sight.cli import register_seeder
 from sight.db import utcnow
 from sight.doctor import FAIL, OK, Finding, register_doctor_check
@@ -93,6 +97,14 @@ def failing_webhooks_check(session: Session, config: dict, now: datetime) -> lis
                           "`flask stripe reconcile` repairs the ledger.")]
 
 
+def api_version_check(session: Session, config: dict, now: datetime) -> list[Finding]:
+    """`flask doctor`: webhook events of an API version other than the one the app reads."""
+    others = events_of_another_version(session, now)
+    if not others:
+        return [Finding(OK, f"Every Stripe event received in the last 3 days is of API version {STRIPE_API_VERSION}.")]
+    return [Finding(FAIL, other.sentence()) for other in others]
+
+
 def erasures_due_check(session: Session, config: dict, now: datetime) -> list[Finding]:
     """`flask doctor`: closed accounts whose annual gifts Stripe may still renew, or whose name and
     email it still holds, because Stripe could not be reached when they closed."""
@@ -107,6 +119,7 @@ def init_app(app: Flask) -> None:
     register_seeder(app, seed_membership)
     register_doctor_check(app, failing_webhooks_check)
     register_doctor_check(app, erasures_due_check)
+    register_doctor_check(app, api_version_check)
     register_dashboard_panel(app, membership_panel(app.config))
 
     @app.cli.group("membership")
@@ -160,16 +173,33 @@ def init_app(app: Flask) -> None:
     @membership_group.command("purge")
     @quiet_option
     def purge_command():
-        """Forget gifts started and never paid after ABANDONED_DONATION_DAYS (safe from cron)."""
+        """Forget gifts started and never paid after ABANDONED_DONATION_DAYS, and the donors (their
+        Stripe Customers, and accounts never used otherwise) left with nothing (safe from cron)."""
         with job_progress() as progress:
-            # One statement, one step: the bar says that it runs and when it has finished.
+            # One pass, one step: the bar says that it runs and when it has finished.
             progress.start(1, "Unpaid gift starts")
-            purged = purge_abandoned_starts(
-                db.session, older_than=timedelta(days=app.config["ABANDONED_DONATION_DAYS"]), now=utcnow()
+            report = purge_abandoned_starts(
+                db.session, context_for(app), erasure_steps(app),
+                older_than=timedelta(days=app.config["ABANDONED_DONATION_DAYS"]), now=utcnow(),
             )
-            db.session.commit()
             progress.advance()
-        click.echo(f"Purged {purged} unpaid gift start(s).")
+        for line in report.failures:
+            click.echo(line)
+        click.echo(report.summary())
+        if report.failures:
+            raise SystemExit(1)
+
+    @membership_group.command("settle")
+    @quiet_option
+    def settle_command():
+        """Settle gifts a request left half-done: ask Stripe, record once, send one receipt (safe from cron)."""
+        with job_progress() as progress:
+            report = settle_stuck_donations(db.session, context_for(app), utcnow(), progress)
+        for line in report.failures:
+            click.echo(line)
+        click.echo(report.summary())
+        if report.failures:
+            raise SystemExit(1)
 
     @app.cli.group("stripe")
     def stripe_group():
@@ -197,5 +227,5 @@ def init_app(app: Flask) -> None:
             click.echo("Net of refunds per month (UTC), ledger against Stripe:")
             for line in report.month_lines():
                 click.echo(f"  {line}")
-        if report.failures:
+        if report.needs_staff:
             raise SystemExit(1)

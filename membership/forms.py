@@ -169,14 +169,42 @@ class ConfirmCardForm(FlaskForm):
     """Posted by donate.js once Stripe.js has confirmed the card (only the CSRF token matters)."""
 
 
-class CancelForm(FlaskForm):
+class GiftVersionForm(FlaskForm):
+    """A form that changes an annual gift carries the gift and the version the page showed: the
+    submit claims exactly that version, so a second tab or a double click changes nothing."""
+
+    gift = HiddenField()
+    version = HiddenField()
+
+    def shown(self, annual) -> GiftVersionForm:
+        self.gift.data, self.version.data = annual.id, annual.version
+        return self
+
+    @staticmethod
+    def _number(value) -> int | None:
+        return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 12 else None
+
+    @property
+    def gift_id(self) -> int | None:
+        return self._number(self.gift.data)
+
+    @property
+    def gift_version(self) -> int | None:
+        return self._number(self.version.data)
+
+
+class ManageCardForm(GiftVersionForm):
+    """Posted by donate.js once Stripe.js has confirmed the new card."""
+
+
+class CancelForm(GiftVersionForm):
     confirm = BooleanField(
         "Yes, stop my annual gift at the end of the year I have paid for",
         validators=[DataRequired("Tick the box to confirm.")],
     )
 
 
-class ResumeForm(FlaskForm):
+class ResumeForm(GiftVersionForm):
     confirm = BooleanField(
         "Yes, resume my annual gift: renew it at the end of the year I have paid for",
         validators=[DataRequired("Tick the box to confirm.")],
@@ -187,7 +215,7 @@ class NewLinkForm(FlaskForm):
     """Only the CSRF token: the new link goes to the donor's email address, not to this page."""
 
 
-class ChangeAmountForm(FlaskForm):
+class ChangeAmountForm(GiftVersionForm):
     new_amount = StringField(
         "New yearly amount",
         description="Charged from your next renewal; nothing is charged now.",

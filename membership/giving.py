@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from membership.context import MembershipContext
@@ -58,8 +58,6 @@ class GiftInHand:
     donation_id: int
     donor_id: int
     user_id: int
-    email: str
-    name: str
     kind: GiftKind
     amount_cents: int
     currency: str
@@ -75,8 +73,6 @@ class GiftInHand:
             donation_id=donation.id,
             donor_id=donor.id,
             user_id=donor.user_id,
-            email=donor.user.email,
-            name=donation.donor_name,
             kind=donation.kind,
             amount_cents=donation.amount_cents,
             currency=donation.currency,
@@ -127,8 +123,7 @@ def open_card_setup(gateway: StripeGateway, gift: GiftInHand) -> tuple[str, str]
     """Stripe only: the donor's Customer (made once per donor) and a SetupIntent for this gift.
     Returns (customer id, SetupIntent id)."""
     customer = gift.customer_id or gateway.create_customer(
-        email=gift.email, name=gift.name, user_id=gift.user_id,
-        idempotency_key=f"sight-donor-{gift.donor_id}-customer",
+        user_id=gift.user_id, idempotency_key=f"sight-donor-{gift.donor_id}-customer"
     )
     setup = gateway.create_setup_intent(
         customer=customer,
@@ -147,28 +142,6 @@ def note_card_setup(session: Session, gift: GiftInHand, customer_id: str, setup_
     session.execute(
         update(Donation).where(Donation.id == gift.donation_id).values(setup_intent_id=setup_intent_id)
     )
-
-
-def purge_abandoned_starts(session: Session, *, older_than: timedelta, now: datetime) -> int:
-    """Forget gifts started and never paid (and donors left with nothing): a start is not a donor.
-    Returns how many starts went."""
-    cutoff = now - older_than
-    purged = session.execute(
-        delete(Donation)
-        .where(Donation.status == DonationStatus.awaiting_card, Donation.created_at < cutoff)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.execute(
-        delete(Donor)
-        .where(
-            Donor.created_at < cutoff,
-            ~exists().where(Donation.donor_id == Donor.id),
-            ~exists().where(LedgerEntry.donor_id == Donor.id),
-            ~exists().where(Subscription.donor_id == Donor.id),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return purged
 
 
 # --- charging a gift: claim it, call Stripe, record what Stripe said -----------------
@@ -267,7 +240,7 @@ def _subscription_outcome(gateway: StripeGateway, subscription: SubscriptionResu
     # Nothing was paid: do not leave an unpaid annual gift behind in Stripe.
     if subscription.status not in ("canceled", "incomplete_expired"):
         gateway.cancel_subscription_now(subscription.id)
-    return ChargeOutcome(declined=(payment.error_message if payment else None) or "Your card was declined.")
+    return ChargeOutcome(declined=_payment_failed(payment))
 
 
 def _declined(gateway: StripeGateway, gift: GiftInHand, message: str) -> ChargeOutcome:
@@ -295,8 +268,24 @@ def check_authentication(gateway: StripeGateway, gift: GiftInHand) -> ChargeOutc
     return outcome
 
 
+AUTHENTICATION_FAILED = (
+    "Your bank did not confirm this payment, so nothing was charged. Please try again (your bank "
+    "will ask you to confirm it), or use another card."
+)
+
+
+def _payment_failed(payment: PaymentResult | None) -> str:
+    if payment is not None and payment.error_code == "payment_intent_authentication_failure":
+        return AUTHENTICATION_FAILED
+    return (payment.error_message if payment else None) or "Your card was declined."
+
+
 def _authentication_failed(payment: PaymentResult) -> str:
-    return payment.error_message or "Your bank did not confirm this payment."
+    """Our own words for a failed 3-D Secure check (Stripe's speak of a "PaymentMethod"); a card
+    declined after the check passed keeps the bank's reason."""
+    if payment.error_code == "payment_intent_authentication_failure" or not payment.error_message:
+        return AUTHENTICATION_FAILED
+    return payment.error_message
 
 
 def record_charge(
@@ -387,19 +376,32 @@ def current_annual_gift(session: Session, donor: Donor) -> Subscription | None:
     )
 
 
-def scheduled_successor(session: Session, subscription: Subscription) -> Subscription | None:
-    return session.scalar(
-        select(Subscription).where(
-            Subscription.replaces_stripe_id == subscription.stripe_subscription_id,
-            Subscription.status.not_in(
-                [SubscriptionStatus.canceled, SubscriptionStatus.incomplete_expired]
-            ),
+def scheduled_successors(session: Session, subscription: Subscription) -> list[Subscription]:
+    """The annual gifts scheduled to take over from `subscription` (a new amount from its renewal).
+    There is at most one since manage actions are claimed; older races may have left more."""
+    return list(
+        session.scalars(
+            select(Subscription)
+            .where(
+                Subscription.replaces_stripe_id == subscription.stripe_subscription_id,
+                Subscription.status.not_in([SubscriptionStatus.canceled, SubscriptionStatus.incomplete_expired]),
+            )
+            .order_by(Subscription.id)
         )
     )
 
 
+def scheduled_successor(session: Session, subscription: Subscription) -> Subscription | None:
+    successors = scheduled_successors(session, subscription)
+    return successors[0] if successors else None
+
+
 class ManageRefused(Exception):
     """An action the annual gift's state does not allow; the message is for the donor."""
+
+
+class GiftJustChanged(Exception):
+    """The gift changed (or is being changed by another request) since the form was shown."""
 
 
 RENEWING, CANCELLED, NO_GIFT = "renewing", "cancelled", "none"
@@ -424,57 +426,147 @@ def annual_state(annual: Subscription | None) -> str:
 class AnnualInHand:
     """An annual gift as plain values, so that Stripe can be called with no transaction open."""
 
+    gift_id: int
     stripe_id: str
     donor_id: int
     user_id: int
     customer_id: str
     currency: str
     period_end: datetime
-    successor_stripe_id: str | None
+    # The version this request claimed (or, for a page that only shows a form, the one it shows).
+    version: int
+    successor_stripe_ids: tuple[str, ...]
+
+    def key(self, action: str, part: str = "") -> str:
+        """The idempotency key of one Stripe call of one action: from the gift, the action and the
+        version claimed, never from what the donor typed or the clock, so a retried call is the
+        same call and two different claims are never confused."""
+        return f"sight-gift-{self.gift_id}-v{self.version}-{action}" + (f"-{part}" if part else "")
+
+    @classmethod
+    def of(cls, session: Session, annual: Subscription) -> AnnualInHand:
+        donor = annual.donor
+        return cls(
+            gift_id=annual.id,
+            stripe_id=annual.stripe_subscription_id,
+            donor_id=donor.id,
+            user_id=donor.user_id,
+            customer_id=donor.stripe_customer_id,
+            currency=annual.currency,
+            period_end=annual.current_period_end,
+            version=annual.version,
+            successor_stripe_ids=tuple(s.stripe_subscription_id for s in scheduled_successors(session, annual)),
+        )
 
 
 def annual_for_action(session: Session, donor: Donor, action: str) -> AnnualInHand:
-    """The donor's current annual gift, if its state allows `action`; ManageRefused otherwise."""
+    """The donor's current annual gift, if its state allows `action`; ManageRefused otherwise.
+    Reads only: a page that shows a form uses it; the form's submit claims the gift."""
     annual = current_annual_gift(session, donor)
     state = annual_state(annual)
     if action not in ACTIONS[state]:
         raise ManageRefused(REFUSALS.get(state, "That change isn't possible any more."))
-    successor = scheduled_successor(session, annual)
-    return AnnualInHand(
-        stripe_id=annual.stripe_subscription_id,
-        donor_id=donor.id,
-        user_id=donor.user_id,
-        customer_id=donor.stripe_customer_id,
-        currency=annual.currency,
-        period_end=annual.current_period_end,
-        successor_stripe_id=successor.stripe_subscription_id if successor else None,
+    return AnnualInHand.of(session, annual)
+
+
+def claim_annual(
+    session: Session, donor: Donor, action: str, *, gift_id: int | None, version: int | None, now: datetime
+) -> AnnualInHand:
+    """Take the donor's current annual gift for this request only, as the form showed it: one
+    conditional UPDATE raises its version, so that of any number of concurrent (or stale) submits
+    exactly one goes on to Stripe. GiftJustChanged for the others; ManageRefused when the gift's
+    state does not allow the action. The caller commits before calling Stripe."""
+    annual = current_annual_gift(session, donor)
+    if annual is None:
+        raise ManageRefused(REFUSALS[NO_GIFT])
+    shown_as_it_is = annual.id == gift_id and annual.version == version
+    if not shown_as_it_is and gift_id is not None:
+        raise GiftJustChanged()
+    if action not in ACTIONS[annual_state(annual)]:
+        raise ManageRefused(REFUSALS.get(annual_state(annual), "That change isn't possible any more."))
+    if not shown_as_it_is:  # a form that did not come from the page
+        raise GiftJustChanged()
+    claimed = session.execute(
+        update(Subscription)
+        .where(
+            Subscription.id == gift_id,
+            Subscription.version == version,
+            or_(Subscription.claimed_at.is_(None), Subscription.claimed_at < now - CLAIM_TIMEOUT),
+        )
+        .values(version=version + 1, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise GiftJustChanged()
+    return AnnualInHand.of(session, session.get(Subscription, gift_id, populate_existing=True))
+
+
+def changed_since_shown(session: Session, donor_id: int, gift_id: int | None, version: int | None, now: datetime) -> bool:
+    """Whether a form showing version `version` of this donor's gift is behind a change made in
+    the last moments (cancelling also retires the link, so the other tabs of that moment are told
+    the gift just changed rather than that their link is dead)."""
+    if gift_id is None or version is None:
+        return False
+    return session.scalar(
+        select(exists().where(
+            Subscription.id == gift_id,
+            Subscription.donor_id == donor_id,
+            Subscription.version > version,
+            Subscription.updated_at > now - CLAIM_TIMEOUT,
+        ))
     )
 
 
+def release_annual(session: Session, annual: AnnualInHand) -> None:
+    """Stripe did not answer: let go of the gift (its version stays raised, so the form is shown again)."""
+    session.execute(
+        update(Subscription)
+        .where(Subscription.id == annual.gift_id, Subscription.version == annual.version)
+        .values(claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _live_successors_in_stripe(gateway: StripeGateway, annual: AnnualInHand) -> list[str]:
+    """Every subscription Stripe holds that replaces this gift and still would charge, recorded
+    here or not (a request that died after Stripe answered leaves one we never wrote down)."""
+    found = {
+        remote.id
+        for remote in gateway.customer_subscriptions(annual.customer_id)
+        if remote.metadata.get("replaces") == annual.stripe_id and remote.status not in ("canceled", "incomplete_expired")
+    }
+    return sorted(found | set(annual.successor_stripe_ids))
+
+
 def stripe_cancel(gateway: StripeGateway, annual: AnnualInHand) -> list[SubscriptionResult]:
-    """Stripe only: stop renewing (the year paid for still counts); a scheduled new amount goes too."""
-    results = []
-    if annual.successor_stripe_id:
-        results.append(gateway.cancel_subscription_now(annual.successor_stripe_id))
-    results.append(gateway.set_cancel_at_period_end(annual.stripe_id, True))
+    """Stripe only: stop renewing (the year paid for still counts); every scheduled new amount goes too."""
+    results = [
+        gateway.cancel_subscription_now(successor, idempotency_key=annual.key("cancel", successor))
+        for successor in _live_successors_in_stripe(gateway, annual)
+    ]
+    results.append(gateway.set_cancel_at_period_end(annual.stripe_id, True, idempotency_key=annual.key("cancel")))
     return results
 
 
 def stripe_resume(gateway: StripeGateway, annual: AnnualInHand) -> list[SubscriptionResult]:
-    return [gateway.set_cancel_at_period_end(annual.stripe_id, False)]
+    return [gateway.set_cancel_at_period_end(annual.stripe_id, False, idempotency_key=annual.key("resume"))]
 
 
-def stripe_change_amount(
-    gateway: StripeGateway, annual: AnnualInHand, amount_cents: int, now: datetime
-) -> list[SubscriptionResult]:
+def stripe_change_amount(gateway: StripeGateway, annual: AnnualInHand, amount_cents: int) -> list[SubscriptionResult]:
     """Stripe only: from the next renewal on, give `amount_cents` a year; nothing is charged now.
 
     The current gift stops renewing and a new one, billed from the renewal date, takes over:
-    both Stripe and localstripe support that without prorating a donation.
+    both Stripe and localstripe support that without prorating a donation. A new amount asked
+    for again moves the scheduled gift to it (and any second one an older race left goes).
     """
     plan_id = gateway.ensure_plan(amount_cents, annual.currency)
-    if annual.successor_stripe_id:
-        results = [gateway.change_subscription_plan(annual.successor_stripe_id, plan_id)]
+    successors = _live_successors_in_stripe(gateway, annual)
+    if successors:
+        keep, *extra = successors
+        results = [gateway.change_subscription_plan(keep, plan_id, idempotency_key=annual.key("amount", keep))]
+        results += [
+            gateway.cancel_subscription_now(other, idempotency_key=annual.key("amount-cancel", other)) for other in extra
+        ]
     else:
         results = [
             gateway.create_subscription(
@@ -485,11 +577,11 @@ def stripe_change_amount(
                     "kind": GiftKind.recurring.value,
                     "replaces": annual.stripe_id,
                 },
-                idempotency_key=f"sight-change-{annual.stripe_id}-{amount_cents}-{int(now.timestamp())}",
+                idempotency_key=annual.key("amount", "successor"),
                 starts_at=annual.period_end,
             )
         ]
-    results.append(gateway.set_cancel_at_period_end(annual.stripe_id, True))
+    results.append(gateway.set_cancel_at_period_end(annual.stripe_id, True, idempotency_key=annual.key("amount")))
     return results
 
 
@@ -507,7 +599,8 @@ def record_annual_change(
     Cancelling also revokes every manage link sent so far."""
     for result in results:
         sync_subscription(session, result, now)
-    subscription = session.scalar(select(Subscription).where(Subscription.stripe_subscription_id == annual.stripe_id))
+    subscription = session.get(Subscription, annual.gift_id)
+    subscription.claimed_at = None
     donor = subscription.donor
     if change == "cancel":
         subscription.pending_amount_cents = None
@@ -526,12 +619,13 @@ def new_manage_link(session: Session, ctx: MembershipContext, donor: Donor, now:
     queue_new_link(session, ctx, donor, now)
 
 
-def start_card_update(gateway: StripeGateway, annual: AnnualInHand, now: datetime) -> str:
-    """Stripe only: a SetupIntent for a new card; returns its client secret for the Card Element."""
+def start_card_update(gateway: StripeGateway, annual: AnnualInHand) -> str:
+    """Stripe only: a SetupIntent for a new card; returns its client secret for the Card Element.
+    The page shown again for the same version of the gift gets the same SetupIntent."""
     setup = gateway.create_setup_intent(
         customer=annual.customer_id,
         metadata={"kind": "card_update", "user_id": str(annual.user_id)},
-        idempotency_key=f"sight-card-{annual.donor_id}-{int(now.timestamp() * 1000)}",
+        idempotency_key=annual.key("card", "setup"),
     )
     return setup.client_secret
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,7 @@ from membership.models import (
     Subscription,
     SubscriptionStatus,
 )
-from membership.receipts import queue_receipt
+from membership.receipts import queue_adjustment_notice, queue_receipt
 from membership.stripe_api import (
     ChargeResult,
     DisputeResult,
@@ -126,7 +126,7 @@ def apply_invoice(
         sync_subscription(session, subscription, now)
     if invoice.status != "paid" or invoice.amount_paid_cents <= 0:
         return None
-    return _record_gift(
+    entry = _record_gift(
         session,
         ctx,
         now,
@@ -142,6 +142,20 @@ def apply_invoice(
         charge_id=invoice.charge_id,
         invoice_id=invoice.id,
         subscription_id=invoice.subscription_id,
+    )
+    if invoice.subscription_id:
+        recorded = session.scalar(
+            select(Subscription).where(Subscription.stripe_subscription_id == invoice.subscription_id)
+        )
+        if recorded is not None:
+            recorded.first_paid_at = first_paid_at(session, invoice.subscription_id)
+    return entry
+
+
+def first_paid_at(session: Session, stripe_subscription_id: str) -> datetime | None:
+    """When the first invoice of an annual gift was paid, from the ledger (None: never paid)."""
+    return session.scalar(
+        select(func.min(LedgerEntry.paid_at)).where(LedgerEntry.subscription_id == stripe_subscription_id)
     )
 
 
@@ -227,6 +241,8 @@ def sync_subscription(session: Session, result: SubscriptionResult, now: datetim
             replaces_stripe_id=result.metadata.get("replaces") or None,
             started_at=result.started_at or now,
             ended_at=result.ended_at,
+            # Its first invoice may have been recorded before it (events come in any order).
+            first_paid_at=first_paid_at(session, result.id),
             created_at=now,
             updated_at=now,
         )
@@ -275,8 +291,11 @@ def _add_adjustment(
         entry.dispute_lost_cents = cents
 
 
-def apply_refunds(session: Session, entry: LedgerEntry, refunds: list[RefundResult], now: datetime) -> int:
-    """Record each of the charge's refunds once, with Stripe's time; returns the cents newly refunded.
+def apply_refunds(
+    session: Session, ctx: MembershipContext, entry: LedgerEntry, refunds: list[RefundResult], now: datetime
+) -> int:
+    """Record each of the charge's refunds once, with Stripe's time, and tell the donor of each;
+    returns the cents newly refunded.
 
     Refunds recorded before they had rows of their own (no Stripe id) stand for the oldest ones.
     """
@@ -290,16 +309,20 @@ def apply_refunds(session: Session, entry: LedgerEntry, refunds: list[RefundResu
             undated -= refund.amount_cents
             continue
         _add_adjustment(session, entry, AdjustmentKind.refund, refund.id, refund.amount_cents, refund.created, now)
+        queue_adjustment_notice(session, ctx, entry, False, refund.amount_cents, now)
     return entry.refunded_cents - before
 
 
-def apply_dispute_lost(session: Session, entry: LedgerEntry, dispute: DisputeResult, now: datetime) -> int:
-    """A charge has at most one dispute, so a second notice of the same loss changes nothing;
-    returns the cents it took."""
+def apply_dispute_lost(
+    session: Session, ctx: MembershipContext, entry: LedgerEntry, dispute: DisputeResult, now: datetime
+) -> int:
+    """A charge has at most one dispute, so a second notice of the same loss changes nothing (and
+    tells the donor nothing more); returns the cents it took."""
     if dispute.status != "lost" or entry.dispute_lost_cents > 0:
         return 0
     lost = min(dispute.amount_cents, entry.amount_cents - entry.refunded_cents)
     if lost <= 0:
         return 0
     _add_adjustment(session, entry, AdjustmentKind.dispute_lost, dispute.id, lost, dispute.created, now)
+    queue_adjustment_notice(session, ctx, entry, True, lost, now)
     return lost

@@ -29,6 +29,9 @@ class Links:
     def manage_url(self, donor_id: int, version: int) -> str:
         return f"{self.public_url.rstrip('/')}/manage/{self.manage_token(donor_id, version)}"
 
+    def donate_url(self) -> str:
+        return f"{self.public_url.rstrip('/')}/donate"
+
     def account_url(self) -> str:
         return f"{self.public_url.rstrip('/')}/account"
 

@@ -52,6 +52,9 @@ class Donor(db.Model):
     # the person's name and email: Stripe is told after the closing commits, and retried by
     # `flask stripe reconcile` while this is set.
     stripe_erasure_due_at: Mapped[datetime | None]
+    # Staff's grant form carries this number and a grant raises it (a conditional UPDATE), so
+    # the same form sent twice, or one from before another grant, grants nothing more.
+    grants_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     user: Mapped[User] = relationship()
     entries: Mapped[list[LedgerEntry]] = relationship(
@@ -213,11 +216,20 @@ class Subscription(db.Model):
     # Stripe's start_date and ended_at: an annual gift counts from its start, and until it ended.
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    # When its first invoice was paid (the earliest ledger entry for it): an annual gift counts
+    # towards Sight+ only from then, and one that never paid never counts.
+    first_paid_at: Mapped[datetime | None]
     # A new yearly amount the donor asked for; it is charged from the next renewal.
     pending_amount_cents: Mapped[int | None]
     # Changing the amount schedules a new annual gift that starts when this one ends;
     # the new one names the one it replaces.
     replaces_stripe_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # Every manage form carries the version it was shown; an action claims the gift by raising
+    # it (a conditional UPDATE) and holds it while Stripe answers (claimed_at), so of any
+    # number of concurrent or stale submits exactly one changes the gift. Stripe keys derive
+    # from (gift, action, version).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -262,6 +274,9 @@ class StripeEvent(db.Model):
     event_id: Mapped[str] = mapped_column(String(255), unique=True)
     type: Mapped[str] = mapped_column(String(100), index=True)
     livemode: Mapped[bool] = mapped_column(default=False)
+    # The Stripe API version the event was rendered in (the webhook endpoint's): one other than
+    # `stripe_api.STRIPE_API_VERSION` may carry fields where our readers do not look.
+    api_version: Mapped[str | None] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     deliveries: Mapped[int] = mapped_column(default=1)

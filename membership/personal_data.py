@@ -1,28 +1,37 @@
-"""A donor's giving in their data download, and what closing the account does to it.
+"""A donor's giving in their data download, and what closing the account, or purging a gift
+never paid, leaves of the person: no name and no email, here or in Stripe.
 
-Closing keeps the ledger (amounts, dates, refunds, Stripe ids: the accounts need them) and
-removes what the donor wrote with a gift. Annual gifts stop renewing at the end of the year
-already paid for: nobody could be told about a renewal any more, and no one should be charged
-for an account they closed. The Stripe Customer stays, because the ledger's charges point at it,
-but without a name or an email; stored webhook events that mention it are redacted too.
+Closing keeps the ledger (amounts, dates, receipt numbers, refunds, Stripe ids: the accounts need
+them) and removes the name given with each gift and what the donor wrote with it. Annual gifts
+stop renewing at the end of the year already paid for: nobody could be told about a renewal any
+more, and no one should be charged for an account they closed. The Stripe Customer stays, because
+the ledger's charges point at it, but its cards are emptied of their billing details and detached,
+and it keeps no name or email; stored webhook events that mention it are redacted too.
 
-Stripe is told after the closing commits, never inside it: the account closes even while Stripe
-is unreachable, the donor stays marked (`stripe_erasure_due_at`) until Stripe has done its part,
-`flask doctor` reports what is left, and `flask stripe reconcile` finishes it.
+`flask membership purge` forgets gifts started and never paid; a donor left with nothing goes
+with its Stripe Customer (cards emptied and detached, then the Customer deleted: it never paid),
+and so does the account the gift made, if it was never used for anything else.
+
+Stripe is told after our own writes commit, never inside them: the account closes even while
+Stripe is unreachable, the donor stays marked (`stripe_erasure_due_at`) until Stripe has done its
+part, `flask doctor` reports what is left, and `flask stripe reconcile` finishes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import suppress
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from accounts.models import User
+from accounts.models import AccountToken, Role, User
+from accounts.personal_data import ErasureStep, close_account
 from membership.context import MembershipContext
 from membership.donors import donor_for_user
-from membership.giving import scheduled_successor
+from membership.giving import scheduled_successors
 from membership.ledger import sync_subscription
 from membership.models import (
     ComplimentaryGrant,
@@ -34,7 +43,7 @@ from membership.models import (
     Subscription,
     SubscriptionStatus,
 )
-from membership.stripe_api import NotFound
+from membership.stripe_api import NotFound, StripeProblem
 from membership.webhook import redact_personal_details
 
 RENEWING = (SubscriptionStatus.active, SubscriptionStatus.past_due)
@@ -113,20 +122,27 @@ def close_giving(session: Session, user: User, now: datetime) -> None:
         return
     # Every manage link dies with the account.
     donor.manage_version += 1
+    # Every stored event that names them or their Customer, applied or still failing: the
+    # handlers read ids, amounts and states, which redacting keeps.
+    mentions = [StripeEvent.body.contains(user.email)]
     if donor.stripe_customer_id:
         donor.stripe_erasure_due_at = now
-        mentioning = session.scalars(
-            select(StripeEvent).where(StripeEvent.body.contains(donor.stripe_customer_id), StripeEvent.processed_at.is_not(None))
-        )
-        for event in mentioning:
-            event.body = redact_personal_details(event.body)
-    for model in (LedgerEntry, Donation):
-        session.execute(
-            update(model)
-            .where(model.donor_id == donor.id)
-            .values(message=None)
-            .execution_options(synchronize_session="fetch")
-        )
+        mentions.append(StripeEvent.body.contains(donor.stripe_customer_id))
+    for event in session.scalars(select(StripeEvent).where(or_(*mentions))):
+        event.body = redact_personal_details(event.body)
+    session.execute(
+        update(LedgerEntry)
+        .where(LedgerEntry.donor_id == donor.id)
+        .values(message=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    # A gift's amount, date and Stripe ids stay; the name given with it goes.
+    session.execute(
+        update(Donation)
+        .where(Donation.donor_id == donor.id)
+        .values(message=None, donor_name="")
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def erasures_due_in_stripe(session: Session) -> list[int]:
@@ -150,11 +166,12 @@ def finish_closing_in_stripe(session: Session, ctx: MembershipContext, donor_id:
     renewing = session.scalars(
         select(Subscription).where(Subscription.donor_id == donor_id, Subscription.status.in_(RENEWING))
     ).all()
+    setup_intents = list(
+        session.scalars(select(Donation.setup_intent_id).where(Donation.donor_id == donor_id, Donation.setup_intent_id.is_not(None)))
+    )
     to_stop = [gift.stripe_subscription_id for gift in renewing]
     never_start = [
-        successor.stripe_subscription_id
-        for gift in renewing
-        if (successor := scheduled_successor(session, gift)) is not None
+        successor.stripe_subscription_id for gift in renewing for successor in scheduled_successors(session, gift)
     ]
     session.rollback()
 
@@ -167,6 +184,7 @@ def finish_closing_in_stripe(session: Session, ctx: MembershipContext, donor_id:
             results.append(ctx.gateway.set_cancel_at_period_end(subscription_id, True))
     if customer:
         with suppress(NotFound):  # deleted in Stripe already: nothing of the person left there
+            ctx.gateway.forget_cards(customer, setup_intents)
             ctx.gateway.scrub_customer(customer)
 
     for result in results:
@@ -179,3 +197,86 @@ def finish_closing_in_stripe(session: Session, ctx: MembershipContext, donor_id:
     )
     session.get(Donor, donor_id).stripe_erasure_due_at = None
     return True
+
+
+@dataclass
+class PurgeReport:
+    starts: int = 0
+    donors: int = 0
+    accounts: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"Purged {self.starts} unpaid gift start(s). Forgot {self.donors} donor(s) left with nothing, "
+            f"with their Stripe Customers, and {self.accounts} account(s) never used for anything else."
+        )
+
+
+def purge_abandoned_starts(
+    session: Session, ctx: MembershipContext, steps: Iterable[ErasureStep], *, older_than: timedelta, now: datetime
+) -> PurgeReport:
+    """Forget gifts started and never paid, then each donor left with nothing: a start is not a
+    donor. A batch job: commits the starts, then each donor on its own after Stripe has forgotten
+    it (no transaction open while Stripe answers). A donor Stripe could not be told about stays
+    for the next run. `steps` are the accounts' erasure steps, run on an account before it goes."""
+    cutoff = now - older_than
+    report = PurgeReport()
+    abandoned = (Donation.status == DonationStatus.awaiting_card, Donation.created_at < cutoff)
+    # The cards confirmed for them and never charged are found through their SetupIntents.
+    setup_intents: dict[int, list[str]] = {}
+    for donor_id, setup_intent_id in session.execute(
+        select(Donation.donor_id, Donation.setup_intent_id).where(*abandoned, Donation.setup_intent_id.is_not(None))
+    ):
+        setup_intents.setdefault(donor_id, []).append(setup_intent_id)
+    report.starts = session.execute(delete(Donation).where(*abandoned).execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    left_with_nothing = session.execute(
+        select(Donor.id, Donor.stripe_customer_id).where(Donor.created_at < cutoff, _has_nothing(Donor.id))
+    ).all()
+    session.rollback()
+    for donor_id, customer in left_with_nothing:
+        try:
+            if customer:
+                with suppress(NotFound):  # gone from Stripe already
+                    ctx.gateway.forget_cards(customer, setup_intents.get(donor_id, []))
+                    ctx.gateway.delete_customer(customer)
+        except StripeProblem as problem:
+            report.failures.append(f"Failed: forgetting donor {donor_id} in Stripe: {problem}")
+            continue
+        user_id = session.scalar(select(Donor.user_id).where(Donor.id == donor_id))
+        # Conditional: a donor who started a gift meanwhile stays.
+        gone = session.execute(
+            delete(Donor).where(Donor.id == donor_id, _has_nothing(Donor.id)).execution_options(synchronize_session=False)
+        ).rowcount
+        report.donors += gone
+        if gone and _never_used(session, user_id):
+            user = session.get(User, user_id)
+            close_account(session, user, steps, now=now)
+            session.execute(delete(User).where(User.id == user_id).execution_options(synchronize_session=False))
+            report.accounts += 1
+        session.commit()
+    return report
+
+
+def _has_nothing(donor_id):
+    return (
+        ~exists().where(Donation.donor_id == donor_id)
+        & ~exists().where(LedgerEntry.donor_id == donor_id)
+        & ~exists().where(Subscription.donor_id == donor_id)
+    )
+
+
+def _never_used(session: Session, user_id: int) -> bool:
+    """An account a gift made that no one ever signed in to, nor staff gave anything: no password,
+    no second factor, no sign-in link used, no complimentary membership, a reader's."""
+    user = session.get(User, user_id)
+    return (
+        user is not None
+        and user.closed_at is None
+        and user.role is Role.reader
+        and user.password_hash is None
+        and user.totp_secret is None
+        and not session.scalar(select(exists().where(AccountToken.user_id == user_id, AccountToken.used_at.is_not(None))))
+        and not session.scalar(select(exists().where(ComplimentaryGrant.user_id == user_id)))
+    )

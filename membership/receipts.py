@@ -92,6 +92,23 @@ def resend_receipt(
 # --- confirmations of changes ---------------------------------------------------------
 
 
+def queue_adjustment_notice(
+    session: Session, ctx: MembershipContext, entry: LedgerEntry, lost_to_dispute: bool, cents: int, now: datetime
+) -> None:
+    """Tell the donor, once per refund or lost dispute (the caller has just recorded it), what
+    happened, where their Sight+ stands now and how to give again."""
+    values = {
+        "entry": entry,
+        "lost_to_dispute": lost_to_dispute,
+        "cents": cents,
+        "status": sight_plus_status_of(session, entry.donor.user_id, now, settings=ctx.settings),
+        "donate_url": ctx.links.donate_url(),
+    }
+    kind = "dispute_lost_notice" if lost_to_dispute else "refund_notice"
+    mail_donor(session, entry.donor.user, template="membership/email/adjustment_notice.html", values=values,
+               kind=kind, formats=ctx.settings.formats, now=now)
+
+
 def queue_change_confirmation(
     session: Session, ctx: MembershipContext, subscription: Subscription, change: str, now: datetime
 ) -> None:
@@ -111,6 +128,18 @@ def queue_new_link(session: Session, ctx: MembershipContext, donor: Donor, now: 
 def queue_grant_confirmation(session: Session, user: User, ends_at: datetime, formats: Formats, now: datetime) -> None:
     mail_donor(session, user, template="membership/email/complimentary_grant.html", values={"ends_at": ends_at},
                kind="complimentary_grant", formats=formats, now=now)
+
+
+def queue_sight_plus_ended_if_so(
+    session: Session, ctx: MembershipContext, user: User, why: str, now: datetime
+) -> None:
+    """After a change that may have ended someone's Sight+ (the caller makes it once), tell them if it did."""
+    status = sight_plus_status_of(session, user.id, now, settings=ctx.settings)
+    if status.is_member:
+        return
+    values = {"ended_at": now, "why": why, "status": status, "donate_url": ctx.links.donate_url()}
+    mail_donor(session, user, template="membership/email/sight_plus_ended.html", values=values,
+               kind="sight_plus_ended", formats=ctx.settings.formats, now=now)
 
 
 # --- renewal reminders and failure notices --------------------------------------------

@@ -2,8 +2,9 @@
 
 A donor is Sight+ at time t when any of these holds (DESIGN.md, "Sight+"):
 1. the net of their gifts with t - 365 days < paid_at <= t is at least the threshold;
-2. an annual gift that Stripe says is active or past_due, of at least the threshold a year,
-   and t is no more than the grace period past the end of its current period;
+2. an annual gift that Stripe says is active or past_due, whose first invoice was paid by t, of
+   at least the threshold a year, and t is no more than the grace period past the end of its
+   current period (a subscription that never paid grants nothing, at any instant);
 3. a complimentary grant, not revoked by t, covers t.
 
 Nothing here reads the database, the clock or the app: callers pass plain values in.
@@ -47,8 +48,12 @@ class AnnualGift:
     # only before its end (when its status was still one that counts).
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    # When its first invoice was paid; None: never paid, so it never counts.
+    first_paid_at: datetime | None = None
 
     def counts_at(self, t: datetime) -> bool:
+        if self.first_paid_at is None or t < self.first_paid_at:
+            return False
         if self.started_at is not None and t < self.started_at:
             return False
         if self.ended_at is not None:
@@ -166,6 +171,34 @@ def sight_plus_status(
     )
 
 
+def last_ended(
+    gifts: Iterable[Gift],
+    annual_gifts: Iterable[AnnualGift],
+    grants: Iterable[Grant],
+    t: datetime,
+    *,
+    threshold_cents: int,
+    grace_days: int,
+) -> datetime | None:
+    """When the donor's Sight+ last ended, at or before t (None if they are Sight+ at t or never
+    were). An answer only turns to No where a gift leaves the window, something is taken back, an
+    annual gift ends or lapses, or a grant ends, so those are the only instants that need checking."""
+    gifts, annual_gifts, grants = list(gifts), list(annual_gifts), list(grants)
+    rules = {"threshold_cents": threshold_cents, "grace_days": grace_days}
+    if sight_plus_status(gifts, annual_gifts, grants, t, **rules).is_member:
+        return None
+    grace = timedelta(days=grace_days)
+    endings = {g.paid_at + WINDOW for g in gifts} | {at for g in gifts for at, _ in g.taken_back}
+    endings |= {a.end(grace) for a in annual_gifts} | {a.ended_at for a in annual_gifts if a.ended_at}
+    endings |= {g.effective_end for g in grants}
+    for end in sorted((e for e in endings if e <= t), reverse=True):
+        if sight_plus_status(gifts, annual_gifts, grants, end - RESOLUTION, **rules).is_member and not (
+            sight_plus_status(gifts, annual_gifts, grants, end, **rules).is_member
+        ):
+            return end
+    return None
+
+
 def was_member_on(
     gifts: Iterable[Gift],
     annual_gifts: Iterable[AnnualGift],
@@ -179,14 +212,16 @@ def was_member_on(
     """Whether the donor was Sight+ at any moment of `day` (a calendar day in `zone`).
 
     Membership only begins at the start of the day, when a gift is paid, an annual gift
-    starts or a grant starts, so those are the only instants that need checking.
+    starts or is first paid, or a grant starts, so those are the only instants that need checking.
     """
     gifts, annual_gifts, grants = list(gifts), list(annual_gifts), list(grants)
     start = datetime.combine(day, time.min, tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
     instants = {start}
     instants.update(g.paid_at for g in gifts if start <= g.paid_at < end)
-    instants.update(a.started_at for a in annual_gifts if a.started_at and start <= a.started_at < end)
+    instants.update(
+        moment for a in annual_gifts for moment in (a.started_at, a.first_paid_at) if moment and start <= moment < end
+    )
     instants.update(g.starts_at for g in grants if start <= g.starts_at < end)
     return any(
         sight_plus_status(

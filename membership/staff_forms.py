@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, Form, IntegerField, SearchField, SelectField, TextAreaField
+from wtforms import BooleanField, DateField, Form, HiddenField, IntegerField, SearchField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
@@ -70,10 +70,22 @@ class GrantForm(FlaskForm):
         description="Sight+ stops at the start of this day (in the display time zone).",
     )
 
+    # The member's grants version the page showed: the grant claims exactly that version.
+    version = HiddenField()
+
     def __init__(self, *args, today: date, zone_words: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today
         self.ends_on.description = f"Sight+ stops at the start of this day ({zone_words})."
+
+    def showing(self, version: int) -> GrantForm:
+        self.version.data = version
+        return self
+
+    @property
+    def shown_version(self) -> int | None:
+        value = self.version.data
+        return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 12 else None
 
 
 class RevokeForm(FlaskForm):

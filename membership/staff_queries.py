@@ -345,7 +345,7 @@ def status_history(
 ) -> list[Period]:
     """When the donor was Sight+ and why, newest first. The rule answers for each past instant
     as it stood then (a gift from its payment, a refund from its time, an annual gift from its
-    start), so it is applied at every instant where the answer can change.
+    first paid invoice), so it is applied at every instant where the answer can change.
 
     `adjustments` names the refunds and lost disputes ("refund", "dispute_lost") by their time.
     """
@@ -362,7 +362,8 @@ def status_history(
         happenings.setdefault(grant.effective_end, "grant_ended")
     for at, kind in adjustments:
         happenings[at] = kind
-    instants = {g.paid_at for g in gifts} | {a.started_at for a in annual if a.started_at} | {g.starts_at for g in grants}
+    instants = {g.paid_at for g in gifts} | {g.starts_at for g in grants}
+    instants |= {moment for a in annual for moment in (a.started_at, a.first_paid_at) if moment}
     instants |= set(happenings)
     periods: list[Period] = []
     start: datetime | None = None

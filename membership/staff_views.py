@@ -25,7 +25,7 @@ from flask_login import current_user
 from accounts.models import User
 from membership.benefits import BENEFIT_FIELDS, all_benefits, save_benefit
 from membership.forms import BenefitForm
-from membership.grants import GrantRefused, grant_complimentary, revoke_complimentary
+from membership.grants import GrantRefused, MemberJustChanged, grant_complimentary, grants_version, revoke_complimentary
 from membership.models import Benefit, ComplimentaryGrant, LedgerEntry
 from membership.receipts import resend_receipt
 from membership.reconcile import reconcile, record_reconcile
@@ -53,6 +53,7 @@ from membership.staff_queries import (
 )
 from membership.stripe_api import StripeProblem
 from membership.views import STRIPE_UNAVAILABLE, context
+from membership.webhook import events_of_another_version
 from sight.db import read_session, utcnow
 from sight.errors import render_error
 from sight.extensions import db
@@ -176,7 +177,9 @@ def _render_member(user: User, grant_form=None, revoke_forms=None, status_code=2
             "membership/staff/member.html",
             detail=detail,
             reasons=REASONS,
-            grant_form=grant_form or GrantForm(prefix="grant", today=_today(), zone_words=context().settings.formats.zone_words()),
+            grant_form=grant_form or GrantForm(
+                prefix="grant", today=_today(), zone_words=context().settings.formats.zone_words()
+            ).showing(grants_version(db.session, user.id)),
             revoke_forms={
                 grant_id: revoke_forms.get(grant_id) or RevokeForm(prefix=f"revoke-{grant_id}")
                 for grant_id in detail.revocable
@@ -189,6 +192,12 @@ def _render_member(user: User, grant_form=None, revoke_forms=None, status_code=2
         ),
         status_code,
     )
+
+
+def _member_just_changed(user: User, what: str):
+    """The loser of two grants (or revocations) sent at once: told, with nothing done (409)."""
+    db.session.rollback()
+    return render_template("membership/staff/just_changed.html", what=what, user_id=user.id), 409
 
 
 def staff_member(user_id: int):
@@ -204,8 +213,10 @@ def staff_member_grant(user_id: int):
     try:
         grant_complimentary(
             db.session, user=user, reason=form.reason.data, ends_at=ends_at, actor=current_user, now=utcnow(),
-            formats=context().settings.formats,
+            version=form.shown_version, formats=context().settings.formats,
         )
+    except MemberJustChanged as changed:
+        return _member_just_changed(user, str(changed))
     except GrantRefused as refused:
         db.session.rollback()
         form.reason.errors.append(str(refused))
@@ -224,7 +235,11 @@ def staff_member_revoke(user_id: int, grant_id: int):
     if not form.validate_on_submit():
         return _render_member(user, revoke_forms={grant_id: form}, status_code=400)
     try:
-        revoke_complimentary(db.session, grant=grant, reason=form.reason.data, actor=current_user, now=utcnow())
+        revoke_complimentary(
+            db.session, grant=grant, reason=form.reason.data, actor=current_user, now=utcnow(), ctx=context()
+        )
+    except MemberJustChanged as changed:
+        return _member_just_changed(user, str(changed))
     except GrantRefused as refused:
         db.session.rollback()
         flash(str(refused), "error")
@@ -260,7 +275,10 @@ def _since(day) -> datetime | None:
 def staff_reconcile():
     form = ReconcileFilterForm(request.args)
     if not form.validate():
-        return render_template("membership/staff/reconcile.html", form=form, report=None, repair_form=None), 400
+        return render_template(
+            "membership/staff/reconcile.html", form=form, report=None, repair_form=None,
+            other_versions=events_of_another_version(db.session, utcnow()),
+        ), 400
     try:
         report = reconcile(db.session, context(), since=_since(form.since.data), now=utcnow(), dry_run=True)
     except StripeProblem:
@@ -268,7 +286,10 @@ def staff_reconcile():
         log.exception("Reconcile report: Stripe did not answer")
         return render_error(503, "Stripe isn't answering", STRIPE_UNAVAILABLE.replace(" Nothing was charged;", ""))
     repair_form = RepairForm(prefix="repair", data={"since": form.since.data})
-    return render_template("membership/staff/reconcile.html", form=form, report=report, repair_form=repair_form)
+    return render_template(
+        "membership/staff/reconcile.html", form=form, report=report, repair_form=repair_form,
+        other_versions=events_of_another_version(db.session, utcnow()),
+    )
 
 
 def staff_reconcile_repair():
@@ -286,7 +307,9 @@ def staff_reconcile_repair():
     db.session.commit()
     if report.findings:
         shown = "; ".join(report.lines[:5]) + (" …" if len(report.lines) > 5 else "")
-        flash(f"{report.summary()} (all are in the audit log): {shown}", "error" if report.failures else "success")
+        flash(f"{report.summary()} (all are in the audit log): {shown}", "error" if report.needs_staff else "success")
+    elif report.months_differ:
+        flash(f"Nothing to repair. {report.summary()}", "error")
     else:
         flash("Nothing to repair: the ledger matches Stripe.", "success")
     since_day = form.since.data.isoformat() if form.since.data else None

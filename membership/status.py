@@ -29,6 +29,7 @@ from membership.rules import (
     Gift,
     Grant,
     SightPlusStatus,
+    last_ended,
     sight_plus_status,
 )
 
@@ -49,6 +50,7 @@ def as_annual(subscription: Subscription) -> AnnualGift:
         subscription.current_period_end,
         subscription.started_at,
         subscription.ended_at,
+        subscription.first_paid_at,
     )
 
 
@@ -118,6 +120,19 @@ def sight_plus_status_of(session: Session, user_id: int, t: datetime, *, setting
     return sight_plus_statuses(session, [user_id], t, settings=settings)[user_id]
 
 
+def sight_plus_ended_at(session: Session, user_id: int, t: datetime, *, settings: Settings) -> datetime | None:
+    """When this person's Sight+ last ended (None while they are Sight+, or if they never were)."""
+    giving = giving_of(session, [user_id])[user_id]
+    return last_ended(
+        map(as_gift, giving.entries),
+        map(as_annual, giving.subscriptions),
+        map(as_grant, giving.grants),
+        t,
+        threshold_cents=settings.threshold_cents,
+        grace_days=settings.grace_days,
+    )
+
+
 # --- the same rule in SQL, for everyone at once ------------------------------------------------
 
 
@@ -154,9 +169,9 @@ def _through_gifts_at(t: datetime, threshold_cents: int) -> Select:
 
 
 def _through_an_annual_gift_at(t: datetime, threshold_cents: int, grace_days: int) -> Select:
-    """Rule 2: an annual gift of at least the threshold that counts at t (started by t; before its
-    end if it ended, else in a status that counts), with t no later than its period end plus grace
-    (`AnnualGift.end` is that instant plus 1 µs, exclusive)."""
+    """Rule 2: an annual gift of at least the threshold that counts at t (first paid and started by
+    t; before its end if it ended, else in a status that counts), with t no later than its period
+    end plus grace (`AnnualGift.end` is that instant plus 1 µs, exclusive)."""
     counting = [SubscriptionStatus(status) for status in sorted(COUNTING_STATUSES)]
     return (
         select(Donor.user_id)
@@ -164,6 +179,7 @@ def _through_an_annual_gift_at(t: datetime, threshold_cents: int, grace_days: in
         .where(
             Subscription.yearly_amount_cents >= threshold_cents,
             Subscription.current_period_end >= t - timedelta(days=grace_days),
+            Subscription.first_paid_at <= t,
             or_(Subscription.started_at.is_(None), Subscription.started_at <= t),
             or_(
                 and_(Subscription.ended_at.is_(None), Subscription.status.in_(counting)),

@@ -8,7 +8,8 @@ differently (newer Stripe API versions moved fields), the readers below accept e
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,12 @@ import click
 
 
 PLAN_PRODUCT_NAME = "Sight annual gift"
+
+# The one Stripe API version this app speaks and reads: every request says it, and `flask doctor`
+# fails while webhook events of another version arrive. It is the version localstripe serves (its
+# events say so), so that development and tests read what production reads. Moving to another
+# version is in the README ("Stripe API version").
+STRIPE_API_VERSION = "2017-08-15"
 
 
 class StripeProblem(Exception):
@@ -93,6 +100,7 @@ class PaymentResult:
     paid_at: datetime | None
     metadata: dict = field(default_factory=dict)
     error_message: str | None = None
+    error_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,7 @@ class ChargeResult:
     status: str = "succeeded"
     created: datetime | None = None
     disputed: bool = False
+    payment_method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,7 @@ def _payment(obj) -> PaymentResult:
         paid_at=paid_at,
         metadata=dict(_get(obj, "metadata", {})),
         error_message=_get(error, "message"),
+        error_code=_get(error, "code"),
     )
 
 
@@ -251,6 +261,7 @@ def _charge(obj) -> ChargeResult:
         status=_get(obj, "status", "succeeded"),
         created=_time(_get(obj, "created")),
         disputed=bool(_get(obj, "disputed", False)),
+        payment_method=_id(_get(obj, "payment_method")),
     )
 
 
@@ -282,7 +293,7 @@ class StripeGateway:
 
         self.api_base = api_base
         self.client = stripe.StripeClient(
-            secret_key, base_addresses={"api": api_base}, max_network_retries=2
+            secret_key, base_addresses={"api": api_base}, max_network_retries=2, stripe_version=STRIPE_API_VERSION
         )
         self.v1 = self.client.v1
 
@@ -312,17 +323,42 @@ class StripeGateway:
 
     # --- customers and cards -----------------------------------------------------------
 
-    def create_customer(self, *, email: str, name: str, user_id: int, idempotency_key: str) -> str:
+    def create_customer(self, *, user_id: int, idempotency_key: str) -> str:
+        """A Customer that names no one: Stripe copies a Customer's name and email into every
+        invoice it finalises (and never lets them change), and we send our own receipts."""
         customer = self._call(
-            self.v1.customers.create,
-            {"email": email, "name": name, "metadata": {"user_id": str(user_id)}},
-            self._key(idempotency_key),
+            self.v1.customers.create, {"metadata": {"user_id": str(user_id)}}, self._key(idempotency_key)
         )
         return customer["id"]
 
     def scrub_customer(self, customer: str) -> None:
         """Remove the person from a Customer whose account closed; its payments stay for the accounts."""
         self._call(self.v1.customers.update, customer, {"name": "", "email": "", "phone": "", "description": ""})
+
+    def forget_cards(self, customer: str, setup_intent_ids: Iterable[str] = ()) -> None:
+        """Empty the billing details (name, email, phone) of every card of the Customer, then detach
+        it: a detached card keeps its billing details, and no call can reach it afterwards. Stripe
+        attaches each card confirmed for the Customer and lists them; localstripe attaches none.
+        So the cards are also found where both name them: the Customer's default for invoices,
+        each of its charges, and each SetupIntent of `setup_intent_ids` (a card never charged)."""
+        listed = self._list(self.v1.payment_methods.list, {"customer": customer, "type": "card"})
+        cards = {card["id"] for card in listed}
+        settings = _get(self._call(self.v1.customers.retrieve, customer), "invoice_settings", {})
+        cards.add(_id(_get(settings, "default_payment_method")))
+        cards.update(_id(_get(charge, "payment_method")) for charge in self._list(self.v1.charges.list, {"customer": customer}))
+        for setup_intent_id in setup_intent_ids:
+            with suppress(NotFound):
+                cards.add(self.retrieve_setup_intent(setup_intent_id).payment_method)
+        # Stripe updates and detaches attached cards only: it refuses both for a card this (or an
+        # earlier, interrupted) pass has already emptied and detached.
+        for card in sorted(cards - {None}):
+            with suppress(Refused):
+                self._call(self.v1.payment_methods.update, card, {"billing_details": {"name": "", "email": "", "phone": ""}})
+                self._call(self.v1.payment_methods.detach, card)
+
+    def delete_customer(self, customer: str) -> None:
+        """For a Customer that never paid: nothing of it is needed for the accounts."""
+        self._call(self.v1.customers.delete, customer)
 
     def create_setup_intent(self, *, customer: str, metadata: dict, idempotency_key: str) -> SetupResult:
         return _setup(
@@ -444,7 +480,7 @@ class StripeGateway:
         page = self._call(self.v1.subscriptions.list, {"customer": customer, "limit": 100})
         return [_subscription(obj) for obj in page["data"]]
 
-    def change_subscription_plan(self, subscription_id: str, plan_id: str) -> SubscriptionResult:
+    def change_subscription_plan(self, subscription_id: str, plan_id: str, *, idempotency_key: str) -> SubscriptionResult:
         current = self._call(self.v1.subscriptions.retrieve, subscription_id)
         item_id = current["items"]["data"][0]["id"]
         return _subscription(
@@ -452,18 +488,24 @@ class StripeGateway:
                 self.v1.subscriptions.update,
                 subscription_id,
                 {"items": [{"id": item_id, "plan": plan_id}]},
+                self._key(idempotency_key),
             )
         )
 
-    def set_cancel_at_period_end(self, subscription_id: str, cancel: bool) -> SubscriptionResult:
+    def set_cancel_at_period_end(
+        self, subscription_id: str, cancel: bool, *, idempotency_key: str | None = None
+    ) -> SubscriptionResult:
         return _subscription(
             self._call(
-                self.v1.subscriptions.update, subscription_id, {"cancel_at_period_end": cancel}
+                self.v1.subscriptions.update,
+                subscription_id,
+                {"cancel_at_period_end": cancel},
+                self._key(idempotency_key),
             )
         )
 
-    def cancel_subscription_now(self, subscription_id: str) -> SubscriptionResult:
-        return _subscription(self._call(self.v1.subscriptions.cancel, subscription_id))
+    def cancel_subscription_now(self, subscription_id: str, *, idempotency_key: str | None = None) -> SubscriptionResult:
+        return _subscription(self._call(self.v1.subscriptions.cancel, subscription_id, {}, self._key(idempotency_key)))
 
     def retrieve_invoice(self, invoice_id: str) -> InvoiceResult:
         return _invoice(self._call(self.v1.invoices.retrieve, invoice_id))
@@ -492,6 +534,11 @@ class StripeGateway:
         """Every charge from `since`: the payments themselves, which Stripe keeps for good."""
         # "gt" a second before rather than "gte": localstripe filters charges by "gt" only.
         params = {"created": {"gt": int(since.timestamp()) - 1}} if since is not None else {}
+        return (_charge(c) for c in self._list(self.v1.charges.list, params))
+
+    def charges_of_customer(self, customer: str, since: datetime) -> Iterator[ChargeResult]:
+        """The Customer's charges from `since` (both Stripe and localstripe filter charges by customer)."""
+        params = {"customer": customer, "created": {"gt": int(since.timestamp()) - 1}}
         return (_charge(c) for c in self._list(self.v1.charges.list, params))
 
     def events_since(self, since: datetime | None) -> Iterator[dict]:

@@ -16,13 +16,17 @@ from membership.donors import NotYetRecorded, donor_for_user
 from membership.giving import (
     CardNotConfirmed,
     ChargeOutcome,
+    changed_since_shown,
     GiftInHand,
+    GiftJustChanged,
+    RENEWING,
     ManageRefused,
     annual_for_action,
     annual_state,
     begin_donation,
     charge_gift,
     check_authentication,
+    claim_annual,
     claim_authenticating,
     claim_donation,
     current_annual_gift,
@@ -34,6 +38,7 @@ from membership.giving import (
     record_annual_change,
     record_charge,
     record_confirmation,
+    release_annual,
     release_claim,
     scheduled_successor,
     start_card_update,
@@ -41,11 +46,21 @@ from membership.giving import (
     stripe_change_amount,
     stripe_resume,
 )
-from membership.forms import OTHER, CancelForm, ChangeAmountForm, ConfirmCardForm, DonateForm, NewLinkForm, ResumeForm, dollars
+from membership.forms import (
+    OTHER,
+    CancelForm,
+    ChangeAmountForm,
+    ConfirmCardForm,
+    DonateForm,
+    ManageCardForm,
+    NewLinkForm,
+    ResumeForm,
+    dollars,
+)
 from membership.models import Donation, DonationStatus, Donor, GiftKind, LedgerEntry
 from membership.outlook import outlook_of
 from membership.statements import statement_years
-from membership.status import sight_plus_status_of
+from membership.status import sight_plus_ended_at, sight_plus_status_of
 from membership.stripe_api import BadSignature, Refused, StripeProblem
 from membership.webhook import MAX_ID, apply_stored_event, event_problem, note_failure, read_stripe, store_event
 from sight.captcha import verify_captcha
@@ -64,6 +79,20 @@ def context() -> MembershipContext:
 
 def status_of(user_id: int):
     return sight_plus_status_of(db.session, user_id, utcnow(), settings=context().settings)
+
+
+def standing_of(user_id: int, annual) -> dict:
+    """What a donor's own pages say of their Sight+: the status, the renewal date of an annual gift
+    that will renew, and when it ended for an ex-member."""
+    status = status_of(user_id)
+    renewing = annual is not None and annual_state(annual) == RENEWING
+    return {
+        "status": status,
+        "renews_at": annual.current_period_end if renewing else None,
+        "ended_at": None if status.is_member else sight_plus_ended_at(
+            db.session, user_id, utcnow(), settings=context().settings
+        ),
+    }
 
 
 def _bad_link():
@@ -301,7 +330,7 @@ def account():
     annual = current_annual_gift(db.session, donor) if donor else None
     return render_template(
         "membership/account.html",
-        status=status_of(current_user.id),
+        **standing_of(current_user.id, annual),
         outlook=outlook_of(db.session, current_user.id, utcnow(), context().settings),
         statements=statement_years(db.session, current_user.id, current_app.config["DISPLAY_TIMEZONE"],
                                    current_app.config["FINANCIAL_YEAR_START_MONTH"]),
@@ -334,6 +363,15 @@ def _donor_from(token: str) -> Donor | None:
     return donor
 
 
+def _stale_link_just_used(token: str, form) -> bool:
+    """A form from a link that a change of a moment ago retired (the other tabs of a cancel)."""
+    loaded = context().links.load_manage(token)
+    donor = db.session.get(Donor, loaded[0]) if loaded else None
+    if donor is None or donor.user.closed_at is not None:
+        return False
+    return changed_since_shown(db.session, donor.id, form.gift_id, form.gift_version, utcnow())
+
+
 def _dead_link():
     return render_error(
         404,
@@ -347,6 +385,11 @@ def _render_manage(donor: Donor, token: str, forms: dict | None = None, status_c
     annual = current_annual_gift(db.session, donor)
     successor = scheduled_successor(db.session, annual) if annual else None
     forms = forms or {}
+
+    def form(action: str, make):
+        # A form sent back with its errors keeps what was posted; the others show the gift as it is now.
+        return forms.get(action) or (make().shown(annual) if annual else make())
+
     return (
         render_template(
             "membership/manage.html",
@@ -355,16 +398,21 @@ def _render_manage(donor: Donor, token: str, forms: dict | None = None, status_c
             annual=annual,
             state=annual_state(annual),
             successor=successor,
-            status=status_of(donor.user_id),
+            **standing_of(donor.user_id, annual),
             refusal=refusal,
-            cancel_form=forms.get("cancel") or CancelForm(),
-            resume_form=forms.get("resume") or ResumeForm(),
-            amount_form=forms.get("amount") or ChangeAmountForm(settings=context().settings),
+            cancel_form=form("cancel", CancelForm),
+            resume_form=form("resume", ResumeForm),
+            amount_form=form("amount", lambda: ChangeAmountForm(settings=context().settings)),
             new_link_form=NewLinkForm(),
             settings=context().settings,
         ),
         status_code,
     )
+
+
+def _just_changed(token: str):
+    db.session.rollback()
+    return render_template("membership/just_changed.html", token=token), 409
 
 
 def manage(token: str):
@@ -374,23 +422,35 @@ def manage(token: str):
     return _render_manage(donor, token)
 
 
+def _claim(token: str, donor: Donor, action: str, form):
+    """Claim the gift exactly as the form showed it; commit the claim before Stripe is called."""
+    annual = claim_annual(db.session, donor, action, gift_id=form.gift_id, version=form.gift_version, now=utcnow())
+    db.session.commit()
+    return annual
+
+
 def _manage_change(token: str, action: str, form, stripe_change, done: str, **record):
-    """Check the link, the form and that the gift's state allows the action; call Stripe with no
-    transaction open; write what Stripe said and confirm it by email."""
+    """Check the link and the form; claim the gift (one request of any number wins); call Stripe
+    with no transaction open; write what Stripe said, let go of the gift and confirm by email."""
     donor = _donor_from(token)
     if donor is None:
-        return _dead_link()
+        return _just_changed(token) if _stale_link_just_used(token, form) else _dead_link()
     if not form.validate_on_submit():
         return _render_manage(donor, token, forms={action: form}, status_code=400)
     try:
-        annual = annual_for_action(db.session, donor, action)
+        annual = _claim(token, donor, action, form)
     except ManageRefused as refused:
+        db.session.rollback()
         return _render_manage(donor, token, status_code=409, refusal=str(refused))
-    db.session.commit()
+    except GiftJustChanged:
+        return _just_changed(token)
     ctx, now = context(), utcnow()
     try:
         results = stripe_change(ctx.gateway, annual)
     except StripeProblem:
+        db.session.rollback()
+        release_annual(db.session, annual)
+        db.session.commit()
         return _stripe_unavailable(f"Managing the annual gift of donor {annual.donor_id}")
     # Values the form gave once it validated (e.g. the new amount) are read now.
     values = {name: value() for name, value in record.items()}
@@ -414,10 +474,9 @@ def manage_resume(token: str):
 
 def manage_amount(token: str):
     form = ChangeAmountForm(settings=context().settings)
-    now = utcnow()
 
     def change(gateway, annual):
-        return stripe_change_amount(gateway, annual, form.cents, now)
+        return stripe_change_amount(gateway, annual, form.cents)
 
     return _manage_change(
         token, "amount", form, change, "Your new amount will be charged from your next renewal.",
@@ -436,28 +495,47 @@ def manage_new_link(token: str):
     return render_template("membership/new_link_sent.html")
 
 
+def _save_card(token: str, donor: Donor, form: ManageCardForm):
+    """The submit of the card page: claim the gift, make the confirmed card the default, confirm by email."""
+    ctx = context()
+    try:
+        annual = _claim(token, donor, "card", form)
+    except ManageRefused as refused:
+        db.session.rollback()
+        return _render_manage(donor, token, status_code=409, refusal=str(refused))
+    except GiftJustChanged:
+        return _just_changed(token)
+    try:
+        finish_card_update(ctx.gateway, annual, request.form.get("setup_intent", ""))
+    except (CardNotConfirmed, StripeProblem) as problem:
+        release_annual(db.session, annual)
+        db.session.commit()
+        if isinstance(problem, StripeProblem):
+            return _stripe_unavailable(f"Updating the card of donor {annual.donor_id}")
+        flash("Your card was not saved. Please try again.", "error")
+        return redirect(url_for("membership.manage_card", token=token))
+    record_annual_change(db.session, ctx, annual, "card", [], utcnow())
+    db.session.commit()
+    flash("Your new card will be used from your next renewal.", "success")
+    return redirect(url_for("membership.manage", token=token))
+
+
 def manage_card(token: str):
     donor = _donor_from(token)
+    form = ManageCardForm()
     if donor is None:
-        return _dead_link()
+        stale = request.method == "POST" and _stale_link_just_used(token, form)
+        return _just_changed(token) if stale else _dead_link()
+    if form.validate_on_submit():
+        return _save_card(token, donor, form)
     try:
         annual = annual_for_action(db.session, donor, "card")
     except ManageRefused as refused:
         return _render_manage(donor, token, status_code=409, refusal=str(refused))
+    form.gift.data, form.version.data = annual.gift_id, annual.version
     db.session.commit()
-    ctx, form = context(), ConfirmCardForm()
     try:
-        if form.validate_on_submit():
-            try:
-                finish_card_update(ctx.gateway, annual, request.form.get("setup_intent", ""))
-            except CardNotConfirmed:
-                flash("Your card was not saved. Please try again.", "error")
-            else:
-                record_annual_change(db.session, ctx, annual, "card", [], utcnow())
-                db.session.commit()
-                flash("Your new card will be used from your next renewal.", "success")
-                return redirect(url_for("membership.manage", token=token))
-        client_secret = start_card_update(ctx.gateway, annual, utcnow())
+        client_secret = start_card_update(context().gateway, annual)
     except StripeProblem:
         return _stripe_unavailable(f"Updating the card of donor {annual.donor_id}")
     return render_template(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from membership.stripe_api import (
     PaymentResult,
     RefundResult,
     StripeGateway,
+    STRIPE_API_VERSION,
     SubscriptionResult,
     dispute_from,
 )
@@ -58,6 +59,7 @@ def store_event(session: Session, event: dict, body: str, now: datetime) -> Stri
         # PostgreSQL's text holds no NUL character; such a type is refused by `event_problem` anyway.
         type=str(event.get("type", "")).replace("\x00", "\ufffd")[:100],
         livemode=bool(event.get("livemode", False)),
+        api_version=event["api_version"][:40] if isinstance(event.get("api_version"), str) else None,
         body=body,
         received_at=now,
         deliveries=1,
@@ -73,6 +75,48 @@ def store_event(session: Session, event: dict, body: str, now: datetime) -> Stri
             .values(deliveries=StripeEvent.deliveries + 1)
         )
         return session.scalar(select(StripeEvent).where(StripeEvent.event_id == event["id"]))
+
+
+# Stripe retries a delivery for three days: events of an old version may arrive that long after a move.
+VERSION_WINDOW = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class OtherVersion:
+    """Events received lately in an API version other than the one this app reads."""
+
+    version: str
+    count: int
+    newest_event_id: str
+
+    def sentence(self) -> str:
+        return (f"{self.count} Stripe event(s) in the last 3 days are of API version {self.version}, not "
+                f"{STRIPE_API_VERSION} that this app reads (the newest {self.newest_event_id}): set the webhook "
+                "endpoint's API version in Stripe to it, or move the app to the new version (README, "
+                "\"Stripe API version\").")
+
+
+def events_of_another_version(session: Session, now: datetime) -> list[OtherVersion]:
+    """Each other API version that stored events were received in lately, most events first."""
+    recent = select(StripeEvent).where(
+        StripeEvent.received_at > now - VERSION_WINDOW,
+        StripeEvent.api_version.is_not(None),
+        StripeEvent.api_version != STRIPE_API_VERSION,
+    ).subquery()
+    rows = session.execute(
+        select(recent.c.api_version, func.count(), func.max(recent.c.received_at))
+        .group_by(recent.c.api_version)
+        .order_by(func.count().desc(), recent.c.api_version)
+    ).all()
+    found = []
+    for version, count, newest_at in rows:
+        newest = session.scalar(
+            select(StripeEvent.event_id)
+            .where(StripeEvent.api_version == version, StripeEvent.received_at == newest_at)
+            .limit(1)
+        )
+        found.append(OtherVersion(version, count, newest))
+    return found
 
 
 # The longest Stripe id our columns hold.
@@ -242,10 +286,10 @@ def _apply(
         for result in (facts.subscription, *facts.cancelled_successors):
             sync_subscription(session, result, now)
     elif event_type == "charge.refunded":
-        apply_refunds(session, ensure_entry(session, ctx, facts, now), list(facts.refunds), now)
+        apply_refunds(session, ctx, ensure_entry(session, ctx, facts, now), list(facts.refunds), now)
     elif event_type == "charge.dispute.closed" and facts.charge is not None:
         # The loss dates from the event: a dispute's own `created` is when it was opened.
-        apply_dispute_lost(session, ensure_entry(session, ctx, facts, now), dispute_from(obj, closed_at=event_time), now)
+        apply_dispute_lost(session, ctx, ensure_entry(session, ctx, facts, now), dispute_from(obj, closed_at=event_time), now)
 
 
 def ensure_entry(session: Session, ctx: MembershipContext, facts: StripeFacts, now: datetime) -> LedgerEntry:

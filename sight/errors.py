@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from sight.extensions import db
@@ -17,6 +18,29 @@ MESSAGES = {
     429: ("Too many attempts", "Please wait a little while before trying again."),
     500: ("Something went wrong on our side", "We've been told about it. Please try again in a few minutes."),
 }
+
+
+# How long a client is asked to wait while the database does not answer (a restart takes seconds).
+DATABASE_RETRY_AFTER_SECONDS = 10
+
+
+def database_unavailable():
+    """503 with Retry-After and a page that needs no database (not even to know who is signed in)."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass  # the connection is gone; the pool replaces it (pre-ping) on the next request
+    # Rendered without the context processors: the one that offers current_user would ask the database.
+    page = current_app.jinja_env.get_template("sight/unavailable.html")
+    body = page.render(retry_after=DATABASE_RETRY_AFTER_SECONDS)
+    return body, 503, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+
+
+def _lost_database(error: Exception) -> bool:
+    """A database that cannot be reached or dropped the connection: not a bug, a moment to wait."""
+    if isinstance(error, (OperationalError, InterfaceError, DisconnectionError)):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def render_error(code: int, title: str | None = None, message: str | None = None):
@@ -49,6 +73,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
+        if _lost_database(error):
+            app.logger.error("The database is unavailable: %s", type(error).__name__)
+            return database_unavailable()
         db.session.rollback()
         app.logger.exception("Unhandled error")
         return render_error(InternalServerError.code)

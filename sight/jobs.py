@@ -30,6 +30,7 @@ from sight.models import JobRun
 # it well within that: deploy/systemd/sight-*.timer).
 SCHEDULED_JOBS = {
     "mail send": timedelta(minutes=30),
+    "membership settle": timedelta(minutes=30),
     "membership remind": timedelta(days=2),
     "membership lapse-reminders": timedelta(days=2),
     "stripe reconcile": timedelta(days=2),

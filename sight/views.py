@@ -6,6 +6,7 @@ from flask import Blueprint, render_template
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from sight.errors import DATABASE_RETRY_AFTER_SECONDS
 from sight.extensions import db, limiter
 
 bp = Blueprint("sight", __name__)
@@ -24,5 +25,9 @@ def healthz():
         db.session.rollback()
     except SQLAlchemyError:
         db.session.rollback()
-        return {"status": "unavailable", "database": "unreachable"}, 503
+        return (
+            {"status": "unavailable", "database": "unreachable"},
+            503,
+            {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     return {"status": "ok", "database": "ok"}, 200

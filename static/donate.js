@@ -44,12 +44,9 @@
     if (busy) { return; }
     busy = true;
     button.disabled = true;
-    stripe.confirmCardSetup(form.dataset.setupSecret, {
-      payment_method: {
-        card: card,
-        billing_details: { name: form.dataset.name, email: form.dataset.email }
-      }
-    }).then(function (result) {
+    // No billing details: Stripe would copy a name or email from the card into every charge made
+    // with it, and a charge can never be changed (see the README's privacy section).
+    stripe.confirmCardSetup(form.dataset.setupSecret, { payment_method: { card: card } }).then(function (result) {
       if (result.error) {
         showError(result.error.message);
         busy = false;

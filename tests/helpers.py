@@ -123,7 +123,7 @@ def give_stripe_customer(session, gateway, donor) -> str:
     makes its customer in `open_card_setup`, with no transaction open)."""
     user = donor.user
     donor.stripe_customer_id = gateway.create_customer(
-        email=user.email, name=user.name, user_id=user.id, idempotency_key=f"sight-donor-{donor.id}-customer"
+        user_id=user.id, idempotency_key=f"sight-donor-{donor.id}-customer"
     )
     session.flush()
     return donor.stripe_customer_id

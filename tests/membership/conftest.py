@@ -11,6 +11,7 @@ import uuid
 from html import unescape
 
 import pytest
+import requests
 import stripe
 
 from sight.config import DEV_STRIPE_PUBLISHABLE_KEY, DEV_STRIPE_SECRET_KEY, DEV_STRIPE_WEBHOOK_SECRET
@@ -37,6 +38,22 @@ def data_attribute(html: str, name: str) -> str | None:
     return unescape(match.group(1)) if match else None
 
 
+def start_gift(live_server: str, frequency: str, email: str) -> tuple[requests.Session, str, str]:
+    """Start a $50 gift through the real /donate page over HTTP, as a browser would.
+    Returns the donor's HTTP session, the pay page's address and the pay page."""
+    http = requests.Session()
+    page = http.get(f"{live_server}/donate").text
+    started = http.post(
+        f"{live_server}/donate",
+        data={"amount": "5000", "frequency": frequency, "name": "Dee Double", "email": email,
+              "message": "", "currency": "aud", "csrf_token": csrf_token_from(page)},
+        allow_redirects=False,
+    )
+    assert started.status_code == 302, started.text
+    pay_url = f"{live_server}{started.headers['Location']}"
+    return http, pay_url, http.get(pay_url).text
+
+
 @pytest.fixture
 def stripe_client(localstripe_url) -> stripe.StripeClient:
     """The tests' own view of localstripe, to check what the app created there."""
@@ -47,7 +64,9 @@ def stripe_client(localstripe_url) -> stripe.StripeClient:
 def confirm_card(localstripe_url):
     """Confirm a SetupIntent with a card number exactly as localstripe's Stripe.js stand-in does."""
 
-    def confirm(client_secret: str, number: str = CARD_OK) -> tuple[int, dict]:
+    def confirm(client_secret: str, number: str = CARD_OK, billing_details: dict | None = None) -> tuple[int, dict]:
+        """`billing_details` as a card saved by an earlier form (or a wallet) would carry them:
+        our card form sends none."""
         seti = re.match(r"^(seti_\w+)_secret_", client_secret).group(1)
         return post_json(
             f"{localstripe_url}/v1/setup_intents/{seti}/confirm",
@@ -58,7 +77,7 @@ def confirm_card(localstripe_url):
                 "payment_method_data": {
                     "type": "card",
                     "card": {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"},
-                    "billing_details": {"name": "Alex Donor"},
+                    **({"billing_details": billing_details} if billing_details else {}),
                 },
             },
         )
@@ -78,6 +97,7 @@ def give(client, confirm_card):
         name: str = "Alex Donor",
         card: str = CARD_OK,
         other_amount: str = "",
+        billing_details: dict | None = None,
         http=None,
     ):
         http = http or client
@@ -97,7 +117,7 @@ def give(client, confirm_card):
         assert response.status_code == 302, response.get_data(as_text=True)
         pay_url = response.headers["Location"]
         page = http.get(pay_url).get_data(as_text=True)
-        status, body = confirm_card(data_attribute(page, "setup-secret"), card)
+        status, body = confirm_card(data_attribute(page, "setup-secret"), card, billing_details)
         result = http.post(
             pay_url,
             data={"csrf_token": csrf_token_from(page), "setup_intent": body.get("id", "")},
@@ -147,3 +167,25 @@ def localstripe_webhook(localstripe_url):
     # Port 9 (discard) is closed here: later events go nowhere instead of into another test.
     post_json(f"{localstripe_url}/_config/webhooks/{name}",
               {"url": "http://127.0.0.1:9/", "secret": DEV_STRIPE_WEBHOOK_SECRET})
+
+
+HIDDEN_INPUT = re.compile(r'<input[^>]*type="hidden"[^>]*>')
+
+
+def hidden_fields(html: str, action: str) -> dict:
+    """The hidden inputs (CSRF token, and the gift and version it shows) of the form that posts to
+    a URL ending in `/action`."""
+    form = re.search(rf'<form[^>]*action="[^"]*/{action}"[^>]*>(.*?)</form>', html, re.S)
+    assert form, f"the page has no form for {action}"
+    fields = {}
+    for tag in HIDDEN_INPUT.findall(form.group(1)):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name and value:
+            fields[name.group(1)] = unescape(value.group(1))
+    return fields
+
+
+def submit_manage_form(client, url: str, data: dict, *, page_url: str):
+    """Post a form of the manage page as a browser does: with the hidden fields the page gave it."""
+    page = client.get(page_url).get_data(as_text=True)
+    return client.post(url, data={**hidden_fields(page, url.rsplit("/", 1)[1]), **data})

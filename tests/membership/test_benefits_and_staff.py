@@ -150,9 +150,9 @@ def test_granting_and_revoking_a_complimentary_membership_is_audited(session):
     reader = create_user(session, "writer@example.com")
     now = utcnow()
     with pytest.raises(GrantRefused):
-        grant_complimentary(session, user=reader, reason=" ", ends_at=now + timedelta(days=1), actor=staff, now=now)
+        grant_complimentary(session, user=reader, reason=" ", ends_at=now + timedelta(days=1), actor=staff, now=now, version=1)
     grant = grant_complimentary(session, user=reader, reason="Guest columnist",
-                                ends_at=now + timedelta(days=90), actor=staff, now=now)
+                                ends_at=now + timedelta(days=90), actor=staff, now=now, version=1)
     session.commit()
     assert sight_plus_at(reader.id, now + timedelta(days=1))
     later = now + timedelta(days=10)

@@ -112,7 +112,7 @@ def test_a_failed_3d_secure_check_is_shown_and_a_retry_with_a_fresh_card_form_su
 
     # Back on the card form, with the reason, instead of waiting for ever.
     error = page.locator("#card-errors")
-    error.get_by_text("failed authentication").wait_for()
+    error.get_by_text("Your bank did not confirm this payment").wait_for()
     assert "/donate/pay/" in page.url
     with app.app_context():
         donation = db.session.scalar(select(Donation))

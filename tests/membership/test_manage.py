@@ -12,7 +12,7 @@ from sight.db import utcnow
 from sight.extensions import db
 from tests.helpers import close_my_account, csrf_token_from, sign_in_as, sign_in_url, submit_form
 
-from .conftest import data_attribute
+from .conftest import data_attribute, hidden_fields, submit_manage_form
 
 
 def manage_path(app, mailbox, email):
@@ -23,10 +23,10 @@ def manage_path(app, mailbox, email):
 def test_cancelling_reaches_stripe_and_keeps_the_paid_year(app, client, give, mailbox, stripe_client):
     give("2600", frequency="yearly", email="cancel@example.com")
     path = manage_path(app, mailbox, "cancel@example.com")
-    unticked = submit_form(client, f"{path}/cancel", {}, page_url=path)
+    unticked = submit_manage_form(client, f"{path}/cancel", {}, page_url=path)
     assert unticked.status_code == 400 and "Tick the box to confirm." in unticked.get_data(as_text=True)
 
-    response = submit_form(client, f"{path}/cancel", {"confirm": "y"}, page_url=path)
+    response = submit_manage_form(client, f"{path}/cancel", {"confirm": "y"}, page_url=path)
     assert response.status_code == 302
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "will not renew" in page and "You are Sight+" in page
@@ -41,10 +41,10 @@ def test_cancelling_reaches_stripe_and_keeps_the_paid_year(app, client, give, ma
 def test_changing_the_amount_takes_effect_at_renewal(app, client, give, mailbox, stripe_client):
     give("2600", frequency="yearly", email="change@example.com")
     path = manage_path(app, mailbox, "change@example.com")
-    bad = submit_form(client, f"{path}/amount", {"new_amount": "2"}, page_url=path)
+    bad = submit_manage_form(client, f"{path}/amount", {"new_amount": "2"}, page_url=path)
     assert bad.status_code == 400 and "The smallest gift we can take is $5." in bad.get_data(as_text=True)
 
-    response = submit_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path)
+    response = submit_manage_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path)
     assert response.status_code == 302
     page = client.get(path).get_data(as_text=True)
     assert "at your new amount of $50" in page
@@ -59,7 +59,7 @@ def test_changing_the_amount_takes_effect_at_renewal(app, client, give, mailbox,
     assert remote.trial_end == int(old.current_period_end.timestamp())
 
     # Changing it again moves the scheduled gift to the new plan instead of adding another.
-    submit_form(client, f"{path}/amount", {"new_amount": "100"}, page_url=path)
+    submit_manage_form(client, f"{path}/amount", {"new_amount": "100"}, page_url=path)
     with app.app_context():
         assert db.session.scalar(select(func.count(Subscription.id))) == 2
     remote = stripe_client.v1.subscriptions.retrieve(new.stripe_subscription_id)
@@ -71,7 +71,7 @@ def test_updating_the_card_saves_it_as_the_default(app, client, give, mailbox, s
     path = manage_path(app, mailbox, "card@example.com")
     page = client.get(f"{path}/card").get_data(as_text=True)
     _, setup = confirm_card(data_attribute(page, "setup-secret"), "5555555555554444")
-    response = client.post(f"{path}/card", data={"csrf_token": csrf_token_from(page), "setup_intent": setup["id"]})
+    response = client.post(f"{path}/card", data={**hidden_fields(page, "card"), "setup_intent": setup["id"]})
     assert response.status_code == 302
     with app.app_context():
         customer = db.session.scalar(select(Subscription)).donor.stripe_customer_id
@@ -152,7 +152,7 @@ def test_after_cancelling_the_old_links_amount_form_is_refused_and_the_gift_stay
     old = manage_path(app, mailbox, "gone@example.com")
     page = client.get(old).get_data(as_text=True)
     token = csrf_token_from(page)
-    assert client.post(f"{old}/cancel", data={"csrf_token": token, "confirm": "y"}).status_code == 302
+    assert client.post(f"{old}/cancel", data={**hidden_fields(page, "cancel"), "confirm": "y"}).status_code == 302
 
     # The donor is told, with a link that can only resume the gift.
     confirmation = mailbox.to("gone@example.com")[-1]
@@ -183,13 +183,13 @@ def test_after_cancelling_the_old_links_amount_form_is_refused_and_the_gift_stay
 def test_a_cancelled_gift_is_resumed_only_when_the_donor_confirms(app, client, give, mailbox, stripe_client):
     give("2600", frequency="yearly", email="back@example.com")
     path = manage_path(app, mailbox, "back@example.com")
-    submit_form(client, f"{path}/cancel", {"confirm": "y"}, page_url=path)
+    submit_manage_form(client, f"{path}/cancel", {"confirm": "y"}, page_url=path)
     link = latest_link(mailbox, "back@example.com")
-    unticked = submit_form(client, f"{link}/resume", {}, page_url=link)
+    unticked = submit_manage_form(client, f"{link}/resume", {}, page_url=link)
     assert unticked.status_code == 400 and "Tick the box to confirm." in unticked.get_data(as_text=True)
     assert remote_subscriptions(stripe_client, app)[0].cancel_at_period_end
 
-    resumed = submit_form(client, f"{link}/resume", {"confirm": "y"}, page_url=link)
+    resumed = submit_manage_form(client, f"{link}/resume", {"confirm": "y"}, page_url=link)
     assert resumed.status_code == 302
     assert not remote_subscriptions(stripe_client, app)[0].cancel_at_period_end
     assert mailbox.to("back@example.com")[-1]["Subject"] == "Your annual gift to Sight will renew"
@@ -199,14 +199,14 @@ def test_a_cancelled_gift_is_resumed_only_when_the_donor_confirms(app, client, g
 def test_every_change_is_confirmed_by_email(app, client, give, mailbox, confirm_card):
     give("2600", frequency="yearly", email="told@example.com")
     path = manage_path(app, mailbox, "told@example.com")
-    submit_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path)
+    submit_manage_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path)
     amount = mailbox.to("told@example.com")[-1]
     assert amount["Subject"] == "The amount of your annual gift to Sight has changed"
     assert "will be $50 a year (it was $26)" in amount.get_body(("plain",)).get_content()
 
     page = client.get(f"{path}/card").get_data(as_text=True)
     _, setup = confirm_card(data_attribute(page, "setup-secret"), "5555555555554444")
-    client.post(f"{path}/card", data={"csrf_token": csrf_token_from(page), "setup_intent": setup["id"]})
+    client.post(f"{path}/card", data={**hidden_fields(page, "card"), "setup_intent": setup["id"]})
     assert mailbox.to("told@example.com")[-1]["Subject"] == "The card for your annual gift to Sight has changed"
 
 
@@ -238,7 +238,7 @@ def test_a_gift_cancelled_in_stripe_takes_its_scheduled_new_amount_with_it(
 ):
     give("2600", frequency="yearly", email="early@example.com")
     path = manage_path(app, mailbox, "early@example.com")
-    submit_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path)
+    submit_manage_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path)
     with app.app_context():
         old, new = db.session.scalars(select(Subscription).order_by(Subscription.id)).all()
         old_id, new_id = old.stripe_subscription_id, new.stripe_subscription_id

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import free_port
-from tests.helpers import submit_form
 
+from .conftest import submit_manage_form
 
 
 
@@ -115,7 +115,7 @@ def test_managing_an_annual_gift_and_the_webhook_call_stripe_with_no_write_trans
     give("2600", frequency="yearly", email="manage@example.com")
     [receipt] = mailbox.to("manage@example.com")
     path = re.search(r"/manage/\S+", receipt.get_body(("plain",)).get_content()).group(0)
-    assert submit_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path).status_code == 302
+    assert submit_manage_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path).status_code == 302
     from membership.models import Subscription
     from sight.extensions import db
     from sqlalchemy import select
@@ -141,7 +141,7 @@ def test_closing_an_account_calls_stripe_with_no_write_transaction_open(app, cli
     [receipt] = mailbox.to("closing@example.com")
     path = re.search(r"/manage/\S+", receipt.get_body(("plain",)).get_content()).group(0)
     # A new amount from the next renewal: a scheduled successor that closing must cancel too.
-    assert submit_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path).status_code == 302
+    assert submit_manage_form(client, f"{path}/amount", {"new_amount": "50"}, page_url=path).status_code == 302
     with app.app_context():
         sign_in_as(client, db.session.scalar(select(User).where(User.email == "closing@example.com")))
         customer = db.session.scalar(select(Donor.stripe_customer_id))

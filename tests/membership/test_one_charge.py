@@ -4,45 +4,29 @@ one ledger entry and one receipt, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import re
 import threading
 
 import pytest
-import requests
 from sqlalchemy import func, select
 
 from membership.models import Donation, DonationStatus, LedgerEntry, Subscription
 from sight.extensions import db
 from sight.models import OutboxMessage
+from tests.helpers import csrf_token_from
 
-from .conftest import data_attribute
+from .conftest import data_attribute, start_gift
 
 SUBMITS = 8
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def start_gift(live_server: str, frequency: str) -> tuple[requests.Session, str, str]:
-    http = requests.Session()
-    page = http.get(f"{live_server}/donate").text
-    started = http.post(
-        f"{live_server}/donate",
-        data={"amount": "5000", "frequency": frequency, "name": "Dee Double", "email": "double@example.com",
-              "message": "", "currency": "aud", "csrf_token": CSRF.search(page).group(1)},
-        allow_redirects=False,
-    )
-    assert started.status_code == 302, started.text
-    pay_url = f"{live_server}{started.headers['Location']}"
-    return http, pay_url, http.get(pay_url).text
 
 
 @pytest.mark.parametrize("frequency", ["once", "yearly"])
 def test_eight_concurrent_submits_make_one_charge_one_entry_one_receipt(
     app, live_server, confirm_card, stripe_client, frequency
 ):
-    http, pay_url, page = start_gift(live_server, frequency)
+    http, pay_url, page = start_gift(live_server, frequency, "double@example.com")
     status, setup = confirm_card(data_attribute(page, "setup-secret"))
     assert status == 200
-    form = {"csrf_token": CSRF.search(page).group(1), "setup_intent": setup["id"]}
+    form = {"csrf_token": csrf_token_from(page), "setup_intent": setup["id"]}
     start = threading.Barrier(SUBMITS)
     answers: list[int] = []
 

@@ -67,7 +67,7 @@ def reconcile(app, gift: Gift, *, dry_run: bool = False) -> str:
             db.session, context_for(app), since=gift.since, now=utcnow(), dry_run=dry_run
         )
     assert not report.failures, report.lines
-    return "\n".join([*report.lines, report.summary()])
+    return "\n".join([*report.lines, report.summary(), *report.month_lines()])
 
 
 def time_closed(stripe_client, gift: Gift, dispute_id: str) -> datetime:

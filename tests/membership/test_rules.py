@@ -59,6 +59,9 @@ def annual_gifts(draw):
         current_period_end=started_at + draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=800))),
         started_at=started_at,
         ended_at=ended_at,
+        # Never paid, or first paid some time after it started (perhaps after it ended: never counted).
+        first_paid_at=draw(st.none() | st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=60)).map(
+            lambda d: started_at + d)),
     )
 
 
@@ -117,23 +120,45 @@ def test_a_gift_paid_exactly_365_days_before_does_not_count(amount):
 @given(st.integers(min_value=0, max_value=14 * 86400))
 def test_an_annual_gift_counts_to_the_last_second_of_the_grace_period(seconds_late):
     period_end = T - timedelta(seconds=seconds_late)
-    annual = [AnnualGift("sub_1", "past_due", 2600, period_end)]
+    annual = [AnnualGift("sub_1", "past_due", 2600, period_end, first_paid_at=period_end - YEAR)]
     assert status(annual=annual).is_member
     assert not status(annual=annual, t=period_end + timedelta(days=14) + SECOND).is_member
     assert status(annual=annual, t=period_end + timedelta(days=14)).is_member
 
 
 def test_the_grace_edge_is_exact_to_the_microsecond():
-    annual = [AnnualGift("sub_1", "active", 2600, T)]
+    annual = [AnnualGift("sub_1", "active", 2600, T, first_paid_at=T - YEAR)]
     edge = T + timedelta(days=14)
     assert status(annual=annual, t=edge).is_member
     assert not status(annual=annual, t=edge + timedelta(microseconds=1)).is_member
 
 
 def test_annual_gifts_below_the_threshold_or_cancelled_do_not_count():
-    assert not status(annual=[AnnualGift("sub_1", "active", 2599, T + YEAR)]).is_member
-    assert not status(annual=[AnnualGift("sub_1", "canceled", 2600, T + YEAR)]).is_member
-    assert not status(annual=[AnnualGift("sub_1", "incomplete", 5000, T + YEAR)]).is_member
+    paid = T - SECOND
+    assert not status(annual=[AnnualGift("sub_1", "active", 2599, T + YEAR, first_paid_at=paid)]).is_member
+    assert not status(annual=[AnnualGift("sub_1", "canceled", 2600, T + YEAR, first_paid_at=paid)]).is_member
+    assert not status(annual=[AnnualGift("sub_1", "incomplete", 5000, T + YEAR, first_paid_at=paid)]).is_member
+
+
+@given(instants)
+def test_an_annual_gift_that_never_paid_grants_nothing_at_any_instant(t):
+    """A 3-D Secure check that failed: Stripe started the subscription, ended it, nothing was paid."""
+    start = T - timedelta(days=1)
+    never_paid = [
+        AnnualGift("sub_1", "canceled", 2600, start + YEAR, started_at=start, ended_at=start + timedelta(minutes=5)),
+        AnnualGift("sub_2", "active", 5000, start + YEAR, started_at=start),
+        AnnualGift("sub_3", "past_due", 5000, start + YEAR, started_at=start),
+    ]
+    assert not status(annual=never_paid, t=t).is_member
+    assert not was_member_on([], never_paid, [], start.date(), ZoneInfo("UTC"), **RULES)
+
+
+def test_an_annual_gift_counts_from_its_first_paid_invoice_not_its_start():
+    start = T - timedelta(days=1)
+    paid = start + timedelta(minutes=3)
+    annual = [AnnualGift("sub_1", "active", 2600, start + YEAR, started_at=start, first_paid_at=paid)]
+    assert not status(annual=annual, t=paid - timedelta(microseconds=1)).is_member
+    assert status(annual=annual, t=paid).is_member
 
 
 def test_progress_toward_the_threshold_is_net_of_refunds():
@@ -195,7 +220,8 @@ def as_known_at(t, gift_list, annual, grant_list):
     ]
     annual_then = [
         AnnualGift(a.key, "active" if a.ended_at and a.ended_at > t else a.status, a.yearly_amount_cents,
-                   a.current_period_end, a.started_at, a.ended_at if a.ended_at and a.ended_at <= t else None)
+                   a.current_period_end, a.started_at, a.ended_at if a.ended_at and a.ended_at <= t else None,
+                   a.first_paid_at if a.first_paid_at and a.first_paid_at <= t else None)
         for a in annual
         if a.started_at is None or a.started_at <= t
     ]
@@ -214,7 +240,7 @@ def test_the_answer_at_t_never_depends_on_anything_recorded_after_t(gift_list, a
 
 def test_an_annual_gift_counts_from_its_start_and_a_refund_from_its_time():
     start = T - timedelta(days=30)
-    annual = [AnnualGift("sub_1", "active", 2600, start + YEAR, started_at=start)]
+    annual = [AnnualGift("sub_1", "active", 2600, start + YEAR, started_at=start, first_paid_at=start)]
     assert not status(annual=annual, t=start - SECOND).is_member
     assert status(annual=annual, t=start).is_member
     refunded_later = [Gift("pi_1", T - timedelta(days=10), 2600, ((T - timedelta(days=2), 2600),))]

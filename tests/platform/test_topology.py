@@ -175,8 +175,8 @@ def test_nginx_serves_the_static_files_itself(topology):
 
 @pytest.mark.parametrize(
     "unit",
-    ["sight-mail-send.service", "sight-remind.service", "sight-lapse-reminders.service", "sight-reconcile.service", "sight-membership-purge.service",
-     "sight-surveys-purge.service"],
+    ["sight-mail-send.service", "sight-remind.service", "sight-lapse-reminders.service", "sight-reconcile.service",
+     "sight-membership-purge.service", "sight-surveys-purge.service", "sight-settle.service"],
 )
 def test_the_timers_commands_run_against_the_topology(topology, unit):
     command = unit_exec_start(unit)

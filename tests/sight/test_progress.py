@@ -165,6 +165,7 @@ JOBS = [
     (["membership", "lapse-reminders"], "Lapse reminders", 0, r"Sent 0 lapse reminder\(s\)\."),
     (["membership", "statements", "send", "--year", "2026"], "Giving statements", 0,
      r"Sent 0 giving statement\(s\) for 2025–26\."),
+    (["membership", "settle"], "Unsettled gifts", 0, r"Settled 0 donation\(s\) left half-done"),
     (["stripe", "reconcile", "--since", "2026-12-01"], "Checking Stripe", None,
      r"The ledger matches Stripe\.|difference\(s\) repaired"),
     (["mail", "send"], "Sending mail", 0, r"Sent 0 of 0 due message\(s\)\."),

@@ -27,6 +27,7 @@ from membership.models import (
 from sight.db import utcnow
 from sight.extensions import db
 from tests.helpers import create_user
+from tests.membership.conftest import hidden_fields
 
 _ids = itertools.count(1)
 
@@ -87,7 +88,9 @@ def add_annual(
     period_end: datetime | None = None,
     created_at: datetime | None = None,
     cancel_at_period_end: bool = False,
+    paid: bool = True,
 ) -> Subscription:
+    """An annual gift; `paid` (the default) as if its first invoice was paid when it started."""
     subscription = Subscription(
         donor_id=donor.id,
         stripe_subscription_id=f"sub_test{next(_ids)}",
@@ -98,6 +101,7 @@ def add_annual(
         cancel_at_period_end=cancel_at_period_end,
         created_at=created_at or utcnow(),
         started_at=created_at or utcnow(),
+        first_paid_at=(created_at or utcnow()) if paid else None,
     )
     session.add(subscription)
     session.commit()
@@ -148,6 +152,10 @@ PREFIXED_CSRF = re.compile(r'name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"')
 
 def submit(client, url: str, data: dict, *, page_url: str):
     """Post a form of the page at page_url with its CSRF token (these forms carry a prefix)."""
-    match = PREFIXED_CSRF.search(client.get(page_url).get_data(as_text=True))
+    page = client.get(page_url).get_data(as_text=True)
+    match = PREFIXED_CSRF.search(page)
     assert match, "the page has no CSRF token"
-    return client.post(url, data={**data, "csrf_token": match.group(1)})
+    # The form's hidden fields too (a grant form carries the version of the member it showed).
+    action = url.rsplit("/", 1)[1]
+    hidden = hidden_fields(page, action) if f'/{action}"' in page else {}
+    return client.post(url, data={**hidden, **data, "csrf_token": match.group(1)})

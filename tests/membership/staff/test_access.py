@@ -41,7 +41,8 @@ def world(db_session):
             f"/staff/members/reconcile?since={tomorrow}",
         ],
         "post": [
-            (f"/staff/members/{donor.user_id}/grant", {"grant-reason": "Columnist", "grant-ends_on": (utcnow() + timedelta(days=90)).date().isoformat()}),
+            (f"/staff/members/{donor.user_id}/grant", {"grant-reason": "Columnist", "grant-version": "1",
+                                                    "grant-ends_on": (utcnow() + timedelta(days=90)).date().isoformat()}),
             (f"/staff/members/{donor.user_id}/grants/{grant.id}/revoke", {f"revoke-{grant.id}-reason": "Left us"}),
             (f"/staff/members/{donor.user_id}/receipts/{entry.id}/resend", {}),
             ("/staff/members/reconcile", {"repair-since": tomorrow}),

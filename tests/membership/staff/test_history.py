@@ -62,7 +62,7 @@ def test_the_current_period_ends_where_it_would_if_nothing_changes():
 
 def test_an_annual_gift_counts_from_its_start_not_before():
     started = T0 + 30 * DAY
-    annual = [AnnualGift("sub", "active", 2600, at(2026, 9, 1), started_at=started)]
+    annual = [AnnualGift("sub", "active", 2600, at(2026, 9, 1), started_at=started, first_paid_at=started)]
     assert history(annual=annual) == [
         Period(started, at(2026, 9, 1) + 14 * DAY + timedelta(microseconds=1), ("annual_gift",), True, None)
     ]
@@ -70,8 +70,14 @@ def test_an_annual_gift_counts_from_its_start_not_before():
 
 def test_a_cancelled_annual_gift_counted_until_it_ended():
     started, ended = T0, T0 + 200 * DAY
-    annual = [AnnualGift("sub", "canceled", 2600, T0 + WINDOW, started_at=started, ended_at=ended)]
+    annual = [AnnualGift("sub", "canceled", 2600, T0 + WINDOW, started_at=started, ended_at=ended, first_paid_at=started)]
     assert history(annual=annual) == [Period(started, ended, ("annual_gift",), False, "annual_ended")]
+
+
+def test_an_annual_gift_that_never_paid_leaves_no_period():
+    """The bank refused the first payment and the subscription ended minutes later."""
+    annual = [AnnualGift("sub", "canceled", 2600, T0 + WINDOW, started_at=T0, ended_at=T0 + 5 * 60 * timedelta(seconds=1))]
+    assert history(annual=annual) == []
 
 
 def test_a_revoked_grant_ends_when_it_was_revoked():

@@ -112,7 +112,7 @@ def slow_figures(session, periods, name_of):
                 [Gift(e.stripe_object_id, e.paid_at, e.amount_cents, tuple((a.occurred_at, a.amount_cents) for a in e.adjustments))
                  for e in donor.entries],
                 [AnnualGift(s.stripe_subscription_id, s.status.value, s.yearly_amount_cents, s.current_period_end,
-                            s.started_at, s.ended_at) for s in donor.subscriptions],
+                            s.started_at, s.ended_at, s.first_paid_at) for s in donor.subscriptions],
                 [Grant(g.starts_at, g.ends_at, g.revoked_at)
                  for g in session.scalars(select(ComplimentaryGrant).where(ComplimentaryGrant.user_id == donor.user_id))],
                 t, threshold_cents=2600, grace_days=14,

@@ -52,7 +52,8 @@ def ledger_entries(draw):
 
 @st.composite
 def annual_gifts(draw):
-    """An annual gift in any of Stripe's statuses, ended or not, started or not known to have."""
+    """An annual gift in any of Stripe's statuses, ended or not, started or not known to have,
+    never paid (a failed 3-D Secure check, a card declined) or first paid at some time."""
     started_at = draw(st.none() | instants)
     base = started_at or draw(instants)
     return dict(
@@ -61,6 +62,7 @@ def annual_gifts(draw):
         current_period_end=base + draw(spans) - draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30))),
         started_at=started_at,
         ended_at=draw(st.none() | spans.map(lambda d: base + d + RESOLUTION)),
+        first_paid_at=draw(st.none() | spans.map(lambda d: base + d)),
     )
 
 
@@ -102,7 +104,7 @@ def store(session, person, grace: timedelta) -> set[datetime]:
     for gift in annual:
         session.add(Subscription(donor_id=donor.id, stripe_subscription_id=f"sub_sql{next(_ids)}",
                                  currency="aud", **gift))
-        edges |= {t for t in (gift["started_at"], gift["ended_at"]) if t is not None}
+        edges |= {t for t in (gift["started_at"], gift["ended_at"], gift["first_paid_at"]) if t is not None}
         # The last instant of the grace period, and the first after it (`AnnualGift.end`).
         edges |= {gift["current_period_end"] + grace, gift["current_period_end"] + grace + RESOLUTION}
     for grant in grant_rows:
