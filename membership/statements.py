@@ -186,7 +186,7 @@ def _claim(session: Session, statement: Statement, user_id: int, now: datetime) 
 def queue_statement(session: Session, ctx: MembershipContext, user: User, statement: Statement, now: datetime) -> None:
     statements_url = f"{ctx.links.account_url()}/statements/{statement.year}"
     values = {"statement": statement, "html_url": statements_url, "pdf_url": f"{statements_url}.pdf"}
-    mail_donor(session, user, template="membership/email/statement.html", values=values, kind="giving_statement",
+    mail_donor(session, user, template="membership/email/giving_statement.html", values=values, kind="giving_statement",
                formats=ctx.settings.formats, now=now)
 
 

@@ -15,6 +15,7 @@ from accounts.models import Role
 from accounts.operations import invite_staff, request_password_reset, request_sign_in_link
 from membership.context import context_for
 from membership.donors import find_or_create_donor
+from membership.lapse import send_lapse_reminders
 from membership.ledger import record_payment
 from membership.models import GiftKind, Subscription, SubscriptionStatus
 from membership.receipts import (
@@ -25,6 +26,7 @@ from membership.receipts import (
     queue_receipt,
     send_renewal_reminders,
 )
+from membership.statements import financial_year_of, send_statements
 from sight.extensions import db
 from sight.models import OutboxMessage
 from tests.helpers import create_user
@@ -70,6 +72,16 @@ def queue_every_kind_of_email(app) -> None:
         queue_payment_failed_notice(session, subscription, "in_failed", 2600, ctx, NOW)
         session.commit()
         assert send_renewal_reminders(session, ctx, NOW) == 1
+        session.commit()
+
+        # A member through one gift, 340 days ago: a lapse reminder now, and that year's statement.
+        lapsing = find_or_create_donor(session, email="lapsing@example.com", name="Lee Lapsing", now=NOW)
+        record_payment(session, donor=lapsing, stripe_object_id="pi_lapsing", kind=GiftKind.one_off,
+                       amount_cents=2600, currency="aud", paid_at=NOW - timedelta(days=340), now=NOW)
+        session.commit()
+        assert send_lapse_reminders(session, ctx, NOW, reminder_days=30) == 1
+        year = financial_year_of(NOW - timedelta(days=340), ctx.settings.formats.timezone, 7)
+        assert send_statements(session, ctx, year, lambda: NOW, start_month=7, per_minute=0) == 1
         session.commit()
 
 
@@ -124,7 +136,8 @@ def outbox(app) -> dict[str, list[OutboxMessage]]:
 def test_every_message_kind_has_a_template_and_each_template_is_sent(outbox):
     assert sorted(outbox) == sorted(path.stem for path in MESSAGE_TEMPLATES)
     assert {"receipt", "sign_in_link", "reset_link", "staff_invite", "renewal_reminder", "renewal_failed",
-            "annual_gift_cancel", "manage_link", "complimentary_grant"} <= set(outbox)
+            "annual_gift_cancel", "manage_link", "complimentary_grant", "lapse_reminder",
+            "giving_statement"} <= set(outbox)
 
 
 def test_each_message_says_the_same_in_text_and_html(outbox):
