@@ -99,13 +99,12 @@ def queue_adjustment_notice(
     happened, where their Sight+ stands now and how to give again."""
     values = {
         "entry": entry,
-        "lost_to_dispute": lost_to_dispute,
         "cents": cents,
         "status": sight_plus_status_of(session, entry.donor.user_id, now, settings=ctx.settings),
         "donate_url": ctx.links.donate_url(),
     }
     kind = "dispute_lost_notice" if lost_to_dispute else "refund_notice"
-    mail_donor(session, entry.donor.user, template="membership/email/adjustment_notice.html", values=values,
+    mail_donor(session, entry.donor.user, template=f"membership/email/{kind}.html", values=values,
                kind=kind, formats=ctx.settings.formats, now=now)
 
 

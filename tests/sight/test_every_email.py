@@ -17,13 +17,15 @@ from membership.context import context_for
 from membership.donors import find_or_create_donor
 from membership.lapse import send_lapse_reminders
 from membership.ledger import record_payment
-from membership.models import GiftKind, Subscription, SubscriptionStatus
+from membership.models import GiftKind, LedgerEntry, Subscription, SubscriptionStatus
 from membership.receipts import (
+    queue_adjustment_notice,
     queue_change_confirmation,
     queue_grant_confirmation,
     queue_new_link,
     queue_payment_failed_notice,
     queue_receipt,
+    queue_sight_plus_ended_if_so,
     send_renewal_reminders,
 )
 from membership.statements import financial_year_of, send_statements
@@ -70,6 +72,11 @@ def queue_every_kind_of_email(app) -> None:
         queue_new_link(session, ctx, donor, NOW)
         queue_grant_confirmation(session, donor.user, NOW + timedelta(days=90), ctx.settings.formats, NOW)
         queue_payment_failed_notice(session, subscription, "in_failed", 2600, ctx, NOW)
+        refunded = session.scalar(select(LedgerEntry).where(LedgerEntry.stripe_object_id == "pi_once"))
+        queue_adjustment_notice(session, ctx, refunded, False, 1000, NOW)
+        queue_adjustment_notice(session, ctx, refunded, True, 1650, NOW)
+        queue_sight_plus_ended_if_so(session, ctx, create_user(session, "ended@example.com", name="Ed Ended"),
+                                     "your complimentary membership was ended", NOW)
         session.commit()
         assert send_renewal_reminders(session, ctx, NOW) == 1
         session.commit()
