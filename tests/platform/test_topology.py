@@ -217,7 +217,7 @@ def test_each_request_is_one_json_line_under_the_id_nginx_gave_it(topology):
         for line in topology.app_log(port).splitlines()
         if line.startswith("{")
     ]
-    [line] = [line for line in lines if line["request_id"] == request_id]
+    [line] = [line for line in lines if line.get("request_id") == request_id]
     assert (line["method"], line["path"], line["status"]) == ("GET", "/healthz", 200)
 
 
