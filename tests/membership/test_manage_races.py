@@ -19,8 +19,9 @@ from sight.db import utcnow
 from sight.extensions import db
 from sight.models import OutboxMessage
 
-from .conftest import data_attribute, hidden_fields
-from .test_one_charge import CSRF, start_gift
+from tests.helpers import csrf_token_from
+
+from .conftest import data_attribute, hidden_fields, start_gift
 
 SUBMITS = 8
 JUST_CHANGED = "This gift was just changed"
@@ -29,7 +30,7 @@ def give_yearly(live_server, confirm_card, mailbox, email="race@example.com") ->
     http, pay_url, page = start_gift(live_server, "yearly", email=email)
     status, setup = confirm_card(data_attribute(page, "setup-secret"))
     assert status == 200
-    paid = http.post(pay_url, data={"csrf_token": CSRF.search(page).group(1), "setup_intent": setup["id"]},
+    paid = http.post(pay_url, data={"csrf_token": csrf_token_from(page), "setup_intent": setup["id"]},
                      allow_redirects=False)
     assert paid.status_code == 302
     mailbox.run_mail_worker()
