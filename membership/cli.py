@@ -208,7 +208,7 @@ def init_app(app: Flask) -> None:
     @stripe_group.command("reconcile")
     @quiet_option
     @click.option("--dry-run", is_flag=True, help="Report the differences without changing anything.")
-    @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only Stripe events and charges from this date (UTC).")
+    @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="Only Stripe events, charges, refunds and disputes from this date or instant (UTC).")
     def reconcile_command(dry_run: bool, since: datetime | None):
         """Re-read Stripe and repair the ledger after missed webhooks (one commit per repair)."""
         with job_progress() as progress:

@@ -31,10 +31,10 @@ from membership.ledger import (
     record_invoice,
     sync_subscription,
 )
-from membership.models import Donor, GiftKind, LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
+from membership.models import Donor, GiftKind, LedgerAdjustment, LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
 from membership.personal_data import erasures_due_in_stripe, finish_closing_in_stripe
 from membership.giving import scheduled_successor
-from membership.stripe_api import ChargeResult, StripeProblem, SubscriptionResult
+from membership.stripe_api import ChargeResult, DisputeResult, RefundResult, StripeProblem, SubscriptionResult
 from sight.audit import record_audit
 from sight.db import read_session
 from sight.jobs import NO_PROGRESS, Progress
@@ -54,6 +54,10 @@ class Finding:
 
 class Unexplained(str):
     """A repair's words for money it cannot attribute (reported, never repaired)."""
+
+
+class Note(str):
+    """A repair's words for something staff should know that changes no money yet (an open dispute)."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ class ReconcileReport:
         verb = "would be repaired" if self.dry_run else "repaired"
         text = f"{len(self.repairs)} difference(s) {verb}, {len(self.failures)} failure(s)"
         if self.unexplained:
-            text += f", {len(self.unexplained)} charge(s) in Stripe that no gift here explains"
+            text += f", {len(self.unexplained)} charge(s), refund(s) or dispute(s) in Stripe that nothing here explains"
         if not self.findings:
             if self.months_differ:
                 return "The ledger and Stripe differ in some months (below), and nothing found explains it."
@@ -145,6 +149,8 @@ def reconcile(
             return
         if isinstance(text, Unexplained):
             report.findings.append(Finding("unexplained", text))
+        elif isinstance(text, Note):
+            report.findings.append(Finding("note", text))
         elif text:
             report.findings.append(Finding("would repair" if dry_run else "repaired", text))
         progress.advance()
@@ -178,14 +184,33 @@ def reconcile(
     ]
     payments, invoices, subscriptions, disputes_closed = _from_events(ctx, since)
     charges = [c for c in ctx.gateway.charges_since(since) if c.status == "succeeded"]
+    # Refunds and disputes on their own too: one may come long after the charge it takes back.
+    refunds = [r for r in ctx.gateway.refunds_since(since) if r.status == "succeeded" and r.charge_id]
+    disputes = ctx.gateway.disputes_since(since)
 
-    progress.start(len(payments) + len(invoices) + len(charges) + len(subscriptions), "Checking Stripe")
+    progress.start(
+        len(payments) + len(invoices) + len(charges) + len(refunds) + len(disputes) + len(subscriptions), "Checking Stripe"
+    )
     for payment_id in payments:
         item(payment_id, lambda payment_id=payment_id: _missing_payment(session, ctx, payment_id, verb, now))
     for invoice_id in invoices:
         item(invoice_id, lambda invoice_id=invoice_id: _missing_invoice(session, ctx, invoice_id, verb, now))
+    unexplained_charges: set[str] = set()
     for charge in charges:
-        item(charge.id, lambda charge=charge: _charge(session, ctx, charge, disputes_closed, verb, now))
+        item(charge.id, lambda charge=charge: _charge(session, ctx, charge, disputes_closed, unexplained_charges, verb, now))
+    # The refunds and lost disputes of a gift's charge just read were settled with it (a dry run kept
+    # nothing to show so); those of a charge no gift explains are named on their own.
+    settled = {c.id for c in charges} - unexplained_charges
+    for refund in refunds:
+        if refund.charge_id in settled:
+            progress.advance()
+            continue
+        item(refund.id, lambda refund=refund: _refund(session, ctx, refund, verb, now))
+    for dispute in disputes:
+        if dispute.charge_id in settled and dispute.status in ("won", "lost", "warning_closed"):
+            progress.advance()
+            continue
+        item(dispute.id, lambda dispute=dispute: _dispute(session, ctx, dispute, disputes_closed, verb, now))
     for subscription_id in subscriptions:
         item(subscription_id, lambda subscription_id=subscription_id: _subscription(session, ctx, subscription_id, dry_run, now))
 
@@ -311,6 +336,7 @@ def _charge(
     ctx: MembershipContext,
     charge: ChargeResult,
     disputes_closed: dict[str, datetime],
+    unexplained_charges: set[str],
     verb: str,
     now: datetime,
 ) -> str | None:
@@ -335,6 +361,7 @@ def _charge(
         if entry is not None:
             words.append(f"{verb} {_gift_words(ctx.settings.formats, entry.kind, entry.amount_cents, entry.stripe_object_id, entry.paid_at)} found among Stripe's charges")
     if entry is None:
+        unexplained_charges.add(charge.id)
         return _unattributed(session, ctx, charge)
     if entry.charge_id is None:
         entry.charge_id = charge.id
@@ -350,18 +377,88 @@ def _charge(
     return "; ".join(words) + "." if words else None
 
 
+def _donor_words(session: Session, customer: str | None) -> str | None:
+    """Who a Stripe customer is here (None: another customer of the Stripe account, not ours to count)."""
+    donor = session.scalar(select(Donor).where(Donor.stripe_customer_id == customer)) if customer else None
+    if donor is None:
+        return None
+    return donor.user.email if donor.user.closed_at is None else f"closed account {donor.user_id}"
+
+
+def _day(at: datetime | None) -> str:
+    return f"{at:%Y-%m-%d}" if at else "an unknown day"
+
+
 def _unattributed(session: Session, ctx: MembershipContext, charge: ChargeResult) -> Unexplained | None:
     """A charge on one of our donors' customers that is no gift made here (one made in Stripe's
     dashboard, say): named for staff, since it is in the monthly totals and nothing explains it."""
-    donor = session.scalar(select(Donor).where(Donor.stripe_customer_id == charge.customer)) if charge.customer else None
-    if donor is None:
-        return None  # another customer of the Stripe account: not ours to count
-    who = donor.user.email if donor.user.closed_at is None else f"closed account {donor.user_id}"
-    when = f"{charge.created:%Y-%m-%d}" if charge.created else "an unknown day"
+    who = _donor_words(session, charge.customer)
+    if who is None:
+        return None
     return Unexplained(
-        f"Stripe charge {charge.id} of {ctx.settings.formats.money(charge.amount_cents)} on {when} (UTC) to customer "
+        f"Stripe charge {charge.id} of {ctx.settings.formats.money(charge.amount_cents)} on {_day(charge.created)} (UTC) to customer "
         f"{charge.customer} ({who}) has no ledger entry and is not a gift made here: record it by hand or refund it in Stripe."
     )
+
+
+def _refund(session: Session, ctx: MembershipContext, refund: RefundResult, verb: str, now: datetime) -> str | None:
+    """A refund the ledger lacks: recorded as the charge.refunded webhook records it when its charge
+    is a gift here, else named for staff."""
+    if session.scalar(select(LedgerAdjustment.id).where(LedgerAdjustment.stripe_object_id == refund.id)) is not None:
+        return None
+    charge = ctx.gateway.retrieve_charge(refund.charge_id)
+    entry = entry_for_charge(session, charge)
+    money = ctx.settings.formats.money
+    if entry is None:
+        who = _donor_words(session, charge.customer)
+        if who is None:
+            return None
+        return Unexplained(
+            f"Stripe refund {refund.id} of {money(refund.amount_cents)} on {_day(refund.created)} (UTC) of charge {charge.id} "
+            f"to customer {charge.customer} ({who}) has no ledger entry and its charge is not a gift made here: "
+            "record it by hand with the charge."
+        )
+    refunded = apply_refunds(session, ctx, entry, ctx.gateway.refunds_of_charge(charge.id), now)
+    if not refunded:
+        return None  # already counted among the refunds recorded before they kept Stripe's ids
+    return (f"{verb} {money(refunded)} refunded on {entry.stripe_object_id} ({money(entry.refunded_cents)} of "
+            f"{money(entry.amount_cents)} refunded in all).")
+
+
+def _dispute(
+    session: Session,
+    ctx: MembershipContext,
+    dispute: DisputeResult,
+    disputes_closed: dict[str, datetime],
+    verb: str,
+    now: datetime,
+) -> str | None:
+    """A lost dispute the ledger lacks (recorded when its charge is a gift here, else named), or an
+    open one (named for staff, the ledger unchanged: the bank has not decided)."""
+    if dispute.status in ("won", "warning_closed"):
+        return None
+    if session.scalar(select(LedgerAdjustment.id).where(LedgerAdjustment.stripe_object_id == dispute.id)) is not None:
+        return None
+    charge = ctx.gateway.retrieve_charge(dispute.charge_id)
+    who = _donor_words(session, charge.customer)
+    if who is None:
+        return None
+    money = ctx.settings.formats.money
+    if dispute.status != "lost":
+        respond = f"needs a response by {ctx.settings.formats.day(dispute.respond_by)}" if dispute.respond_by else dispute.status
+        return Note(
+            f"Stripe dispute {dispute.id} of {money(dispute.amount_cents)} on charge {charge.id} is open ({respond}); "
+            f"customer {charge.customer} ({who}), opened {_day(dispute.created)} (UTC). Nothing is recorded until the bank decides."
+        )
+    entry = entry_for_charge(session, charge)
+    if entry is None:
+        return Unexplained(
+            f"Stripe dispute {dispute.id} of {money(dispute.amount_cents)} lost on {_day(disputes_closed.get(dispute.id, dispute.created))} "
+            f"(UTC) on charge {charge.id} to customer {charge.customer} ({who}) has no ledger entry and its charge is not "
+            "a gift made here: record it by hand with the charge."
+        )
+    lost = apply_dispute_lost(session, ctx, entry, replace(dispute, created=disputes_closed.get(dispute.id, dispute.created)), now)
+    return f"{verb} a lost dispute of {money(lost)} on {entry.stripe_object_id}." if lost else None
 
 
 def _subscription(session: Session, ctx: MembershipContext, subscription_id: str, dry_run: bool, now: datetime) -> str | None:

@@ -163,6 +163,7 @@ class RefundResult:
     amount_cents: int
     status: str
     created: datetime
+    charge_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,8 @@ class DisputeResult:
     amount_cents: int
     status: str
     created: datetime
+    # The last day to answer an open dispute with evidence (Stripe's `evidence_details.due_by`).
+    respond_by: datetime | None = None
 
 
 def _setup(obj) -> SetupResult:
@@ -266,7 +269,8 @@ def _charge(obj) -> ChargeResult:
 
 
 def _refund(obj) -> RefundResult:
-    return RefundResult(id=obj["id"], amount_cents=int(obj["amount"]), status=_get(obj, "status", "succeeded"), created=_time(obj["created"]))
+    return RefundResult(id=obj["id"], amount_cents=int(obj["amount"]), status=_get(obj, "status", "succeeded"),
+                        created=_time(obj["created"]), charge_id=_id(_get(obj, "charge")))
 
 
 def dispute_from(obj, closed_at: datetime | None = None) -> DisputeResult:
@@ -277,6 +281,7 @@ def dispute_from(obj, closed_at: datetime | None = None) -> DisputeResult:
         amount_cents=int(obj["amount"]),
         status=obj["status"],
         created=closed_at or _time(obj["created"]),
+        respond_by=_time(_get(_get(obj, "evidence_details") or {}, "due_by")),
     )
 
 
@@ -535,6 +540,16 @@ class StripeGateway:
         # "gt" a second before rather than "gte": localstripe filters charges by "gt" only.
         params = {"created": {"gt": int(since.timestamp()) - 1}} if since is not None else {}
         return (_charge(c) for c in self._list(self.v1.charges.list, params))
+
+    def refunds_since(self, since: datetime | None) -> list[RefundResult]:
+        """Every refund from `since` (localstripe filters refunds by charge only, so by time here)."""
+        refunds = (_refund(r) for r in self._list(self.v1.refunds.list, {}))
+        return [r for r in refunds if since is None or r.created >= since.replace(microsecond=0)]
+
+    def disputes_since(self, since: datetime | None) -> list[DisputeResult]:
+        """Every dispute opened from `since` (the test Stripe's disputes are filtered by charge only)."""
+        disputes = (dispute_from(d) for d in self._list(self.v1.disputes.list, {}))
+        return [d for d in disputes if since is None or d.created >= since.replace(microsecond=0)]
 
     def charges_of_customer(self, customer: str, since: datetime) -> Iterator[ChargeResult]:
         """The Customer's charges from `since` (both Stripe and localstripe filter charges by customer)."""

@@ -68,6 +68,9 @@ class Dispute(resources.StripeObject):
         self.payment_intent = charge.payment_intent
         self.reason = reason
         self.status = "needs_response"
+        # Stripe gives the merchant a week or more to answer with evidence.
+        self.evidence_details = {"due_by": self.created + 7 * 24 * 3600, "has_evidence": False,
+                                 "past_due": False, "submission_count": 0}
         self.metadata = {}
 
     @classmethod

@@ -129,8 +129,12 @@ def test_a_lost_dispute_no_webhook_told_of_is_recorded_by_reconcile_once(app, gi
     assert net_and_sight_plus(app, gift) == (2600, True)
 
     dispute = bank(localstripe_url, "", {"charge": gift.charge_id})
-    # An open dispute decides nothing yet.
-    assert "dispute" not in reconcile(app, gift)
+    # An open dispute decides nothing yet: staff read of it, and what it needs, with the ledger unchanged.
+    respond_by = datetime.fromtimestamp(stripe_client.v1.disputes.retrieve(dispute["id"]).evidence_details.due_by, UTC)
+    opened = reconcile(app, gift)
+    assert (f"dispute {dispute['id']} of $26 on charge {gift.charge_id} is open "
+            f"(needs a response by {respond_by.day} {respond_by:%B %Y})") in opened
+    assert "lost@example.com" in opened and "Recorded" not in opened
     assert adjustments(app) == []
     time.sleep(1.1)  # the verdict comes later than the dispute
     bank(localstripe_url, f"/{dispute['id']}/close", {"status": "lost"})

@@ -72,3 +72,62 @@ def test_an_orphan_successor_in_stripe_is_cancelled_by_the_repair_not_only_noted
     assert f"Cancelled {orphan.id}" in real.output, real.output
     live = {s.id for s in live_in_stripe(stripe_client, customer)}
     assert orphan.id not in live and len(live) == 2
+
+
+def reconcile_output(app, since: str, *args: str):
+    return app.test_cli_runner().invoke(args=["stripe", "reconcile", "--since", since, *args])
+
+
+def test_a_refund_of_a_gift_paid_before_the_window_is_recorded_once_by_the_repair(app, give, stripe_client):
+    import time
+
+    from membership.models import LedgerAdjustment, LedgerEntry
+
+    give("5000", email="late-refund@example.com")
+    with app.app_context():
+        charge, gift = db.session.execute(select(LedgerEntry.charge_id, LedgerEntry.payment_intent_id)).one()
+    time.sleep(1.1)  # Stripe's times are whole seconds: the window opens unmistakably after the gift
+    since = utcnow().strftime("%Y-%m-%dT%H:%M:%S")
+    refund = stripe_client.v1.refunds.create({"charge": charge, "amount": 1500})
+
+    dry = reconcile_output(app, since, "--dry-run")
+    assert f"Would record $15 refunded on {gift}" in dry.output, dry.output
+    real = reconcile_output(app, since)
+    assert f"Recorded $15 refunded on {gift}" in real.output, real.output
+    assert real.exit_code == 0 and "The ledger matches Stripe." not in real.output
+    again = reconcile_output(app, since)
+    assert "refund" not in again.output and again.exit_code == 0, again.output
+    with app.app_context():
+        assert [(a.stripe_object_id, a.amount_cents) for a in db.session.scalars(select(LedgerAdjustment))] == [
+            (refund.id, 1500)
+        ]
+
+
+def test_a_refund_and_a_lost_dispute_of_a_charge_made_in_stripe_alone_are_named_and_fail_the_run(
+    app, give, stripe_client, localstripe_url, staff_user, client
+):
+    from membership.models import LedgerAdjustment
+
+    from .test_reconcile_disputes import bank
+
+    give("2600", email="dashboard@example.com")
+    customer, charge = charge_in_the_dashboard(app, stripe_client, 4000)
+    refund = stripe_client.v1.refunds.create({"charge": charge, "amount": 1500})
+    dispute = bank(localstripe_url, "", {"charge": charge})
+    bank(localstripe_url, f"/{dispute['id']}/close", {"status": "lost"})
+    today = utcnow().strftime("%Y-%m-%d")
+    for args in (["--dry-run"], []):
+        result = reconcile_output(app, today, *args)
+        assert result.exit_code == 1, result.output
+        [refund_line] = [line for line in result.output.splitlines() if refund.id in line]
+        assert "$15" in refund_line and customer in refund_line and "dashboard@example.com" in refund_line
+        assert today in refund_line and charge in refund_line
+        [dispute_line] = [line for line in result.output.splitlines() if dispute["id"] in line]
+        assert "$25" in dispute_line and "lost" in dispute_line and customer in dispute_line
+        assert "dashboard@example.com" in dispute_line and today in dispute_line
+    with app.app_context():
+        assert db.session.scalars(select(LedgerAdjustment)).all() == []
+
+    sign_in_as(client, staff_user)
+    page = client.get(f"/staff/members/reconcile?since={today}").get_data(as_text=True)
+    assert refund.id in page and dispute["id"] in page and "The ledger matches Stripe." not in page
