@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,7 @@ from membership.models import (
     Subscription,
     SubscriptionStatus,
 )
-from membership.receipts import queue_adjustment_notice, queue_receipt
+from membership.receipts import queue_adjustment_notice, queue_receipt, queue_sight_plus_ended_if_so
 from membership.stripe_api import (
     ChargeResult,
     DisputeResult,
@@ -262,6 +262,29 @@ def sync_subscription(session: Session, result: SubscriptionResult, now: datetim
     subscription.started_at = result.started_at or subscription.started_at
     subscription.ended_at = result.ended_at
     subscription.updated_at = now
+    return subscription
+
+
+ENDED_STATUSES = (SubscriptionStatus.canceled, SubscriptionStatus.incomplete_expired)
+
+
+def sync_subscription_and_tell(
+    session: Session, ctx: MembershipContext, result: SubscriptionResult, now: datetime
+) -> Subscription:
+    """`sync_subscription`, and when Stripe says a paid annual gift has stopped, tell its donor if
+    that ended their Sight+ (nothing else keeping them): once, however often Stripe or reconcile
+    repeat it, because only the caller whose conditional UPDATE moves our copy to "ended" tells."""
+    ended_now = False
+    if result.status in {s.value for s in ENDED_STATUSES}:
+        ended_now = session.execute(
+            update(Subscription)
+            .where(Subscription.stripe_subscription_id == result.id, Subscription.status.not_in(ENDED_STATUSES))
+            .values(status=SubscriptionStatus(result.status), updated_at=now)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount == 1
+    subscription = sync_subscription(session, result, now)
+    if ended_now and subscription.first_paid_at is not None:
+        queue_sight_plus_ended_if_so(session, ctx, subscription.donor.user, "your annual gift has stopped", now)
     return subscription
 
 

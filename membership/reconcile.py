@@ -30,6 +30,7 @@ from membership.ledger import (
     entry_for_charge,
     record_invoice,
     sync_subscription,
+    sync_subscription_and_tell,
 )
 from membership.models import Donor, GiftKind, LedgerAdjustment, LedgerEntry, StripeEvent, Subscription, SubscriptionStatus
 from membership.personal_data import erasures_due_in_stripe, finish_closing_in_stripe
@@ -468,7 +469,7 @@ def _subscription(session: Session, ctx: MembershipContext, subscription_id: str
     after = (result.status, result.current_period_end, result.yearly_amount_cents, result.cancel_at_period_end)
     if before == after:
         return None
-    sync_subscription(session, result, now)
+    sync_subscription_and_tell(session, ctx, result, now)
     was = "not known here" if before is None else before[0]
     verb = "Would update" if dry_run else "Updated"
     return (

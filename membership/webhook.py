@@ -25,6 +25,7 @@ from membership.ledger import (
     apply_refunds,
     entry_for_charge,
     sync_subscription,
+    sync_subscription_and_tell,
 )
 from membership.models import LedgerEntry, StripeEvent
 from membership.receipts import queue_payment_failed_notice
@@ -283,7 +284,8 @@ def _apply(
             session, subscription, facts.invoice.id, facts.invoice.amount_due_cents, ctx, now
         )
     elif event_type in SUBSCRIPTION_CHANGED:
-        for result in (facts.subscription, *facts.cancelled_successors):
+        sync_subscription_and_tell(session, ctx, facts.subscription, now)
+        for result in facts.cancelled_successors:
             sync_subscription(session, result, now)
     elif event_type == "charge.refunded":
         apply_refunds(session, ctx, ensure_entry(session, ctx, facts, now), list(facts.refunds), now)

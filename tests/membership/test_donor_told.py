@@ -83,3 +83,69 @@ def test_losing_sight_plus_when_staff_end_a_complimentary_membership_is_told_onc
     [mail] = [m for m in mailbox.to("comped@example.com") if "ended" in m["Subject"].lower()]
     body = mail.get_body(("plain",)).get_content()
     assert "Your Sight+ ended on" in body and "/donate" in body
+
+
+def a_year_later(app) -> str:
+    """The annual gift as it stands a year and a few days on, its renewal still being retried: its
+    one payment (which counts as a gift for twelve months) has left the window, so only the annual
+    gift keeps its donor Sight+. Stripe's clock cannot be moved, so our copy's dates are."""
+    from datetime import timedelta
+
+    from membership.models import Subscription
+
+    year = timedelta(days=370)
+    with app.app_context():
+        subscription = db.session.scalar(select(Subscription))
+        entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.subscription_id == subscription.stripe_subscription_id))
+        entry.paid_at -= year
+        subscription.first_paid_at -= year
+        subscription.started_at -= year
+        subscription.current_period_end -= timedelta(days=5)
+        subscription.status = type(subscription.status).past_due
+        db.session.commit()
+        return subscription.stripe_subscription_id
+
+
+def test_an_annual_gift_that_stops_in_stripe_is_told_once_however_often_stripe_says_so(
+    app, client, give, stripe_client, signed_event, mailbox
+):
+    from sight.db import utcnow
+
+    give("2600", frequency="yearly", email="stopped@example.com")
+    subscription = a_year_later(app)
+    stripe_client.v1.subscriptions.cancel(subscription)
+    deleted = {"id": subscription, "object": "subscription"}
+    for event_id in ("evt_stopped_1", "evt_stopped_1", "evt_stopped_2"):  # repeated, and told again anew
+        body, headers = signed_event("customer.subscription.deleted", deleted, event_id=event_id)
+        assert client.post("/stripe/webhook", data=body, headers=headers).status_code == 200
+    # Reconcile reads the same end from Stripe afterwards: nothing more to tell.
+    app.test_cli_runner().invoke(args=["stripe", "reconcile", "--since", utcnow().strftime("%Y-%m-%d")])
+    assert notices(app, "sight_plus_ended") == 1
+    mailbox.run_mail_worker()
+    [mail] = [m for m in mailbox.to("stopped@example.com") if "ended" in m["Subject"].lower()]
+    body = mail.get_body(("plain",)).get_content()
+    assert "Your Sight+ ended on" in body and "your annual gift has stopped" in body and "/donate" in body
+
+
+def test_an_annual_gift_that_stopped_with_no_webhook_is_told_once_by_reconcile(app, give, stripe_client, mailbox):
+    from sight.db import utcnow
+
+    give("2600", frequency="yearly", email="quietly@example.com")
+    stripe_client.v1.subscriptions.cancel(a_year_later(app))
+    for _ in range(2):
+        app.test_cli_runner().invoke(args=["stripe", "reconcile", "--since", utcnow().strftime("%Y-%m-%d")])
+    assert notices(app, "sight_plus_ended") == 1
+    mailbox.run_mail_worker()
+    assert [m for m in mailbox.to("quietly@example.com") if "ended" in m["Subject"].lower()]
+
+
+def test_an_annual_gift_that_stops_while_a_one_off_gift_keeps_them_sight_plus_sends_no_ended_mail(
+    app, client, give, stripe_client, signed_event
+):
+    give("5000", email="still@example.com")
+    give("2600", frequency="yearly", email="still@example.com")
+    subscription = a_year_later(app)
+    stripe_client.v1.subscriptions.cancel(subscription)
+    body, headers = signed_event("customer.subscription.deleted", {"id": subscription, "object": "subscription"})
+    assert client.post("/stripe/webhook", data=body, headers=headers).status_code == 200
+    assert notices(app, "sight_plus_ended") == 0
