@@ -343,6 +343,20 @@ class LapseReminder(db.Model):
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SightPlusEndedNotice(db.Model):
+    """A "your Sight+ has ended" mail claimed for sending when gifts left the twelve months: one per
+    person and end, so two runs at once, or a run repeated, send it once."""
+
+    __tablename__ = "sight_plus_ended_notice"
+    __table_args__ = (UniqueConstraint("user_id", "ended_at", name="uq_sight_plus_ended_notice_once_per_end"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    # The instant the person stopped being Sight+.
+    ended_at: Mapped[datetime]
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LapseReminderOptOut(db.Model):
     """Someone who asked (with the link in a reminder) to hear no more about their Sight+ lapsing."""
 
