@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from accounts.personal_data import erasure_steps
 from membership.context import Settings, context_for
-from membership.lapse import send_lapse_reminders
+from membership.lapse import send_lapse_reminders, send_sight_plus_ended_notices
 from membership.models import Benefit, Donor, StripeEvent
 from membership.personal_data import purge_abandoned_starts
 from membership.receipts import send_renewal_reminders
@@ -138,15 +138,18 @@ def init_app(app: Flask) -> None:
     @membership_group.command("lapse-reminders")
     @quiet_option
     def lapse_reminders_command():
-        """Email members whose Sight+ rests on one-off gifts LAPSE_REMINDER_DAYS before it lapses
-        (once per lapse date, even from two runs at once; safe from cron)."""
+        """Email members whose Sight+ rests on one-off gifts LAPSE_REMINDER_DAYS before it lapses,
+        and again on the day it has ended (each once per lapse date, even from two runs at once;
+        safe from cron)."""
+        now = utcnow()
         with job_progress() as progress:
             sent = send_lapse_reminders(
-                db.session, context_for(app), utcnow(), reminder_days=app.config["LAPSE_REMINDER_DAYS"],
+                db.session, context_for(app), now, reminder_days=app.config["LAPSE_REMINDER_DAYS"],
                 progress=progress,
             )
+            ended = send_sight_plus_ended_notices(db.session, context_for(app), now, progress=progress)
         db.session.commit()
-        click.echo(f"Sent {sent} lapse reminder(s).")
+        click.echo(f"Sent {sent} lapse reminder(s) and {ended} \"your Sight+ has ended\" mail(s).")
 
     @membership_group.group("statements")
     def statements_group():

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from membership.context import MembershipContext, Settings
-from membership.models import Donor, LapseReminder, LapseReminderOptOut, LedgerEntry
+from membership.models import Donor, LapseReminder, LapseReminderOptOut, LedgerEntry, SightPlusEndedNotice
 from membership.receipts import mail_donor
-from membership.rules import WINDOW, Gift, sight_plus_status
-from membership.status import BATCH, Giving, as_annual, as_gift, as_grant, giving_of
+from membership.rules import WINDOW, Gift, last_ended, sight_plus_status
+from membership.status import BATCH, Giving, as_annual, as_gift, as_grant, giving_of, sight_plus_status_of
 from sight.jobs import NO_PROGRESS, Progress
 
 # A gift the donor has not made, added to see how far it would carry them.
@@ -137,16 +137,17 @@ def queue_lapse_reminder(session: Session, ctx: MembershipContext, user: User, l
                formats=ctx.settings.formats, now=now)
 
 
-def _candidates(session: Session, now: datetime, lead: timedelta) -> list[int]:
-    """People with a gift that leaves their twelve-month window within `lead`: only they can lapse
-    that soon through gifts. Closed accounts and those who opted out are left out here."""
+def _candidates(session: Session, now: datetime, lead: timedelta, *, after: timedelta = timedelta(0)) -> list[int]:
+    """People with a gift that leaves their twelve-month window within `lead` (or, with `after`,
+    left it that long ago at most): only they can lapse then through gifts. Closed accounts and
+    those who opted out are left out here."""
     return list(
         session.scalars(
             select(Donor.user_id)
             .join(LedgerEntry, LedgerEntry.donor_id == Donor.id)
             .join(User, User.id == Donor.user_id)
             .where(
-                LedgerEntry.paid_at > now - WINDOW,
+                LedgerEntry.paid_at > now - WINDOW - after,
                 LedgerEntry.paid_at <= now - WINDOW + lead,
                 User.closed_at.is_(None),
                 ~exists().where(LapseReminderOptOut.user_id == Donor.user_id),
@@ -185,3 +186,73 @@ def send_lapse_reminders(
             session.commit()
             sent += 1
     return sent
+
+
+# --- the day it ends -------------------------------------------------------------------
+
+# How far back the daily job looks for a Sight+ that ended: a day it did not run is caught up.
+ENDED_LOOKBACK = timedelta(days=3)
+
+
+def _claim_ended(session: Session, user_id: int, ended_at: datetime, now: datetime) -> bool:
+    """True for the one caller that may send this "ended" mail; everyone else finds it taken."""
+    try:
+        with session.begin_nested():
+            session.add(SightPlusEndedNotice(user_id=user_id, ended_at=ended_at, sent_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def gifts_ended_at(giving: Giving, now: datetime, settings: Settings) -> datetime | None:
+    """When this person's Sight+ ended because a gift left the twelve months (within the look-back),
+    else None (still Sight+, ended otherwise, or long ago)."""
+    ended = last_ended(
+        map(as_gift, giving.entries),
+        map(as_annual, giving.subscriptions),
+        map(as_grant, giving.grants),
+        now,
+        threshold_cents=settings.threshold_cents,
+        grace_days=settings.grace_days,
+    )
+    if ended is None or ended <= now - ENDED_LOOKBACK:
+        return None
+    return ended if ended in {entry.paid_at + WINDOW for entry in giving.entries} else None
+
+
+def send_sight_plus_ended_notices(
+    session: Session, ctx: MembershipContext, now: datetime, *, progress: Progress = NO_PROGRESS
+) -> int:
+    """Tell everyone whose Sight+ ran out because their gifts left the twelve months that it has
+    ended, on the day it does: once per end, safe to run as often as you like and from two places
+    at once. Each mail is committed on its own."""
+    candidates = _candidates(session, now, timedelta(0), after=ENDED_LOOKBACK)
+    progress.start(len(candidates), "Sight+ ended")
+    sent = 0
+    for start in range(0, len(candidates), BATCH):
+        batch = candidates[start : start + BATCH]
+        due = [(user_id, gifts_ended_at(giving, now, ctx.settings)) for user_id, giving in giving_of(session, batch).items()]
+        progress.advance(len(batch))
+        for user_id, ended_at in due:
+            if ended_at is None:
+                continue
+            if not _claim_ended(session, user_id, ended_at, now):
+                session.rollback()
+                continue
+            queue_gifts_ended(session, ctx, session.get(User, user_id), ended_at, now)
+            session.commit()
+            sent += 1
+    return sent
+
+
+def queue_gifts_ended(session: Session, ctx: MembershipContext, user: User, ended_at: datetime, now: datetime) -> None:
+    """The "your Sight+ has ended" mail for gifts that left the twelve months (none to a closed account)."""
+    settings = ctx.settings
+    values = {
+        "ended_at": ended_at,
+        "why": f"your gifts of the last twelve months now come to less than {settings.formats.money(settings.threshold_cents)}",
+        "status": sight_plus_status_of(session, user.id, now, settings=settings),
+        "donate_url": ctx.links.donate_url(),
+    }
+    mail_donor(session, user, template="membership/email/sight_plus_ended.html", values=values,
+               kind="sight_plus_ended", formats=settings.formats, now=now)

@@ -136,7 +136,7 @@ def test_the_reminder_arrives_with_text_and_html_and_its_link_stops_the_next(app
     donor = make_donor(db_session, "stop@example.com", "Sam Stop")
     add_gift(db_session, donor, 2600, utcnow() - timedelta(days=340))
     result = runner.invoke(args=["membership", "lapse-reminders"])
-    assert "Sent 1 lapse reminder(s)." in result.output
+    assert "Sent 1 lapse reminder(s) and 0 \"your Sight+ has ended\" mail(s)." in result.output
     message = mailbox.wait_for("stop@example.com")
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
@@ -153,7 +153,7 @@ def test_the_reminder_arrives_with_text_and_html_and_its_link_stops_the_next(app
     # A gift that moves the date would be told again, but they asked for no more reminders.
     add_gift(db_session, donor, 2600, utcnow() - timedelta(days=339))
     later = runner.invoke(args=["membership", "lapse-reminders"])
-    assert "Sent 0 lapse reminder(s)." in later.output
+    assert "Sent 0 lapse reminder(s)" in later.output
 
 
 def test_the_donate_form_takes_the_amount_a_reminder_asks_for(client):
@@ -175,3 +175,59 @@ def test_the_account_page_shows_the_date_and_the_gift_that_keeps_sight_plus(app,
     html = client.get("/account").get_data(as_text=True)
     assert f"Sight+ until {lapse_day}; " in html
     assert re.search(r'href="/donate\?amount=1600&amp;frequency=once">give \$16</a> before then to keep it', html)
+
+
+def ended_mails_by_day(app, emails: list[str], days: range) -> dict[str, list[int]]:
+    """Run the daily job (twice a day, as a cron retried would) over `days`: which day each person
+    was told their Sight+ has ended."""
+    from membership.lapse import send_sight_plus_ended_notices
+
+    told: dict[str, list[int]] = {email: [] for email in emails}
+    with app.app_context():
+        ctx = context_for(app)
+        seen = 0
+        for n in days:
+            for _ in range(2):
+                send_lapse_reminders(db.session, ctx, day(n), reminder_days=30)
+                send_sight_plus_ended_notices(db.session, ctx, day(n))
+                db.session.commit()
+            for message in db.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == "sight_plus_ended", OutboxMessage.id > seen)
+                .order_by(OutboxMessage.id)
+            ):
+                told[message.to_address].append(n)
+                seen = message.id
+    return told
+
+
+def test_the_day_gifts_leave_the_twelve_months_the_member_is_told_once_that_sight_plus_has_ended(
+    app, db_session, mailbox
+):
+    ends = make_donor(db_session, "ends@example.com", "Ed Ends")
+    add_gift(db_session, ends, 2600, day(-350))  # leaves the window on day 15
+    topped = make_donor(db_session, "topped@example.com")
+    add_gift(db_session, topped, 2600, day(-350))
+    add_gift(db_session, topped, 2600, day(10))  # gave again: still Sight+
+    granted = make_donor(db_session, "granted@example.com")
+    add_gift(db_session, granted, 2600, day(-350))
+    add_grant(db_session, granted.user_id, day(0), day(600))  # a grant keeps them Sight+
+    closed = make_donor(db_session, "closed@example.com")
+    add_gift(db_session, closed, 2600, day(-350))
+    db_session.get(User, closed.user_id).closed_at = day(5)
+    long_ago = make_donor(db_session, "long-ago@example.com")
+    add_gift(db_session, long_ago, 2600, day(-400))  # ended before these runs began: not news
+    db_session.commit()
+
+    told = ended_mails_by_day(app, ["ends@example.com", "topped@example.com", "granted@example.com",
+                                    "closed@example.com", "long-ago@example.com"], range(0, 40))
+    assert told == {"ends@example.com": [15], "topped@example.com": [], "granted@example.com": [],
+                    "closed@example.com": [], "long-ago@example.com": []}
+
+    from sight.mail import deliver_due, transport_from_config
+
+    with app.app_context():  # the mail was queued on the controlled clock: the worker runs on it too
+        deliver_due(db.session, transport_from_config(app), day(40))
+    [mail] = [m for m in mailbox.received if m["To"] == "ends@example.com" and "ended" in m["Subject"].lower()]
+    body = mail.get_body(("plain",)).get_content()
+    assert f"Your Sight+ ended on {day(15).astimezone(ZONE).day} {day(15).astimezone(ZONE):%B %Y}" in body
+    assert "less than $26" in body and "/donate" in body
