@@ -402,12 +402,21 @@ def _unattributed(session: Session, ctx: MembershipContext, charge: ChargeResult
     )
 
 
+def _adjusted(session: Session, stripe_object_id: str) -> bool:
+    """Whether the ledger holds this refund or lost dispute; ends the read, so that no transaction
+    stays open while Stripe is asked next (on SQLite it would hold the write lock)."""
+    found = session.scalar(select(LedgerAdjustment.id).where(LedgerAdjustment.stripe_object_id == stripe_object_id))
+    session.rollback()
+    return found is not None
+
+
 def _refund(session: Session, ctx: MembershipContext, refund: RefundResult, verb: str, now: datetime) -> str | None:
     """A refund the ledger lacks: recorded as the charge.refunded webhook records it when its charge
     is a gift here, else named for staff."""
-    if session.scalar(select(LedgerAdjustment.id).where(LedgerAdjustment.stripe_object_id == refund.id)) is not None:
+    if _adjusted(session, refund.id):
         return None
     charge = ctx.gateway.retrieve_charge(refund.charge_id)
+    refunds = ctx.gateway.refunds_of_charge(charge.id)
     entry = entry_for_charge(session, charge)
     money = ctx.settings.formats.money
     if entry is None:
@@ -419,7 +428,7 @@ def _refund(session: Session, ctx: MembershipContext, refund: RefundResult, verb
             f"to customer {charge.customer} ({who}) has no ledger entry and its charge is not a gift made here: "
             "record it by hand with the charge."
         )
-    refunded = apply_refunds(session, ctx, entry, ctx.gateway.refunds_of_charge(charge.id), now)
+    refunded = apply_refunds(session, ctx, entry, refunds, now)
     if not refunded:
         return None  # already counted among the refunds recorded before they kept Stripe's ids
     return (f"{verb} {money(refunded)} refunded on {entry.stripe_object_id} ({money(entry.refunded_cents)} of "
@@ -438,7 +447,7 @@ def _dispute(
     open one (named for staff, the ledger unchanged: the bank has not decided)."""
     if dispute.status in ("won", "warning_closed"):
         return None
-    if session.scalar(select(LedgerAdjustment.id).where(LedgerAdjustment.stripe_object_id == dispute.id)) is not None:
+    if _adjusted(session, dispute.id):
         return None
     charge = ctx.gateway.retrieve_charge(dispute.charge_id)
     who = _donor_words(session, charge.customer)
