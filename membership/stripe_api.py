@@ -542,14 +542,14 @@ class StripeGateway:
         return (_charge(c) for c in self._list(self.v1.charges.list, params))
 
     def refunds_since(self, since: datetime | None) -> list[RefundResult]:
-        """Every refund from `since` (localstripe filters refunds by charge only, so by time here)."""
-        refunds = (_refund(r) for r in self._list(self.v1.refunds.list, {}))
-        return [r for r in refunds if since is None or r.created >= since.replace(microsecond=0)]
+        """Every refund made from `since`, whatever charge it takes back."""
+        params = {"created": {"gte": int(since.timestamp())}} if since is not None else {}
+        return [_refund(r) for r in self._list(self.v1.refunds.list, params)]
 
     def disputes_since(self, since: datetime | None) -> list[DisputeResult]:
-        """Every dispute opened from `since` (the test Stripe's disputes are filtered by charge only)."""
-        disputes = (dispute_from(d) for d in self._list(self.v1.disputes.list, {}))
-        return [d for d in disputes if since is None or d.created >= since.replace(microsecond=0)]
+        """Every dispute opened from `since`."""
+        params = {"created": {"gte": int(since.timestamp())}} if since is not None else {}
+        return [dispute_from(d) for d in self._list(self.v1.disputes.list, params)]
 
     def charges_of_customer(self, customer: str, since: datetime) -> Iterator[ChargeResult]:
         """The Customer's charges from `since` (both Stripe and localstripe filter charges by customer)."""

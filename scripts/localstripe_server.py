@@ -50,6 +50,25 @@ def keep_state_in(path: Path | None) -> None:
     resources.Store.dump_to_disk = save
 
 
+def created_from(listed, created):
+    """Stripe's `created[gte]=…` filter, which localstripe's refunds lack (and disputes, added here)."""
+    if created is None:
+        return listed
+    if not isinstance(created, dict) or list(created) != ["gte"] or not str(created["gte"]).isdigit():
+        raise UserError(400, "Bad request: created takes gte here")
+    listed._list = [item for item in listed._list if item.created >= int(created["gte"])]
+    return listed
+
+
+def list_refunds_from(refund_list_all):
+    """localstripe's refund list, with Stripe's `created[gte]` filter."""
+
+    def list_all(cls, url, created=None, **kwargs):
+        return created_from(refund_list_all(url, **kwargs), created)
+
+    return classmethod(list_all)
+
+
 class Dispute(resources.StripeObject):
     """Stripe's Dispute object, with the fields of Stripe's that the app reads (only listed and
     retrieved: Stripe has no API to create one)."""
@@ -74,10 +93,10 @@ class Dispute(resources.StripeObject):
         self.metadata = {}
 
     @classmethod
-    def _api_list_all(cls, url, charge=None, payment_intent=None, limit=None, starting_after=None, **kwargs):
+    def _api_list_all(cls, url, charge=None, payment_intent=None, created=None, limit=None, starting_after=None, **kwargs):
         if kwargs:
             raise UserError(400, "Unexpected " + ", ".join(kwargs))
-        listed = super()._api_list_all(url, limit=limit, starting_after=starting_after)
+        listed = created_from(super()._api_list_all(url, limit=limit, starting_after=starting_after), created)
         if charge is not None:
             listed._list = [d for d in listed._list if d.charge == charge]
         if payment_intent is not None:
@@ -115,6 +134,7 @@ async def close_dispute(request: web.Request) -> web.Response:
 def add_disputes() -> None:
     # A charge that was never disputed says so, as Stripe's do.
     resources.Charge.disputed = False
+    resources.Refund._api_list_all = list_refunds_from(resources.Refund._api_list_all)
     server.app.router.add_post("/_test/disputes", open_dispute)
     server.app.router.add_post("/_test/disputes/{id}/close", close_dispute)
     server.app.router.add_get("/v1/disputes/{id}", server.api_retrieve(Dispute, "/v1/disputes/{id}"))
