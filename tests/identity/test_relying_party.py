@@ -59,7 +59,7 @@ def test_a_member_is_sight_plus_until_their_membership_ends(app, site, make_user
     with app.app_context():
         grant_complimentary(db.session, user=db.session.get(User, make_user_id(app, "member@example.com")),
                             reason="Contributor", ends_at=utcnow() + timedelta(days=90),
-                            actor=db.session.get(User, admin.id), now=utcnow())
+                            actor=db.session.get(User, admin.id), now=utcnow(), version=1)
         db.session.commit()
     signed_in = sign_in(relying_party, site, email="member@example.com")
     assert signed_in["claims"]["sight_plus"] is True
