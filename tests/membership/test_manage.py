@@ -157,7 +157,8 @@ def test_after_cancelling_the_old_links_amount_form_is_refused_and_the_gift_stay
     # The donor is told, with a link that can only resume the gift.
     confirmation = mailbox.to("gone@example.com")[-1]
     assert confirmation["Subject"] == "Your annual gift to Sight is cancelled"
-    assert "will not renew" in confirmation.get_body(("plain",)).get_content()
+    # It names the gift that stops, by its amount, and the day it ends.
+    assert "Your annual gift of $26 will not renew." in confirmation.get_body(("plain",)).get_content()
     new = latest_link(mailbox, "gone@example.com")
     assert new != old
 
