@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import re
 import tempfile
 from datetime import datetime
@@ -127,3 +129,30 @@ def give_stripe_customer(session, gateway, donor) -> str:
     )
     session.flush()
     return donor.stripe_customer_id
+
+
+def run_at_once(app: Flask, job, times: int = 2) -> list:
+    """Run `job(session)` in `times` threads released together, each in an app context (and
+    database session) of its own, committing after it; what each returned. A thread's exception
+    fails the caller."""
+    start = threading.Barrier(times)
+    results, errors = [], []
+
+    def run():
+        try:
+            with app.app_context():
+                start.wait()
+                results.append(job(db.session))
+                db.session.commit()
+                db.session.remove()
+        except Exception as error:  # raised in the test's thread below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    if errors:
+        raise errors[0]
+    return results

@@ -4,7 +4,6 @@ runs at once; the opt-out link; the prefilled donate form; the account page's da
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
@@ -18,7 +17,7 @@ from membership.models import LapseReminder
 from sight.db import utcnow
 from sight.extensions import db
 from sight.models import OutboxMessage
-from tests.helpers import csrf_token_from, sign_in_as
+from tests.helpers import csrf_token_from, run_at_once, sign_in_as
 from tests.membership.staff.conftest import add_annual, add_gift, add_grant, at, db_session, make_donor  # noqa: F401
 
 ZONE = ZoneInfo("Australia/Sydney")
@@ -109,24 +108,8 @@ def test_two_runs_at_once_send_each_reminder_once(app, db_session):
     for n in range(12):
         donor = make_donor(db_session, f"member{n}@example.com")
         add_gift(db_session, donor, 2600, now - timedelta(days=350, hours=n))
-    counts, errors = [], []
-    start = threading.Barrier(2)
-
-    def run():
-        try:
-            with app.app_context():
-                start.wait()
-                counts.append(send_lapse_reminders(db.session, context_for(app), now, reminder_days=30))
-                db.session.commit()
-        except Exception as error:  # the test reports it below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors and sum(counts) == 12
+    counts = run_at_once(app, lambda session: send_lapse_reminders(session, context_for(app), now, reminder_days=30))
+    assert sum(counts) == 12
     with app.app_context():
         sent = db.session.scalars(select(OutboxMessage.to_address).where(OutboxMessage.kind == "lapse_reminder")).all()
     assert sorted(sent) == sorted(f"member{n}@example.com" for n in range(12))

@@ -7,7 +7,6 @@ Over real HTTP against localstripe, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 
 import pytest
@@ -23,7 +22,7 @@ from sight.config import DEV_STRIPE_PUBLISHABLE_KEY
 from sight.db import utcnow
 from sight.extensions import db
 from sight.models import OutboxMessage
-from tests.helpers import csrf_token_from, submit_form
+from tests.helpers import csrf_token_from, run_at_once, submit_form
 
 from .conftest import data_attribute, post_json, start_gift
 
@@ -119,22 +118,7 @@ def test_two_runs_at_once_record_one_entry_and_send_one_receipt(app, live_server
     pay_and_die(app, live_server, confirm_card, "once")
     with app.app_context():
         two_minutes_pass()
-    start = threading.Barrier(2)
-    reports = []
-
-    def run():
-        # The command's own work, each in an app context (and database session) of its own:
-        # click's runner swaps sys.stdout, which two threads cannot share.
-        with app.app_context():
-            start.wait()
-            reports.append(settle_stuck_donations(db.session, context_for(app), utcnow()))
-            db.session.remove()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    reports = run_at_once(app, lambda session: settle_stuck_donations(session, context_for(app), utcnow()))
     assert sorted(report.paid for report in reports) == [0, 1], reports
     assert not [report.failures for report in reports if report.failures]
     with app.app_context():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +18,7 @@ from sight.config import ConfigError, load_config
 from sight.db import utcnow
 from sight.extensions import db
 from sight.models import OutboxMessage
-from tests.helpers import make_user, sign_in_as, sign_in_url
+from tests.helpers import make_user, run_at_once, sign_in_as, sign_in_url
 from tests.membership.staff.conftest import add_gift, at, db_session, make_donor  # noqa: F401
 
 ABN = "51 824 753 556"
@@ -157,24 +156,10 @@ def test_a_run_after_a_crash_sends_the_rest_and_two_runs_at_once_send_once(app, 
     # A run that stopped after its first statement left this behind.
     db_session.add(StatementSent(user_id=donors[0].user_id, financial_year=2026, total_cents=1000, sent_at=utcnow()))
     db_session.commit()
-    counts, errors = [], []
-    barrier = threading.Barrier(2)
-
-    def run():
-        try:
-            with app.app_context():
-                barrier.wait()
-                counts.append(send_statements(db.session, context_for(app), 2026, utcnow, start_month=7, per_minute=0))
-                db.session.commit()
-        except Exception as error:  # reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors and sum(counts) == 9
+    counts = run_at_once(
+        app, lambda session: send_statements(session, context_for(app), 2026, utcnow, start_month=7, per_minute=0)
+    )
+    assert sum(counts) == 9
     assert sent_to(app) == sorted(f"giver{n}@example.com" for n in range(1, 10))
 
 
